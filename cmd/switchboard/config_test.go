@@ -1,0 +1,68 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c config)
+		wantErr []string
+	}{
+		{
+			name: "defaults",
+			check: func(t *testing.T, c config) {
+				assert.Equal(t, ":5060", c.SIPListen)
+				assert.Equal(t, ":8080", c.HTTPListen)
+				assert.Equal(t, []string{"switchboard.local"}, c.Domains)
+				assert.Equal(t, "json", c.LogFormat)
+			},
+		},
+		{
+			name: "environment",
+			env:  map[string]string{"SWITCHBOARD_SIP_LISTEN": "127.0.0.1:5070", "SWITCHBOARD_DOMAIN": "PBX.example.com, b.example.com", "SWITCHBOARD_SHUTDOWN_GRACE": "3s"},
+			check: func(t *testing.T, c config) {
+				assert.Equal(t, "127.0.0.1:5070", c.SIPListen)
+				assert.Equal(t, []string{"pbx.example.com", "b.example.com"}, c.Domains)
+				assert.Equal(t, 3*time.Second, c.ShutdownGrace)
+			},
+		},
+		{
+			name: "flag beats environment",
+			args: []string{"--sip-listen", "127.0.0.1:5080"},
+			env:  map[string]string{"SWITCHBOARD_SIP_LISTEN": "127.0.0.1:5070"},
+			check: func(t *testing.T, c config) {
+				assert.Equal(t, "127.0.0.1:5080", c.SIPListen)
+			},
+		},
+		{
+			name:    "every problem at once",
+			args:    []string{"--sip-listen", "nope", "--log-format", "xml", "--domain", "a b"},
+			env:     map[string]string{"SWITCHBOARD_SHUTDOWN_GRACE": "forever"},
+			wantErr: []string{"SWITCHBOARD_SHUTDOWN_GRACE", "--sip-listen", "--log-format", `--domain "a b"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string { return tt.env[k] }
+			c, err := parseConfig(tt.args, getenv, io.Discard)
+			if len(tt.wantErr) > 0 {
+				require.Error(t, err)
+				for _, w := range tt.wantErr {
+					assert.Contains(t, err.Error(), w)
+				}
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, c)
+		})
+	}
+}

@@ -1,0 +1,163 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/switchboardhq/switchboard/presence"
+)
+
+// errNotifyFailed means the subscriber refused or never answered a NOTIFY.
+var errNotifyFailed = errors.New("notify failed")
+
+// kick records v as the newest state for sub and makes sure a sender will
+// NOTIFY it. It never blocks on the network: the fan-out worker calls it.
+func (s *Server) kick(sub *subscription, v presence.View) {
+	sub.mu.Lock()
+	if sub.ended {
+		sub.mu.Unlock()
+		return
+	}
+	if v.Version >= sub.latest.Version {
+		sub.latest = v
+	}
+	sub.dirty = true
+	start := !sub.sending
+	sub.sending = true
+	sub.mu.Unlock()
+	if start {
+		s.senders.Add(1)
+		go s.sendLoop(sub)
+	}
+}
+
+// sendLoop NOTIFYs sub until it has sent the newest state. At most one runs
+// per subscription; changes that arrive while a NOTIFY is in flight collapse
+// into the next one.
+func (s *Server) sendLoop(sub *subscription) {
+	defer s.senders.Done()
+	for {
+		sub.sendMu.Lock()
+		sub.mu.Lock()
+		if !sub.dirty || sub.ended {
+			sub.sending = false
+			sub.mu.Unlock()
+			sub.sendMu.Unlock()
+			return
+		}
+		sub.dirty = false
+		v := sub.latest
+		left := time.Until(sub.expires).Round(time.Second)
+		sub.mu.Unlock()
+		if left <= 0 {
+			left = 0
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout)
+		err := s.sendNotify(ctx, sub, v, "active;expires="+secs(left))
+		cancel()
+		sub.sendMu.Unlock()
+		if err != nil {
+			// RFC 6665 §4.2.2: a failed NOTIFY ends the subscription.
+			s.log.Info().Err(err).Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("subscription removed")
+			s.end(sub)
+			sub.mu.Lock()
+			sub.sending = false
+			sub.mu.Unlock()
+			return
+		}
+	}
+}
+
+// end marks sub over and forgets it.
+func (s *Server) end(sub *subscription) {
+	sub.mu.Lock()
+	sub.ended = true
+	sub.mu.Unlock()
+	s.subs.remove(sub)
+	s.forget(sub)
+}
+
+// terminate sends sub its final NOTIFY with the given reason (RFC 6665
+// §4.2.2) and forgets it.
+func (s *Server) terminate(ctx context.Context, sub *subscription, reason string) {
+	sub.mu.Lock()
+	if sub.ended {
+		sub.mu.Unlock()
+		return
+	}
+	sub.ended = true
+	v := sub.latest
+	sub.mu.Unlock()
+	s.subs.remove(sub)
+	s.forget(sub)
+
+	sub.sendMu.Lock()
+	defer sub.sendMu.Unlock()
+	if err := s.sendNotify(ctx, sub, v, "terminated;reason="+reason); err != nil {
+		s.log.Debug().Err(err).Str("aor", sub.aor.String()).Msg("final notify")
+	}
+}
+
+// sendNotify builds and sends one NOTIFY in sub's dialog and waits for its
+// final response. The caller holds sub.sendMu.
+func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.View, state string) error {
+	sub.mu.Lock()
+	sub.cseq++
+	cseq, version := sub.cseq, sub.version
+	sub.version++
+	if sub.cseq >= sub.cseqMark || sub.version >= sub.versionMark {
+		s.persist(sub)
+	}
+	sub.mu.Unlock()
+
+	ctype, body := s.render(sub, v, version)
+	req := sipmsg.NewRequest(sipmsg.NOTIFY, sub.target)
+	from := &sipmsg.FromHeader{Address: sub.local, Params: sipmsg.NewParams()}
+	from.Params.Add("tag", sub.id.localTag)
+	to := &sipmsg.ToHeader{DisplayName: sub.remoteDsp, Address: sub.remote, Params: sipmsg.NewParams()}
+	to.Params.Add("tag", sub.id.remoteTag)
+	callID := sipmsg.CallIDHeader(sub.id.callID)
+	maxFwd := sipmsg.MaxForwardsHeader(70)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&callID)
+	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: cseq, MethodName: sipmsg.NOTIFY})
+	req.AppendHeader(&maxFwd)
+	for _, r := range sub.routes {
+		req.AppendHeader(&sipmsg.RouteHeader{Address: r})
+	}
+	event := string(sub.event)
+	if sub.id.eventID != "" {
+		event += ";id=" + sub.id.eventID
+	}
+	req.AppendHeader(sipmsg.NewHeader("Event", event))
+	req.AppendHeader(sipmsg.NewHeader("Subscription-State", state))
+	req.AppendHeader(sipmsg.NewHeader("Contact", sub.contact))
+	req.AppendHeader(sipmsg.NewHeader("User-Agent", s.cfg.UserAgent))
+	req.AppendHeader(sipmsg.NewHeader("Content-Type", ctype))
+	req.SetBody(body)
+	// Back over the subscriber's own flow: its source address and transport,
+	// reusing its TCP connection, as phones behind NAT need.
+	req.SetDestination(sub.source)
+	req.SetTransport(sub.transport)
+	if s.udpAddr != nil && strings.EqualFold(sub.transport, "udp") {
+		req.Laddr = sipmsg.Addr{IP: s.udpAddr.IP, Port: s.udpAddr.Port}
+	}
+
+	res, err := s.client.Do(ctx, req, func(c *sipgo.Client, r *sipmsg.Request) error {
+		return sipgo.ClientRequestAddVia(c, r)
+	})
+	if err != nil {
+		return fmt.Errorf("notify %s: %w: %w", sub.remote.String(), errNotifyFailed, err)
+	}
+	if !res.IsSuccess() && res.GetHeader("Retry-After") == nil {
+		return fmt.Errorf("notify %s answered %d: %w", sub.remote.String(), res.StatusCode, errNotifyFailed)
+	}
+	return nil
+}

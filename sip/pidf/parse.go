@@ -1,0 +1,184 @@
+package pidf
+
+import (
+	"encoding/xml"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Parse decodes a PIDF document.
+//
+// It accepts what clients publish in practice: RFC 4480 activities under a
+// data-model <person>, directly under <presence>, inside a tuple <status>
+// (old clients) or under Asterisk's person/status; the RPID draft form
+// <activity>busy</activity>; documents with only a <note>; and unknown
+// extension elements, which it ignores. Activity names that are not plain
+// XML names are dropped.
+//
+// It rejects, with an error wrapping ErrMalformed, anything that is not
+// well-formed XML, carries a DOCTYPE, has a root other than <presence>, has
+// a tuple without id, a basic status other than open or closed, or an
+// unparsable timestamp. Input beyond the package limits yields an error
+// wrapping ErrTooLarge.
+func Parse(b []byte) (*Document, error) {
+	root, err := decodeTree(b, checkRoot)
+	if err != nil {
+		return nil, err
+	}
+	var d Document
+	d.Entity, _ = root.attr("entity")
+
+	var personNote string
+	for _, c := range root.children {
+		switch {
+		case c.name.Local == "tuple" && isPIDF(c.name.Space):
+			if len(d.Tuples) == MaxTuples {
+				return nil, fmt.Errorf("%w: more than %d tuples", ErrTooLarge, MaxTuples)
+			}
+			t, err := parseTuple(c)
+			if err != nil {
+				return nil, fmt.Errorf("tuple %d: %w", len(d.Tuples)+1, err)
+			}
+			d.Tuples = append(d.Tuples, t)
+		case c.name.Local == "note" && isPIDF(c.name.Space):
+			// RFC 3863 §4.1.6: several notes may differ only by xml:lang;
+			// the first is the publisher's primary one.
+			if d.Note == "" {
+				d.Note = c.trimmedText()
+			}
+		case c.name.Local == "person" && personNote == "":
+			// RFC 4479 §4.1 puts <person> in the data-model namespace;
+			// Asterisk uses its own, so match the local name only.
+			if n := c.child("note", anyNS); n != nil {
+				personNote = n.trimmedText()
+			}
+		}
+	}
+	if d.Note == "" {
+		d.Note = personNote
+	}
+	if err := collectActivities(&d, root); err != nil {
+		return nil, err
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func checkRoot(name xml.Name) error {
+	if name.Local != "presence" || !isPIDF(name.Space) {
+		return fmt.Errorf("%w: root element is <%s> in namespace %q, want <presence>", ErrMalformed, name.Local, name.Space)
+	}
+	return nil
+}
+
+// isPIDF reports whether space is the PIDF namespace, the CPIM draft one,
+// or no namespace at all, for generators that forget xmlns.
+func isPIDF(space string) bool {
+	return space == Namespace || space == legacyNamespace || space == ""
+}
+
+func anyNS(string) bool { return true }
+
+func parseTuple(n *node) (Tuple, error) {
+	var t Tuple
+	t.ID, _ = n.attr("id")
+	if st := n.child("status", isPIDF); st != nil {
+		if b := st.child("basic", isPIDF); b != nil {
+			t.Basic = strings.ToLower(b.trimmedText())
+		}
+	}
+	if c := n.child("contact", isPIDF); c != nil {
+		t.Contact = c.trimmedText()
+	}
+	if note := n.child("note", isPIDF); note != nil {
+		t.Note = note.trimmedText()
+	}
+	if ts := n.child("timestamp", isPIDF); ts != nil {
+		v := ts.trimmedText()
+		tm, err := parseTimestamp(v)
+		if err != nil {
+			return t, fmt.Errorf("%w: tuple %q has invalid timestamp %q", ErrMalformed, t.ID, v)
+		}
+		t.Timestamp = tm
+	}
+	return t, nil
+}
+
+// parseTimestamp reads an xs:dateTime (RFC 3863 §4.1.7). A missing zone
+// is taken as UTC, which is what clients that omit it mean in practice.
+func parseTimestamp(v string) (time.Time, error) {
+	tm, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		tm, err = time.Parse("2006-01-02T15:04:05.999999999", v)
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	tm = tm.UTC()
+	// Keep to years Render can write back as a four-digit xs:dateTime.
+	if tm.Year() < 0 || tm.Year() > 9999 {
+		return time.Time{}, fmt.Errorf("year %d out of range", tm.Year())
+	}
+	return tm, nil
+}
+
+// collectActivities gathers activities from every <activities> element in
+// the document, in document order, without duplicates.
+func collectActivities(d *Document, n *node) error {
+	for _, c := range n.children {
+		if c.name.Local != "activities" {
+			if err := collectActivities(d, c); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, a := range c.children {
+			name := a.name.Local
+			if name == "activity" {
+				// The RPID draft wrote <es:activity>busy</es:activity>;
+				// RFC 4480 §3.2 turned the values into element names.
+				name = a.trimmedText()
+			}
+			name = strings.ToLower(name)
+			if !validActivity(name) || contains(d.Activities, name) {
+				continue
+			}
+			if len(d.Activities) == MaxActivities {
+				return fmt.Errorf("%w: more than %d activities", ErrTooLarge, MaxActivities)
+			}
+			d.Activities = append(d.Activities, name)
+		}
+	}
+	return nil
+}
+
+// validActivity reports whether name can be rendered as an element name:
+// an ASCII letter followed by letters, digits, '-', '_' or '.', as all RFC
+// 4480 activities are.
+func validActivity(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,168 @@
+package sip
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/switchboardhq/switchboard/presence"
+)
+
+// errBadRequest marks a request we cannot act on; the message says why.
+var errBadRequest = errors.New("bad request")
+
+// responseFor maps an error to the SIP status that tells the client what
+// went wrong. It is the only place presence errors become SIP codes.
+func responseFor(err error) (int, string) {
+	switch {
+	case errors.Is(err, errBadRequest), errors.Is(err, presence.ErrInvalid):
+		return sipmsg.StatusBadRequest, "Bad Request"
+	case errors.Is(err, presence.ErrUnknownETag):
+		// RFC 3903 §6 step 5.
+		return 412, "Conditional Request Failed"
+	case errors.Is(err, presence.ErrOutOfOrder):
+		// RFC 3261 §10.3 step 7 leaves the code open; Kamailio and Asterisk
+		// answer 500 so a client restarts its CSeq cleanly.
+		return sipmsg.StatusInternalServerError, "Out Of Order"
+	case errors.Is(err, presence.ErrTooManyBindings):
+		return sipmsg.StatusForbidden, "Too Many Registrations"
+	default:
+		return sipmsg.StatusServiceUnavailable, "Service Unavailable"
+	}
+}
+
+// newResponse builds a response and fixes Via the way RFC 3261 §18.2.1 and
+// RFC 3581 §4 want, so replies find phones behind NAT: received whenever the
+// packet came from elsewhere than Via says (sipgo adds it only with rport).
+func newResponse(req *sipmsg.Request, code int, reason string, body []byte) *sipmsg.Response {
+	if via := req.Via(); via != nil && via.Params != nil {
+		if src := req.Source(); src != "" {
+			host, _, err := net.SplitHostPort(src)
+			if _, hasRport := via.Params.Get("rport"); err == nil && !hasRport && host != via.Host {
+				via.Params.Add("received", host)
+			}
+		}
+	}
+	return sipmsg.NewResponseFromRequest(req, code, reason, body)
+}
+
+func (s *Server) reply(req *sipmsg.Request, tx sipmsg.ServerTransaction, res *sipmsg.Response) {
+	res.AppendHeader(sipmsg.NewHeader("Server", s.cfg.UserAgent))
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug().Err(err).Str("method", req.Method.String()).Str("source", req.Source()).Msg("send response")
+	}
+}
+
+func (s *Server) replyCode(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, reason string, headers ...sipmsg.Header) {
+	res := newResponse(req, code, reason, nil)
+	for _, h := range headers {
+		res.AppendHeader(h)
+	}
+	s.reply(req, tx, res)
+}
+
+func (s *Server) replyErr(req *sipmsg.Request, tx sipmsg.ServerTransaction, err error) {
+	code, reason := responseFor(err)
+	if code >= 500 && code != sipmsg.StatusInternalServerError {
+		s.log.Warn().Err(err).Str("method", req.Method.String()).Msg("request failed")
+	} else {
+		s.log.Debug().Err(err).Str("method", req.Method.String()).Int("code", code).Msg("request refused")
+	}
+	if code == sipmsg.StatusBadRequest {
+		// Say why: phones log the reason phrase.
+		reason = "Bad Request (" + trimReason(err.Error()) + ")"
+	}
+	var hs []sipmsg.Header
+	if code == sipmsg.StatusServiceUnavailable {
+		hs = append(hs, sipmsg.NewHeader("Retry-After", "5"))
+	}
+	s.replyCode(req, tx, code, reason, hs...)
+}
+
+func trimReason(s string) string {
+	const max = 80
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = ' '
+		}
+	}
+	if len(b) > max {
+		b = b[:max]
+	}
+	return string(b)
+}
+
+// refuseDraining answers 503 with Retry-After while shutting down, so the
+// client tries another instance or this one once it is back.
+func (s *Server) refuseDraining(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
+	if !s.Draining() {
+		return false
+	}
+	s.replyCode(req, tx, sipmsg.StatusServiceUnavailable, "Shutting Down", sipmsg.NewHeader("Retry-After", "5"))
+	return true
+}
+
+// checkBasics answers 400 for a request missing what RFC 3261 §8.1.1 makes
+// mandatory and reports whether the request may go on.
+func (s *Server) checkBasics(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
+	missing := ""
+	switch {
+	case req.From() == nil:
+		missing = "From"
+	case req.To() == nil:
+		missing = "To"
+	case req.CallID() == nil:
+		missing = "Call-ID"
+	case req.CSeq() == nil:
+		missing = "CSeq"
+	}
+	if missing != "" {
+		s.replyCode(req, tx, sipmsg.StatusBadRequest, "Missing "+missing)
+		return false
+	}
+	if req.CSeq().MethodName != req.Method {
+		s.replyCode(req, tx, sipmsg.StatusBadRequest, "CSeq Method Mismatch")
+		return false
+	}
+	return true
+}
+
+// expiresOf returns the Expires header in seconds, or def when absent.
+func expiresOf(req *sipmsg.Request, def time.Duration) (time.Duration, error) {
+	h := req.GetHeader("Expires")
+	if h == nil {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(h.Value(), 10, 32)
+	if err != nil {
+		return 0, errors.Join(errBadRequest, errors.New("invalid Expires "+strconv.Quote(trimReason(h.Value()))))
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+func secs(d time.Duration) string { return strconv.Itoa(int(d / time.Second)) }
+
+func (s *Server) handleOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	res := newResponse(req, sipmsg.StatusOK, "OK", nil)
+	res.AppendHeader(sipmsg.NewHeader("Allow", "REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, OPTIONS"))
+	res.AppendHeader(sipmsg.NewHeader("Allow-Events", allowEvents))
+	res.AppendHeader(sipmsg.NewHeader("Accept", "application/dialog-info+xml, application/pidf+xml"))
+	s.reply(req, tx, res)
+}
+
+// handleStray answers a NOTIFY outside any subscription of ours.
+func (s *Server) handleStray(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	s.replyCode(req, tx, sipmsg.StatusCallTransactionDoesNotExists, "Subscription Does Not Exist")
+}
+
+func (s *Server) handleNoRoute(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if req.IsAck() {
+		return
+	}
+	s.replyCode(req, tx, sipmsg.StatusMethodNotAllowed, "Method Not Allowed",
+		sipmsg.NewHeader("Allow", "REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, OPTIONS"))
+}

@@ -1,0 +1,295 @@
+// Package sip is Switchboard's SIP edge on github.com/emiago/sipgo: the
+// registrar (RFC 3261 §10), the notifier for the dialog (RFC 4235) and
+// presence (RFC 3856) event packages with its own SUBSCRIBE dialog layer
+// (RFC 6665), and the event state compositor for PUBLISH (RFC 3903).
+//
+// It turns SIP into calls on the presence core and presence changes into
+// NOTIFYs. It never talks to Redis or NATS.
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/switchboardhq/switchboard/presence"
+)
+
+// presenceCore is what the SIP edge needs of the presence core.
+type presenceCore interface {
+	Register(ctx context.Context, aor presence.AOR, reg presence.Registration) ([]presence.Binding, error)
+	Publish(ctx context.Context, aor presence.AOR, p presence.Publish) (presence.PublishResult, error)
+	Get(ctx context.Context, aor presence.AOR) (presence.View, error)
+}
+
+// Config is the SIP edge's configuration.
+type Config struct {
+	// Domains are the SIP domains served; the first is the default, used
+	// when a request names an IP address instead of a domain.
+	Domains []string
+	// Registration lifetimes (RFC 3261 §10.2.1.1, §10.3 step 7).
+	RegisterMinExpires, RegisterMaxExpires, RegisterDefaultExpires time.Duration
+	// Subscription lifetimes (RFC 6665 §4.2.1.1).
+	SubscribeMinExpires, SubscribeMaxExpires, SubscribeDefaultExpires time.Duration
+	// Publication lifetimes (RFC 3903 §6 step 4).
+	PublishMinExpires, PublishMaxExpires, PublishDefaultExpires time.Duration
+	// SingleDialog sends only the most important dialog in each dialog-info
+	// NOTIFY, for phones that mishandle several.
+	SingleDialog bool
+	// NotifyTimeout bounds how long one NOTIFY transaction may take.
+	NotifyTimeout time.Duration
+	// UserAgent is sent in the Server and User-Agent headers.
+	UserAgent string
+}
+
+// SetDefaults fills zero values with the defaults real phones expect.
+func (c *Config) SetDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.RegisterMinExpires, 60*time.Second)
+	def(&c.RegisterMaxExpires, 2*time.Hour)
+	def(&c.RegisterDefaultExpires, time.Hour)
+	def(&c.SubscribeMinExpires, 60*time.Second)
+	def(&c.SubscribeMaxExpires, time.Hour)
+	// RFC 4235 §3.3 and RFC 3856 §6.4 both default to 3600 seconds.
+	def(&c.SubscribeDefaultExpires, time.Hour)
+	def(&c.PublishMinExpires, 60*time.Second)
+	def(&c.PublishMaxExpires, 2*time.Hour)
+	def(&c.PublishDefaultExpires, time.Hour)
+	def(&c.NotifyTimeout, 32*time.Second)
+	if c.UserAgent == "" {
+		c.UserAgent = "Switchboard"
+	}
+}
+
+// Deps are the SIP edge's collaborators.
+type Deps struct {
+	// Core is the presence core; required.
+	Core presenceCore
+	// Subscriptions keeps subscription dialogs across restarts; optional.
+	Subscriptions subscriptionStore
+}
+
+// Server is the SIP edge.
+type Server struct {
+	cfg    Config
+	core   presenceCore
+	store  subscriptionStore
+	log    zerolog.Logger
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	subs   *subscriptions
+
+	// senders owns the per-subscription NOTIFY goroutines.
+	senders sync.WaitGroup
+
+	pendMu  sync.Mutex // guards pending
+	pending map[presence.AOR]presence.View
+	wake    chan struct{}
+
+	draining chan struct{} // closed when shutdown starts
+	drainOne sync.Once
+
+	// udpAddr is our UDP listener; NOTIFYs over UDP leave from it, so they
+	// pass the NAT pinhole the phone opened towards it.
+	udpAddr *net.UDPAddr
+}
+
+// New builds the SIP edge. Set up sipgo's logger before calling it.
+func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
+	cfg.SetDefaults()
+	if len(cfg.Domains) == 0 {
+		return nil, errors.New("sip: at least one domain is required")
+	}
+	for i, d := range cfg.Domains {
+		cfg.Domains[i] = strings.ToLower(d)
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent))
+	if err != nil {
+		return nil, fmt.Errorf("create sip user agent: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		return nil, fmt.Errorf("create sip server: %w", err)
+	}
+	client, err := sipgo.NewClient(ua)
+	if err != nil {
+		return nil, fmt.Errorf("create sip client: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, core: deps.Core, store: deps.Subscriptions, log: log.With().Str("component", "sip").Logger(),
+		ua: ua, srv: srv, client: client, subs: newSubscriptions(),
+		pending: make(map[presence.AOR]presence.View), wake: make(chan struct{}, 1),
+		draining: make(chan struct{}),
+	}
+	srv.OnRegister(s.handleRegister)
+	srv.OnSubscribe(s.handleSubscribe)
+	srv.OnPublish(s.handlePublish)
+	srv.OnOptions(s.handleOptions)
+	srv.OnNotify(s.handleStray)
+	srv.OnNoRoute(s.handleNoRoute)
+	return s, nil
+}
+
+// Changed is the presence watcher: it queues the view for every subscriber
+// of its AOR and returns at once. Bursts for one AOR coalesce to the latest
+// view, so the queue is bounded by the number of extensions.
+func (s *Server) Changed(c presence.Change) {
+	s.pendMu.Lock()
+	if old, ok := s.pending[c.View.AOR]; !ok || old.Version <= c.View.Version {
+		s.pending[c.View.AOR] = c.View
+	}
+	s.pendMu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Serve answers SIP on the given sockets until ctx ends, then sends every
+// subscriber a final NOTIFY (RFC 6665 §4.2.2, reason=deactivated so phones
+// re-subscribe at once) within grace. Either socket may be nil.
+func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener, grace time.Duration) error {
+	g, gctx := errgroup.WithContext(ctx)
+	if udp != nil {
+		s.udpAddr, _ = udp.LocalAddr().(*net.UDPAddr)
+		g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(udp)) })
+	}
+	if tcp != nil {
+		g.Go(func() error { return ignoreClosed(s.srv.ServeTCP(tcp)) })
+	}
+	g.Go(func() error { return s.fanOut(gctx) })
+	g.Go(func() error { return s.expireSubscriptions(gctx) })
+	g.Go(func() error {
+		s.waitListening(gctx, udp != nil, tcp != nil)
+		s.restore(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		s.drain(grace)
+		if udp != nil {
+			udp.Close()
+		}
+		if tcp != nil {
+			tcp.Close()
+		}
+		return s.ua.Close()
+	})
+	err := g.Wait()
+	s.senders.Wait()
+	return err
+}
+
+// Draining reports whether shutdown has begun; new registrations and
+// subscriptions are then refused with 503.
+func (s *Server) Draining() bool {
+	select {
+	case <-s.draining:
+		return true
+	default:
+		return false
+	}
+}
+
+// Subscriptions returns how many subscriptions are active.
+func (s *Server) Subscriptions() int { return s.subs.count() }
+
+func (s *Server) drain(grace time.Duration) {
+	s.drainOne.Do(func() { close(s.draining) })
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, sub := range s.subs.all() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.terminate(ctx, sub, "deactivated")
+		}()
+	}
+	wg.Wait()
+}
+
+// fanOut turns queued views into NOTIFYs until ctx ends.
+func (s *Server) fanOut(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		}
+		s.pendMu.Lock()
+		batch := s.pending
+		s.pending = make(map[presence.AOR]presence.View, len(batch))
+		s.pendMu.Unlock()
+		for aor, v := range batch {
+			for _, sub := range s.subs.watching(aor) {
+				s.kick(sub, v)
+			}
+		}
+	}
+}
+
+// waitListening returns once sipgo has taken up the listeners, so that
+// NOTIFYs of restored subscriptions can leave from them.
+func (s *Server) waitListening(ctx context.Context, udp, tcp bool) {
+	for range 100 {
+		tl := s.ua.TransportLayer()
+		if (!udp || tl.GetListenPort("udp") != 0) && (!tcp || tl.GetListenPort("tcp") != 0) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func ignoreClosed(err error) error {
+	if err == nil || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// domainOf maps a request's host to a served domain: a served name as is,
+// an IP address or localhost to the default domain. ok is false for a
+// domain this server does not serve.
+func (s *Server) domainOf(host string) (string, bool) {
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	for _, d := range s.cfg.Domains {
+		if host == d {
+			return d, true
+		}
+	}
+	if net.ParseIP(host) != nil || host == "localhost" || host == "" {
+		return s.cfg.Domains[0], true
+	}
+	return "", false
+}
+
+// aorOf returns the AOR a URI names.
+func (s *Server) aorOf(u sipmsg.Uri) (presence.AOR, bool) {
+	if u.User == "" {
+		return presence.AOR{}, false
+	}
+	d, ok := s.domainOf(u.Host)
+	if !ok {
+		return presence.AOR{}, false
+	}
+	return presence.NewAOR(u.User, d), true
+}

@@ -1,0 +1,125 @@
+package sip
+
+import (
+	"sync"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/switchboardhq/switchboard/presence"
+)
+
+// dialogID identifies a subscription dialog (RFC 3261 §12, RFC 6665 §4.1.2):
+// Call-ID, our tag (the To tag we gave) and the subscriber's From tag, plus
+// the Event id parameter, since one dialog may carry several subscriptions.
+type dialogID struct {
+	callID, localTag, remoteTag, eventID string
+}
+
+// subscription is the notifier side of one subscription dialog.
+type subscription struct {
+	id    dialogID
+	event presence.Event
+	aor   presence.AOR
+
+	// Fixed at creation: how to reach the subscriber.
+	local     sipmsg.Uri // our URI, the To of the SUBSCRIBE
+	remote    sipmsg.Uri // the subscriber, the From of the SUBSCRIBE
+	remoteDsp string
+	target    sipmsg.Uri   // the subscriber's Contact
+	routes    []sipmsg.Uri // route set from Record-Route (RFC 3261 §12.1.1)
+	source    string       // where its SUBSCRIBE came from: the flow to reuse
+	transport string
+	contact   string // our Contact
+
+	// sendMu is held across building and sending one NOTIFY, so NOTIFYs of
+	// a subscription go out one at a time with CSeq and version in order,
+	// although sipgo runs every request on its own goroutine. Lock order:
+	// sendMu before mu.
+	sendMu sync.Mutex
+
+	// mu guards everything below; it is never held across network I/O.
+	mu         sync.Mutex
+	expires    time.Time
+	remoteCSeq uint32 // last SUBSCRIBE CSeq accepted in this dialog
+	cseq       uint32 // our last NOTIFY CSeq
+	version    uint64 // next dialog-info version
+	// cseqMark and versionMark are what the store has reserved.
+	cseqMark    uint32
+	versionMark uint64
+	latest      presence.View
+	dirty       bool // latest not sent yet
+	sending     bool // a sender goroutine is running
+	ended       bool
+}
+
+// subscriptions indexes live subscriptions by dialog and by watched AOR.
+type subscriptions struct {
+	mu    sync.RWMutex // guards byID and byAOR
+	byID  map[dialogID]*subscription
+	byAOR map[presence.AOR]map[dialogID]*subscription
+}
+
+func newSubscriptions() *subscriptions {
+	return &subscriptions{byID: make(map[dialogID]*subscription), byAOR: make(map[presence.AOR]map[dialogID]*subscription)}
+}
+
+func (t *subscriptions) add(s *subscription) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.byID[s.id] = s
+	m := t.byAOR[s.aor]
+	if m == nil {
+		m = make(map[dialogID]*subscription)
+		t.byAOR[s.aor] = m
+	}
+	m[s.id] = s
+}
+
+func (t *subscriptions) get(id dialogID) *subscription {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.byID[id]
+}
+
+func (t *subscriptions) remove(s *subscription) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byID[s.id] != s {
+		return
+	}
+	delete(t.byID, s.id)
+	if m := t.byAOR[s.aor]; m != nil {
+		delete(m, s.id)
+		if len(m) == 0 {
+			delete(t.byAOR, s.aor)
+		}
+	}
+}
+
+func (t *subscriptions) watching(aor presence.AOR) []*subscription {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	m := t.byAOR[aor]
+	out := make([]*subscription, 0, len(m))
+	for _, s := range m {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (t *subscriptions) all() []*subscription {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]*subscription, 0, len(t.byID))
+	for _, s := range t.byID {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (t *subscriptions) count() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.byID)
+}
