@@ -154,10 +154,13 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 		return sipgo.ClientRequestAddVia(c, r)
 	})
 	if err != nil {
+		s.stats.notifiesFailed.Add(1)
 		return fmt.Errorf("notify %s: %w: %w", sub.remote.String(), errNotifyFailed, err)
 	}
 	if !res.IsSuccess() && res.GetHeader("Retry-After") == nil {
+		s.stats.notifiesFailed.Add(1)
 		return fmt.Errorf("notify %s answered %d: %w", sub.remote.String(), res.StatusCode, errNotifyFailed)
 	}
+	s.stats.notifiesSent.Add(1)
 	return nil
 }

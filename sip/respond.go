@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -50,6 +51,7 @@ func newResponse(req *sipmsg.Request, code int, reason string, body []byte) *sip
 }
 
 func (s *Server) reply(req *sipmsg.Request, tx sipmsg.ServerTransaction, res *sipmsg.Response) {
+	s.count(req.Method, res.IsSuccess())
 	res.AppendHeader(sipmsg.NewHeader("Server", s.cfg.UserAgent))
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug().Err(err).Str("method", req.Method.String()).Str("source", req.Source()).Msg("send response")
@@ -80,6 +82,24 @@ func (s *Server) replyErr(req *sipmsg.Request, tx sipmsg.ServerTransaction, err 
 		hs = append(hs, sipmsg.NewHeader("Retry-After", "5"))
 	}
 	s.replyCode(req, tx, code, reason, hs...)
+}
+
+func (s *Server) count(m sipmsg.RequestMethod, ok bool) {
+	var total, failed *atomic.Uint64
+	switch m {
+	case sipmsg.REGISTER:
+		total, failed = &s.stats.registers, &s.stats.registersFailed
+	case sipmsg.SUBSCRIBE:
+		total, failed = &s.stats.subscribes, &s.stats.subscribesFailed
+	case sipmsg.PUBLISH:
+		total, failed = &s.stats.publishes, &s.stats.publishesFailed
+	default:
+		return
+	}
+	total.Add(1)
+	if !ok {
+		failed.Add(1)
+	}
 }
 
 func trimReason(s string) string {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -102,6 +103,8 @@ type Server struct {
 
 	draining chan struct{} // closed when shutdown starts
 	drainOne sync.Once
+
+	stats stats
 
 	// udpAddr is our UDP listener; NOTIFYs over UDP leave from it, so they
 	// pass the NAT pinhole the phone opened towards it.
@@ -207,6 +210,55 @@ func (s *Server) Draining() bool {
 
 // Subscriptions returns how many subscriptions are active.
 func (s *Server) Subscriptions() int { return s.subs.count() }
+
+// Stats are running totals of the SIP edge, for metrics.
+type Stats struct {
+	Registers, RegistersFailed   uint64
+	Subscribes, SubscribesFailed uint64
+	Publishes, PublishesFailed   uint64
+	NotifiesSent, NotifiesFailed uint64
+}
+
+type stats struct {
+	registers, registersFailed   atomic.Uint64
+	subscribes, subscribesFailed atomic.Uint64
+	publishes, publishesFailed   atomic.Uint64
+	notifiesSent, notifiesFailed atomic.Uint64
+}
+
+// Stats returns the running totals.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Registers: s.stats.registers.Load(), RegistersFailed: s.stats.registersFailed.Load(),
+		Subscribes: s.stats.subscribes.Load(), SubscribesFailed: s.stats.subscribesFailed.Load(),
+		Publishes: s.stats.publishes.Load(), PublishesFailed: s.stats.publishesFailed.Load(),
+		NotifiesSent: s.stats.notifiesSent.Load(), NotifiesFailed: s.stats.notifiesFailed.Load(),
+	}
+}
+
+// Resync re-reads the state of every watched extension and NOTIFYs the
+// subscribers whose view moved on, e.g. after the event bus reconnected and
+// changes from other instances may have been missed.
+func (s *Server) Resync(ctx context.Context) {
+	seen := map[presence.AOR]presence.View{}
+	for _, sub := range s.subs.all() {
+		v, ok := seen[sub.aor]
+		if !ok {
+			var err error
+			if v, err = s.core.Get(ctx, sub.aor); err != nil {
+				s.log.Warn().Err(err).Str("aor", sub.aor.String()).Msg("resync presence")
+				continue
+			}
+			seen[sub.aor] = v
+		}
+		sub.mu.Lock()
+		stale := v.Version > sub.latest.Version
+		sub.mu.Unlock()
+		if stale {
+			s.kick(sub, v)
+		}
+	}
+}
 
 func (s *Server) drain(grace time.Duration) {
 	s.drainOne.Do(func() { close(s.draining) })

@@ -53,19 +53,19 @@ func TestBLFEndToEnd(t *testing.T) {
 			pbx := newPhone(t, srv, tp)
 
 			// The extension registers.
-			deskPhone.request("REGISTER", "sip:pbx.example.com", 1, "reg-1", "r1", "", "Expires: 600\n", "")
-			res := deskPhone.response("REGISTER")
+			deskPhone.Request("REGISTER", "sip:pbx.example.com", 1, "reg-1", "r1", "", "Expires: 600\n", "")
+			res := deskPhone.Response("REGISTER")
 			require.Equal(t, 200, res.StatusCode, res.Reason)
 			assert.Contains(t, header(res, "Contact"), "expires=600")
 
 			// A BLF key subscribes: 200 with a To tag, then the idle NOTIFY.
-			watcher.request("SUBSCRIBE", ext201, 1, "sub-1", "w1", "", "Event: dialog\nAccept: application/dialog-info+xml\nExpires: 300\n", "")
-			res = watcher.response("SUBSCRIBE")
+			watcher.Request("SUBSCRIBE", ext201, 1, "sub-1", "w1", "", "Event: dialog\nAccept: application/dialog-info+xml\nExpires: 300\n", "")
+			res = watcher.Response("SUBSCRIBE")
 			require.Equal(t, 200, res.StatusCode, res.Reason)
 			toTag, _ := res.To().Params.Get("tag")
 			require.NotEmpty(t, toTag)
 			assert.Equal(t, "300", header(res, "Expires"))
-			n := watcher.notify(200)
+			n := watcher.Notify(200)
 			assert.Equal(t, "active;expires=300", header(n, "Subscription-State"))
 			assert.Equal(t, "dialog", header(n, "Event"))
 			ft, _ := n.From().Params.Get("tag")
@@ -77,12 +77,12 @@ func TestBLFEndToEnd(t *testing.T) {
 			firstCSeq := n.CSeq().SeqNo
 
 			// The PBX publishes a ringing call: the lamp blinks, showing who calls.
-			pbx.request("PUBLISH", ext201, 1, "pub-1", "p1", "", "Event: dialog\nExpires: 120\n", earlyBody(0, "early"))
-			res = pbx.response("PUBLISH")
+			pbx.Request("PUBLISH", ext201, 1, "pub-1", "p1", "", "Event: dialog\nExpires: 120\n", earlyBody(0, "early"))
+			res = pbx.Response("PUBLISH")
 			require.Equal(t, 200, res.StatusCode, res.Reason)
 			etag := header(res, "SIP-ETag")
 			require.NotEmpty(t, etag)
-			n = watcher.notify(200)
+			n = watcher.Notify(200)
 			doc = dialogDoc(t, n)
 			assert.Equal(t, uint64(1), doc.Version)
 			assert.Greater(t, n.CSeq().SeqNo, firstCSeq)
@@ -97,12 +97,12 @@ func TestBLFEndToEnd(t *testing.T) {
 			assert.Equal(t, "sip:+33491550142@pbx.example.com", d.Remote.Identity)
 
 			// Answered.
-			pbx.request("PUBLISH", ext201, 2, "pub-1", "p1", "", "Event: dialog\nExpires: 120\nSIP-If-Match: "+etag+"\n", earlyBody(1, "confirmed"))
-			res = pbx.response("PUBLISH")
+			pbx.Request("PUBLISH", ext201, 2, "pub-1", "p1", "", "Event: dialog\nExpires: 120\nSIP-If-Match: "+etag+"\n", earlyBody(1, "confirmed"))
+			res = pbx.Response("PUBLISH")
 			require.Equal(t, 200, res.StatusCode, res.Reason)
 			etag2 := header(res, "SIP-ETag")
 			require.NotEqual(t, etag, etag2)
-			n = watcher.notify(200)
+			n = watcher.Notify(200)
 			doc = dialogDoc(t, n)
 			assert.Equal(t, uint64(2), doc.Version)
 			require.Len(t, doc.Dialogs, 1)
@@ -110,29 +110,29 @@ func TestBLFEndToEnd(t *testing.T) {
 			assert.Equal(t, "Marseille Office", doc.Dialogs[0].Remote.Display, "remote identity kept while the call is up")
 
 			// The replaced entity-tag is refused with 412 (RFC 3903 §6 step 5).
-			pbx.request("PUBLISH", ext201, 3, "pub-1", "p1", "", "Event: dialog\nExpires: 120\nSIP-If-Match: "+etag+"\n", earlyBody(2, "terminated"))
-			res = pbx.response("PUBLISH")
+			pbx.Request("PUBLISH", ext201, 3, "pub-1", "p1", "", "Event: dialog\nExpires: 120\nSIP-If-Match: "+etag+"\n", earlyBody(2, "terminated"))
+			res = pbx.Response("PUBLISH")
 			assert.Equal(t, 412, res.StatusCode)
 
 			// Hung up: the lamp goes off.
-			pbx.request("PUBLISH", ext201, 4, "pub-1", "p1", "", "Event: dialog\nExpires: 120\nSIP-If-Match: "+etag2+"\n", earlyBody(3, "terminated"))
-			res = pbx.response("PUBLISH")
+			pbx.Request("PUBLISH", ext201, 4, "pub-1", "p1", "", "Event: dialog\nExpires: 120\nSIP-If-Match: "+etag2+"\n", earlyBody(3, "terminated"))
+			res = pbx.Response("PUBLISH")
 			require.Equal(t, 200, res.StatusCode, res.Reason)
-			n = watcher.notify(200)
+			n = watcher.Notify(200)
 			doc = dialogDoc(t, n)
 			assert.Equal(t, uint64(3), doc.Version)
 			assert.Empty(t, doc.Dialogs)
 
 			// Un-SUBSCRIBE: 200, then the final NOTIFY.
-			watcher.request("SUBSCRIBE", ext201, 2, "sub-1", "w1", toTag, "Event: dialog\nExpires: 0\n", "")
-			res = watcher.response("SUBSCRIBE")
+			watcher.Request("SUBSCRIBE", ext201, 2, "sub-1", "w1", toTag, "Event: dialog\nExpires: 0\n", "")
+			res = watcher.Response("SUBSCRIBE")
 			require.Equal(t, 200, res.StatusCode, res.Reason)
-			n = watcher.notify(200)
+			n = watcher.Notify(200)
 			assert.True(t, strings.HasPrefix(header(n, "Subscription-State"), "terminated"), header(n, "Subscription-State"))
 
 			// The dialog is gone: a refresh gets 481.
-			watcher.request("SUBSCRIBE", ext201, 3, "sub-1", "w1", toTag, "Event: dialog\nExpires: 300\n", "")
-			res = watcher.response("SUBSCRIBE")
+			watcher.Request("SUBSCRIBE", ext201, 3, "sub-1", "w1", toTag, "Event: dialog\nExpires: 300\n", "")
+			res = watcher.Response("SUBSCRIBE")
 			assert.Equal(t, 481, res.StatusCode)
 			assert.Equal(t, 0, srv.edge.Subscriptions())
 		})
@@ -151,14 +151,14 @@ func TestPresenceFollowsRegistration(t *testing.T) {
 	deskPhone := newPhone(t, srv, "UDP")
 	softphone := newPhone(t, srv, "TCP")
 
-	deskPhone.request("REGISTER", "sip:pbx.example.com", 1, "reg-1", "r1", "", "Expires: 2\n", "")
-	require.Equal(t, 200, deskPhone.response("REGISTER").StatusCode)
+	deskPhone.Request("REGISTER", "sip:pbx.example.com", 1, "reg-1", "r1", "", "Expires: 2\n", "")
+	require.Equal(t, 200, deskPhone.Response("REGISTER").StatusCode)
 
-	softphone.request("SUBSCRIBE", ext201, 1, "sub-p", "s1", "", "Event: presence\nAccept: application/pidf+xml\n", "")
-	res := softphone.response("SUBSCRIBE")
+	softphone.Request("SUBSCRIBE", ext201, 1, "sub-p", "s1", "", "Event: presence\nAccept: application/pidf+xml\n", "")
+	res := softphone.Response("SUBSCRIBE")
 	require.Equal(t, 200, res.StatusCode)
 	assert.Equal(t, "3600", header(res, "Expires"), "RFC 3856 default")
-	n := softphone.notify(200)
+	n := softphone.Notify(200)
 	require.Equal(t, typePIDF, header(n, "Content-Type"))
 	doc, err := pidf.Parse(n.Body())
 	require.NoError(t, err)
@@ -166,7 +166,7 @@ func TestPresenceFollowsRegistration(t *testing.T) {
 	assert.Equal(t, pidf.Open, doc.Tuples[0].Basic)
 
 	// The binding lapses: the extension is offline, PIDF closed.
-	n = softphone.notify(200)
+	n = softphone.Notify(200)
 	doc, err = pidf.Parse(n.Body())
 	require.NoError(t, err)
 	assert.Equal(t, pidf.Closed, doc.Tuples[0].Basic)
@@ -177,20 +177,20 @@ func TestStatusPublishedBySoftphone(t *testing.T) {
 	softphone := newPhone(t, srv, "UDP")
 	watcher := newPhone(t, srv, "UDP")
 
-	watcher.request("SUBSCRIBE", ext201, 1, "sub-p", "s1", "", "Event: presence\n", "")
-	require.Equal(t, 200, watcher.response("SUBSCRIBE").StatusCode)
-	watcher.notify(200)
+	watcher.Request("SUBSCRIBE", ext201, 1, "sub-p", "s1", "", "Event: presence\n", "")
+	require.Equal(t, 200, watcher.Response("SUBSCRIBE").StatusCode)
+	watcher.Notify(200)
 
 	body := `<?xml version="1.0" encoding="UTF-8"?>
 <presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" entity="sip:201@pbx.example.com">
  <tuple id="l1"><status><basic>open</basic></status></tuple>
  <dm:person id="p1"><rpid:activities><rpid:busy/></rpid:activities><dm:note>In a meeting</dm:note></dm:person>
 </presence>`
-	softphone.request("PUBLISH", ext201, 1, "pub-s", "ps", "", "Event: presence\nContent-Type: application/pidf+xml\nExpires: 600\n", body)
-	res := softphone.response("PUBLISH")
+	softphone.Request("PUBLISH", ext201, 1, "pub-s", "ps", "", "Event: presence\nContent-Type: application/pidf+xml\nExpires: 600\n", body)
+	res := softphone.Response("PUBLISH")
 	require.Equal(t, 200, res.StatusCode, res.Reason)
 
-	n := watcher.notify(200)
+	n := watcher.Notify(200)
 	doc, err := pidf.Parse(n.Body())
 	require.NoError(t, err)
 	assert.Equal(t, pidf.Open, doc.Tuples[0].Basic)
@@ -200,11 +200,11 @@ func TestStatusPublishedBySoftphone(t *testing.T) {
 func TestSubscriptionExpires(t *testing.T) {
 	srv := startServer(t, Config{SubscribeMinExpires: time.Second})
 	watcher := newPhone(t, srv, "UDP")
-	watcher.request("SUBSCRIBE", ext201, 1, "sub-x", "w1", "", "Event: dialog\nExpires: 1\n", "")
-	require.Equal(t, 200, watcher.response("SUBSCRIBE").StatusCode)
-	n := watcher.notify(200)
+	watcher.Request("SUBSCRIBE", ext201, 1, "sub-x", "w1", "", "Event: dialog\nExpires: 1\n", "")
+	require.Equal(t, 200, watcher.Response("SUBSCRIBE").StatusCode)
+	n := watcher.Notify(200)
 	assert.Equal(t, "active;expires=1", header(n, "Subscription-State"))
-	n = watcher.notify(200)
+	n = watcher.Notify(200)
 	assert.Equal(t, "terminated;reason=timeout", header(n, "Subscription-State"))
 	require.Eventually(t, func() bool { return srv.edge.Subscriptions() == 0 }, 2*time.Second, 20*time.Millisecond)
 }
@@ -212,9 +212,9 @@ func TestSubscriptionExpires(t *testing.T) {
 func TestFailedNotifyEndsSubscription(t *testing.T) {
 	srv := startServer(t, Config{})
 	watcher := newPhone(t, srv, "UDP")
-	watcher.request("SUBSCRIBE", ext201, 1, "sub-y", "w1", "", "Event: dialog\n", "")
-	require.Equal(t, 200, watcher.response("SUBSCRIBE").StatusCode)
-	watcher.notify(481) // the phone forgot the subscription (RFC 6665 §4.2.2)
+	watcher.Request("SUBSCRIBE", ext201, 1, "sub-y", "w1", "", "Event: dialog\n", "")
+	require.Equal(t, 200, watcher.Response("SUBSCRIBE").StatusCode)
+	watcher.Notify(481) // the phone forgot the subscription (RFC 6665 §4.2.2)
 	require.Eventually(t, func() bool { return srv.edge.Subscriptions() == 0 }, 2*time.Second, 20*time.Millisecond)
 }
 
@@ -247,8 +247,8 @@ func TestRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPhone(t, srv, "UDP")
-			p.request(tt.method, tt.ruri, 1, "bad-"+sipmsg.GenerateTagN(6), "b1", "", tt.headers, tt.body)
-			res := p.response(tt.method)
+			p.Request(tt.method, tt.ruri, 1, "bad-"+sipmsg.GenerateTagN(6), "b1", "", tt.headers, tt.body)
+			res := p.Response(tt.method)
 			assert.Equal(t, tt.wantCode, res.StatusCode, res.Reason)
 			if tt.wantHdr != "" {
 				assert.NotEmpty(t, header(res, tt.wantHdr))
@@ -266,8 +266,8 @@ func TestRefusals(t *testing.T) {
 		require.NoError(t, err)
 	}
 	p := newPhone(t, srv, "UDP")
-	p.request("OPTIONS", "sip:pbx.example.com", 1, "opt-1", "o1", "", "", "")
-	res := p.response("OPTIONS")
+	p.Request("OPTIONS", "sip:pbx.example.com", 1, "opt-1", "o1", "", "", "")
+	res := p.Response("OPTIONS")
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Contains(t, header(res, "Allow-Events"), "dialog")
 }
@@ -277,21 +277,21 @@ func TestRegistrarRules(t *testing.T) {
 	p := newPhone(t, srv, "UDP")
 
 	// Two devices, a refresh, an out-of-order CSeq, then Contact: *.
-	p.request("REGISTER", "sip:pbx.example.com", 1, "reg-a", "ra", "", "Expires: 300\n", "")
-	require.Equal(t, 200, p.response("REGISTER").StatusCode)
-	p.send("REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP $ADDR;branch=z9hG4bKdev2;rport\nFrom: <sip:201@pbx.example.com>;tag=rb\nTo: <sip:201@pbx.example.com>\nCall-ID: reg-b\nCSeq: 7 REGISTER\nContact: <sip:201@10.1.1.2:5062>;expires=120\nContent-Length: 0\n\n")
-	res := p.response("REGISTER")
+	p.Request("REGISTER", "sip:pbx.example.com", 1, "reg-a", "ra", "", "Expires: 300\n", "")
+	require.Equal(t, 200, p.Response("REGISTER").StatusCode)
+	p.Send("REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP $ADDR;branch=z9hG4bKdev2;rport\nFrom: <sip:201@pbx.example.com>;tag=rb\nTo: <sip:201@pbx.example.com>\nCall-ID: reg-b\nCSeq: 7 REGISTER\nContact: <sip:201@10.1.1.2:5062>;expires=120\nContent-Length: 0\n\n")
+	res := p.Response("REGISTER")
 	require.Equal(t, 200, res.StatusCode)
 	assert.Len(t, res.GetHeaders("Contact"), 2, "the 200 lists every binding")
 
-	p.send("REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP $ADDR;branch=z9hG4bKdev2b;rport\nFrom: <sip:201@pbx.example.com>;tag=rb\nTo: <sip:201@pbx.example.com>\nCall-ID: reg-b\nCSeq: 6 REGISTER\nContact: <sip:201@10.1.1.2:5062>;expires=120\nContent-Length: 0\n\n")
-	assert.Equal(t, 500, p.response("REGISTER").StatusCode, "CSeq went backwards")
+	p.Send("REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP $ADDR;branch=z9hG4bKdev2b;rport\nFrom: <sip:201@pbx.example.com>;tag=rb\nTo: <sip:201@pbx.example.com>\nCall-ID: reg-b\nCSeq: 6 REGISTER\nContact: <sip:201@10.1.1.2:5062>;expires=120\nContent-Length: 0\n\n")
+	assert.Equal(t, 500, p.Response("REGISTER").StatusCode, "CSeq went backwards")
 
-	p.send("REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP $ADDR;branch=z9hG4bKstar1;rport\nFrom: <sip:201@pbx.example.com>;tag=rb\nTo: <sip:201@pbx.example.com>\nCall-ID: reg-b\nCSeq: 8 REGISTER\nContact: *\nContent-Length: 0\n\n")
-	assert.Equal(t, 400, p.response("REGISTER").StatusCode, "Contact * needs Expires: 0")
+	p.Send("REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP $ADDR;branch=z9hG4bKstar1;rport\nFrom: <sip:201@pbx.example.com>;tag=rb\nTo: <sip:201@pbx.example.com>\nCall-ID: reg-b\nCSeq: 8 REGISTER\nContact: *\nContent-Length: 0\n\n")
+	assert.Equal(t, 400, p.Response("REGISTER").StatusCode, "Contact * needs Expires: 0")
 
-	p.send("REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP $ADDR;branch=z9hG4bKstar2;rport\nFrom: <sip:201@pbx.example.com>;tag=rb\nTo: <sip:201@pbx.example.com>\nCall-ID: reg-b\nCSeq: 9 REGISTER\nContact: *\nExpires: 0\nContent-Length: 0\n\n")
-	res = p.response("REGISTER")
+	p.Send("REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP $ADDR;branch=z9hG4bKstar2;rport\nFrom: <sip:201@pbx.example.com>;tag=rb\nTo: <sip:201@pbx.example.com>\nCall-ID: reg-b\nCSeq: 9 REGISTER\nContact: *\nExpires: 0\nContent-Length: 0\n\n")
+	res = p.Response("REGISTER")
 	require.Equal(t, 200, res.StatusCode)
 	assert.Empty(t, res.GetHeaders("Contact"))
 	v, err := srv.core.Get(t.Context(), mustAOR(t, "201@pbx.example.com"))
