@@ -1,0 +1,259 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+)
+
+// ErrUnsupportedSchema reports a received event whose "v" is newer than
+// [SchemaVersion] or missing.
+var ErrUnsupportedSchema = errors.New("unsupported event schema")
+
+// flushTimeout bounds the wait for the server to confirm a new subscription.
+const flushTimeout = 5 * time.Second
+
+// Bus publishes and consumes Switchboard events over one NATS connection.
+// It is safe for concurrent use.
+type Bus struct {
+	nc       *nats.Conn
+	instance string
+	log      zerolog.Logger
+
+	published        atomic.Uint64
+	publishFailed    atomic.Uint64
+	consumed         atomic.Uint64
+	droppedOwn       atomic.Uint64
+	droppedMalformed atomic.Uint64
+}
+
+// Stats is a snapshot of a Bus's counters.
+type Stats struct {
+	// Published counts events handed to the connection (sent or buffered).
+	Published uint64
+	// PublishFailed counts events the connection refused.
+	PublishFailed uint64
+	// Consumed counts events delivered to a handler.
+	Consumed uint64
+	// DroppedOwn counts received events that this instance published.
+	DroppedOwn uint64
+	// DroppedMalformed counts received payloads that did not decode or
+	// carried an unsupported schema.
+	DroppedMalformed uint64
+}
+
+// New returns a Bus on nc. instance identifies this Switchboard instance; it
+// is written into every published event and used to drop our own events.
+func New(nc *nats.Conn, instance string, log zerolog.Logger) *Bus {
+	return &Bus{
+		nc:       nc,
+		instance: instance,
+		log:      log.With().Str("component", "events").Logger(),
+	}
+}
+
+// Instance returns the origin id this Bus writes into events.
+func (b *Bus) Instance() string { return b.instance }
+
+// Health reports the state of the underlying connection.
+func (b *Bus) Health() ConnHealth { return Status(b.nc) }
+
+// Published returns the number of events handed to the connection.
+func (b *Bus) Published() uint64 { return b.published.Load() }
+
+// PublishFailed returns the number of events the connection refused.
+func (b *Bus) PublishFailed() uint64 { return b.publishFailed.Load() }
+
+// Consumed returns the number of events delivered to handlers.
+func (b *Bus) Consumed() uint64 { return b.consumed.Load() }
+
+// DroppedOwn returns the number of received events published by this instance.
+func (b *Bus) DroppedOwn() uint64 { return b.droppedOwn.Load() }
+
+// DroppedMalformed returns the number of received payloads that were dropped
+// because they did not decode or carried an unsupported schema.
+func (b *Bus) DroppedMalformed() uint64 { return b.droppedMalformed.Load() }
+
+// Stats returns a snapshot of all counters.
+func (b *Bus) Stats() Stats {
+	return Stats{
+		Published:        b.published.Load(),
+		PublishFailed:    b.publishFailed.Load(),
+		Consumed:         b.consumed.Load(),
+		DroppedOwn:       b.droppedOwn.Load(),
+		DroppedMalformed: b.droppedMalformed.Load(),
+	}
+}
+
+// PublishPresence stamps ev with the schema, this instance and (if unset)
+// the time, then publishes it. While the connection is reconnecting the
+// event is buffered by nats.go up to the reconnect buffer set in [Connect].
+func (b *Bus) PublishPresence(ctx context.Context, ev PresenceEvent) error {
+	ev.Schema = SchemaVersion
+	ev.Instance = b.instance
+	if ev.At.IsZero() {
+		ev.At = time.Now().UTC()
+	}
+	if err := ev.Validate(); err != nil {
+		return fmt.Errorf("publish presence %s@%s: %w", ev.Extension, ev.Domain, err)
+	}
+	subj, err := PresenceSubject(ev.Domain, ev.Extension)
+	if err != nil {
+		return fmt.Errorf("publish presence %s@%s: %w", ev.Extension, ev.Domain, err)
+	}
+	return b.publish(ctx, subj, ev)
+}
+
+// PublishContact stamps ev with the schema, this instance and (if unset) the
+// time, then publishes it; see [Bus.PublishPresence] for buffering.
+func (b *Bus) PublishContact(ctx context.Context, ev ContactEvent) error {
+	ev.Schema = SchemaVersion
+	ev.Instance = b.instance
+	if ev.At.IsZero() {
+		ev.At = time.Now().UTC()
+	}
+	if err := ev.Validate(); err != nil {
+		return fmt.Errorf("publish contact %s: %w", ev.ID, err)
+	}
+	subj, err := ContactSubject(ev.Domain, ev.Owner)
+	if err != nil {
+		return fmt.Errorf("publish contact %s: %w", ev.ID, err)
+	}
+	return b.publish(ctx, subj, ev)
+}
+
+func (b *Bus) publish(ctx context.Context, subj string, v any) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publish %s: %w", subj, err)
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("marshal %s: %w", subj, err)
+	}
+	if err := b.nc.Publish(subj, data); err != nil {
+		b.publishFailed.Add(1)
+		return fmt.Errorf("publish %s: %w", subj, err)
+	}
+	b.published.Add(1)
+	return nil
+}
+
+// SubscribePresence delivers presence events of domain ("" for every domain)
+// to fn, skipping events this instance published and payloads that do not
+// decode. The subscription is registered with the server before it returns.
+//
+// fn runs on one goroutine owned by the subscription, in arrival order; it
+// must not block (hand slow work to a worker). The subscription ends when
+// ctx ends or stop is called. stop waits for that goroutine to exit and returns
+// the unsubscribe error; the owner calls it (also after ctx has ended), more
+// than once is harmless.
+func (b *Bus) SubscribePresence(ctx context.Context, domain string, fn func(PresenceEvent)) (stop func() error, err error) {
+	filter, err := PresenceFilter(domain)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe presence %q: %w", domain, err)
+	}
+	return subscribe(ctx, b, filter, fn, func(ev *PresenceEvent) (string, error) {
+		if ev.Domain == "" || ev.Extension == "" {
+			return ev.Instance, fmt.Errorf("presence without domain or extension: %w", ErrInvalidEvent)
+		}
+		return ev.Instance, checkSchema(ev.Schema)
+	})
+}
+
+// SubscribeContacts delivers contact events of domain ("" for every domain)
+// to fn, with the same rules as [Bus.SubscribePresence].
+func (b *Bus) SubscribeContacts(ctx context.Context, domain string, fn func(ContactEvent)) (stop func() error, err error) {
+	filter, err := ContactFilter(domain)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe contacts %q: %w", domain, err)
+	}
+	return subscribe(ctx, b, filter, fn, func(ev *ContactEvent) (string, error) {
+		if ev.ID == "" {
+			return ev.Instance, fmt.Errorf("contact without id: %w", ErrInvalidEvent)
+		}
+		return ev.Instance, checkSchema(ev.Schema)
+	})
+}
+
+func checkSchema(v int) error {
+	if v < 1 || v > SchemaVersion {
+		return fmt.Errorf("schema %d: %w", v, ErrUnsupportedSchema)
+	}
+	return nil
+}
+
+// subscribe registers filter, then runs one receive goroutine that decodes
+// into T, checks it and calls fn. The returned stop owns that goroutine.
+func subscribe[T any](ctx context.Context, b *Bus, filter string, fn func(T), check func(*T) (string, error)) (func() error, error) {
+	sub, err := b.nc.SubscribeSync(filter)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", filter, err)
+	}
+	// Flush so the server knows our interest before we return: events
+	// published after Subscribe* returns are not lost. While reconnecting,
+	// nats.go replays the subscription on reconnect, so there is nothing to wait for.
+	if b.nc.IsConnected() {
+		fctx, fcancel := context.WithTimeout(ctx, flushTimeout)
+		err := b.nc.FlushWithContext(fctx)
+		fcancel()
+		if err != nil {
+			_ = sub.Unsubscribe()
+			return nil, fmt.Errorf("subscribe %s: flush: %w", filter, err)
+		}
+	}
+	log := b.log.With().Str("subject", filter).Logger()
+
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var unsubErr error // written by the goroutine before close(done)
+	go func() {
+		defer close(done)
+		defer func() {
+			if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+				unsubErr = fmt.Errorf("unsubscribe %s: %w", filter, err)
+			}
+		}()
+		for {
+			msg, err := sub.NextMsgWithContext(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn().Err(err).Msg("subscription ended")
+				}
+				return
+			}
+			var ev T
+			if err := json.Unmarshal(msg.Data, &ev); err != nil {
+				b.dropMalformed(log, msg, err)
+				continue
+			}
+			origin, err := check(&ev)
+			if err != nil {
+				b.dropMalformed(log, msg, err)
+				continue
+			}
+			if origin == b.instance {
+				b.droppedOwn.Add(1)
+				continue
+			}
+			b.consumed.Add(1)
+			fn(ev)
+		}
+	}()
+
+	return func() error {
+		cancel()
+		<-done
+		return unsubErr
+	}, nil
+}
+
+func (b *Bus) dropMalformed(log zerolog.Logger, msg *nats.Msg, err error) {
+	b.droppedMalformed.Add(1)
+	log.Warn().Err(err).Str("msg_subject", msg.Subject).Int("bytes", len(msg.Data)).Msg("dropped malformed event")
+}

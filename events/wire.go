@@ -1,0 +1,135 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SchemaVersion is the wire schema written in the "v" field of every event.
+// Receivers drop events with a higher version.
+const SchemaVersion = 1
+
+// ErrInvalidEvent reports an event that fails validation before publishing
+// or after decoding.
+var ErrInvalidEvent = errors.New("invalid event")
+
+// PresenceEvent types.
+const (
+	// PresenceRegistration: the extension registered or unregistered.
+	PresenceRegistration = "registration"
+	// PresenceLine: the line state changed (ringing, in a call, ...).
+	PresenceLine = "line"
+	// PresenceStatus: the user-set status changed (away, dnd, ...).
+	PresenceStatus = "status"
+)
+
+// Line states carried in PresenceEvent.Line.
+const (
+	LineOffline = "offline"
+	LineIdle    = "idle"
+	LineRinging = "ringing"
+	LineInCall  = "in_call"
+	LineOnHold  = "on_hold"
+)
+
+// User statuses carried in PresenceEvent.Status.
+const (
+	StatusAvailable    = "available"
+	StatusAway         = "away"
+	StatusDND          = "dnd"
+	StatusLunch        = "lunch"
+	StatusBusinessTrip = "business_trip"
+	StatusUnavailable  = "unavailable"
+)
+
+// ContactEvent types.
+const (
+	ContactCreated = "created"
+	ContactUpdated = "updated"
+	ContactDeleted = "deleted"
+)
+
+// Party is the remote side of a call in a line event.
+type Party struct {
+	URI       string `json:"uri"`
+	Display   string `json:"display,omitempty"`
+	ContactID string `json:"contact_id,omitempty"`
+}
+
+// PresenceEvent is the wire form of one presence change of an extension.
+// Published on switchboard.presence.<domain>.<ext>.
+type PresenceEvent struct {
+	Schema     int       `json:"v"`
+	Type       string    `json:"type"`
+	Domain     string    `json:"domain"`
+	Extension  string    `json:"extension"`
+	Registered bool      `json:"registered"`
+	Line       string    `json:"line,omitempty"`
+	Status     string    `json:"status,omitempty"`
+	Note       string    `json:"note,omitempty"`
+	Since      time.Time `json:"since,omitzero"`
+	Remote     *Party    `json:"remote,omitempty"`
+	// Instance is the id of the Switchboard instance that published the event.
+	Instance string `json:"instance"`
+	// Version is the per-extension state version; receivers ignore older ones.
+	Version uint64    `json:"version"`
+	At      time.Time `json:"at"`
+}
+
+// ContactEvent is the wire form of one change to a contact.
+// Published on switchboard.contacts.<domain>.<owner-or-company>.
+type ContactEvent struct {
+	Schema int    `json:"v"`
+	Type   string `json:"type"`
+	ID     string `json:"id"`
+	Kind   string `json:"kind,omitempty"`
+	// Owner is the user or company the contact belongs to.
+	Owner    string    `json:"owner"`
+	Domain   string    `json:"domain"`
+	Version  uint64    `json:"version"`
+	Instance string    `json:"instance"`
+	At       time.Time `json:"at"`
+}
+
+// Validate reports whether e can be published or consumed.
+func (e PresenceEvent) Validate() error {
+	switch e.Type {
+	case PresenceRegistration, PresenceLine, PresenceStatus:
+	default:
+		return fmt.Errorf("presence type %q: %w", e.Type, ErrInvalidEvent)
+	}
+	if !oneOf(e.Line, "", LineOffline, LineIdle, LineRinging, LineInCall, LineOnHold) {
+		return fmt.Errorf("line %q: %w", e.Line, ErrInvalidEvent)
+	}
+	if !oneOf(e.Status, "", StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable) {
+		return fmt.Errorf("status %q: %w", e.Status, ErrInvalidEvent)
+	}
+	if _, err := PresenceSubject(e.Domain, e.Extension); err != nil {
+		return fmt.Errorf("presence subject: %w: %w", ErrInvalidEvent, err)
+	}
+	return nil
+}
+
+// Validate reports whether e can be published or consumed.
+func (e ContactEvent) Validate() error {
+	if !oneOf(e.Type, ContactCreated, ContactUpdated, ContactDeleted) {
+		return fmt.Errorf("contact type %q: %w", e.Type, ErrInvalidEvent)
+	}
+	if e.ID == "" {
+		return fmt.Errorf("empty contact id: %w", ErrInvalidEvent)
+	}
+	if _, err := ContactSubject(e.Domain, e.Owner); err != nil {
+		return fmt.Errorf("contact subject: %w: %w", ErrInvalidEvent, err)
+	}
+	return nil
+}
+
+func oneOf(v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
