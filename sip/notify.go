@@ -37,6 +37,18 @@ func (s *Server) kick(sub *subscription, v presence.View) {
 	}
 }
 
+// startSender starts a sender for sub if it has unsent state and none runs.
+func (s *Server) startSender(sub *subscription) {
+	sub.mu.Lock()
+	start := sub.dirty && !sub.sending && !sub.ended
+	sub.sending = sub.sending || start
+	sub.mu.Unlock()
+	if start {
+		s.senders.Add(1)
+		go s.sendLoop(sub)
+	}
+}
+
 // sendLoop NOTIFYs sub until it has sent the newest state. At most one runs
 // per subscription; changes that arrive while a NOTIFY is in flight collapse
 // into the next one.
@@ -54,12 +66,17 @@ func (s *Server) sendLoop(sub *subscription) {
 		sub.dirty = false
 		v := sub.latest
 		left := time.Until(sub.expires).Round(time.Second)
+		pending := sub.pending
 		sub.mu.Unlock()
 		if left <= 0 {
 			left = 0
 		}
+		state := "active;expires=" + secs(left)
+		if pending {
+			state = "pending;expires=" + secs(left)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout)
-		err := s.sendNotify(ctx, sub, v, "active;expires="+secs(left))
+		err := s.sendNotify(ctx, sub, v, state, !pending)
 		cancel()
 		sub.sendMu.Unlock()
 		if err != nil {
@@ -93,20 +110,25 @@ func (s *Server) terminate(ctx context.Context, sub *subscription, reason string
 	}
 	sub.ended = true
 	v := sub.latest
+	// An unauthorized watcher never sees state, not even in the last NOTIFY.
+	withState := !sub.pending && reason != "rejected"
 	sub.mu.Unlock()
 	s.subs.remove(sub)
 	s.forget(sub)
 
 	sub.sendMu.Lock()
 	defer sub.sendMu.Unlock()
-	if err := s.sendNotify(ctx, sub, v, "terminated;reason="+reason); err != nil {
+	if err := s.sendNotify(ctx, sub, v, "terminated;reason="+reason, withState); err != nil {
 		s.log.Debug().Err(err).Str("aor", sub.aor.String()).Msg("final notify")
 	}
 }
 
 // sendNotify builds and sends one NOTIFY in sub's dialog and waits for its
-// final response. The caller holds sub.sendMu.
-func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.View, state string) error {
+// final response. Without withState it carries no body: RFC 6665 §4.2.1.2
+// has the NOTIFY of a pending subscription carry no state, and we choose an
+// absent body over an empty document, which a BLF phone would read as
+// "idle". The caller holds sub.sendMu.
+func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.View, state string, withState bool) error {
 	sub.mu.Lock()
 	sub.cseq++
 	cseq, version := sub.cseq, sub.version
@@ -116,7 +138,11 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 	}
 	sub.mu.Unlock()
 
-	ctype, body := s.render(sub, v, version)
+	var ctype string
+	var body []byte
+	if withState {
+		ctype, body = s.render(sub, v, version)
+	}
 	req := sipmsg.NewRequest(sipmsg.NOTIFY, sub.target)
 	from := &sipmsg.FromHeader{Address: sub.local, Params: sipmsg.NewParams()}
 	from.Params.Add("tag", sub.id.localTag)
@@ -140,8 +166,10 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 	req.AppendHeader(sipmsg.NewHeader("Subscription-State", state))
 	req.AppendHeader(sipmsg.NewHeader("Contact", sub.contact))
 	req.AppendHeader(sipmsg.NewHeader("User-Agent", s.cfg.UserAgent))
-	req.AppendHeader(sipmsg.NewHeader("Content-Type", ctype))
-	req.SetBody(body)
+	if withState {
+		req.AppendHeader(sipmsg.NewHeader("Content-Type", ctype))
+		req.SetBody(body)
+	}
 	// Back over the subscriber's own flow: its source address and transport,
 	// reusing its TCP connection, as phones behind NAT need.
 	req.SetDestination(sub.source)
@@ -150,7 +178,7 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 		req.Laddr = sipmsg.Addr{IP: s.udpAddr.IP, Port: s.udpAddr.Port}
 	}
 
-	res, err := s.client.Do(ctx, req, func(c *sipgo.Client, r *sipmsg.Request) error {
+	res, err := s.notifier.Do(ctx, req, func(c *sipgo.Client, r *sipmsg.Request) error {
 		return sipgo.ClientRequestAddVia(c, r)
 	})
 	if err != nil {

@@ -45,6 +45,7 @@ type savedSubscription struct {
 	RemoteCSeq uint32         `json:"remote_cseq"`
 	CSeqMark   uint32         `json:"cseq_mark"`
 	VersionMrk uint64         `json:"version_mark"`
+	Pending    bool           `json:"pending,omitempty"`
 }
 
 func (id dialogID) String() string {
@@ -65,7 +66,7 @@ func (sub *subscription) snapshot() savedSubscription {
 		Event: sub.event, AOR: sub.aor, Local: sub.local.String(), Remote: sub.remote.String(),
 		RemoteDsp: sub.remoteDsp, Target: sub.target.String(), Routes: routes, Source: sub.source,
 		Transport: sub.transport, Contact: sub.contact, Expires: sub.expires, RemoteCSeq: sub.remoteCSeq,
-		CSeqMark: sub.cseqMark, VersionMrk: sub.versionMark,
+		CSeqMark: sub.cseqMark, VersionMrk: sub.versionMark, Pending: sub.pending,
 	}
 }
 
@@ -79,6 +80,7 @@ func restoreSubscription(b []byte) (*subscription, error) {
 		event: st.Event, aor: st.AOR, remoteDsp: st.RemoteDsp, source: st.Source, transport: st.Transport,
 		contact: st.Contact, expires: st.Expires, remoteCSeq: st.RemoteCSeq,
 		cseq: st.CSeqMark, version: st.VersionMrk, cseqMark: st.CSeqMark, versionMark: st.VersionMrk,
+		pending: st.Pending,
 	}
 	for _, u := range []struct {
 		dst *sipmsg.Uri
@@ -95,6 +97,7 @@ func restoreSubscription(b []byte) (*subscription, error) {
 		}
 		sub.routes = append(sub.routes, u)
 	}
+	sub.watcher = watcherKey(sub.remote)
 	return sub, nil
 }
 

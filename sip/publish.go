@@ -16,13 +16,19 @@ import (
 
 // handlePublish is the event state compositor, RFC 3903 §6.
 func (s *Server) handlePublish(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if !s.checkBasics(req, tx) {
+	// RFC 3903 §6 step 1 leaves authentication to RFC 3261 §22: the
+	// publisher is the From user, and the PBX is trusted to publish.
+	if !s.authenticate(req, tx, req.From().Address.User, true) {
 		return
 	}
 	// Step 1-2: the Request-URI names the resource.
 	aor, ok := s.aorOf(req.Recipient)
 	if !ok {
 		s.replyCode(req, tx, sipmsg.StatusNotFound, "Not Found")
+		return
+	}
+	// Step 3: may this publisher change this resource's state?
+	if !s.mayPublish(req, tx, aor) {
 		return
 	}
 	// Step 2: the event package.

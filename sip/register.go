@@ -15,12 +15,17 @@ import (
 
 // handleRegister is the registrar, RFC 3261 §10.3.
 func (s *Server) handleRegister(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if !s.checkBasics(req, tx) || s.refuseDraining(req, tx) {
+	if s.refuseDraining(req, tx) {
 		return
 	}
 	// Step 1: the Request-URI names the domain, the To header the AOR.
 	if _, ok := s.domainOf(req.Recipient.Host); !ok {
 		s.replyCode(req, tx, sipmsg.StatusNotFound, "Domain Not Served")
+		return
+	}
+	// Steps 3-4: authenticate as the AOR's user, so a phone may change
+	// only its own bindings; the PBX forwarding REGISTERs is trusted.
+	if !s.authenticate(req, tx, req.To().Address.User, true) {
 		return
 	}
 	aor, ok := s.aorOf(req.To().Address)

@@ -2,8 +2,10 @@ package sip
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +32,12 @@ func responseFor(err error) (int, string) {
 		return sipmsg.StatusInternalServerError, "Out Of Order"
 	case errors.Is(err, presence.ErrTooManyBindings):
 		return sipmsg.StatusForbidden, "Too Many Registrations"
+	case errors.Is(err, errTooManySubscriptions):
+		// Like too many bindings: the watcher's own doing, and a retry
+		// cannot help until it unsubscribes from something.
+		return sipmsg.StatusForbidden, "Too Many Subscriptions"
+	case errors.Is(err, errPolicy):
+		return sipmsg.StatusInternalServerError, "Server Internal Error"
 	default:
 		return sipmsg.StatusServiceUnavailable, "Service Unavailable"
 	}
@@ -53,9 +61,33 @@ func newResponse(req *sipmsg.Request, code int, reason string, body []byte) *sip
 func (s *Server) reply(req *sipmsg.Request, tx sipmsg.ServerTransaction, res *sipmsg.Response) {
 	s.count(req.Method, res.IsSuccess())
 	res.AppendHeader(sipmsg.NewHeader("Server", s.cfg.UserAgent))
-	if err := tx.Respond(res); err != nil {
+	err := tx.Respond(res)
+	if errors.Is(err, sipmsg.ErrUDPMTUCongestion) {
+		err = s.respondLargeUDP(res)
+	}
+	if err != nil {
 		s.log.Debug().Err(err).Str("method", req.Method.String()).Str("source", req.Source()).Msg("send response")
 	}
+}
+
+// respondLargeUDP sends a response sipgo refused as larger than its UDP
+// MTU guard. That guard is RFC 3261 §18.1.1's rule for requests, which may
+// move to TCP; a response to a UDP request has no such way out and must go
+// back over UDP (§18.2.2), fragmented if need be. Without this a 200 listing
+// many bindings, or any answer to a long request (RFC 4475 longreq), would
+// never arrive. Retransmissions of the request are then answered anew.
+func (s *Server) respondLargeUDP(res *sipmsg.Response) error {
+	if s.udpConn == nil {
+		return sipmsg.ErrUDPMTUCongestion
+	}
+	dst, err := net.ResolveUDPAddr("udp", res.Destination())
+	if err != nil {
+		return fmt.Errorf("large udp response to %q: %w", res.Destination(), err)
+	}
+	if _, err := s.udpConn.WriteTo([]byte(res.String()), dst); err != nil {
+		return fmt.Errorf("large udp response to %s: %w", dst, err)
+	}
+	return nil
 }
 
 func (s *Server) replyCode(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, reason string, headers ...sipmsg.Header) {
@@ -144,7 +176,9 @@ func (s *Server) checkBasics(req *sipmsg.Request, tx sipmsg.ServerTransaction) b
 		s.replyCode(req, tx, sipmsg.StatusBadRequest, "Missing "+missing)
 		return false
 	}
-	if req.CSeq().MethodName != req.Method {
+	// Methods are case-sensitive (RFC 3261 §7.1), but sipgo upper-cases the
+	// request line's and not the CSeq's (RFC 4475 intmeth).
+	if !strings.EqualFold(string(req.CSeq().MethodName), string(req.Method)) {
 		s.replyCode(req, tx, sipmsg.StatusBadRequest, "CSeq Method Mismatch")
 		return false
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchboardhq/switchboard/presence"
+	"github.com/switchboardhq/switchboard/sip/limit"
 )
 
 // presenceCore is what the SIP edge needs of the presence core.
@@ -30,6 +32,12 @@ type presenceCore interface {
 	Register(ctx context.Context, aor presence.AOR, reg presence.Registration) ([]presence.Binding, error)
 	Publish(ctx context.Context, aor presence.AOR, p presence.Publish) (presence.PublishResult, error)
 	Get(ctx context.Context, aor presence.AOR) (presence.View, error)
+}
+
+// requester sends a request and waits for its final response; it is
+// *sipgo.Client's Do, the seam fuzz tests fake so nothing leaves the host.
+type requester interface {
+	Do(ctx context.Context, req *sipmsg.Request, opts ...sipgo.ClientRequestOption) (*sipmsg.Response, error)
 }
 
 // Config is the SIP edge's configuration.
@@ -50,6 +58,30 @@ type Config struct {
 	NotifyTimeout time.Duration
 	// UserAgent is sent in the Server and User-Agent headers.
 	UserAgent string
+
+	// TrustedCIDRs are the PBX's addresses: REGISTER and PUBLISH from them
+	// skip authentication, and they are exempt from the rate limit and the
+	// in-flight cap. See trust.go for the rules.
+	TrustedCIDRs []netip.Prefix
+	// MaxSubscriptionsPerWatcher caps the subscriptions one watcher (From
+	// AOR) may hold; default 200, negative means no cap.
+	MaxSubscriptionsPerWatcher int
+	// MaxSubscriptionsPerTarget caps the subscriptions to one extension;
+	// default 1000, negative means no cap.
+	MaxSubscriptionsPerTarget int
+	// RateLimit is the sustained requests per second allowed per source IP;
+	// 0 means limit.DefaultRate (50), negative disables rate limiting.
+	RateLimit float64
+	// RateBurst is how many requests a quiet source may send at once;
+	// 0 means limit.DefaultBurst (100).
+	RateBurst int
+	// MaxInFlight caps the requests being handled at once; default 2000,
+	// negative means no cap.
+	MaxInFlight int
+	// MaxMessageSize is the largest SIP message accepted, in bytes, over
+	// any transport; default 65535 (sipgo's). A TCP or TLS message
+	// announcing more is refused before its body is buffered.
+	MaxMessageSize int
 }
 
 // SetDefaults fills zero values with the defaults real phones expect.
@@ -70,6 +102,18 @@ func (c *Config) SetDefaults() {
 	def(&c.PublishMaxExpires, 2*time.Hour)
 	def(&c.PublishDefaultExpires, time.Hour)
 	def(&c.NotifyTimeout, 32*time.Second)
+	if c.MaxSubscriptionsPerWatcher == 0 {
+		c.MaxSubscriptionsPerWatcher = 200
+	}
+	if c.MaxSubscriptionsPerTarget == 0 {
+		c.MaxSubscriptionsPerTarget = 1000
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 2000
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = sipmsg.ParseMaxMessageLength
+	}
 	if c.UserAgent == "" {
 		c.UserAgent = "Switchboard"
 	}
@@ -81,6 +125,13 @@ type Deps struct {
 	Core presenceCore
 	// Subscriptions keeps subscription dialogs across restarts; optional.
 	Subscriptions subscriptionStore
+	// Auth checks digest credentials of REGISTER, SUBSCRIBE and PUBLISH,
+	// usually an *auth.Authenticator. Nil means no authentication: the
+	// first-run default, fit only for a closed network (see trust.go).
+	Auth Authenticator
+	// Policy decides which watchers may see which extensions, after the
+	// same-domain rule; nil allows every watcher of the domain.
+	Policy Policy
 }
 
 // Server is the SIP edge.
@@ -93,6 +144,14 @@ type Server struct {
 	srv    *sipgo.Server
 	client *sipgo.Client
 	subs   *subscriptions
+	auth   Authenticator
+	policy Policy
+	// notifier sends NOTIFYs: the sipgo client, a fake in fuzz tests.
+	notifier requester
+	limiter  *limit.Limiter // nil when rate limiting is off
+	gate     *limit.Gate    // nil when in-flight is not capped
+	handlers map[sipmsg.RequestMethod]sipgo.RequestHandler
+	noRoute  sipgo.RequestHandler
 
 	// senders owns the per-subscription NOTIFY goroutines.
 	senders sync.WaitGroup
@@ -109,6 +168,7 @@ type Server struct {
 	// udpAddr is our UDP listener; NOTIFYs over UDP leave from it, so they
 	// pass the NAT pinhole the phone opened towards it.
 	udpAddr *net.UDPAddr
+	udpConn net.PacketConn // for responses beyond sipgo's UDP size guard
 }
 
 // New builds the SIP edge. Set up sipgo's logger before calling it.
@@ -120,7 +180,9 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 	for i, d := range cfg.Domains {
 		cfg.Domains[i] = strings.ToLower(d)
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent))
+	parser := sipmsg.NewParser()
+	parser.MaxMessageLength = cfg.MaxMessageSize
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentParser(parser))
 	if err != nil {
 		return nil, fmt.Errorf("create sip user agent: %w", err)
 	}
@@ -137,13 +199,20 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 		ua: ua, srv: srv, client: client, subs: newSubscriptions(),
 		pending: make(map[presence.AOR]presence.View), wake: make(chan struct{}, 1),
 		draining: make(chan struct{}),
+		auth:     deps.Auth, policy: deps.Policy, notifier: client,
 	}
-	srv.OnRegister(s.handleRegister)
-	srv.OnSubscribe(s.handleSubscribe)
-	srv.OnPublish(s.handlePublish)
-	srv.OnOptions(s.handleOptions)
-	srv.OnNotify(s.handleStray)
-	srv.OnNoRoute(s.handleNoRoute)
+	if cfg.RateLimit >= 0 {
+		s.limiter = limit.New(limit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, Exempt: cfg.TrustedCIDRs})
+	}
+	if cfg.MaxInFlight > 0 {
+		s.gate = limit.NewGate(cfg.MaxInFlight)
+	}
+	s.handlers = s.routes()
+	s.noRoute = s.guard(s.handleNoRoute)
+	for m, h := range s.handlers {
+		srv.OnRequest(m, h)
+	}
+	srv.OnNoRoute(s.noRoute)
 	return s, nil
 }
 
@@ -162,33 +231,55 @@ func (s *Server) Changed(c presence.Change) {
 	}
 }
 
-// Serve answers SIP on the given sockets until ctx ends, then sends every
-// subscriber a final NOTIFY (RFC 6665 §4.2.2, reason=deactivated so phones
-// re-subscribe at once) within grace. Either socket may be nil.
+// Listeners are the sockets the SIP edge serves; any may be nil.
+type Listeners struct {
+	UDP net.PacketConn
+	TCP net.Listener
+	// TLS must already speak TLS (tls.NewListener, or tls.Listen with a
+	// tls.Config whose GetCertificate is a CertReloader's), for sips: URIs
+	// and transport=tls on port 5061 (RFC 3261 §26.2, RFC 5630).
+	TLS net.Listener
+}
+
+// Serve answers SIP on the given sockets until ctx ends; see ServeListeners.
 func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener, grace time.Duration) error {
+	return s.ServeListeners(ctx, Listeners{UDP: udp, TCP: tcp}, grace)
+}
+
+// ServeListeners answers SIP on ls until ctx ends, then sends every
+// subscriber a final NOTIFY (RFC 6665 §4.2.2, reason=deactivated so phones
+// re-subscribe at once) within grace, and closes the listeners.
+func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Duration) error {
 	g, gctx := errgroup.WithContext(ctx)
-	if udp != nil {
-		s.udpAddr, _ = udp.LocalAddr().(*net.UDPAddr)
-		g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(udp)) })
+	if ls.UDP != nil {
+		s.udpAddr, _ = ls.UDP.LocalAddr().(*net.UDPAddr)
+		s.udpConn = ls.UDP
+		g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(ls.UDP)) })
 	}
-	if tcp != nil {
-		g.Go(func() error { return ignoreClosed(s.srv.ServeTCP(tcp)) })
+	if ls.TCP != nil {
+		g.Go(func() error { return ignoreClosed(s.srv.ServeTCP(ls.TCP)) })
+	}
+	if ls.TLS != nil {
+		g.Go(func() error { return ignoreClosed(s.srv.ServeTLS(ls.TLS)) })
 	}
 	g.Go(func() error { return s.fanOut(gctx) })
 	g.Go(func() error { return s.expireSubscriptions(gctx) })
 	g.Go(func() error {
-		s.waitListening(gctx, udp != nil, tcp != nil)
+		s.waitListening(gctx, ls)
 		s.restore(gctx)
 		return nil
 	})
 	g.Go(func() error {
 		<-gctx.Done()
 		s.drain(grace)
-		if udp != nil {
-			udp.Close()
+		if ls.UDP != nil {
+			ls.UDP.Close()
 		}
-		if tcp != nil {
-			tcp.Close()
+		if ls.TCP != nil {
+			ls.TCP.Close()
+		}
+		if ls.TLS != nil {
+			ls.TLS.Close()
 		}
 		return s.ua.Close()
 	})
@@ -217,6 +308,13 @@ type Stats struct {
 	Subscribes, SubscribesFailed uint64
 	Publishes, PublishesFailed   uint64
 	NotifiesSent, NotifiesFailed uint64
+	// RateLimited counts requests refused with 503 because their source
+	// went over Config.RateLimit; Overloaded those refused because
+	// Config.MaxInFlight requests were already being handled.
+	RateLimited, Overloaded uint64
+	// AuthChallenged counts 401/407 challenges sent, AuthRefused 403s
+	// for authentication or authorization.
+	AuthChallenged, AuthRefused uint64
 }
 
 type stats struct {
@@ -224,6 +322,8 @@ type stats struct {
 	subscribes, subscribesFailed atomic.Uint64
 	publishes, publishesFailed   atomic.Uint64
 	notifiesSent, notifiesFailed atomic.Uint64
+	rateLimited, overloaded      atomic.Uint64
+	authChallenged, authRefused  atomic.Uint64
 }
 
 // Stats returns the running totals.
@@ -233,6 +333,8 @@ func (s *Server) Stats() Stats {
 		Subscribes: s.stats.subscribes.Load(), SubscribesFailed: s.stats.subscribesFailed.Load(),
 		Publishes: s.stats.publishes.Load(), PublishesFailed: s.stats.publishesFailed.Load(),
 		NotifiesSent: s.stats.notifiesSent.Load(), NotifiesFailed: s.stats.notifiesFailed.Load(),
+		RateLimited: s.stats.rateLimited.Load(), Overloaded: s.stats.overloaded.Load(),
+		AuthChallenged: s.stats.authChallenged.Load(), AuthRefused: s.stats.authRefused.Load(),
 	}
 }
 
@@ -297,10 +399,12 @@ func (s *Server) fanOut(ctx context.Context) error {
 
 // waitListening returns once sipgo has taken up the listeners, so that
 // NOTIFYs of restored subscriptions can leave from them.
-func (s *Server) waitListening(ctx context.Context, udp, tcp bool) {
+func (s *Server) waitListening(ctx context.Context, ls Listeners) {
 	for range 100 {
 		tl := s.ua.TransportLayer()
-		if (!udp || tl.GetListenPort("udp") != 0) && (!tcp || tl.GetListenPort("tcp") != 0) {
+		// ListenPorts, unlike GetListenPort, takes sipgo's lock.
+		if (ls.UDP == nil || len(tl.ListenPorts("udp")) > 0) && (ls.TCP == nil || len(tl.ListenPorts("tcp")) > 0) &&
+			(ls.TLS == nil || len(tl.ListenPorts("tls")) > 0) {
 			return
 		}
 		select {

@@ -65,7 +65,9 @@ func accepts(req *sipmsg.Request, ctype string) bool {
 
 // handleSubscribe is the notifier's SUBSCRIBE processing (RFC 6665 §4.2.1).
 func (s *Server) handleSubscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if !s.checkBasics(req, tx) {
+	// RFC 3261 §8.2: authenticate before inspecting the request. A
+	// watcher is always challenged, even from a trusted address.
+	if !s.authenticate(req, tx, req.From().Address.User, false) {
 		return
 	}
 	eh := req.GetHeader("Event")
@@ -121,7 +123,20 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 		s.replyCode(req, tx, sipmsg.StatusBadRequest, "Missing Contact")
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dec, err := s.authorize(ctx, req.From().Address, aor)
+	if err != nil {
+		s.replyErr(req, tx, err)
+		return
+	}
+	if dec == Deny {
+		s.stats.authRefused.Add(1)
+		s.replyCode(req, tx, sipmsg.StatusForbidden, "Forbidden")
+		return
+	}
 
+	pending := dec == Pending
 	sub := &subscription{
 		id:        dialogID{callID: req.CallID().Value(), localTag: sipmsg.GenerateTagN(10), remoteTag: fromTag, eventID: eventID},
 		event:     event,
@@ -133,7 +148,9 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 		source:    req.Source(),
 		transport: req.Transport(),
 		contact:   s.contactFor(req, tx),
+		watcher:   watcherKey(req.From().Address),
 		expires:   time.Now().Add(exp),
+		pending:   pending,
 	}
 	sub.remoteCSeq = req.CSeq().SeqNo
 	for _, h := range req.GetHeaders("Record-Route") {
@@ -142,7 +159,32 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 		}
 	}
 
+	// The state to send first; a pending watcher gets none.
+	sub.latest = presence.View{AOR: aor}
+	if !pending {
+		if sub.latest, err = s.core.Get(ctx, aor); err != nil {
+			s.log.Warn().Err(err).Str("aor", aor.String()).Msg("read presence for new subscription")
+			sub.latest = presence.View{AOR: aor, Line: presence.LineOffline, Status: presence.StatusAvailable}
+		}
+	}
+	if exp > 0 {
+		// Primed, then indexed before the 200 so that the caps hold under
+		// concurrent SUBSCRIBEs. A change arriving meanwhile may send the
+		// first NOTIFY before the 200, which RFC 6665 §4.1.2.4 makes
+		// subscribers accept; either way only one initial NOTIFY goes out.
+		sub.dirty = true
+		if err := s.subs.tryAdd(sub, s.cfg.MaxSubscriptionsPerWatcher, s.cfg.MaxSubscriptionsPerTarget); err != nil {
+			s.replyErr(req, tx, err)
+			return
+		}
+	}
+
 	res := newResponse(req, sipmsg.StatusOK, "OK", nil)
+	if pending {
+		// RFC 6665 §8.3.1 deprecates 202, but subscribers treat it as 200
+		// and RFC 3265 ones read it as "pending authorization".
+		res = newResponse(req, sipmsg.StatusAccepted, "Accepted", nil)
+	}
 	res.To().Params.Add("tag", sub.id.localTag)
 	res.AppendHeader(sipmsg.NewHeader("Expires", secs(exp)))
 	res.AppendHeader(sipmsg.NewHeader("Contact", sub.contact))
@@ -151,16 +193,8 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 	}
 	s.reply(req, tx, res)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	view, err := s.core.Get(ctx, aor)
-	if err != nil {
-		s.log.Warn().Err(err).Str("aor", aor.String()).Msg("read presence for new subscription")
-		view = presence.View{AOR: aor, Line: presence.LineOffline, Status: presence.StatusAvailable}
-	}
 	if exp == 0 {
 		// A fetch (RFC 6665 §4.4.3): one NOTIFY with the state, then done.
-		sub.latest = view
 		s.senders.Add(1)
 		go func() {
 			defer s.senders.Done()
@@ -170,13 +204,12 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 		}()
 		return
 	}
-	s.subs.add(sub)
 	sub.mu.Lock()
 	s.persist(sub)
 	sub.mu.Unlock()
-	s.log.Debug().Str("aor", aor.String()).Str("event", string(event)).Str("watcher", sub.remote.String()).Msg("subscription created")
+	s.log.Debug().Str("aor", aor.String()).Str("event", string(event)).Str("watcher", sub.remote.String()).Bool("pending", pending).Msg("subscription created")
 	// RFC 6665 §4.2.1.2: the initial NOTIFY follows the 200 at once.
-	s.kick(sub, view)
+	s.startSender(sub)
 }
 
 // refresh handles a SUBSCRIBE inside an existing dialog: a refresh or, with
@@ -200,13 +233,36 @@ func (s *Server) refresh(req *sipmsg.Request, tx sipmsg.ServerTransaction, id di
 		return
 	}
 	sub.remoteCSeq = req.CSeq().SeqNo
+	sub.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dec, err := s.authorize(ctx, sub.remote, sub.aor)
+	if err != nil {
+		s.replyErr(req, tx, err)
+		return
+	}
+	if dec == Deny && exp > 0 {
+		// Permission withdrawn: refuse the refresh and end the
+		// subscription with reason=rejected (RFC 6665 §4.2.2).
+		s.stats.authRefused.Add(1)
+		s.replyCode(req, tx, sipmsg.StatusForbidden, "Forbidden")
+		s.apply(ctx, sub, Deny)
+		return
+	}
+
+	sub.mu.Lock()
 	if exp > 0 {
 		sub.expires = time.Now().Add(exp)
 		s.persist(sub)
 	}
+	pending := sub.pending && dec == Pending
 	sub.mu.Unlock()
 
 	res := newResponse(req, sipmsg.StatusOK, "OK", nil)
+	if pending {
+		res = newResponse(req, sipmsg.StatusAccepted, "Accepted", nil)
+	}
 	res.AppendHeader(sipmsg.NewHeader("Expires", secs(exp)))
 	res.AppendHeader(sipmsg.NewHeader("Contact", sub.contact))
 	s.reply(req, tx, res)
@@ -221,12 +277,19 @@ func (s *Server) refresh(req *sipmsg.Request, tx sipmsg.ServerTransaction, id di
 		}()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	view, err := s.core.Get(ctx, sub.aor)
-	if err != nil {
-		s.log.Warn().Err(err).Str("aor", sub.aor.String()).Msg("read presence for refresh")
+	sub.mu.Lock()
+	wasPending := sub.pending
+	sub.mu.Unlock()
+	if wasPending && dec == Allow {
+		s.apply(ctx, sub, Allow) // now active: NOTIFY the state
 		return
+	}
+	view := presence.View{AOR: sub.aor}
+	if !wasPending {
+		if view, err = s.core.Get(ctx, sub.aor); err != nil {
+			s.log.Warn().Err(err).Str("aor", sub.aor.String()).Msg("read presence for refresh")
+			return
+		}
 	}
 	// A refresh gets a NOTIFY with the current state (RFC 6665 §4.2.1.2).
 	s.kick(sub, view)
@@ -264,11 +327,15 @@ func (s *Server) contactFor(req *sipmsg.Request, tx sipmsg.ServerTransaction) st
 func (s *Server) expireSubscriptions(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
+			if tick%5 == 0 {
+				// A Pending policy decides later; ask again now and then.
+				s.reauthorize(ctx, true)
+			}
 			for _, sub := range s.subs.all() {
 				sub.mu.Lock()
 				expired := !sub.ended && !sub.expires.After(now)

@@ -1,6 +1,9 @@
 package sip
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +34,7 @@ type subscription struct {
 	source    string       // where its SUBSCRIBE came from: the flow to reuse
 	transport string
 	contact   string // our Contact
+	watcher   string // the subscriber's AOR, for the per-watcher cap
 
 	// sendMu is held across building and sending one NOTIFY, so NOTIFYs of
 	// a subscription go out one at a time with CSeq and version in order,
@@ -51,22 +55,62 @@ type subscription struct {
 	dirty       bool // latest not sent yet
 	sending     bool // a sender goroutine is running
 	ended       bool
+	// pending: accepted but not yet authorized, so NOTIFYs say "pending"
+	// and carry no state (RFC 6665 §4.2.1.2).
+	pending bool
 }
 
-// subscriptions indexes live subscriptions by dialog and by watched AOR.
+// watcherKey is the per-watcher cap's key for a subscriber URI.
+func watcherKey(u sipmsg.Uri) string {
+	return u.User + "@" + strings.ToLower(u.Host)
+}
+
+// errTooManySubscriptions means a watcher or a target reached its cap.
+var errTooManySubscriptions = errors.New("too many subscriptions")
+
+// subscriptions indexes live subscriptions by dialog, by watched AOR and
+// counts them by watcher.
 type subscriptions struct {
-	mu    sync.RWMutex // guards byID and byAOR
-	byID  map[dialogID]*subscription
-	byAOR map[presence.AOR]map[dialogID]*subscription
+	mu        sync.RWMutex // guards byID, byAOR and byWatcher
+	byID      map[dialogID]*subscription
+	byAOR     map[presence.AOR]map[dialogID]*subscription
+	byWatcher map[string]int
 }
 
 func newSubscriptions() *subscriptions {
-	return &subscriptions{byID: make(map[dialogID]*subscription), byAOR: make(map[presence.AOR]map[dialogID]*subscription)}
+	return &subscriptions{
+		byID: make(map[dialogID]*subscription), byAOR: make(map[presence.AOR]map[dialogID]*subscription),
+		byWatcher: make(map[string]int),
+	}
+}
+
+// tryAdd adds s unless its watcher already holds maxWatcher subscriptions
+// or its target has maxTarget; a cap below 1 is no cap.
+func (t *subscriptions) tryAdd(s *subscription, maxWatcher, maxTarget int) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if maxWatcher > 0 && t.byWatcher[s.watcher] >= maxWatcher {
+		return fmt.Errorf("watcher %s holds %d: %w", s.watcher, maxWatcher, errTooManySubscriptions)
+	}
+	if maxTarget > 0 && len(t.byAOR[s.aor]) >= maxTarget {
+		return fmt.Errorf("%s has %d watchers: %w", s.aor, maxTarget, errTooManySubscriptions)
+	}
+	t.addLocked(s)
+	return nil
 }
 
 func (t *subscriptions) add(s *subscription) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.addLocked(s)
+}
+
+// addLocked adds s; the caller holds t.mu.
+func (t *subscriptions) addLocked(s *subscription) {
+	if old := t.byID[s.id]; old != nil {
+		t.byWatcher[old.watcher]--
+	}
+	t.byWatcher[s.watcher]++
 	t.byID[s.id] = s
 	m := t.byAOR[s.aor]
 	if m == nil {
@@ -89,6 +133,9 @@ func (t *subscriptions) remove(s *subscription) {
 		return
 	}
 	delete(t.byID, s.id)
+	if t.byWatcher[s.watcher]--; t.byWatcher[s.watcher] <= 0 {
+		delete(t.byWatcher, s.watcher)
+	}
 	if m := t.byAOR[s.aor]; m != nil {
 		delete(m, s.id)
 		if len(m) == 0 {
