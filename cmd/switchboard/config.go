@@ -6,8 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"net/url"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // config is everything switchboard can be told at start.
@@ -21,13 +26,22 @@ type config struct {
 	ShutdownGrace time.Duration
 	SingleDialog  bool
 	CheckConfig   bool
+	RedisURL      string
+	NATSURL       string
+	InstanceID    string
+	TrustedCIDRs  []netip.Prefix
+	RateLimit     float64
+	TLSCert       string
+	TLSKey        string
+	SIPSListen    string
+	HTTPTLS       bool
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
 // flag given on the command line wins over the environment.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
-	var domains string
+	var domains, trusted string
 	fs := flag.NewFlagSet("switchboard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.SIPListen, "sip-listen", ":5060", "SIP address, served on UDP and TCP")
@@ -39,6 +53,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "time to send final NOTIFYs on shutdown")
 	fs.BoolVar(&c.SingleDialog, "blf-single-dialog", false, "send only the most important call in dialog NOTIFYs")
 	fs.BoolVar(&c.CheckConfig, "check-config", false, "validate the configuration and exit")
+	fs.StringVar(&c.RedisURL, "redis", "", "Redis URL (redis://host:6379/0) for shared state; empty keeps state in process")
+	fs.StringVar(&c.NATSURL, "nats", "", "NATS URL (nats://host:4222) for presence events; empty runs an embedded server")
+	fs.StringVar(&trusted, "trusted-cidr", "", "PBX addresses (CIDRs, comma-separated) whose forwarded REGISTER and PUBLISH skip authentication and rate limits")
+	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "SIP requests per second allowed per source address; -1 disables")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate for SIP over TLS and HTTPS; reloaded on SIGHUP")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.SIPSListen, "sips-listen", ":5061", "SIP over TLS address, served when --tls-cert is set")
+	fs.BoolVar(&c.HTTPTLS, "http-tls", false, "serve the HTTP API over TLS with --tls-cert")
+	host, _ := os.Hostname()
+	fs.StringVar(&c.InstanceID, "instance-id", host, "this instance's name, unique among instances sharing Redis")
 
 	// Environment first, so flags given explicitly override it.
 	var envErrs []error
@@ -60,6 +84,22 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		if d = strings.TrimSpace(d); d != "" {
 			c.Domains = append(c.Domains, strings.ToLower(d))
 		}
+	}
+	for _, cidr := range strings.Split(trusted, ",") {
+		if cidr = strings.TrimSpace(cidr); cidr == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(cidr); aerr == nil {
+				p, err = a.Prefix(a.BitLen())
+			}
+		}
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("--trusted-cidr %q: %w", cidr, err))
+			continue
+		}
+		c.TrustedCIDRs = append(c.TrustedCIDRs, p.Masked())
 	}
 	return c, errors.Join(append(envErrs, c.validate())...)
 }
@@ -93,6 +133,33 @@ func (c config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("--redis: %w", err))
+		}
+	}
+	if c.NATSURL != "" {
+		if u, err := url.Parse(c.NATSURL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--nats %q: want nats://host:port", c.NATSURL))
+		}
+	}
+	if c.InstanceID == "" || strings.ContainsAny(c.InstanceID, " .*>") {
+		errs = append(errs, fmt.Errorf("--instance-id %q: want a name without spaces, dots or wildcards", c.InstanceID))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.HTTPTLS && c.TLSCert == "" {
+		errs = append(errs, errors.New("--http-tls needs --tls-cert and --tls-key"))
+	}
+	if c.TLSCert != "" {
+		if _, _, err := net.SplitHostPort(c.SIPSListen); err != nil {
+			errs = append(errs, fmt.Errorf("--sips-listen %q: %w", c.SIPSListen, err))
+		}
+	}
+	if c.RateLimit == 0 || (c.RateLimit < 0 && c.RateLimit != -1) {
+		errs = append(errs, errors.New("--rate-limit must be positive, or -1 to disable"))
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))

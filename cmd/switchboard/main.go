@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,14 +13,19 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	slogzerolog "github.com/samber/slog-zerolog/v2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/switchboardhq/switchboard/api"
+	"github.com/switchboardhq/switchboard/events"
 	"github.com/switchboardhq/switchboard/presence"
 	"github.com/switchboardhq/switchboard/sip"
 )
@@ -34,6 +40,52 @@ func main() {
 	}
 }
 
+// listeners are the sockets, bound before anything serves.
+type listeners struct {
+	sip  sip.Listeners
+	http net.Listener
+}
+
+func (l listeners) close() {
+	if l.sip.UDP != nil {
+		l.sip.UDP.Close()
+	}
+	for _, c := range []net.Listener{l.sip.TCP, l.sip.TLS, l.http} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// bind binds every socket; with certs set, SIP over TLS and optionally the
+// HTTP API speak TLS with certificates the reloader can swap.
+func bind(cfg config, certs *sip.CertReloader) (listeners, error) {
+	var l listeners
+	var err error
+	fail := func(what, addr string, err error) (listeners, error) {
+		l.close()
+		return listeners{}, fmt.Errorf("listen %s %s: %w", what, addr, err)
+	}
+	if l.sip.UDP, err = net.ListenPacket("udp", cfg.SIPListen); err != nil {
+		return fail("sip udp", cfg.SIPListen, err)
+	}
+	if l.sip.TCP, err = net.Listen("tcp", cfg.SIPListen); err != nil {
+		return fail("sip tcp", cfg.SIPListen, err)
+	}
+	if certs != nil {
+		if l.sip.TLS, err = tls.Listen("tcp", cfg.SIPSListen, certs.TLSConfig()); err != nil {
+			return fail("sip tls", cfg.SIPSListen, err)
+		}
+	}
+	if l.http, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+		return fail("http", cfg.HTTPListen, err)
+	}
+	if cfg.HTTPTLS {
+		l.http = tls.NewListener(l.http, certs.TLSConfig())
+	}
+	return l, nil
+}
+
 // run wires Switchboard together and serves until the first SIGINT or
 // SIGTERM, which drains; a second signal stops at once.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -45,72 +97,124 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fmt.Fprintln(stderr, "configuration ok")
 		return nil
 	}
-	log := newLogger(cfg, stderr)
+	log := newLogger(cfg, stderr).With().Str("instance", cfg.InstanceID).Logger()
 	// sipgo logs through slog: route it into zerolog once, before NewUA.
 	sipLog := log.With().Str("component", "sipgo").Logger().Level(max(zerolog.WarnLevel, log.GetLevel()))
 	sipmsg.SetDefaultLogger(slog.New(slogzerolog.Option{Logger: &sipLog}.NewZerologHandler()))
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() {
-		// A second signal after draining began ends the process now.
-		<-ctx.Done()
-		stop()
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		<-sig
-		log.Warn().Msg("second signal: exiting now")
-		os.Exit(1)
-	}()
+	go exitOnSecondSignal(ctx, stop, log)
 
-	// Bind every socket before serving, so a bad address fails start-up.
-	udp, err := net.ListenPacket("udp", cfg.SIPListen)
-	if err != nil {
-		return fmt.Errorf("listen sip udp %s: %w", cfg.SIPListen, err)
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
 	}
-	tcp, err := net.Listen("tcp", cfg.SIPListen)
-	if err != nil {
-		udp.Close()
-		return fmt.Errorf("listen sip tcp %s: %w", cfg.SIPListen, err)
+	var certs *sip.CertReloader
+	if cfg.TLSCert != "" {
+		if certs, err = sip.NewCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return fmt.Errorf("load tls certificate: %w", err)
+		}
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
-	if err != nil {
-		udp.Close()
-		tcp.Close()
-		return fmt.Errorf("listen http %s: %w", cfg.HTTPListen, err)
-	}
-
-	core := presence.New(presence.Config{}, presence.NewMemStore(), log)
-	edge, err := sip.New(sip.Config{Domains: cfg.Domains, SingleDialog: cfg.SingleDialog}, sip.Deps{Core: core}, log)
+	ln, err := bind(cfg, certs)
 	if err != nil {
 		return err
 	}
-	core.Watch(edge.Changed)
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"status":"ok","subscriptions":%d}`+"\n", edge.Subscriptions())
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if edge.Draining() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, `{"status":"draining"}`)
-			return
+	// The bus outlives the servers, so the last changes still go out while
+	// they drain; it stops after them.
+	busCtx, stopBus := context.WithCancel(context.Background())
+	defer stopBus()
+	natsURL := cfg.NATSURL
+	if natsURL == "" {
+		_, natsURL, err = events.RunEmbedded(busCtx, filepath.Join(cfg.DataDir, "nats"), log)
+		if err != nil {
+			return fmt.Errorf("start embedded nats: %w", err)
 		}
-		fmt.Fprintln(w, `{"status":"ready"}`)
-	})
-	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	}
+	nc, err := events.Connect(ctx, natsURL, "switchboard-"+cfg.InstanceID, log)
+	if err != nil {
+		return fmt.Errorf("connect nats: %w", err)
+	}
+	defer nc.Close()
+	bus := events.New(nc, cfg.InstanceID, log)
 
-	log.Info().Str("sip", udp.LocalAddr().String()).Str("http", httpLn.Addr().String()).
-		Strs("domains", cfg.Domains).Msg("switchboard started")
+	ready := map[string]func(context.Context) error{
+		"nats": func(context.Context) error {
+			if h := bus.Health(); h != events.HealthConnected {
+				return fmt.Errorf("nats %s", h)
+			}
+			return nil
+		},
+	}
+	var store presence.Store = presence.NewMemStore()
+	var redisStore *presence.RedisStore
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("redis url: %w", err)
+		}
+		rdb := redis.NewClient(opt) // go-redis reconnects by itself
+		defer rdb.Close()
+		redisStore = presence.NewRedisStore(rdb, "sb:")
+		store = redisStore
+		ready["redis"] = redisStore.Ping
+	}
+	storeHist := newStoreHistogram()
+	core := presence.New(presence.Config{MaxBindings: 10}, timedStore{Store: store, hist: storeHist}, log)
+
+	deps := sip.Deps{Core: core}
+	if redisStore != nil {
+		deps.Subscriptions = redisStore.Watchers(cfg.InstanceID)
+	}
+	edge, err := sip.New(sip.Config{
+		Domains: cfg.Domains, SingleDialog: cfg.SingleDialog,
+		TrustedCIDRs: cfg.TrustedCIDRs, RateLimit: cfg.RateLimit,
+	}, deps, log)
+	if err != nil {
+		return err
+	}
+	ready["sip"] = func(context.Context) error {
+		if edge.Draining() {
+			return errors.New("draining")
+		}
+		return nil
+	}
+
+	apiSrv := api.New(api.Deps{
+		Presence: core,
+		Keys:     noKeys{},
+		Ready:    checkAll(ready),
+		Metrics:  promhttp.HandlerFor(newMetrics(edge, bus, storeHist), promhttp.HandlerOpts{}),
+	}, log)
+	br := &bridge{bus: bus, core: core, log: log.With().Str("component", "bridge").Logger()}
+	core.Watch(edge.Changed)
+	core.Watch(apiSrv.Watch)
+	core.Watch(br.publish)
+	stopEvents, err := bus.SubscribePresence(busCtx, "", br.consume)
+	if err != nil {
+		return fmt.Errorf("subscribe presence events: %w", err)
+	}
+	defer stopEvents()
+	// After a NATS outage, changes from other instances may have been
+	// missed: re-read the shared state for every subscriber.
+	events.OnReconnect(nc, func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		edge.Resync(rctx)
+	})
+
+	httpSrv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 5 * time.Second}
+	log.Info().Str("sip", ln.sip.UDP.LocalAddr().String()).Str("http", ln.http.Addr().String()).
+		Strs("domains", cfg.Domains).Bool("redis", redisStore != nil).Str("nats", natsURL).Msg("switchboard started")
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return core.Run(gctx) })
-	g.Go(func() error { return edge.Serve(gctx, udp, tcp, cfg.ShutdownGrace) })
+	g.Go(func() error { return edge.ServeListeners(gctx, ln.sip, cfg.ShutdownGrace) })
+	if certs != nil {
+		g.Go(func() error { reloadOnHangup(gctx, certs, log); return nil })
+	}
 	g.Go(func() error {
-		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpSrv.Serve(ln.http); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve http: %w", err)
 		}
 		return nil
@@ -125,6 +229,50 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	err = g.Wait()
 	log.Info().Msg("stopped")
 	return err
+}
+
+// exitOnSecondSignal ends the process at once on a signal that arrives
+// while draining.
+func exitOnSecondSignal(ctx context.Context, stop func(), log zerolog.Logger) {
+	<-ctx.Done()
+	stop()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	log.Warn().Msg("second signal: exiting now")
+	os.Exit(1)
+}
+
+// reloadOnHangup reloads the TLS certificate on every SIGHUP until ctx
+// ends; a bad new certificate leaves the old one in use.
+func reloadOnHangup(ctx context.Context, certs *sip.CertReloader, log zerolog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := certs.Reload(); err != nil {
+				log.Error().Err(err).Msg("reload tls certificate; keeping the old one")
+				continue
+			}
+			log.Info().Msg("tls certificate reloaded")
+		}
+	}
+}
+
+func checkAll(checks map[string]func(context.Context) error) func(context.Context) map[string]error {
+	return func(ctx context.Context) map[string]error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		out := make(map[string]error, len(checks))
+		for name, check := range checks {
+			out[name] = check(ctx)
+		}
+		return out
+	}
 }
 
 func newLogger(cfg config, stderr io.Writer) zerolog.Logger {

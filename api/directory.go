@@ -1,0 +1,4 @@
+package api
+
+// directoryRoutes registers the contacts directory API.
+func (s *Server) directoryRoutes() {}

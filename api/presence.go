@@ -1,0 +1,314 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboardhq/switchboard/directory"
+	"github.com/switchboardhq/switchboard/presence"
+)
+
+// presenceService is what the API needs of the presence core.
+type presenceService interface {
+	Get(ctx context.Context, aor presence.AOR) (presence.View, error)
+	SetStatus(ctx context.Context, aor presence.AOR, st presence.UserStatus) (presence.View, error)
+}
+
+// presenceJSON is an extension's presence as the API shows it.
+type presenceJSON struct {
+	AOR         string     `json:"aor"`
+	Extension   string     `json:"extension"`
+	Domain      string     `json:"domain"`
+	Registered  bool       `json:"registered"`
+	Line        string     `json:"line"`
+	Status      string     `json:"status"`
+	StatusLabel string     `json:"status_label"`
+	Note        string     `json:"note,omitempty"`
+	Until       *time.Time `json:"until,omitempty"`
+	Since       time.Time  `json:"since,omitzero"`
+	Version     uint64     `json:"version"`
+	Calls       []callJSON `json:"calls"`
+}
+
+type callJSON struct {
+	ID        string         `json:"id"`
+	State     string         `json:"state"`
+	Direction string         `json:"direction,omitempty"`
+	Held      bool           `json:"held,omitempty"`
+	Remote    presence.Party `json:"remote"`
+	Started   time.Time      `json:"started,omitzero"`
+}
+
+func toJSON(v presence.View) presenceJSON {
+	out := presenceJSON{
+		AOR: v.AOR.String(), Extension: v.AOR.User, Domain: v.AOR.Domain, Registered: v.Registered,
+		Line: string(v.Line), Status: string(v.Status), StatusLabel: v.Status.Label(), Note: v.Note,
+		Since: v.Since, Version: v.Version, Calls: make([]callJSON, 0, len(v.Dialogs)),
+	}
+	if !v.Until.IsZero() {
+		u := v.Until
+		out.Until = &u
+	}
+	for _, d := range v.Dialogs {
+		out.Calls = append(out.Calls, callJSON{ID: d.Key(), State: string(d.State), Direction: string(d.Direction), Held: d.Held, Remote: d.Remote, Started: d.Started})
+	}
+	return out
+}
+
+func (s *Server) presenceRoutes() {
+	s.mux.HandleFunc("GET /v1/presence", s.listPresence)
+	s.mux.HandleFunc("GET /v1/presence/stream", s.streamPresence)
+	s.mux.HandleFunc("GET /v1/presence/{aor}", s.getPresence)
+	s.mux.HandleFunc("PUT /v1/presence/{aor}/status", s.setStatus)
+}
+
+// mayWatch reports whether p may see aor's presence: its own domain's
+// extensions, or any with users:admin.
+func mayWatch(p directory.Principal, aor presence.AOR) bool {
+	if p.Has(directory.ScopeUsersAdmin) {
+		return true
+	}
+	_, domain, ok := strings.Cut(p.User, "@")
+	return ok && strings.EqualFold(domain, aor.Domain)
+}
+
+func (s *Server) parseAOR(w http.ResponseWriter, raw string) (presence.AOR, bool) {
+	aor, err := presence.ParseAOR(raw)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid", "want an extension as ext@domain", "aor")
+		return presence.AOR{}, false
+	}
+	return aor, true
+}
+
+func (s *Server) getPresence(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	aor, ok := s.parseAOR(w, r.PathValue("aor"))
+	if !ok {
+		return
+	}
+	if !mayWatch(p, aor) {
+		writeError(w, http.StatusForbidden, "forbidden", "not allowed to see this extension", "")
+		return
+	}
+	v, err := s.deps.Presence.Get(r.Context(), aor)
+	if err != nil {
+		s.unavailable(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(v))
+}
+
+func (s *Server) listPresence(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	raw := r.URL.Query()["aor"]
+	if len(raw) == 0 || len(raw) > 500 {
+		writeError(w, http.StatusBadRequest, "invalid", "give 1 to 500 aor parameters", "aor")
+		return
+	}
+	out := make([]presenceJSON, 0, len(raw))
+	for _, a := range raw {
+		aor, ok := s.parseAOR(w, a)
+		if !ok {
+			return
+		}
+		if !mayWatch(p, aor) {
+			writeError(w, http.StatusForbidden, "forbidden", "not allowed to see "+aor.String(), "aor")
+			return
+		}
+		v, err := s.deps.Presence.Get(r.Context(), aor)
+		if err != nil {
+			s.unavailable(w, err)
+			return
+		}
+		out = append(out, toJSON(v))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+type statusRequest struct {
+	Status presence.Status `json:"status"`
+	Note   string          `json:"note"`
+	Until  *time.Time      `json:"until"`
+}
+
+func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	aor, ok := s.parseAOR(w, r.PathValue("aor"))
+	if !ok {
+		return
+	}
+	if !strings.EqualFold(p.User, aor.String()) && !p.Has(directory.ScopeUsersAdmin) {
+		writeError(w, http.StatusForbidden, "forbidden", "only the user or an administrator sets a status", "")
+		return
+	}
+	var req statusRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid", "body: "+err.Error(), "")
+		return
+	}
+	if !req.Status.Valid() {
+		writeError(w, http.StatusBadRequest, "invalid", "status must be one of available, away, dnd, lunch, business_trip, unavailable", "status")
+		return
+	}
+	if len(req.Note) > 200 {
+		writeError(w, http.StatusBadRequest, "invalid", "note is longer than 200 characters", "note")
+		return
+	}
+	st := presence.UserStatus{Status: req.Status, Note: req.Note}
+	if req.Until != nil {
+		if !req.Until.After(time.Now()) {
+			writeError(w, http.StatusBadRequest, "invalid", "until must be in the future", "until")
+			return
+		}
+		st.Until = *req.Until
+	}
+	v, err := s.deps.Presence.SetStatus(r.Context(), aor, st)
+	if err != nil {
+		s.unavailable(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(v))
+}
+
+func (s *Server) unavailable(w http.ResponseWriter, err error) {
+	s.log.Warn().Err(err).Msg("presence request failed")
+	writeError(w, http.StatusServiceUnavailable, "unavailable", "presence store unavailable", "")
+}
+
+// Watch feeds a presence change to the live stream. It never blocks.
+func (s *Server) Watch(c presence.Change) { s.hub.publish(c.View) }
+
+// streamPresence is the live change stream as Server-Sent Events, filtered
+// by domain and optionally by extension (?aor=...).
+func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	f := filter{domain: strings.ToLower(q.Get("domain")), aors: map[presence.AOR]bool{}}
+	if f.domain == "" {
+		if _, d, ok := strings.Cut(p.User, "@"); ok {
+			f.domain = strings.ToLower(d)
+		}
+	}
+	if f.domain == "" {
+		writeError(w, http.StatusBadRequest, "invalid", "give a domain", "domain")
+		return
+	}
+	if !mayWatch(p, presence.AOR{Domain: f.domain}) {
+		writeError(w, http.StatusForbidden, "forbidden", "not allowed to watch this domain", "domain")
+		return
+	}
+	for _, a := range q["aor"] {
+		aor, ok := s.parseAOR(w, a)
+		if !ok {
+			return
+		}
+		f.aors[aor] = true
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported", "")
+		return
+	}
+	c := s.hub.join(f)
+	defer s.hub.leave(c)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": switchboard presence stream\n\n")
+	flusher.Flush()
+	ping := time.NewTicker(25 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-c.gone:
+			return // too slow: the client reconnects and reads current state
+		case <-ping.C:
+			fmt.Fprint(w, ": ping\n\n")
+		case v := <-c.ch:
+			b, _ := json.Marshal(toJSON(v))
+			fmt.Fprintf(w, "id: %d\nevent: presence\ndata: %s\n\n", v.Version, b)
+		}
+		flusher.Flush()
+	}
+}
+
+type filter struct {
+	domain string
+	aors   map[presence.AOR]bool
+}
+
+func (f filter) match(v presence.View) bool {
+	return v.AOR.Domain == f.domain && (len(f.aors) == 0 || f.aors[v.AOR])
+}
+
+type client struct {
+	f    filter
+	ch   chan presence.View
+	gone chan struct{}
+}
+
+// hub fans presence changes out to stream clients. A client that falls
+// behind by clientBuffer events is dropped rather than let memory grow.
+type hub struct {
+	mu      sync.Mutex // guards clients
+	clients map[*client]struct{}
+}
+
+const clientBuffer = 256
+
+func newHub() *hub { return &hub{clients: make(map[*client]struct{})} }
+
+func (h *hub) join(f filter) *client {
+	c := &client{f: f, ch: make(chan presence.View, clientBuffer), gone: make(chan struct{})}
+	h.mu.Lock()
+	h.clients[c] = struct{}{}
+	h.mu.Unlock()
+	return c
+}
+
+func (h *hub) leave(c *client) {
+	h.mu.Lock()
+	if _, ok := h.clients[c]; ok {
+		delete(h.clients, c)
+		close(c.gone)
+	}
+	h.mu.Unlock()
+}
+
+func (h *hub) publish(v presence.View) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		if !c.f.match(v) {
+			continue
+		}
+		select {
+		case c.ch <- v:
+		default:
+			delete(h.clients, c)
+			close(c.gone)
+		}
+	}
+}

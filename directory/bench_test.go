@@ -1,0 +1,175 @@
+package directory
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	firstNames = []string{"José", "Jean", "Marie", "Anna", "Paul", "Léa", "Lukas", "Sofia", "Mohamed", "Chloé", "Jürgen", "Zoé", "Ana", "Björn", "Eva", "Noah"}
+	lastNames  = []string{"Müller", "Martin", "Dupont", "García", "Schmidt", "Rossi", "Nowak", "Lévy", "Petit", "Durand", "Fischer", "Öztürk", "Silva", "Kowalski"}
+	companies  = []string{"Acme", "Plomberie Générale", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises"}
+)
+
+// genContact returns a deterministic company contact n.
+func genContact(r *rand.Rand, n int) Contact {
+	first, last := firstNames[r.IntN(len(firstNames))], lastNames[r.IntN(len(lastNames))]
+	return Contact{
+		ID: fmt.Sprintf("c_%08d", n), Kind: KindCompany, Version: 1,
+		FirstName: first, LastName: fmt.Sprintf("%s%d", last, n%997), Company: companies[r.IntN(len(companies))],
+		Phones: []Phone{
+			{Type: PhoneWork, Number: fmt.Sprintf("+33 4 %02d %02d %02d %02d", r.IntN(100), r.IntN(100), r.IntN(100), r.IntN(100))},
+			{Type: PhoneMobile, Number: fmt.Sprintf("06 %02d %02d %02d %02d", r.IntN(100), r.IntN(100), r.IntN(100), r.IntN(100))},
+		},
+		Emails: []string{fmt.Sprintf("user%d@example.com", n)},
+	}
+}
+
+var (
+	bigOnce sync.Once
+	bigSvc  *Service
+)
+
+// bigService returns a Service over 1,000,000 generated company contacts
+// in a MemStore, built once per test binary.
+func bigService(b *testing.B) *Service {
+	b.Helper()
+	bigOnce.Do(func() {
+		ctx := context.Background()
+		store := NewMemStore()
+		r := rand.New(rand.NewPCG(1, 2))
+		const n, chunk = 1_000_000, 10_000
+		for i := 0; i < n; i += chunk {
+			var batch Batch
+			for j := i; j < i+chunk; j++ {
+				batch.Contacts = append(batch.Contacts, ContactWrite{Contact: genContact(r, j)})
+			}
+			if err := store.Apply(ctx, batch); err != nil {
+				panic(err)
+			}
+		}
+		svc, err := New(ctx, store, testLogger())
+		if err != nil {
+			panic(err)
+		}
+		bigSvc = svc
+	})
+	return bigSvc
+}
+
+// BenchmarkSearch1M measures query latency over 1,000,000 contacts and
+// reports p50 and p99 per query shape.
+func BenchmarkSearch1M(b *testing.B) {
+	svc := bigService(b)
+	ctx := context.Background()
+	p := Principal{User: "201@pbx.example.com", Scopes: []Scope{ScopePersonal, ScopeCompanyRead}}
+	for _, q := range []Query{
+		{Text: "jose"},
+		{Text: "mull"},
+		{Text: "müller12 jo"},
+		{Text: "user4242"},
+		{Text: "91 55"},
+		{Text: "0612 34"},
+		{Text: "plomberie gen"},
+		{},
+		{Kind: KindCompany, Text: "a"},
+	} {
+		b.Run(fmt.Sprintf("%q", q.Text), func(b *testing.B) {
+			var lat []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				page, err := svc.Search(ctx, p, q)
+				lat = append(lat, time.Since(t0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(page.Items) > 0 && page.Next != "" {
+					// Second page through the cursor.
+					if _, err := svc.Search(ctx, p, Query{Text: q.Text, Kind: q.Kind, Cursor: page.Next}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50_µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99_µs")
+		})
+	}
+}
+
+// BenchmarkImportCSV100k measures import throughput of a 100,000-row CSV
+// into an empty Service on a MemStore and on a BoltStore.
+func BenchmarkImportCSV100k(b *testing.B) {
+	const rows = 100_000
+	var buf bytes.Buffer
+	buf.WriteString(CSVHeader + "\n")
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range rows {
+		c := genContact(r, i)
+		fmt.Fprintf(&buf, "%s,%s,%s,,,%s,%s,,,,%s,,,,,,,,\n", c.FirstName, c.LastName, c.Company, c.Phones[0].Number, c.Phones[1].Number, c.Emails[0])
+	}
+	data := buf.Bytes()
+	for _, tt := range []struct {
+		name  string
+		store func(b *testing.B) Store
+	}{
+		{name: "mem", store: func(b *testing.B) Store { return NewMemStore() }},
+		{name: "bolt", store: func(b *testing.B) Store {
+			s, err := OpenBolt(b.TempDir() + "/dir.db")
+			require.NoError(b, err)
+			b.Cleanup(func() { _ = s.Close() })
+			return s
+		}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			var total time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				svc, err := New(context.Background(), tt.store(b), testLogger())
+				require.NoError(b, err)
+				b.StartTimer()
+				t0 := time.Now()
+				rep, err := svc.ImportCSV(context.Background(), admin, KindCompany, bytes.NewReader(data), ImportOptions{})
+				total += time.Since(t0)
+				require.NoError(b, err)
+				require.Equal(b, rows, rep.Imported+rep.Skipped)
+			}
+			b.ReportMetric(float64(rows*b.N)/total.Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkMemoryPerContact reports the heap held by the Service index per
+// contact (store excluded).
+func BenchmarkMemoryPerContact(b *testing.B) {
+	const n = 200_000
+	ctx := context.Background()
+	store := NewMemStore()
+	r := rand.New(rand.NewPCG(5, 6))
+	var batch Batch
+	for i := range n {
+		batch.Contacts = append(batch.Contacts, ContactWrite{Contact: genContact(r, i)})
+	}
+	require.NoError(b, store.Apply(ctx, batch))
+	batch = Batch{}
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		svc, err := New(ctx, store, testLogger())
+		require.NoError(b, err)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/contact")
+		runtime.KeepAlive(svc)
+	}
+}

@@ -1,0 +1,276 @@
+package directory
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Sentinel errors returned by Service and Store. Edges branch on them with
+// errors.Is.
+var (
+	// ErrNotFound reports a missing contact, user or group, or one the
+	// caller may not see (existence of personal contacts never leaks).
+	ErrNotFound = errors.New("not found")
+	// ErrForbidden reports a caller lacking the scope an operation needs.
+	ErrForbidden = errors.New("forbidden")
+	// ErrConflict reports a request contradicting existing state, such as a
+	// contact marked both Favorite and Blocked.
+	ErrConflict = errors.New("conflict")
+	// ErrVersionMismatch reports a lost update: the stored version differs
+	// from the version the caller expected.
+	ErrVersionMismatch = errors.New("version mismatch")
+	// ErrConfirmationRequired reports a destructive operation that needs an
+	// explicit confirmation; the accompanying report says what would go.
+	ErrConfirmationRequired = errors.New("confirmation required")
+)
+
+// FieldError is a validation failure of one field. Field is a path such as
+// "phones[1].number".
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+// Error implements error.
+func (e *FieldError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason) }
+
+// Kind is the kind of a contact.
+type Kind string
+
+// Contact kinds.
+const (
+	KindPersonal Kind = "personal"
+	KindCompany  Kind = "company"
+	KindTeam     Kind = "team"
+)
+
+// PhoneType is the type of a phone number.
+type PhoneType string
+
+// Phone number types.
+const (
+	PhoneWork   PhoneType = "work"
+	PhoneMobile PhoneType = "mobile"
+	PhoneHome   PhoneType = "home"
+	PhoneFax    PhoneType = "fax"
+	PhoneOther  PhoneType = "other"
+)
+
+// phoneTypes lists the phone types in export column order.
+var phoneTypes = []PhoneType{PhoneWork, PhoneMobile, PhoneHome, PhoneFax, PhoneOther}
+
+// Phone is one phone number of a contact as the user typed it.
+type Phone struct {
+	Type   PhoneType `json:"type"`
+	Number string    `json:"number"`
+}
+
+// Address is a postal address.
+type Address struct {
+	Street     string `json:"street,omitempty"`
+	City       string `json:"city,omitempty"`
+	Region     string `json:"region,omitempty"`
+	PostalCode string `json:"postal_code,omitempty"`
+	Country    string `json:"country,omitempty"`
+}
+
+// Contact is one directory entry. ID, Owner (for personal contacts),
+// Created, Updated and Version are set by the Service.
+type Contact struct {
+	ID         string    `json:"id"`
+	Kind       Kind      `json:"kind"`
+	Owner      string    `json:"owner,omitempty"`  // ext@domain, personal contacts only
+	Domain     string    `json:"domain,omitempty"` // SIP domain, team contacts only
+	FirstName  string    `json:"first_name,omitempty"`
+	LastName   string    `json:"last_name,omitempty"`
+	Company    string    `json:"company,omitempty"`
+	Department string    `json:"department,omitempty"`
+	JobTitle   string    `json:"job_title,omitempty"`
+	Phones     []Phone   `json:"phones,omitempty"`
+	Emails     []string  `json:"emails,omitempty"`
+	Address    Address   `json:"address"`
+	Notes      string    `json:"notes,omitempty"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+	Version    uint64    `json:"version"`
+}
+
+// DisplayName returns "First Last", or the company when there is no name.
+func (c Contact) DisplayName() string {
+	n := strings.TrimSpace(c.FirstName + " " + c.LastName)
+	if n == "" {
+		return c.Company
+	}
+	return n
+}
+
+// Validate checks the user-editable fields of c and returns a *FieldError
+// for the first problem found.
+func (c Contact) Validate() error {
+	if strings.TrimSpace(c.FirstName+c.LastName+c.Company) == "" {
+		return &FieldError{Field: "name", Reason: "a first name, last name or company is required"}
+	}
+	if len(c.Phones) == 0 && len(c.Emails) == 0 {
+		return &FieldError{Field: "phones", Reason: "at least one phone number or email address is required"}
+	}
+	for i, p := range c.Phones {
+		if !validPhoneType(p.Type) {
+			return &FieldError{Field: fmt.Sprintf("phones[%d].type", i), Reason: fmt.Sprintf("unknown type %q (want work, mobile, home, fax or other)", p.Type)}
+		}
+		if reason := checkNumber(p.Number); reason != "" {
+			return &FieldError{Field: fmt.Sprintf("phones[%d].number", i), Reason: reason}
+		}
+	}
+	for i, e := range c.Emails {
+		if reason := checkEmail(e); reason != "" {
+			return &FieldError{Field: fmt.Sprintf("emails[%d]", i), Reason: reason}
+		}
+	}
+	for field, v := range map[string]string{
+		"first_name": c.FirstName, "last_name": c.LastName, "company": c.Company,
+		"department": c.Department, "job_title": c.JobTitle,
+	} {
+		if len(v) > 200 {
+			return &FieldError{Field: field, Reason: "longer than 200 bytes"}
+		}
+	}
+	if len(c.Notes) > 10000 {
+		return &FieldError{Field: "notes", Reason: "longer than 10000 bytes"}
+	}
+	return nil
+}
+
+func validPhoneType(t PhoneType) bool {
+	for _, v := range phoneTypes {
+		if v == t {
+			return true
+		}
+	}
+	return false
+}
+
+// checkNumber returns why s is not an acceptable phone number, or "".
+// Accepted: an optional leading +, then digits mixed with the display
+// characters space . - ( ) /, 3 to 20 digits in total.
+func checkNumber(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "empty number"
+	}
+	digits := 0
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' && i == 0:
+		case r == ' ' || r == '.' || r == '-' || r == '(' || r == ')' || r == '/':
+		default:
+			return fmt.Sprintf("unexpected character %q (only digits, a leading + and space . - ( ) / are allowed)", r)
+		}
+	}
+	if digits < 3 || digits > 20 {
+		return fmt.Sprintf("has %d digits, want 3 to 20", digits)
+	}
+	return ""
+}
+
+// checkEmail returns why s is not a plain email address, or "".
+func checkEmail(s string) string {
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return fmt.Sprintf("not an email address: %q", s)
+	}
+	if a.Address != strings.TrimSpace(s) {
+		return fmt.Sprintf("want a bare address like name@example.com, got %q", s)
+	}
+	return ""
+}
+
+// Digits returns the digits of s, dropping every other character.
+func Digits(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// normalize trims the user-editable fields of c.
+func (c *Contact) normalize() {
+	for _, p := range []*string{&c.FirstName, &c.LastName, &c.Company, &c.Department, &c.JobTitle,
+		&c.Address.Street, &c.Address.City, &c.Address.Region, &c.Address.PostalCode, &c.Address.Country} {
+		*p = strings.TrimSpace(*p)
+	}
+	c.Notes = strings.TrimRight(c.Notes, " \t\r\n")
+	for i := range c.Phones {
+		c.Phones[i].Number = strings.TrimSpace(c.Phones[i].Number)
+		c.Phones[i].Type = PhoneType(strings.ToLower(strings.TrimSpace(string(c.Phones[i].Type))))
+	}
+	for i := range c.Emails {
+		c.Emails[i] = strings.TrimSpace(c.Emails[i])
+	}
+}
+
+// User is a PBX user provisioned by an administrator. Each user yields one
+// team contact with ID TeamContactID(user.AOR()).
+type User struct {
+	Extension  string    `json:"extension"`
+	Domain     string    `json:"domain"`
+	FirstName  string    `json:"first_name,omitempty"`
+	LastName   string    `json:"last_name,omitempty"`
+	Email      string    `json:"email,omitempty"`
+	Department string    `json:"department,omitempty"`
+	JobTitle   string    `json:"job_title,omitempty"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+}
+
+// AOR returns the user's address of record, "ext@domain".
+func (u User) AOR() string { return u.Extension + "@" + u.Domain }
+
+// TeamContactID returns the ID of the team contact derived from the user
+// with address of record aor.
+func TeamContactID(aor string) string { return "team:" + aor }
+
+// Validate checks the provisioning fields of u.
+func (u User) Validate() error {
+	if u.Extension == "" || len(u.Extension) > 20 || Digits(u.Extension) != u.Extension {
+		return &FieldError{Field: "extension", Reason: "want 1 to 20 digits"}
+	}
+	if u.Domain == "" || strings.ContainsAny(u.Domain, "@ /:;") {
+		return &FieldError{Field: "domain", Reason: "want a SIP domain such as pbx.example.com"}
+	}
+	if strings.TrimSpace(u.FirstName+u.LastName) == "" {
+		return &FieldError{Field: "name", Reason: "a first or last name is required"}
+	}
+	if u.Email != "" {
+		if reason := checkEmail(u.Email); reason != "" {
+			return &FieldError{Field: "email", Reason: reason}
+		}
+	}
+	return nil
+}
+
+// teamContact derives the team contact of u.
+func (u User) teamContact() Contact {
+	c := Contact{
+		ID: TeamContactID(u.AOR()), Kind: KindTeam, Domain: u.Domain,
+		FirstName: u.FirstName, LastName: u.LastName, Department: u.Department, JobTitle: u.JobTitle,
+		Phones: []Phone{{Type: PhoneWork, Number: u.Extension}},
+	}
+	if u.Email != "" {
+		c.Emails = []string{u.Email}
+	}
+	return c
+}
+
+// splitAOR splits "ext@domain".
+func splitAOR(aor string) (ext, domain string, ok bool) {
+	ext, domain, ok = strings.Cut(aor, "@")
+	return ext, domain, ok && ext != "" && domain != ""
+}

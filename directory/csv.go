@@ -1,0 +1,350 @@
+package directory
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// CSVHeader is the CSV template of ExportCSV and ImportCSV, one contact
+// per record:
+//
+//   - phone_* columns hold the numbers of that type; email holds the first
+//     address and email2 the others. A cell with several values separates
+//     them with " | ".
+//   - groups holds the caller's groups of the contact by name (Favorite,
+//     VIP, Blocked or an own group, created on import when missing),
+//     separated by " | ".
+//   - notes may span several lines (quoted, as Excel writes it).
+//
+// Import accepts UTF-8 with or without BOM, "," or ";" (or tab) separators
+// sniffed from the header line, header names in any case and order, and
+// missing columns. Export writes UTF-8 without BOM, "," separated, CRLF
+// free. A round trip keeps every field except IDs, times and versions;
+// phones come back grouped by type in the column order.
+const CSVHeader = "first_name,last_name,company,department,job_title,phone_work,phone_mobile,phone_home,phone_fax,phone_other,email,email2,street,city,region,postal_code,country,notes,groups"
+
+var csvColumns = strings.Split(CSVHeader, ",")
+
+const multiSep = "|"
+
+// ExportCSV writes p's personal contacts (kind personal) or the company
+// contacts (kind company, needs company:read) to w in the CSVHeader
+// template, sorted by name.
+func (s *Service) ExportCSV(ctx context.Context, p Principal, kind Kind, w io.Writer) error {
+	entries, err := s.exportEntries(ctx, p, kind)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvColumns); err != nil {
+		return fmt.Errorf("write csv header: %w", err)
+	}
+	for _, e := range entries {
+		if err := cw.Write(s.csvRecord(e)); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return nil
+}
+
+// exportEntries returns the contacts of kind visible to p for export.
+func (s *Service) exportEntries(ctx context.Context, p Principal, kind Kind) ([]Entry, error) {
+	switch kind {
+	case KindPersonal:
+		if p.User == "" || !p.Has(ScopePersonal) {
+			return nil, fmt.Errorf("export personal contacts: needs a user with scope %s: %w", ScopePersonal, ErrForbidden)
+		}
+	case KindCompany:
+		if !p.Has(ScopeCompanyRead) {
+			return nil, fmt.Errorf("export company contacts: needs scope %s: %w", ScopeCompanyRead, ErrForbidden)
+		}
+	default:
+		return nil, &FieldError{Field: "kind", Reason: "want personal or company"}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var docs []*doc
+	if kind == KindPersonal {
+		for _, id := range s.idx.owners[p.User] {
+			if d := s.idx.docs[id]; d.alive {
+				docs = append(docs, d)
+			}
+		}
+	} else {
+		for _, d := range s.idx.docs {
+			if d.alive && d.c.Kind == KindCompany {
+				docs = append(docs, d)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(docs, func(a, b *doc) int { return strings.Compare(a.key, b.key) })
+	out := make([]Entry, len(docs))
+	for i, d := range docs {
+		out[i] = Entry{Contact: cloneContact(d.c), Marks: s.marksFor(p, d.c.ID)}
+	}
+	return out, nil
+}
+
+// groupNames returns the names of the built-in and own groups in marks.
+func (s *Service) groupNames(marks []string) []string {
+	var out []string
+	for _, id := range marks {
+		switch {
+		case isBuiltin(id):
+			for _, g := range builtinGroups {
+				if g.ID == id {
+					out = append(out, g.Name)
+				}
+			}
+		default:
+			s.mu.RLock()
+			g, ok := s.groups[id]
+			s.mu.RUnlock()
+			if ok && !g.Shared() {
+				out = append(out, g.Name)
+			}
+		}
+	}
+	return out
+}
+
+func (s *Service) csvRecord(e Entry) []string {
+	c := e.Contact
+	byType := map[PhoneType][]string{}
+	for _, ph := range c.Phones {
+		byType[ph.Type] = append(byType[ph.Type], ph.Number)
+	}
+	join := func(v []string) string { return strings.Join(v, " "+multiSep+" ") }
+	var email, email2 string
+	if len(c.Emails) > 0 {
+		email, email2 = c.Emails[0], join(c.Emails[1:])
+	}
+	return []string{
+		c.FirstName, c.LastName, c.Company, c.Department, c.JobTitle,
+		join(byType[PhoneWork]), join(byType[PhoneMobile]), join(byType[PhoneHome]), join(byType[PhoneFax]), join(byType[PhoneOther]),
+		email, email2, c.Address.Street, c.Address.City, c.Address.Region, c.Address.PostalCode, c.Address.Country,
+		c.Notes, join(s.groupNames(e.Marks)),
+	}
+}
+
+func splitMulti(cell string) []string {
+	var out []string
+	for _, v := range strings.Split(cell, multiSep) {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ImportCSV reads contacts in the CSVHeader template from r and stores the
+// valid rows as p's personal contacts (kind personal) or as company
+// contacts (kind company, needs company:write). Every rejected row is
+// reported; the import itself fails only on a read error, an unusable
+// header or a store error (rows of earlier batches stay imported).
+func (s *Service) ImportCSV(ctx context.Context, p Principal, kind Kind, r io.Reader, opts ImportOptions) (ImportReport, error) {
+	rep := ImportReport{DryRun: opts.DryRun}
+	if err := checkImport(p, kind, opts); err != nil {
+		return rep, err
+	}
+	rows, err := parseCSV(r, &rep)
+	if err != nil {
+		return rep, err
+	}
+	events, err := s.importRows(ctx, p, kind, rows, opts, &rep)
+	s.emit(events)
+	return rep, err
+}
+
+func checkImport(p Principal, kind Kind, opts ImportOptions) error {
+	if kind != KindPersonal && kind != KindCompany {
+		return &FieldError{Field: "kind", Reason: "want personal or company"}
+	}
+	if err := canWrite(p, kind); err != nil {
+		return err
+	}
+	if opts.OnDuplicate != "" && opts.OnDuplicate != DupSkip && opts.OnDuplicate != DupUpdate {
+		return &FieldError{Field: "on_duplicate", Reason: "want skip or update"}
+	}
+	return nil
+}
+
+// sniffSeparator picks the separator that occurs most in the header line,
+// outside quotes.
+func sniffSeparator(header []byte) rune {
+	counts := map[rune]int{}
+	quoted := false
+	for _, b := range header {
+		switch {
+		case b == '"':
+			quoted = !quoted
+		case !quoted && (b == ',' || b == ';' || b == '\t'):
+			counts[rune(b)]++
+		}
+	}
+	best := ','
+	for _, sep := range []rune{';', '\t'} {
+		if counts[sep] > counts[best] {
+			best = sep
+		}
+	}
+	return best
+}
+
+func parseCSV(r io.Reader, rep *ImportReport) ([]importRow, error) {
+	br := bufio.NewReaderSize(r, 64*1024)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+		_, _ = br.Discard(3)
+	}
+	first, err := br.Peek(4096)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("read csv: %w", err)
+	}
+	if i := bytes.IndexByte(first, '\n'); i >= 0 {
+		first = first[:i]
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = sniffSeparator(first)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, &FieldError{Field: "header", Reason: "empty file"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read csv header: %w", err)
+	}
+	cols := make([]string, len(header))
+	known := 0
+	for i, h := range header {
+		h = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(h)), " ", "_")
+		if slices.Contains(csvColumns, h) {
+			cols[i] = h
+			known++
+		} else if h != "" {
+			rep.Errors = append(rep.Errors, RowError{Line: 1, Column: h, Reason: "unknown column, ignored"})
+		}
+	}
+	if known == 0 || (!slices.Contains(cols, "first_name") && !slices.Contains(cols, "last_name") && !slices.Contains(cols, "company")) {
+		return nil, &FieldError{Field: "header", Reason: "want a header line with the columns " + CSVHeader}
+	}
+	var rows []importRow
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			rep.Errors = append(rep.Errors, RowError{Line: pe.StartLine, Reason: pe.Err.Error()})
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read csv: %w", err)
+		}
+		line, _ := cr.FieldPos(0)
+		if row, reject := csvRow(line, cols, rec); reject != nil {
+			rep.Errors = append(rep.Errors, *reject)
+		} else if row != nil {
+			rows = append(rows, *row)
+		}
+	}
+}
+
+// csvRow converts one record; it returns nil, nil for an empty row.
+func csvRow(line int, cols, rec []string) (*importRow, *RowError) {
+	empty := true
+	for _, f := range rec {
+		if strings.TrimSpace(f) != "" {
+			empty = false
+			break
+		}
+	}
+	if empty {
+		return nil, nil
+	}
+	if len(rec) > len(cols) {
+		return nil, &RowError{Line: line, Reason: fmt.Sprintf("row has %d fields, header has %d", len(rec), len(cols))}
+	}
+	row := &importRow{line: line, fieldCols: map[string]string{
+		"name": "first_name", "phones": "phone_work", "first_name": "first_name", "last_name": "last_name",
+		"company": "company", "department": "department", "job_title": "job_title", "notes": "notes",
+	}}
+	c := &row.c
+	for i, v := range rec {
+		col := cols[i]
+		if col == "" {
+			continue
+		}
+		if reason := badText(v); reason != "" {
+			return nil, &RowError{Line: line, Column: col, Reason: reason}
+		}
+		switch col {
+		case "first_name":
+			c.FirstName = v
+		case "last_name":
+			c.LastName = v
+		case "company":
+			c.Company = v
+		case "department":
+			c.Department = v
+		case "job_title":
+			c.JobTitle = v
+		case "phone_work", "phone_mobile", "phone_home", "phone_fax", "phone_other":
+			for _, n := range splitMulti(v) {
+				row.fieldCols[fmt.Sprintf("phones[%d].number", len(c.Phones))] = col
+				c.Phones = append(c.Phones, Phone{Type: PhoneType(strings.TrimPrefix(col, "phone_")), Number: n})
+			}
+		case "email", "email2":
+			for _, e := range splitMulti(v) {
+				row.fieldCols[fmt.Sprintf("emails[%d]", len(c.Emails))] = col
+				c.Emails = append(c.Emails, e)
+			}
+		case "street":
+			c.Address.Street = v
+		case "city":
+			c.Address.City = v
+		case "region":
+			c.Address.Region = v
+		case "postal_code":
+			c.Address.PostalCode = v
+		case "country":
+			c.Address.Country = v
+		case "notes":
+			c.Notes = v
+		case "groups":
+			row.groups = splitMulti(v)
+		}
+	}
+	return row, nil
+}
+
+// badText returns why v is not acceptable text: invalid UTF-8 or control
+// characters other than tab and line breaks.
+func badText(v string) string {
+	if !utf8.ValidString(v) {
+		return "invalid UTF-8 (save the file as UTF-8)"
+	}
+	for _, r := range v {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f || r == utf8.RuneError {
+			return fmt.Sprintf("binary data (control character %U)", r)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,155 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Mark puts contact contactID in group groupID for p (on) or takes it out.
+// Built-in and own groups are p's own marks and need contacts:personal;
+// shared groups are domain-wide and need users:admin. A contact is never
+// both Favorite-or-VIP and Blocked: such a request fails with ErrConflict.
+func (s *Service) Mark(ctx context.Context, p Principal, contactID, groupID string, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.visible(p, contactID); err != nil {
+		return err
+	}
+	owner, err := s.groupOwnerLocked(p, groupID)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(owner, "@") {
+		if !p.Has(ScopeUsersAdmin) {
+			return fmt.Errorf("shared group %s needs scope %s: %w", groupID, ScopeUsersAdmin, ErrForbidden)
+		}
+	} else if !p.Has(ScopePersonal) {
+		return fmt.Errorf("marks need scope %s: %w", ScopePersonal, ErrForbidden)
+	}
+	cur := s.marks[owner][contactID]
+	if on == slices.Contains(cur, groupID) {
+		return nil
+	}
+	var next []string
+	if on {
+		if err := markConflict(cur, groupID); err != nil {
+			return err
+		}
+		next = append(slices.Clone(cur), groupID)
+	} else {
+		next = slices.DeleteFunc(slices.Clone(cur), func(g string) bool { return g == groupID })
+	}
+	if err := s.commit(ctx, Batch{Marks: []Mark{{Owner: owner, ContactID: contactID, Groups: next}}}); err != nil {
+		return fmt.Errorf("mark %s in %s: %w", contactID, groupID, err)
+	}
+	return nil
+}
+
+// markConflict refuses adding groupID to a contact already in cur when
+// that would make it both Favorite/VIP and Blocked.
+func markConflict(cur []string, groupID string) error {
+	switch groupID {
+	case GroupFavorite, GroupVIP:
+		if slices.Contains(cur, GroupBlocked) {
+			return fmt.Errorf("contact is blocked and cannot also be %s; unblock it first: %w", groupID, ErrConflict)
+		}
+	case GroupBlocked:
+		for _, g := range []string{GroupFavorite, GroupVIP} {
+			if slices.Contains(cur, g) {
+				return fmt.Errorf("contact is %s and cannot also be blocked; remove it from %s first: %w", g, g, ErrConflict)
+			}
+		}
+	}
+	return nil
+}
+
+// CreateGroup creates a named group owned by p.User.
+func (s *Service) CreateGroup(ctx context.Context, p Principal, name string) (Group, error) {
+	if p.User == "" || !p.Has(ScopePersonal) {
+		return Group{}, fmt.Errorf("own groups need a user with scope %s: %w", ScopePersonal, ErrForbidden)
+	}
+	return s.createGroup(ctx, Group{ID: ownGroupID(p.User, name), Name: strings.TrimSpace(name), Owner: p.User})
+}
+
+// CreateSharedGroup creates a group shared by every user of domain. It
+// needs users:admin.
+func (s *Service) CreateSharedGroup(ctx context.Context, p Principal, domain, name string) (Group, error) {
+	if !p.Has(ScopeUsersAdmin) {
+		return Group{}, fmt.Errorf("shared groups need scope %s: %w", ScopeUsersAdmin, ErrForbidden)
+	}
+	if domain == "" {
+		return Group{}, &FieldError{Field: "domain", Reason: "required"}
+	}
+	return s.createGroup(ctx, Group{ID: sharedGroupID(domain, name), Name: strings.TrimSpace(name), Domain: domain})
+}
+
+func (s *Service) createGroup(ctx context.Context, g Group) (Group, error) {
+	if g.Name == "" || groupSlug(g.Name) == "" {
+		return Group{}, &FieldError{Field: "name", Reason: "required"}
+	}
+	if len(g.Name) > 100 {
+		return Group{}, &FieldError{Field: "name", Reason: "longer than 100 bytes"}
+	}
+	if isBuiltin(groupSlug(g.Name)) {
+		return Group{}, fmt.Errorf("group %q is built in: %w", g.Name, ErrConflict)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.groups[g.ID]; ok {
+		return Group{}, fmt.Errorf("group %q already exists: %w", g.Name, ErrConflict)
+	}
+	if err := s.commit(ctx, Batch{Groups: []Group{g}}); err != nil {
+		return Group{}, fmt.Errorf("create group %s: %w", g.ID, err)
+	}
+	return g, nil
+}
+
+// ListGroups returns the groups p can use: the built-in ones and p's own
+// groups (for users), and the shared groups of p's domain (all shared
+// groups for users:admin), sorted by ID after the built-in ones.
+func (s *Service) ListGroups(_ context.Context, p Principal) ([]Group, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Group
+	for id := range s.groups {
+		if _, err := s.groupOwnerLocked(p, id); err == nil {
+			out = append(out, s.groups[id])
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if p.User != "" {
+		out = append(slices.Clone(builtinGroups), out...)
+	}
+	return out, nil
+}
+
+// DeleteGroup deletes an own group (its owner) or a shared group
+// (users:admin) and every membership in it. Built-in groups cannot go.
+func (s *Service) DeleteGroup(ctx context.Context, p Principal, id string) error {
+	if isBuiltin(id) {
+		return fmt.Errorf("group %s is built in: %w", id, ErrForbidden)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	owner, err := s.groupOwnerLocked(p, id)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(owner, "@") && !p.Has(ScopeUsersAdmin) {
+		return fmt.Errorf("shared group %s needs scope %s: %w", id, ScopeUsersAdmin, ErrForbidden)
+	}
+	b := Batch{DeleteGroups: []string{id}}
+	for cid, groups := range s.marks[owner] {
+		if slices.Contains(groups, id) {
+			b.Marks = append(b.Marks, Mark{Owner: owner, ContactID: cid,
+				Groups: slices.DeleteFunc(slices.Clone(groups), func(g string) bool { return g == id })})
+		}
+	}
+	if err := s.commit(ctx, b); err != nil {
+		return fmt.Errorf("delete group %s: %w", id, err)
+	}
+	return nil
+}

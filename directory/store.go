@@ -1,0 +1,250 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// Store persists contacts, users, marks and groups. It is the source of
+// truth; the Service keeps an index derived from it. Implementations must
+// be safe for concurrent use.
+type Store interface {
+	// Apply performs every write of b atomically: either all of them or, on
+	// error, none. Contact writes are compare-and-swap on the version (see
+	// ContactWrite); a mismatch fails the whole batch with
+	// ErrVersionMismatch.
+	Apply(ctx context.Context, b Batch) error
+	// GetContact returns the contact with id, or ErrNotFound.
+	GetContact(ctx context.Context, id string) (Contact, error)
+	// ForEachContact calls fn for every contact, in no particular order,
+	// stopping at the first error fn returns.
+	ForEachContact(ctx context.Context, fn func(Contact) error) error
+	// GetUser returns the user with address of record aor, or ErrNotFound.
+	GetUser(ctx context.Context, aor string) (User, error)
+	// ListUsers returns every user sorted by AOR.
+	ListUsers(ctx context.Context) ([]User, error)
+	// ForEachMark calls fn for every non-empty mark.
+	ForEachMark(ctx context.Context, fn func(Mark) error) error
+	// ListGroups returns every own and shared group sorted by ID.
+	ListGroups(ctx context.Context) ([]Group, error)
+	// Close releases the store.
+	Close() error
+}
+
+// Batch is a set of writes applied atomically by Store.Apply.
+type Batch struct {
+	Contacts       []ContactWrite
+	DeleteContacts []ContactDelete
+	Users          []User
+	DeleteUsers    []string // AORs
+	Marks          []Mark   // a Mark with no Groups removes it
+	Groups         []Group
+	DeleteGroups   []string // group IDs
+}
+
+// ContactWrite stores Contact if the stored version equals Expected;
+// Expected 0 means the contact must not exist yet.
+type ContactWrite struct {
+	Contact  Contact
+	Expected uint64
+}
+
+// ContactDelete removes contact ID if its stored version equals Expected.
+type ContactDelete struct {
+	ID       string
+	Expected uint64
+}
+
+func (b *Batch) empty() bool {
+	return len(b.Contacts)+len(b.DeleteContacts)+len(b.Users)+len(b.DeleteUsers)+
+		len(b.Marks)+len(b.Groups)+len(b.DeleteGroups) == 0
+}
+
+// checkVersions validates the compare-and-swap conditions of b against
+// current, which returns the stored version of a contact (0 when absent).
+// Writes and deletes of the same ID within b see earlier entries of b.
+func (b *Batch) checkVersions(current func(id string) (uint64, error)) error {
+	seen := map[string]uint64{}
+	get := func(id string) (uint64, error) {
+		if v, ok := seen[id]; ok {
+			return v, nil
+		}
+		return current(id)
+	}
+	for _, w := range b.Contacts {
+		v, err := get(w.Contact.ID)
+		if err != nil {
+			return err
+		}
+		if v != w.Expected {
+			return fmt.Errorf("write contact %s: stored version %d, expected %d: %w", w.Contact.ID, v, w.Expected, ErrVersionMismatch)
+		}
+		seen[w.Contact.ID] = w.Contact.Version
+	}
+	for _, d := range b.DeleteContacts {
+		v, err := get(d.ID)
+		if err != nil {
+			return err
+		}
+		if v == 0 {
+			return fmt.Errorf("delete contact %s: %w", d.ID, ErrNotFound)
+		}
+		if v != d.Expected {
+			return fmt.Errorf("delete contact %s: stored version %d, expected %d: %w", d.ID, v, d.Expected, ErrVersionMismatch)
+		}
+		seen[d.ID] = 0
+	}
+	return nil
+}
+
+func markKey(owner, contactID string) string { return owner + "\x00" + contactID }
+
+// MemStore is an in-memory Store for tests and benchmarks. Nothing survives
+// the process.
+type MemStore struct {
+	mu       sync.RWMutex // guards the maps below
+	contacts map[string]Contact
+	users    map[string]User
+	marks    map[string]Mark
+	groups   map[string]Group
+}
+
+var _ Store = (*MemStore)(nil)
+
+// NewMemStore returns an empty in-memory store.
+func NewMemStore() *MemStore {
+	return &MemStore{
+		contacts: map[string]Contact{}, users: map[string]User{},
+		marks: map[string]Mark{}, groups: map[string]Group{},
+	}
+}
+
+// Apply implements Store.
+func (s *MemStore) Apply(ctx context.Context, b Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := b.checkVersions(func(id string) (uint64, error) { return s.contacts[id].Version, nil })
+	if err != nil {
+		return err
+	}
+	for _, w := range b.Contacts {
+		s.contacts[w.Contact.ID] = cloneContact(w.Contact)
+	}
+	for _, d := range b.DeleteContacts {
+		delete(s.contacts, d.ID)
+	}
+	for _, u := range b.Users {
+		s.users[u.AOR()] = u
+	}
+	for _, aor := range b.DeleteUsers {
+		delete(s.users, aor)
+	}
+	for _, m := range b.Marks {
+		if len(m.Groups) == 0 {
+			delete(s.marks, markKey(m.Owner, m.ContactID))
+			continue
+		}
+		m.Groups = slices.Clone(m.Groups)
+		s.marks[markKey(m.Owner, m.ContactID)] = m
+	}
+	for _, g := range b.Groups {
+		s.groups[g.ID] = g
+	}
+	for _, id := range b.DeleteGroups {
+		delete(s.groups, id)
+	}
+	return nil
+}
+
+// GetContact implements Store.
+func (s *MemStore) GetContact(_ context.Context, id string) (Contact, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.contacts[id]
+	if !ok {
+		return Contact{}, fmt.Errorf("contact %s: %w", id, ErrNotFound)
+	}
+	return cloneContact(c), nil
+}
+
+// ForEachContact implements Store.
+func (s *MemStore) ForEachContact(ctx context.Context, fn func(Contact) error) error {
+	s.mu.RLock()
+	all := slices.Collect(maps.Values(s.contacts))
+	s.mu.RUnlock()
+	for _, c := range all {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(cloneContact(c)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetUser implements Store.
+func (s *MemStore) GetUser(_ context.Context, aor string) (User, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u, ok := s.users[aor]
+	if !ok {
+		return User{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
+	}
+	return u, nil
+}
+
+// ListUsers implements Store.
+func (s *MemStore) ListUsers(context.Context) ([]User, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := slices.Collect(maps.Values(s.users))
+	sort.Slice(out, func(i, j int) bool { return out[i].AOR() < out[j].AOR() })
+	return out, nil
+}
+
+// ForEachMark implements Store.
+func (s *MemStore) ForEachMark(_ context.Context, fn func(Mark) error) error {
+	s.mu.RLock()
+	all := slices.Collect(maps.Values(s.marks))
+	s.mu.RUnlock()
+	for _, m := range all {
+		m.Groups = slices.Clone(m.Groups)
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListGroups implements Store.
+func (s *MemStore) ListGroups(context.Context) ([]Group, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := slices.Collect(maps.Values(s.groups))
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Close implements Store.
+func (s *MemStore) Close() error { return nil }
+
+func cloneContact(c Contact) Contact {
+	c.Phones = slices.Clone(c.Phones)
+	c.Emails = slices.Clone(c.Emails)
+	return c
+}
+
+// sortedMarkGroups returns groups deduplicated and sorted.
+func sortedMarkGroups(groups []string) []string {
+	out := slices.Clone(groups)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

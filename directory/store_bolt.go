@@ -1,0 +1,203 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bolt buckets: contacts (ID → JSON Contact), users (AOR → JSON User),
+// marks (owner NUL contactID → JSON Mark), groups (ID → JSON Group).
+var (
+	bucketContacts = []byte("contacts")
+	bucketUsers    = []byte("users")
+	bucketMarks    = []byte("marks")
+	bucketGroups   = []byte("groups")
+)
+
+// BoltStore is the default Store: an embedded bbolt database file.
+type BoltStore struct {
+	db *bolt.DB
+}
+
+var _ Store = (*BoltStore)(nil)
+
+// OpenBolt opens or creates the bbolt database at path.
+func OpenBolt(path string) (*BoltStore, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open directory database %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketContacts, bucketUsers, bucketMarks, bucketGroups} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("create buckets in %s: %w", path, err)
+	}
+	return &BoltStore{db: db}, nil
+}
+
+// Apply implements Store in one bbolt read-write transaction.
+func (s *BoltStore) Apply(ctx context.Context, b Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bucketContacts)
+		err := b.checkVersions(func(id string) (uint64, error) {
+			raw := cb.Get([]byte(id))
+			if raw == nil {
+				return 0, nil
+			}
+			var c struct {
+				Version uint64 `json:"version"`
+			}
+			if err := json.Unmarshal(raw, &c); err != nil {
+				return 0, fmt.Errorf("decode contact %s: %w", id, err)
+			}
+			return c.Version, nil
+		})
+		if err != nil {
+			return err
+		}
+		put := func(bucket []byte, key string, v any) error {
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			return tx.Bucket(bucket).Put([]byte(key), raw)
+		}
+		for _, w := range b.Contacts {
+			if err := put(bucketContacts, w.Contact.ID, w.Contact); err != nil {
+				return err
+			}
+		}
+		for _, d := range b.DeleteContacts {
+			if err := cb.Delete([]byte(d.ID)); err != nil {
+				return err
+			}
+		}
+		for _, u := range b.Users {
+			if err := put(bucketUsers, u.AOR(), u); err != nil {
+				return err
+			}
+		}
+		for _, aor := range b.DeleteUsers {
+			if err := tx.Bucket(bucketUsers).Delete([]byte(aor)); err != nil {
+				return err
+			}
+		}
+		for _, m := range b.Marks {
+			k := markKey(m.Owner, m.ContactID)
+			if len(m.Groups) == 0 {
+				if err := tx.Bucket(bucketMarks).Delete([]byte(k)); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := put(bucketMarks, k, m); err != nil {
+				return err
+			}
+		}
+		for _, g := range b.Groups {
+			if err := put(bucketGroups, g.ID, g); err != nil {
+				return err
+			}
+		}
+		for _, id := range b.DeleteGroups {
+			if err := tx.Bucket(bucketGroups).Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GetContact implements Store.
+func (s *BoltStore) GetContact(_ context.Context, id string) (Contact, error) {
+	var c Contact
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketContacts).Get([]byte(id))
+		if raw == nil {
+			return fmt.Errorf("contact %s: %w", id, ErrNotFound)
+		}
+		return json.Unmarshal(raw, &c)
+	})
+	return c, err
+}
+
+// ForEachContact implements Store.
+func (s *BoltStore) ForEachContact(ctx context.Context, fn func(Contact) error) error {
+	return forEachJSON(ctx, s.db, bucketContacts, fn)
+}
+
+// GetUser implements Store.
+func (s *BoltStore) GetUser(_ context.Context, aor string) (User, error) {
+	var u User
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketUsers).Get([]byte(aor))
+		if raw == nil {
+			return fmt.Errorf("user %s: %w", aor, ErrNotFound)
+		}
+		return json.Unmarshal(raw, &u)
+	})
+	return u, err
+}
+
+// ListUsers implements Store; bbolt keys are sorted, so users come sorted
+// by AOR.
+func (s *BoltStore) ListUsers(ctx context.Context) ([]User, error) {
+	var out []User
+	err := forEachJSON(ctx, s.db, bucketUsers, func(u User) error {
+		out = append(out, u)
+		return nil
+	})
+	return out, err
+}
+
+// ForEachMark implements Store.
+func (s *BoltStore) ForEachMark(ctx context.Context, fn func(Mark) error) error {
+	return forEachJSON(ctx, s.db, bucketMarks, fn)
+}
+
+// ListGroups implements Store.
+func (s *BoltStore) ListGroups(ctx context.Context) ([]Group, error) {
+	var out []Group
+	err := forEachJSON(ctx, s.db, bucketGroups, func(g Group) error {
+		out = append(out, g)
+		return nil
+	})
+	return out, err
+}
+
+// Close implements Store.
+func (s *BoltStore) Close() error { return s.db.Close() }
+
+func forEachJSON[T any](ctx context.Context, db *bolt.DB, bucket []byte, fn func(T) error) error {
+	return db.View(func(tx *bolt.Tx) error {
+		n := 0
+		return tx.Bucket(bucket).ForEach(func(k, raw []byte) error {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			var v T
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return fmt.Errorf("decode %s %s: %w", bucket, strings.ReplaceAll(string(k), "\x00", " "), err)
+			}
+			return fn(v)
+		})
+	})
+}

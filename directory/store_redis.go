@@ -1,0 +1,265 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisStore is a Store on Redis, for deployments that run several
+// Switchboard instances or already persist to Redis.
+//
+// Key layout, all under the configured prefix P (for example "sb:dir:"):
+//
+//	P c:<id>     string  JSON Contact
+//	P contacts   set     every contact ID
+//	P u:<aor>    string  JSON User
+//	P users      set     every user AOR
+//	P m:<owner>  hash    contact ID → JSON Mark (owner is an AOR or "@domain")
+//	P marks      set     every owner with at least one mark
+//	P g:<id>     string  JSON Group
+//	P groups     set     every group ID
+//
+// Apply WATCHes the contact keys it writes, checks their versions, then
+// writes everything in one MULTI/EXEC, retrying when a watched key changed.
+type RedisStore struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// NewRedisStore returns a Store keeping its keys under prefix on rdb. The
+// caller owns and closes rdb.
+func NewRedisStore(rdb redis.UniversalClient, prefix string) *RedisStore {
+	return &RedisStore{rdb: rdb, prefix: prefix}
+}
+
+func (s *RedisStore) k(parts ...string) string {
+	out := s.prefix
+	for _, p := range parts {
+		out += p
+	}
+	return out
+}
+
+// Apply implements Store.
+func (s *RedisStore) Apply(ctx context.Context, b Batch) error {
+	var watch []string
+	for _, w := range b.Contacts {
+		watch = append(watch, s.k("c:", w.Contact.ID))
+	}
+	for _, d := range b.DeleteContacts {
+		watch = append(watch, s.k("c:", d.ID))
+	}
+	txf := func(tx *redis.Tx) error {
+		versions := map[string]uint64{}
+		if len(watch) > 0 {
+			vals, err := tx.MGet(ctx, watch...).Result()
+			if err != nil {
+				return fmt.Errorf("read contact versions: %w", err)
+			}
+			for i, v := range vals {
+				str, ok := v.(string)
+				if !ok {
+					continue
+				}
+				var c struct {
+					ID      string `json:"id"`
+					Version uint64 `json:"version"`
+				}
+				if err := json.Unmarshal([]byte(str), &c); err != nil {
+					return fmt.Errorf("decode %s: %w", watch[i], err)
+				}
+				versions[c.ID] = c.Version
+			}
+		}
+		if err := b.checkVersions(func(id string) (uint64, error) { return versions[id], nil }); err != nil {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			for _, w := range b.Contacts {
+				raw, err := json.Marshal(w.Contact)
+				if err != nil {
+					return err
+				}
+				pipe.Set(ctx, s.k("c:", w.Contact.ID), raw, 0)
+				pipe.SAdd(ctx, s.k("contacts"), w.Contact.ID)
+			}
+			for _, d := range b.DeleteContacts {
+				pipe.Del(ctx, s.k("c:", d.ID))
+				pipe.SRem(ctx, s.k("contacts"), d.ID)
+			}
+			for _, u := range b.Users {
+				raw, err := json.Marshal(u)
+				if err != nil {
+					return err
+				}
+				pipe.Set(ctx, s.k("u:", u.AOR()), raw, 0)
+				pipe.SAdd(ctx, s.k("users"), u.AOR())
+			}
+			for _, aor := range b.DeleteUsers {
+				pipe.Del(ctx, s.k("u:", aor))
+				pipe.SRem(ctx, s.k("users"), aor)
+			}
+			for _, m := range b.Marks {
+				if len(m.Groups) == 0 {
+					pipe.HDel(ctx, s.k("m:", m.Owner), m.ContactID)
+					continue
+				}
+				raw, err := json.Marshal(m)
+				if err != nil {
+					return err
+				}
+				pipe.HSet(ctx, s.k("m:", m.Owner), m.ContactID, raw)
+				pipe.SAdd(ctx, s.k("marks"), m.Owner)
+			}
+			for _, g := range b.Groups {
+				raw, err := json.Marshal(g)
+				if err != nil {
+					return err
+				}
+				pipe.Set(ctx, s.k("g:", g.ID), raw, 0)
+				pipe.SAdd(ctx, s.k("groups"), g.ID)
+			}
+			for _, id := range b.DeleteGroups {
+				pipe.Del(ctx, s.k("g:", id))
+				pipe.SRem(ctx, s.k("groups"), id)
+			}
+			return nil
+		})
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		err := s.rdb.Watch(ctx, txf, watch...)
+		if errors.Is(err, redis.TxFailedErr) && attempt < 10 {
+			continue
+		}
+		if errors.Is(err, redis.TxFailedErr) {
+			return fmt.Errorf("apply batch: concurrent writers: %w", ErrVersionMismatch)
+		}
+		return err
+	}
+}
+
+// GetContact implements Store.
+func (s *RedisStore) GetContact(ctx context.Context, id string) (Contact, error) {
+	var c Contact
+	raw, err := s.rdb.Get(ctx, s.k("c:", id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return c, fmt.Errorf("contact %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("get contact %s: %w", id, err)
+	}
+	return c, json.Unmarshal(raw, &c)
+}
+
+// ForEachContact implements Store.
+func (s *RedisStore) ForEachContact(ctx context.Context, fn func(Contact) error) error {
+	return redisForEach(ctx, s, "contacts", "c:", fn)
+}
+
+// GetUser implements Store.
+func (s *RedisStore) GetUser(ctx context.Context, aor string) (User, error) {
+	var u User
+	raw, err := s.rdb.Get(ctx, s.k("u:", aor)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return u, fmt.Errorf("user %s: %w", aor, ErrNotFound)
+	}
+	if err != nil {
+		return u, fmt.Errorf("get user %s: %w", aor, err)
+	}
+	return u, json.Unmarshal(raw, &u)
+}
+
+// ListUsers implements Store.
+func (s *RedisStore) ListUsers(ctx context.Context) ([]User, error) {
+	var out []User
+	err := redisForEach(ctx, s, "users", "u:", func(u User) error {
+		out = append(out, u)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].AOR() < out[j].AOR() })
+	return out, err
+}
+
+// ForEachMark implements Store.
+func (s *RedisStore) ForEachMark(ctx context.Context, fn func(Mark) error) error {
+	owners, err := s.rdb.SMembers(ctx, s.k("marks")).Result()
+	if err != nil {
+		return fmt.Errorf("list mark owners: %w", err)
+	}
+	for _, owner := range owners {
+		all, err := s.rdb.HGetAll(ctx, s.k("m:", owner)).Result()
+		if err != nil {
+			return fmt.Errorf("read marks of %s: %w", owner, err)
+		}
+		for _, raw := range all {
+			var m Mark
+			if err := json.Unmarshal([]byte(raw), &m); err != nil {
+				return fmt.Errorf("decode mark of %s: %w", owner, err)
+			}
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ListGroups implements Store.
+func (s *RedisStore) ListGroups(ctx context.Context) ([]Group, error) {
+	var out []Group
+	err := redisForEach(ctx, s, "groups", "g:", func(g Group) error {
+		out = append(out, g)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
+// Close implements Store; the client belongs to the caller.
+func (s *RedisStore) Close() error { return nil }
+
+// redisForEach scans the ID set named set and decodes the JSON values of
+// keyPrefix+ID in batches.
+func redisForEach[T any](ctx context.Context, s *RedisStore, set, keyPrefix string, fn func(T) error) error {
+	var cursor uint64
+	for {
+		ids, next, err := s.rdb.SScan(ctx, s.k(set), cursor, "", 1000).Result()
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", set, err)
+		}
+		if len(ids) > 0 {
+			keys := make([]string, len(ids))
+			for i, id := range ids {
+				keys[i] = s.k(keyPrefix, id)
+			}
+			vals, err := s.rdb.MGet(ctx, keys...).Result()
+			if err != nil {
+				return fmt.Errorf("read %s: %w", set, err)
+			}
+			for i, v := range vals {
+				str, ok := v.(string)
+				if !ok {
+					continue // removed between SSCAN and MGET
+				}
+				var item T
+				if err := json.Unmarshal([]byte(str), &item); err != nil {
+					return fmt.Errorf("decode %s: %w", keys[i], err)
+				}
+				if err := fn(item); err != nil {
+					return err
+				}
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}

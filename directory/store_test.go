@@ -1,0 +1,213 @@
+package directory
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testStore is the contract every Store implementation must meet.
+func testStore(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	contact := func(id string, v uint64) Contact {
+		return Contact{ID: id, Kind: KindCompany, Company: "Acme " + id, Phones: []Phone{{Type: PhoneWork, Number: "+33 4 91 55 01 42"}},
+			Created: time.Unix(100, 0).UTC(), Updated: time.Unix(200, 0).UTC(), Version: v}
+	}
+
+	t.Run("contact compare and swap", func(t *testing.T) {
+		s := newStore(t)
+		require.NoError(t, s.Apply(ctx, Batch{Contacts: []ContactWrite{{Contact: contact("a", 1)}}}))
+		got, err := s.GetContact(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, contact("a", 1), got)
+
+		tests := []struct {
+			name string
+			b    Batch
+			want error
+		}{
+			{name: "create existing", b: Batch{Contacts: []ContactWrite{{Contact: contact("a", 1)}}}, want: ErrVersionMismatch},
+			{name: "stale update", b: Batch{Contacts: []ContactWrite{{Contact: contact("a", 3), Expected: 2}}}, want: ErrVersionMismatch},
+			{name: "stale delete", b: Batch{DeleteContacts: []ContactDelete{{ID: "a", Expected: 5}}}, want: ErrVersionMismatch},
+			{name: "delete missing", b: Batch{DeleteContacts: []ContactDelete{{ID: "zz", Expected: 1}}}, want: ErrNotFound},
+			{name: "update", b: Batch{Contacts: []ContactWrite{{Contact: contact("a", 2), Expected: 1}}}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				err := s.Apply(ctx, tt.b)
+				if tt.want == nil {
+					require.NoError(t, err)
+					return
+				}
+				require.ErrorIs(t, err, tt.want)
+			})
+		}
+		got, err = s.GetContact(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, uint64(2), got.Version)
+		_, err = s.GetContact(ctx, "missing")
+		assert.ErrorIs(t, err, ErrNotFound)
+	})
+
+	t.Run("batch is atomic", func(t *testing.T) {
+		s := newStore(t)
+		require.NoError(t, s.Apply(ctx, Batch{Contacts: []ContactWrite{{Contact: contact("a", 1)}}}))
+		err := s.Apply(ctx, Batch{
+			Contacts: []ContactWrite{{Contact: contact("b", 1)}, {Contact: contact("a", 9), Expected: 7}},
+			Users:    []User{{Extension: "201", Domain: "pbx.example.com"}},
+			Marks:    []Mark{{Owner: "201@pbx.example.com", ContactID: "a", Groups: []string{"vip"}}},
+		})
+		require.ErrorIs(t, err, ErrVersionMismatch)
+		_, err = s.GetContact(ctx, "b")
+		assert.ErrorIs(t, err, ErrNotFound)
+		_, err = s.GetUser(ctx, "201@pbx.example.com")
+		assert.ErrorIs(t, err, ErrNotFound)
+		assert.Empty(t, collectMarks(t, s))
+	})
+
+	t.Run("users marks groups and iteration", func(t *testing.T) {
+		s := newStore(t)
+		u1 := User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", Created: time.Unix(5, 0).UTC(), Updated: time.Unix(5, 0).UTC()}
+		u2 := User{Extension: "100", Domain: "pbx.example.com", FirstName: "Bo", Created: time.Unix(5, 0).UTC(), Updated: time.Unix(5, 0).UTC()}
+		g := Group{ID: "own:201@pbx.example.com:golf", Name: "Golf", Owner: "201@pbx.example.com"}
+		require.NoError(t, s.Apply(ctx, Batch{
+			Contacts: []ContactWrite{{Contact: contact("a", 1)}, {Contact: contact("b", 1)}},
+			Users:    []User{u1, u2},
+			Marks:    []Mark{{Owner: u1.AOR(), ContactID: "a", Groups: []string{"vip", g.ID}}, {Owner: "@pbx.example.com", ContactID: "b", Groups: []string{"shared:x"}}},
+			Groups:   []Group{g},
+		}))
+		users, err := s.ListUsers(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []User{u2, u1}, users)
+		got, err := s.GetUser(ctx, u1.AOR())
+		require.NoError(t, err)
+		assert.Equal(t, u1, got)
+		groups, err := s.ListGroups(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []Group{g}, groups)
+		assert.ElementsMatch(t, []Mark{
+			{Owner: u1.AOR(), ContactID: "a", Groups: []string{"vip", g.ID}},
+			{Owner: "@pbx.example.com", ContactID: "b", Groups: []string{"shared:x"}},
+		}, collectMarks(t, s))
+		var ids []string
+		require.NoError(t, s.ForEachContact(ctx, func(c Contact) error { ids = append(ids, c.ID); return nil }))
+		assert.ElementsMatch(t, []string{"a", "b"}, ids)
+
+		require.NoError(t, s.Apply(ctx, Batch{
+			DeleteContacts: []ContactDelete{{ID: "b", Expected: 1}},
+			DeleteUsers:    []string{u2.AOR()},
+			Marks:          []Mark{{Owner: "@pbx.example.com", ContactID: "b"}},
+			DeleteGroups:   []string{g.ID},
+		}))
+		users, err = s.ListUsers(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []User{u1}, users)
+		groups, err = s.ListGroups(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, groups)
+		assert.Len(t, collectMarks(t, s), 1)
+		stop := errors.New("stop")
+		assert.ErrorIs(t, s.ForEachContact(ctx, func(Contact) error { return stop }), stop)
+	})
+}
+
+func collectMarks(t *testing.T, s Store) []Mark {
+	t.Helper()
+	var out []Mark
+	require.NoError(t, s.ForEachMark(context.Background(), func(m Mark) error { out = append(out, m); return nil }))
+	return out
+}
+
+func TestMemStore(t *testing.T) {
+	testStore(t, func(t *testing.T) Store { return NewMemStore() })
+}
+
+func openTestBolt(t *testing.T, path string) *BoltStore {
+	t.Helper()
+	s, err := OpenBolt(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestBoltStore(t *testing.T) {
+	testStore(t, func(t *testing.T) Store { return openTestBolt(t, filepath.Join(t.TempDir(), "dir.db")) })
+}
+
+func TestBoltStoreSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "dir.db")
+	s, err := OpenBolt(path)
+	require.NoError(t, err)
+	svc, err := New(ctx, s, testLogger())
+	require.NoError(t, err)
+	_, err = svc.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", LastName: "Silva"})
+	require.NoError(t, err)
+	c, err := svc.Create(ctx, alice, Contact{Kind: KindPersonal, FirstName: "José", LastName: "Müller", Phones: []Phone{{Type: PhoneMobile, Number: "+33 4 91 55 01 42"}}})
+	require.NoError(t, err)
+	require.NoError(t, svc.Mark(ctx, alice, c.ID, GroupFavorite, true))
+	require.NoError(t, s.Close())
+
+	s2 := openTestBolt(t, path)
+	svc2, err := New(ctx, s2, testLogger())
+	require.NoError(t, err)
+	got, err := svc2.Get(ctx, alice, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, c, got.Contact)
+	assert.Equal(t, []string{GroupFavorite}, got.Marks)
+	page, err := svc2.Search(ctx, alice, Query{Text: "jose 550142"})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 1)
+	users, err := svc2.ListUsers(ctx, admin)
+	require.NoError(t, err)
+	require.Len(t, users, 1)
+}
+
+// newTestRedis returns a client to REDIS_URL or 127.0.0.1:6379, skipping
+// when unreachable unless SWITCHBOARD_INTEGRATION=required.
+func newTestRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	opts := &redis.Options{Addr: "127.0.0.1:6379"}
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		var err error
+		opts, err = redis.ParseURL(u)
+		require.NoError(t, err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		if os.Getenv("SWITCHBOARD_INTEGRATION") == "required" {
+			t.Fatalf("redis at %s unreachable: %v", opts.Addr, err)
+		}
+		t.Skipf("redis at %s unreachable (set REDIS_URL, or SWITCHBOARD_INTEGRATION=required to fail): %v", opts.Addr, err)
+	}
+	return rdb
+}
+
+func TestRedisStore(t *testing.T) {
+	rdb := newTestRedis(t)
+	testStore(t, func(t *testing.T) Store {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		prefix := "sbtest:dir:" + hex.EncodeToString(b[:]) + ":"
+		t.Cleanup(func() {
+			ctx := context.Background()
+			keys, err := rdb.Keys(ctx, prefix+"*").Result()
+			if err == nil && len(keys) > 0 {
+				rdb.Del(ctx, keys...)
+			}
+		})
+		return NewRedisStore(rdb, prefix)
+	})
+}

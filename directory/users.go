@@ -1,0 +1,171 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Dependents is what deleting a user would take with it.
+type Dependents struct {
+	// MarkedBy counts the users who marked the user's team contact.
+	MarkedBy int `json:"marked_by"`
+	// SharedGroups lists the shared groups holding the team contact.
+	SharedGroups []string `json:"shared_groups,omitempty"`
+	// PersonalContacts counts the user's own personal contacts.
+	PersonalContacts int `json:"personal_contacts"`
+	// OwnGroups counts the user's own named groups.
+	OwnGroups int `json:"own_groups"`
+}
+
+func requireUsersAdmin(p Principal) error {
+	if !p.Has(ScopeUsersAdmin) {
+		return fmt.Errorf("user management needs scope %s: %w", ScopeUsersAdmin, ErrForbidden)
+	}
+	return nil
+}
+
+// ProvisionUser creates or updates PBX user u and its team contact. It
+// needs users:admin.
+func (s *Service) ProvisionUser(ctx context.Context, p Principal, u User) (User, error) {
+	if err := requireUsersAdmin(p); err != nil {
+		return User{}, err
+	}
+	u.Extension, u.Domain = strings.TrimSpace(u.Extension), strings.ToLower(strings.TrimSpace(u.Domain))
+	u.FirstName, u.LastName = strings.TrimSpace(u.FirstName), strings.TrimSpace(u.LastName)
+	u.Email, u.Department, u.JobTitle = strings.TrimSpace(u.Email), strings.TrimSpace(u.Department), strings.TrimSpace(u.JobTitle)
+	if err := u.Validate(); err != nil {
+		return User{}, err
+	}
+	now := s.now().UTC()
+	s.mu.Lock()
+	u.Created, u.Updated = now, now
+	if old, ok := s.users[u.AOR()]; ok {
+		u.Created = old.Created
+	}
+	tc := u.teamContact()
+	tc.Created, tc.Updated, tc.Version = now, now, 1
+	op := ChangeCreated
+	var expected uint64
+	if d, ok := s.idx.get(tc.ID); ok {
+		tc.Created, expected, tc.Version, op = d.c.Created, d.c.Version, d.c.Version+1, ChangeUpdated
+	}
+	err := s.commit(ctx, Batch{Users: []User{u}, Contacts: []ContactWrite{{Contact: tc, Expected: expected}}})
+	s.mu.Unlock()
+	if err != nil {
+		return User{}, fmt.Errorf("provision user %s: %w", u.AOR(), err)
+	}
+	s.emit([]ChangeEvent{{Op: op, Contact: tc, Actor: p.User}})
+	return u, nil
+}
+
+// GetUser returns the user with address of record aor. It needs
+// users:admin.
+func (s *Service) GetUser(_ context.Context, p Principal, aor string) (User, error) {
+	if err := requireUsersAdmin(p); err != nil {
+		return User{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u, ok := s.users[aor]
+	if !ok {
+		return User{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user sorted by AOR. It needs users:admin.
+func (s *Service) ListUsers(_ context.Context, p Principal) ([]User, error) {
+	if err := requireUsersAdmin(p); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]User, 0, len(s.users))
+	for _, u := range s.users {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].AOR() < out[j].AOR() })
+	return out, nil
+}
+
+// DeleteUser deletes user aor with its team contact, the marks on that
+// contact, and the user's personal contacts, marks and own groups. Without
+// confirm it changes nothing and returns the Dependents report with
+// ErrConfirmationRequired. It needs users:admin.
+func (s *Service) DeleteUser(ctx context.Context, p Principal, aor string, confirm bool) (Dependents, error) {
+	if err := requireUsersAdmin(p); err != nil {
+		return Dependents{}, err
+	}
+	s.mu.Lock()
+	if _, ok := s.users[aor]; !ok {
+		s.mu.Unlock()
+		return Dependents{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
+	}
+	teamID := TeamContactID(aor)
+	var dep Dependents
+	b := Batch{DeleteUsers: []string{aor}}
+	var events []ChangeEvent
+	for owner, m := range s.marks {
+		if groups, ok := m[teamID]; ok {
+			b.Marks = append(b.Marks, Mark{Owner: owner, ContactID: teamID})
+			if strings.HasPrefix(owner, "@") {
+				dep.SharedGroups = append(dep.SharedGroups, groups...)
+			} else if owner != aor {
+				dep.MarkedBy++
+			}
+		}
+	}
+	for cid := range s.marks[aor] {
+		if cid != teamID {
+			b.Marks = append(b.Marks, Mark{Owner: aor, ContactID: cid})
+		}
+	}
+	if d, ok := s.idx.get(teamID); ok {
+		b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: teamID, Expected: d.c.Version})
+		events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: d.c, Actor: p.User})
+	}
+	for _, id := range s.idx.owners[aor] {
+		if d := s.idx.docs[id]; d.alive {
+			dep.PersonalContacts++
+			b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: d.c.ID, Expected: d.c.Version})
+			b.Marks = append(b.Marks, s.marksOfContactLocked(d.c.ID)...)
+			events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: d.c, Actor: p.User})
+		}
+	}
+	for id, g := range s.groups {
+		if g.Owner == aor {
+			dep.OwnGroups++
+			b.DeleteGroups = append(b.DeleteGroups, id)
+		}
+	}
+	slices.Sort(dep.SharedGroups)
+	dep.SharedGroups = slices.Compact(dep.SharedGroups)
+	if !confirm {
+		s.mu.Unlock()
+		return dep, fmt.Errorf("delete user %s: %w", aor, ErrConfirmationRequired)
+	}
+	b.Marks = dedupeMarks(b.Marks)
+	err := s.commit(ctx, b)
+	s.mu.Unlock()
+	if err != nil {
+		return dep, fmt.Errorf("delete user %s: %w", aor, err)
+	}
+	s.emit(events)
+	return dep, nil
+}
+
+func dedupeMarks(ms []Mark) []Mark {
+	seen := map[string]bool{}
+	out := ms[:0]
+	for _, m := range ms {
+		k := markKey(m.Owner, m.ContactID)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
