@@ -54,8 +54,43 @@ type Service struct {
 	log   zerolog.Logger
 	now   func() time.Time
 
-	mu       sync.RWMutex // guards watchers
+	mu       sync.RWMutex // guards watchers and callers
 	watchers []func(Change)
+	callers  CallerResolver
+}
+
+// CallerResolver names the caller of a ringing call from the directory, so
+// colleagues' lamps and apps show who is calling, not a bare number.
+type CallerResolver interface {
+	ResolveCaller(ctx context.Context, callee AOR, remote Party) (Party, bool)
+}
+
+// SetCallerResolver installs r; nil turns enrichment off.
+func (s *Service) SetCallerResolver(r CallerResolver) {
+	s.mu.Lock()
+	s.callers = r
+	s.mu.Unlock()
+}
+
+// enrich names the remote party of each ringing incoming dialog. It runs
+// before the store update: a lookup is a read and must not be retried with
+// an optimistic transaction.
+func (s *Service) enrich(ctx context.Context, aor AOR, b *PublishBody) {
+	s.mu.RLock()
+	r := s.callers
+	s.mu.RUnlock()
+	if r == nil || b == nil {
+		return
+	}
+	for i := range b.Dialogs {
+		d := &b.Dialogs[i]
+		if !d.ringing() || d.Remote.URI == "" {
+			continue
+		}
+		if p, ok := r.ResolveCaller(ctx, aor, d.Remote); ok {
+			d.Remote = p
+		}
+	}
 }
 
 // New returns a Service keeping its state in store.
@@ -212,6 +247,7 @@ func (s *Service) Publish(ctx context.Context, aor AOR, p Publish) (PublishResul
 	if p.IfMatch == "" && (p.Body == nil || p.Expires <= 0) {
 		return PublishResult{}, fmt.Errorf("initial publication for %s needs a body and a lifetime: %w", aor, ErrInvalid)
 	}
+	s.enrich(ctx, aor, p.Body)
 	etag := newETag()
 	var res PublishResult
 	err := s.update(ctx, aor, func(r *Record, now time.Time) error {

@@ -340,3 +340,32 @@ func BenchmarkRegisterRefresh(b *testing.B) {
 		}
 	}
 }
+
+type directoryFake map[string]Party
+
+func (f directoryFake) ResolveCaller(_ context.Context, _ AOR, remote Party) (Party, bool) {
+	p, ok := f[remote.URI]
+	return p, ok
+}
+
+func TestRingingCallerIsNamed(t *testing.T) {
+	ctx := context.Background()
+	s, _, rec := newTestService(t)
+	s.SetCallerResolver(directoryFake{"sip:+33491550142@pbx": {URI: "sip:+33491550142@pbx", Display: "ACME Marseille", ContactID: "c-42"}})
+	register(t, s, "c1", 1, "sip:201@10.0.0.5", time.Hour)
+
+	res, err := s.Publish(ctx, alice, Publish{Event: EventDialog, Expires: time.Minute, Body: dialogBody(1,
+		Dialog{ID: "d1", Direction: DirectionRecipient, State: DialogEarly, Remote: Party{URI: "sip:+33491550142@pbx", Display: "0491550142"}},
+		Dialog{ID: "d2", Direction: DirectionInitiator, State: DialogEarly, Remote: Party{URI: "sip:+33491550142@pbx"}})})
+	require.NoError(t, err)
+	v := rec.last(t).View
+	require.Len(t, v.Dialogs, 2)
+	assert.Equal(t, "ACME Marseille", v.Dialogs[0].Remote.Display, "the directory name replaces the bare number")
+	assert.Equal(t, "c-42", v.Dialogs[0].Remote.ContactID)
+	assert.Empty(t, v.Dialogs[1].Remote.ContactID, "outgoing calls are not looked up")
+
+	// Answered without a remote identity: the name stays while the call is up.
+	_, err = s.Publish(ctx, alice, Publish{Event: EventDialog, IfMatch: res.ETag, Expires: time.Minute, Body: dialogBody(2, Dialog{ID: "d1", State: DialogConfirmed})})
+	require.NoError(t, err)
+	assert.Equal(t, "ACME Marseille", rec.last(t).View.Dialogs[0].Remote.Display)
+}

@@ -208,8 +208,15 @@ func (s *Server) handleOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction)
 	s.reply(req, tx, res)
 }
 
-// handleStray answers a NOTIFY outside any subscription of ours.
+// handleStray hands a NOTIFY to the PBX watcher, if one is set, and answers
+// one outside any subscription of ours with 481 (RFC 6665 §4.1.3).
 func (s *Server) handleStray(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	s.mu.RLock()
+	h := s.notifies
+	s.mu.RUnlock()
+	if h != nil && h.HandleNotify(req, tx) {
+		return
+	}
 	s.replyCode(req, tx, sipmsg.StatusCallTransactionDoesNotExists, "Subscription Does Not Exist")
 }
 

@@ -134,8 +134,17 @@ type Deps struct {
 	Policy Policy
 }
 
+// notifyHandler takes NOTIFYs of subscriptions this instance made itself,
+// such as the PBX watcher's; it reports whether the NOTIFY was its own.
+type notifyHandler interface {
+	HandleNotify(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool
+}
+
 // Server is the SIP edge.
 type Server struct {
+	mu       sync.RWMutex // guards notifies
+	notifies notifyHandler
+
 	cfg    Config
 	core   presenceCore
 	store  subscriptionStore
@@ -215,6 +224,18 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 	srv.OnNoRoute(s.noRoute)
 	return s, nil
 }
+
+// SetNotifyHandler routes incoming NOTIFYs to h first; call it before
+// serving.
+func (s *Server) SetNotifyHandler(h notifyHandler) {
+	s.mu.Lock()
+	s.notifies = h
+	s.mu.Unlock()
+}
+
+// Client is the SIP client of this server's user agent: requests sent with
+// it leave from, and get answers on, the server's own sockets.
+func (s *Server) Client() *sipgo.Client { return s.client }
 
 // Changed is the presence watcher: it queues the view for every subscriber
 // of its AOR and returns at once. Bursts for one AOR coalesce to the latest

@@ -35,13 +35,19 @@ type config struct {
 	TLSKey        string
 	SIPSListen    string
 	HTTPTLS       bool
+	PBX           string
+	PBXTransport  string
+	PBXExtensions []string
+	PBXEvents     []string
+	PBXUser       string
+	PBXPassword   string
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
 // flag given on the command line wins over the environment.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
-	var domains, trusted string
+	var domains, trusted, pbxExts, pbxEvents string
 	fs := flag.NewFlagSet("switchboard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.SIPListen, "sip-listen", ":5060", "SIP address, served on UDP and TCP")
@@ -61,6 +67,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&c.SIPSListen, "sips-listen", ":5061", "SIP over TLS address, served when --tls-cert is set")
 	fs.BoolVar(&c.HTTPTLS, "http-tls", false, "serve the HTTP API over TLS with --tls-cert")
+	fs.StringVar(&c.PBX, "pbx", "", "PBX address (host:port) to SUBSCRIBE to for extension state; empty: the PBX pushes")
+	fs.StringVar(&c.PBXTransport, "pbx-transport", "udp", "transport towards the PBX: udp or tcp")
+	fs.StringVar(&pbxExts, "pbx-extensions", "", "extensions to watch at the PBX, e.g. 200-299,301")
+	fs.StringVar(&pbxEvents, "pbx-events", "dialog", "event packages to watch: dialog, presence, reg")
+	fs.StringVar(&c.PBXUser, "pbx-user", "", "digest user when the PBX challenges our SUBSCRIBEs")
+	fs.StringVar(&c.PBXPassword, "pbx-password", "", "digest password for --pbx-user (prefer the environment variable)")
 	host, _ := os.Hostname()
 	fs.StringVar(&c.InstanceID, "instance-id", host, "this instance's name, unique among instances sharing Redis")
 
@@ -83,6 +95,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	for _, d := range strings.Split(domains, ",") {
 		if d = strings.TrimSpace(d); d != "" {
 			c.Domains = append(c.Domains, strings.ToLower(d))
+		}
+	}
+	if exts, err := parseExtensions(pbxExts); err != nil {
+		envErrs = append(envErrs, fmt.Errorf("--pbx-extensions: %w", err))
+	} else {
+		c.PBXExtensions = exts
+	}
+	for _, e := range strings.Split(pbxEvents, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			c.PBXEvents = append(c.PBXEvents, e)
 		}
 	}
 	for _, cidr := range strings.Split(trusted, ",") {
@@ -160,6 +182,22 @@ func (c config) validate() error {
 	}
 	if c.RateLimit == 0 || (c.RateLimit < 0 && c.RateLimit != -1) {
 		errs = append(errs, errors.New("--rate-limit must be positive, or -1 to disable"))
+	}
+	if c.PBX != "" {
+		if _, _, err := net.SplitHostPort(c.PBX); err != nil {
+			errs = append(errs, fmt.Errorf("--pbx %q: %w", c.PBX, err))
+		}
+		if len(c.PBXExtensions) == 0 {
+			errs = append(errs, errors.New("--pbx needs --pbx-extensions"))
+		}
+		if c.PBXTransport != "udp" && c.PBXTransport != "tcp" {
+			errs = append(errs, fmt.Errorf("--pbx-transport %q: want udp or tcp", c.PBXTransport))
+		}
+		for _, e := range c.PBXEvents {
+			if e != "dialog" && e != "presence" && e != "reg" {
+				errs = append(errs, fmt.Errorf("--pbx-events: unknown event %q", e))
+			}
+		}
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))

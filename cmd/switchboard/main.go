@@ -28,6 +28,7 @@ import (
 	"github.com/switchboardhq/switchboard/events"
 	"github.com/switchboardhq/switchboard/presence"
 	"github.com/switchboardhq/switchboard/sip"
+	"github.com/switchboardhq/switchboard/sip/watcher"
 )
 
 func main() {
@@ -148,12 +149,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	var store presence.Store = presence.NewMemStore()
 	var redisStore *presence.RedisStore
+	var rdb *redis.Client
 	if cfg.RedisURL != "" {
 		opt, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
 			return fmt.Errorf("redis url: %w", err)
 		}
-		rdb := redis.NewClient(opt) // go-redis reconnects by itself
+		rdb = redis.NewClient(opt) // go-redis reconnects by itself
 		defer rdb.Close()
 		redisStore = presence.NewRedisStore(rdb, "sb:")
 		store = redisStore
@@ -172,6 +174,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}, deps, log)
 	if err != nil {
 		return err
+	}
+	var pbxWatcher *watcher.Watcher
+	if cfg.PBX != "" {
+		if pbxWatcher, err = newWatcher(cfg, edge, core, rdb, log); err != nil {
+			return err
+		}
+		edge.SetNotifyHandler(pbxWatcher)
 	}
 	ready["sip"] = func(context.Context) error {
 		if edge.Draining() {
@@ -210,6 +219,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return core.Run(gctx) })
 	g.Go(func() error { return edge.ServeListeners(gctx, ln.sip, cfg.ShutdownGrace) })
+	if pbxWatcher != nil {
+		g.Go(func() error { return pbxWatcher.Run(gctx) })
+	}
 	if certs != nil {
 		g.Go(func() error { reloadOnHangup(gctx, certs, log); return nil })
 	}
@@ -241,6 +253,27 @@ func exitOnSecondSignal(ctx context.Context, stop func(), log zerolog.Logger) {
 	<-sig
 	log.Warn().Msg("second signal: exiting now")
 	os.Exit(1)
+}
+
+// newWatcher subscribes to the PBX for the configured extensions, feeding
+// the presence core; with Redis, instances share the work through leases.
+func newWatcher(cfg config, edge *sip.Server, core *presence.Service, rdb *redis.Client, log zerolog.Logger) (*watcher.Watcher, error) {
+	host, port, err := contactAddr(cfg.SIPListen, cfg.PBX)
+	if err != nil {
+		return nil, err
+	}
+	wc := watcher.Config{
+		PBX: cfg.PBX, Transport: cfg.PBXTransport, Domain: cfg.Domains[0], Extensions: cfg.PBXExtensions,
+		Events: cfg.PBXEvents, Username: cfg.PBXUser, Password: cfg.PBXPassword,
+		ContactHost: host, ContactPort: port,
+	}
+	if rdb != nil {
+		wc.Lease = redisLease{rdb: rdb, prefix: "sb:lease:watch:", owner: cfg.InstanceID}
+	}
+	if err := wc.Validate(); err != nil {
+		return nil, fmt.Errorf("pbx watcher: %w", err)
+	}
+	return watcher.New(wc, edge.Client(), core, log), nil
 }
 
 // reloadOnHangup reloads the TLS certificate on every SIGHUP until ctx
