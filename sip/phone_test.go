@@ -41,12 +41,12 @@ type serverOpts struct {
 	tls  net.Listener
 }
 
-func startServer(t *testing.T, cfg Config) *testServer {
+func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
 	return startServerWith(t, cfg, serverOpts{})
 }
 
-func startServerWith(t *testing.T, cfg Config, opts serverOpts) *testServer {
+func startServerWith(t testing.TB, cfg Config, opts serverOpts) *testServer {
 	t.Helper()
 	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
