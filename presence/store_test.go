@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,12 +179,26 @@ func TestServiceOnRedis(t *testing.T) {
 	assert.LessOrEqual(t, ttl, recordGrace+time.Minute+time.Second)
 }
 
+// roundTrips counts network round trips: one per command or pipeline.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { r.n.Add(1); return next(ctx, cmd) }
+}
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
+}
+
 func BenchmarkRedisRegister(b *testing.B) {
 	rdb, prefix := testRedis(b)
+	rt := &roundTrips{}
+	rdb.AddHook(rt)
 	s := New(Config{}, NewRedisStore(rdb, prefix), zerolog.Nop())
 	ctx := context.Background()
 	var cseq uint32
 	b.ReportAllocs()
+	defer func() { b.ReportMetric(float64(rt.n.Load())/float64(b.N), "roundtrips/op") }()
 	for b.Loop() {
 		cseq++
 		if _, err := s.Register(ctx, alice, Registration{CallID: "c", CSeq: cseq, Contacts: []ContactUpdate{{URI: "sip:201@10.0.0.5", Expires: time.Hour}}}); err != nil {
