@@ -228,6 +228,11 @@ type User struct {
 	JobTitle   string    `json:"job_title,omitempty"`
 	Created    time.Time `json:"created"`
 	Updated    time.Time `json:"updated"`
+	// SIPPassword, when set on ProvisionUser input, replaces the user's
+	// SIP digest credentials; only its HA1 hashes are kept (credentials.go).
+	SIPPassword string `json:"-"`
+	// Digest holds the stored HA1 hashes. The Service never returns it.
+	Digest *Digest `json:"digest,omitempty"`
 }
 
 // AOR returns the user's address of record, "ext@domain".

@@ -39,11 +39,19 @@ func (s *Service) ProvisionUser(ctx context.Context, p Principal, u User) (User,
 	if err := u.Validate(); err != nil {
 		return User{}, err
 	}
+	password := u.SIPPassword
+	u.SIPPassword, u.Digest = "", nil
+	if err := checkSIPPassword(password); err != nil {
+		return User{}, err
+	}
 	now := s.now().UTC()
 	s.mu.Lock()
 	u.Created, u.Updated = now, now
 	if old, ok := s.users[u.AOR()]; ok {
-		u.Created = old.Created
+		u.Created, u.Digest = old.Created, old.Digest
+	}
+	if password != "" {
+		u.Digest = newDigest(u.Extension, u.Domain, password, now)
 	}
 	tc := u.teamContact()
 	tc.Created, tc.Updated, tc.Version = now, now, 1
@@ -58,7 +66,7 @@ func (s *Service) ProvisionUser(ctx context.Context, p Principal, u User) (User,
 		return User{}, fmt.Errorf("provision user %s: %w", u.AOR(), err)
 	}
 	s.emit([]ChangeEvent{{Op: op, Contact: tc, Actor: p.User}})
-	return u, nil
+	return u.public(), nil
 }
 
 // GetUser returns the user with address of record aor. It needs
@@ -73,7 +81,7 @@ func (s *Service) GetUser(_ context.Context, p Principal, aor string) (User, err
 	if !ok {
 		return User{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
 	}
-	return u, nil
+	return u.public(), nil
 }
 
 // ListUsers returns every user sorted by AOR. It needs users:admin.
@@ -85,7 +93,7 @@ func (s *Service) ListUsers(_ context.Context, p Principal) ([]User, error) {
 	defer s.mu.RUnlock()
 	out := make([]User, 0, len(s.users))
 	for _, u := range s.users {
-		out = append(out, u)
+		out = append(out, u.public())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].AOR() < out[j].AOR() })
 	return out, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,9 +105,22 @@ func (t timedStore) observe(op string, start time.Time) {
 	t.hist.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
-// noKeys knows no API key: every authenticated API call is refused 401.
-type noKeys struct{}
-
-func (noKeys) Resolve(context.Context, string) (directory.Principal, error) {
-	return directory.Principal{}, directory.ErrNotFound
+// contactEvent is the wire form of a directory change. It names the
+// contact, never its content: subscribers read it through the API with
+// their own permissions. Subjects: personal contacts under the owner's
+// domain and extension, team contacts under "<domain>.team", company
+// contacts under "global.company".
+func contactEvent(ev directory.ChangeEvent) events.ContactEvent {
+	c := ev.Contact
+	out := events.ContactEvent{Type: string(ev.Op), ID: c.ID, Kind: string(c.Kind), Version: c.Version}
+	switch c.Kind {
+	case directory.KindPersonal:
+		user, domain, _ := strings.Cut(c.Owner, "@")
+		out.Domain, out.Owner = domain, user
+	case directory.KindTeam:
+		out.Domain, out.Owner = c.Domain, "team"
+	default:
+		out.Domain, out.Owner = "global", "company"
+	}
+	return out
 }

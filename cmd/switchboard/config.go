@@ -35,19 +35,22 @@ type config struct {
 	TLSKey        string
 	SIPSListen    string
 	HTTPTLS       bool
-	PBX           string
-	PBXTransport  string
-	PBXExtensions []string
-	PBXEvents     []string
-	PBXUser       string
-	PBXPassword   string
+	SIPAuth       bool
+	// SIPAuthAlgorithms are offered in this order, one challenge each.
+	SIPAuthAlgorithms []string
+	PBX               string
+	PBXTransport      string
+	PBXExtensions     []string
+	PBXEvents         []string
+	PBXUser           string
+	PBXPassword       string
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
 // flag given on the command line wins over the environment.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
-	var domains, trusted, pbxExts, pbxEvents string
+	var domains, trusted, pbxExts, pbxEvents, algs string
 	fs := flag.NewFlagSet("switchboard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.SIPListen, "sip-listen", ":5060", "SIP address, served on UDP and TCP")
@@ -62,6 +65,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.RedisURL, "redis", "", "Redis URL (redis://host:6379/0) for shared state; empty keeps state in process")
 	fs.StringVar(&c.NATSURL, "nats", "", "NATS URL (nats://host:4222) for presence events; empty runs an embedded server")
 	fs.StringVar(&trusted, "trusted-cidr", "", "PBX addresses (CIDRs, comma-separated) whose forwarded REGISTER and PUBLISH skip authentication and rate limits")
+	fs.BoolVar(&c.SIPAuth, "sip-auth", false, "challenge phones' REGISTER, SUBSCRIBE and PUBLISH with digest, against the SIP passwords set when provisioning users")
+	// MD5 first: many desk phones answer the first challenge they see and
+	// know no SHA-256 (RFC 8760 clients pick the best one they support).
+	fs.StringVar(&algs, "sip-auth-algorithms", "MD5,SHA-256", "digest algorithms offered, in order of the challenges")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "SIP requests per second allowed per source address; -1 disables")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate for SIP over TLS and HTTPS; reloaded on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
@@ -105,6 +112,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	for _, e := range strings.Split(pbxEvents, ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			c.PBXEvents = append(c.PBXEvents, e)
+		}
+	}
+	for _, a := range strings.Split(algs, ",") {
+		switch a = strings.TrimSpace(a); a {
+		case "":
+		case "MD5", "SHA-256":
+			c.SIPAuthAlgorithms = append(c.SIPAuthAlgorithms, a)
+		default:
+			envErrs = append(envErrs, fmt.Errorf("--sip-auth-algorithms: unknown %q (MD5, SHA-256)", a))
 		}
 	}
 	for _, cidr := range strings.Split(trusted, ",") {

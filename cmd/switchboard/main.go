@@ -25,9 +25,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchboardhq/switchboard/api"
+	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/events"
 	"github.com/switchboardhq/switchboard/presence"
 	"github.com/switchboardhq/switchboard/sip"
+	"github.com/switchboardhq/switchboard/sip/auth"
 	"github.com/switchboardhq/switchboard/sip/watcher"
 )
 
@@ -70,6 +72,12 @@ func bind(cfg config, certs *sip.CertReloader) (listeners, error) {
 	if l.sip.UDP, err = net.ListenPacket("udp", cfg.SIPListen); err != nil {
 		return fail("sip udp", cfg.SIPListen, err)
 	}
+	if u, ok := l.sip.UDP.(*net.UDPConn); ok {
+		// One reader drains the socket; a deep buffer rides out bursts
+		// (a PBX restart re-registering every phone) instead of dropping.
+		_ = u.SetReadBuffer(4 << 20)
+		_ = u.SetWriteBuffer(4 << 20)
+	}
 	if l.sip.TCP, err = net.Listen("tcp", cfg.SIPListen); err != nil {
 		return fail("sip tcp", cfg.SIPListen, err)
 	}
@@ -90,6 +98,9 @@ func bind(cfg config, certs *sip.CertReloader) (listeners, error) {
 // run wires Switchboard together and serves until the first SIGINT or
 // SIGTERM, which drains; a second signal stops at once.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "keys" {
+		return runKeys(ctx, args[1:], getenv, os.Stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
@@ -164,7 +175,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	storeHist := newStoreHistogram()
 	core := presence.New(presence.Config{MaxBindings: 10}, timedStore{Store: store, hist: storeHist}, log)
 
+	ds, err := openDirectoryStore(cfg.DataDir, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer ds.close()
+	dir, err := directory.New(ctx, ds.store, log)
+	if err != nil {
+		return fmt.Errorf("load directory: %w", err)
+	}
+	dir.OnChange(func(ev directory.ChangeEvent) {
+		if err := bus.PublishContact(context.Background(), contactEvent(ev)); err != nil {
+			log.Warn().Err(err).Str("contact", ev.Contact.ID).Msg("publish contact event")
+		}
+	})
+
 	deps := sip.Deps{Core: core}
+	if cfg.SIPAuth {
+		realm := ""
+		if len(cfg.Domains) == 1 {
+			realm = cfg.Domains[0] // phones often register to an IP: keep the realm the users' domain
+		}
+		deps.Auth = auth.New(auth.Config{Realm: realm, Algorithms: cfg.SIPAuthAlgorithms}, dir)
+	}
 	if redisStore != nil {
 		deps.Subscriptions = redisStore.Watchers(cfg.InstanceID)
 	}
@@ -190,10 +223,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 
 	apiSrv := api.New(api.Deps{
-		Presence: core,
-		Keys:     noKeys{},
-		Ready:    checkAll(ready),
-		Metrics:  promhttp.HandlerFor(newMetrics(edge, bus, storeHist), promhttp.HandlerOpts{}),
+		Presence:  core,
+		Directory: dir,
+		Keys:      directory.NewKeys(ds.keys),
+		Ready:     checkAll(ready),
+		Metrics:   promhttp.HandlerFor(newMetrics(edge, bus, storeHist), promhttp.HandlerOpts{}),
 	}, log)
 	br := &bridge{bus: bus, core: core, log: log.With().Str("component", "bridge").Logger()}
 	core.Watch(edge.Changed)

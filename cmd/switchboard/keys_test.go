@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/directory"
+)
+
+// resolve opens the data dir's store as the server would and resolves key.
+func resolve(t *testing.T, dataDir, key string) (directory.Principal, error) {
+	t.Helper()
+	ds, err := openDirectoryStore(dataDir, "")
+	require.NoError(t, err)
+	defer ds.close()
+	return directory.NewKeys(ds.keys).Resolve(context.Background(), key)
+}
+
+func TestKeysCLI(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr, err := runKeysCapture(t, dir, "create", "--user", "201@pbx.example.com", "--scopes", "contacts:personal,company:read")
+	require.NoError(t, err, stderr)
+	userKey := strings.TrimSpace(stdout)
+	require.True(t, strings.HasPrefix(userKey, "sbk_"), stdout)
+	assert.Equal(t, 1, strings.Count(stdout, "\n"), "the key alone on stdout")
+	assert.Contains(t, stderr, "201@pbx.example.com")
+
+	stdout, stderr, err = runKeysCapture(t, dir, "create", "--admin", "--scopes", "users:admin,company:write")
+	require.NoError(t, err, stderr)
+	adminKey := strings.TrimSpace(stdout)
+
+	p, err := resolve(t, dir, userKey)
+	require.NoError(t, err)
+	assert.Equal(t, directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopeCompanyRead, directory.ScopePersonal}}, p)
+	p, err = resolve(t, dir, adminKey)
+	require.NoError(t, err)
+	assert.Equal(t, directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeCompanyWrite, directory.ScopeUsersAdmin}}, p)
+
+	stdout, _, err = runKeysCapture(t, dir, "list")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 3, stdout)
+	assert.Contains(t, stdout, "201@pbx.example.com")
+	assert.Contains(t, stdout, "admin")
+	for _, k := range []string{userKey, adminKey} {
+		assert.NotContains(t, stdout, k[strings.LastIndex(k, "_")+1:], "list never shows secrets")
+	}
+
+	// Revoke the user key by ID; flags may follow the ID.
+	id := strings.Split(userKey, "_")[1]
+	_, stderr, err = runKeysNoEnv(t, "revoke", id, "--data-dir", dir)
+	require.NoError(t, err, stderr)
+	_, err = resolve(t, dir, userKey)
+	require.ErrorIs(t, err, directory.ErrNotFound)
+	_, err = resolve(t, dir, adminKey)
+	require.NoError(t, err)
+	stdout, _, err = runKeysCapture(t, dir, "list")
+	require.NoError(t, err)
+	assert.NotContains(t, stdout, id)
+	_, _, err = runKeysCapture(t, dir, "revoke", id)
+	require.ErrorIs(t, err, directory.ErrNotFound)
+}
+
+func TestKeysCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "no command", args: nil, want: "missing command"},
+		{name: "unknown command", args: []string{"rotate"}, want: `unknown command "rotate"`},
+		{name: "no identity", args: []string{"create", "--scopes", "lookup"}, want: "--user"},
+		{name: "bad user", args: []string{"create", "--user", "alice", "--scopes", "lookup"}, want: "--user"},
+		{name: "no scopes", args: []string{"create", "--user", "201@pbx.example.com"}, want: "--scopes"},
+		{name: "unknown scope", args: []string{"create", "--user", "201@pbx.example.com", "--scopes", "lookup,root"}, want: `unknown scope "root"`},
+		{name: "personal on admin key", args: []string{"create", "--admin", "--scopes", "contacts:personal"}, want: "needs a user"},
+		{name: "revoke without id", args: []string{"revoke"}, want: "one key ID"},
+		{name: "list with arguments", args: []string{"list", "x"}, want: "unexpected arguments"},
+		{name: "unknown flag", args: []string{"list", "--nope"}, want: "not defined"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runKeysCapture(t, dir, tc.args...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	_, stderr, err := runKeysCapture(t, dir, "--help")
+	require.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, stderr, "keys create")
+}
+
+func TestRunDispatchesKeys(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"keys", "rotate"}, func(string) string { return "" }, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown command "rotate"`)
+}
+
+// runKeysCapture runs runKeys with SWITCHBOARD_DATA_DIR set to dataDir.
+func runKeysCapture(t *testing.T, dataDir string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := map[string]string{"SWITCHBOARD_DATA_DIR": dataDir}
+	err = runKeys(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+// runKeysNoEnv runs runKeys with no environment.
+func runKeysNoEnv(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = runKeys(context.Background(), args, func(string) string { return "" }, &out, &errOut)
+	return out.String(), errOut.String(), err
+}

@@ -1,0 +1,660 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/switchboardhq/switchboard/directory/phone"
+)
+
+// Defaults of LookupConfig.
+const (
+	DefaultDisplayPattern   = "{first} {last} ({company})"
+	DefaultMaxDisplayLen    = 24
+	DefaultTrailingFallback = 9
+	DefaultLookupCacheSize  = 10000
+)
+
+// LookupConfig configures a Lookup.
+type LookupConfig struct {
+	// DefaultRegion is the ISO 3166 region ("FR") numbers are read in when
+	// the callee's SIP domain has no entry in DomainRegions. Company
+	// contacts are stored in this region. Required.
+	DefaultRegion string
+	// DomainRegions maps a SIP domain to its region: a PBX tenant in
+	// Germany reads "030 1234567" as Berlin, one in France as an error.
+	// Personal and team numbers are stored in their domain's region.
+	DomainRegions map[string]string
+	// DefaultDomain is the SIP domain of a callee given as a bare
+	// extension ("201"). Empty means such a callee has no domain: no
+	// personal or team contacts, company contacts only.
+	DefaultDomain string
+	// MaxExtensionLen is the longest internal extension (0: the phone
+	// package default, 6).
+	MaxExtensionLen int
+	// MinTrailingDigits is the trailing-digit key of the weakest match
+	// (0: 7).
+	MinTrailingDigits int
+	// TrailingFallback applies to incoming numbers that cannot be read
+	// at all, typically because a PBX prepended an outside-line or
+	// carrier prefix: their last TrailingFallback digits are matched as a
+	// national number, and any hit is reported at the trailing-digits
+	// rank (never exact, never blocking), ambiguous when several numbers
+	// share those digits. 0 means DefaultTrailingFallback, a negative
+	// value disables the fallback.
+	TrailingFallback int
+	// DisplayPattern formats the display name; see displayFormat for the
+	// collapsing rules. Empty means DefaultDisplayPattern.
+	DisplayPattern string
+	// MaxDisplayLen truncates the display to this many characters, ending
+	// in a plain "." (0: DefaultMaxDisplayLen; negative: no limit).
+	MaxDisplayLen int
+	// CacheSize bounds the LRU of parsed incoming numbers, per region
+	// (0: DefaultLookupCacheSize; negative: no cache).
+	CacheSize int
+}
+
+// LookupMarks are the callee's built-in marks on a matched contact.
+type LookupMarks struct {
+	VIP      bool
+	Favorite bool
+	Blocked  bool
+}
+
+// LookupResult is the caller-ID answer for one incoming call.
+type LookupResult struct {
+	// ContactID is the matched contact; empty when Ambiguous.
+	ContactID string
+	// Kind is the kind of the matched contact (or candidates).
+	Kind Kind
+	// Name is the contact's plain name ("First Last", else company).
+	Name string
+	// Display is the name formatted and truncated for phone screens. For
+	// an ambiguous match it is the name all candidates share, if any.
+	Display string
+	// E164 is the incoming number in E.164 form, when it has one.
+	E164 string
+	// Rank says how strongly the number matched.
+	Rank phone.Rank
+	// Ambiguous is set when several contacts matched at Rank within the
+	// winning source; Candidates lists them and no single one is picked.
+	Ambiguous  bool
+	Candidates []string
+	// Marks are the callee's marks on the matched contact, merged with
+	// the marks of the callee's personal contact for the number (see
+	// Resolve).
+	Marks LookupMarks
+	// Blocked tells a PBX to reject the call before ringing: the callee
+	// blocked this number, matched at the national rank or better. A
+	// trailing-digits hint never blocks.
+	Blocked bool
+	// AOR is the extension of a matched team contact ("201@pbx"), for
+	// presence.
+	AOR string
+}
+
+// lookupEntry is what the Lookup keeps of one contact.
+type lookupEntry struct {
+	kind    Kind
+	scope   string // owner for personal, domain for team, "" for company
+	name    string
+	display string
+	company string
+	numbers []string // raw, as stored
+	version uint64
+}
+
+// regionParser parses incoming numbers for one region, with its cache.
+type regionParser struct {
+	norm  *phone.Normalizer
+	cache *shardedCache // nil when disabled
+}
+
+// parse returns the parsed number and whether it is usable.
+func (p *regionParser) parse(raw string) (phone.Number, bool) {
+	if p.cache != nil {
+		if num, ok, found := p.cache.get(raw); found {
+			return num, ok
+		}
+	}
+	num, err := p.norm.Parse(raw)
+	if err != nil {
+		// A number with an extension suffix ("0491550142;ext=12",
+		// "+1 650 253 0000 x12") is still the caller's main number.
+		if base, cut := stripExtension(raw); cut {
+			num, err = p.norm.Parse(base)
+			num.Raw = raw
+		}
+	}
+	ok := err == nil
+	if p.cache != nil && len(raw) <= 256 {
+		p.cache.put(raw, num, ok)
+	}
+	return num, ok
+}
+
+// stripExtension cuts an extension suffix off a bare number: ";ext=",
+// "#", " x", "ext" (any case). URIs are left to the phone package, which
+// already drops tel: parameters.
+func stripExtension(raw string) (string, bool) {
+	if strings.ContainsAny(raw, ":<") {
+		return raw, false
+	}
+	cut := len(raw)
+	if i := strings.IndexAny(raw, ";#"); i >= 0 {
+		cut = i
+	}
+	lower := strings.ToLower(raw[:cut])
+	for _, m := range [...]string{"ext", " x"} {
+		if i := strings.Index(lower, m); i > 0 && i < cut {
+			cut = i
+		}
+	}
+	if cut == len(raw) || cut == 0 {
+		return raw, false
+	}
+	return strings.TrimSpace(raw[:cut]), true
+}
+
+// Lookup resolves incoming numbers to contacts for caller ID. It keeps
+// phone indexes beside the Service, updated on every contact change:
+// one for company contacts, one per SIP domain for team contacts and one
+// per owner for personal contacts, so a lookup reads three small hash
+// maps whatever the directory size and never filters other users'
+// contacts. Marks are read live from the Service. Safe for concurrent
+// use.
+//
+// Lock order: applyMu, then mu, then each phone.Index's own lock; the
+// Service lock is never held while taking mu, and Resolve releases mu
+// before reading marks from the Service.
+type Lookup struct {
+	svc      *Service
+	log      zerolog.Logger
+	display  displayFormat
+	fallback int
+	defDom   string
+	def      *regionParser            // DefaultRegion
+	byDomain map[string]*regionParser // from DomainRegions
+	regions  map[string]*regionParser // by region, shared by domains
+
+	applyMu sync.Mutex // serialises index updates, so events apply in order
+
+	mu       sync.RWMutex // guards the fields below
+	company  *phone.Index
+	teams    map[string]*phone.Index // by domain
+	personal map[string]*phone.Index // by owner AOR
+	entries  map[string]*lookupEntry // by contact ID
+	building bool
+	closed   bool          // the build failed; changes are ignored
+	pending  []ChangeEvent // received while building
+}
+
+// NewLookup builds the caller-ID indexes from every contact of svc and
+// keeps them current through svc's change observer (chained after any
+// observer already set; an OnChange call after NewLookup would unhook the
+// Lookup). Parsing the stored numbers dominates the build (25–60 µs per
+// number), so it runs on every CPU; ctx cancels it.
+func NewLookup(ctx context.Context, svc *Service, cfg LookupConfig) (*Lookup, error) {
+	l, err := newLookup(svc, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.building = true
+	svc.addChangeObserver(l.observe)
+
+	var snap []*lookupEntry
+	var ids []string
+	svc.lookupSnapshot(func(c *Contact) {
+		ids = append(ids, c.ID)
+		snap = append(snap, l.entryOf(c))
+	})
+
+	l.applyMu.Lock()
+	defer l.applyMu.Unlock()
+	type job struct {
+		idx     *phone.Index
+		id, raw string
+	}
+	var jobs []job
+	l.mu.Lock()
+	for i, e := range snap {
+		l.entries[ids[i]] = e
+		x := l.indexForLocked(e.kind, e.scope)
+		for _, raw := range e.numbers {
+			jobs = append(jobs, job{x, ids[i], raw})
+		}
+	}
+	l.mu.Unlock()
+
+	workers := runtime.GOMAXPROCS(0)
+	g, gctx := errgroup.WithContext(ctx)
+	var bad sync.Map
+	for w := range workers {
+		g.Go(func() error {
+			for i := w; i < len(jobs); i += workers {
+				if i%4096 == w && gctx.Err() != nil {
+					return gctx.Err()
+				}
+				j := jobs[i]
+				if err := j.idx.Add(j.id, j.raw); err != nil {
+					bad.Store(j.id, err)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		// The observer stays chained in the Service: make it a no-op.
+		l.mu.Lock()
+		l.building, l.closed, l.pending = false, true, nil
+		l.mu.Unlock()
+		return nil, fmt.Errorf("build caller-id lookup: %w", err)
+	}
+	nbad := 0
+	bad.Range(func(_, _ any) bool { nbad++; return true })
+
+	l.mu.Lock()
+	l.building = false
+	pending := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	for _, e := range pending {
+		l.apply(e)
+	}
+	l.log.Info().Int("contacts", len(snap)).Int("numbers", len(jobs)).Int("unparsable_contacts", nbad).Msg("caller-id lookup built")
+	return l, nil
+}
+
+// newLookup validates cfg and returns an empty Lookup.
+func newLookup(svc *Service, cfg LookupConfig) (*Lookup, error) {
+	if cfg.DisplayPattern == "" {
+		cfg.DisplayPattern = DefaultDisplayPattern
+	}
+	if cfg.MaxDisplayLen == 0 {
+		cfg.MaxDisplayLen = DefaultMaxDisplayLen
+	}
+	if cfg.TrailingFallback == 0 {
+		cfg.TrailingFallback = DefaultTrailingFallback
+	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultLookupCacheSize
+	}
+	var errs []error
+	display, err := parseDisplayPattern(cfg.DisplayPattern, max(cfg.MaxDisplayLen, 0))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.MaxDisplayLen > 0 && cfg.MaxDisplayLen < 4 {
+		errs = append(errs, fmt.Errorf("max display length %d: want at least 4", cfg.MaxDisplayLen))
+	}
+	if cfg.TrailingFallback > 0 && (cfg.TrailingFallback < 6 || cfg.TrailingFallback > 15) {
+		errs = append(errs, fmt.Errorf("trailing fallback %d: want 6 to 15 digits", cfg.TrailingFallback))
+	}
+	l := &Lookup{
+		svc: svc, log: svc.log.With().Str("component", "lookup").Logger(),
+		display: display, fallback: cfg.TrailingFallback, defDom: normDomain(cfg.DefaultDomain),
+		byDomain: map[string]*regionParser{}, regions: map[string]*regionParser{},
+		teams: map[string]*phone.Index{}, personal: map[string]*phone.Index{}, entries: map[string]*lookupEntry{},
+	}
+	parser := func(region string) (*regionParser, error) {
+		region = strings.ToUpper(strings.TrimSpace(region))
+		if p, ok := l.regions[region]; ok {
+			return p, nil
+		}
+		n, err := phone.NewNormalizer(phone.Config{DefaultRegion: region, MaxExtensionLen: cfg.MaxExtensionLen, MinTrailingDigits: cfg.MinTrailingDigits})
+		if err != nil {
+			return nil, err
+		}
+		p := &regionParser{norm: n}
+		if cfg.CacheSize > 0 {
+			p.cache = newShardedCache(cfg.CacheSize)
+		}
+		l.regions[region] = p
+		return p, nil
+	}
+	if l.def, err = parser(cfg.DefaultRegion); err != nil {
+		errs = append(errs, fmt.Errorf("default region: %w", err))
+	}
+	for dom, region := range cfg.DomainRegions {
+		p, err := parser(region)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("region of domain %s: %w", dom, err))
+			continue
+		}
+		l.byDomain[normDomain(dom)] = p
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("caller-id lookup config: %w", err)
+	}
+	l.company = phone.NewIndex(l.def.norm)
+	return l, nil
+}
+
+// parserFor returns the parser of domain's region.
+func (l *Lookup) parserFor(domain string) *regionParser {
+	if p, ok := l.byDomain[domain]; ok {
+		return p
+	}
+	return l.def
+}
+
+// entryOf extracts what the Lookup keeps of c.
+func (l *Lookup) entryOf(c *Contact) *lookupEntry {
+	e := &lookupEntry{
+		kind: c.Kind, name: c.DisplayName(), display: l.display.render(c),
+		company: cleanDisplay(c.Company), version: c.Version,
+	}
+	switch c.Kind {
+	case KindPersonal:
+		e.scope = c.Owner
+	case KindTeam:
+		e.scope = normDomain(c.Domain)
+	}
+	for _, p := range c.Phones {
+		if !slices.Contains(e.numbers, p.Number) {
+			e.numbers = append(e.numbers, p.Number)
+		}
+	}
+	return e
+}
+
+// indexForLocked returns the index holding contacts of kind in scope,
+// creating it. Callers hold mu for writing.
+func (l *Lookup) indexForLocked(kind Kind, scope string) *phone.Index {
+	switch kind {
+	case KindPersonal:
+		x := l.personal[scope]
+		if x == nil {
+			_, dom, _ := splitAOR(scope)
+			x = phone.NewIndex(l.parserFor(normDomain(dom)).norm)
+			l.personal[scope] = x
+		}
+		return x
+	case KindTeam:
+		x := l.teams[scope]
+		if x == nil {
+			x = phone.NewIndex(l.parserFor(scope).norm)
+			l.teams[scope] = x
+		}
+		return x
+	}
+	return l.company
+}
+
+// observe is the Service change observer. It must not block for long:
+// while the initial build runs, events are queued and applied after it.
+func (l *Lookup) observe(e ChangeEvent) {
+	l.mu.Lock()
+	if l.building || l.closed {
+		if !l.closed {
+			l.pending = append(l.pending, e)
+		}
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	l.applyMu.Lock()
+	defer l.applyMu.Unlock()
+	l.apply(e)
+}
+
+// apply updates the indexes for one change. Callers hold applyMu. Stored
+// numbers are parsed outside mu, so lookups wait only for map writes.
+func (l *Lookup) apply(e ChangeEvent) {
+	id := e.Contact.ID
+	l.mu.RLock()
+	old := l.entries[id]
+	l.mu.RUnlock()
+	var next *lookupEntry
+	if e.Op != ChangeDeleted {
+		if old != nil && e.Contact.Version < old.version {
+			return // stale: replayed after the build saw a newer state
+		}
+		next = l.entryOf(&e.Contact)
+	}
+
+	var oldX, newX *phone.Index
+	l.mu.Lock()
+	if old != nil {
+		oldX = l.indexForLocked(old.kind, old.scope)
+	}
+	if next != nil {
+		newX = l.indexForLocked(next.kind, next.scope)
+		l.entries[id] = next
+	}
+	l.mu.Unlock()
+
+	if old != nil {
+		for _, raw := range old.numbers {
+			if oldX != newX || !slices.Contains(next.numbers, raw) {
+				oldX.Remove(id, raw)
+			}
+		}
+	}
+	if next != nil {
+		for _, raw := range next.numbers {
+			if old != nil && oldX == newX && slices.Contains(old.numbers, raw) {
+				continue
+			}
+			if err := newX.Add(id, raw); err != nil {
+				l.log.Debug().Err(err).Str("contact_id", id).Msg("number not indexed for caller id")
+			}
+		}
+	}
+	if next == nil {
+		l.mu.Lock()
+		delete(l.entries, id)
+		l.mu.Unlock()
+	}
+}
+
+// Resolve returns the contact that number belongs to, as callee sees it,
+// and false when nothing matched.
+//
+// number is the caller as the PBX got it from the trunk: national,
+// international, "00"/"+", with separators, or a tel:/sip: URI. callee is
+// the called extension, "ext@domain" or a bare "ext" (DefaultDomain),
+// optionally as a sip: URI; its domain picks the region the number is
+// read in (once per call, cached) and the team index.
+//
+// Precedence: the strongest rank wins (exact E.164 or extension >
+// national number > trailing digits); among equal ranks the callee's
+// personal contacts beat company contacts, which beat team contacts.
+// So a personal contact matched only by its last digits does not hide a
+// company contact matched exactly. The callee's own say about a number
+// always counts, though: when the callee keeps the number as a personal
+// contact matched at the national rank or better, the marks of that
+// contact (VIP, Favorite, Blocked) are merged into the result even when
+// another contact supplies the name. Blocked is only set for matches at
+// the national rank or better; a trailing-digits hint never rejects a
+// call.
+func (l *Lookup) Resolve(ctx context.Context, number, callee string) (LookupResult, bool) {
+	if ctx.Err() != nil {
+		return LookupResult{}, false
+	}
+	ext, domain := l.parseCallee(callee)
+	owner := ""
+	if ext != "" && domain != "" {
+		owner = ext + "@" + domain
+	}
+	num, ok := l.parserFor(domain).parse(number)
+	fallback := false
+	if !ok {
+		if num, ok = l.fallbackNumber(number); !ok {
+			return LookupResult{}, false
+		}
+		fallback = true
+	}
+
+	type source struct {
+		kind Kind
+		r    phone.Result
+	}
+	var src [3]source
+	src[0].kind, src[1].kind, src[2].kind = KindPersonal, KindCompany, KindTeam
+	l.mu.RLock()
+	if x := l.personal[owner]; x != nil && owner != "" {
+		src[0].r = x.LookupNumber(num)
+	}
+	src[1].r = l.company.LookupNumber(num)
+	if x := l.teams[domain]; x != nil && domain != "" {
+		src[2].r = x.LookupNumber(num)
+	}
+	best := -1
+	for i := range src {
+		if fallback && src[i].r.Rank > phone.RankTrailingDigits {
+			src[i].r.Rank = phone.RankTrailingDigits
+		}
+		if src[i].r.Rank != phone.RankNone && (best < 0 || src[i].r.Rank > src[best].r.Rank) {
+			best = i
+		}
+	}
+	if best < 0 {
+		l.mu.RUnlock()
+		return LookupResult{}, false
+	}
+	win := src[best].r
+	res := LookupResult{Kind: src[best].kind, Rank: win.Rank, E164: num.E164}
+	var first *lookupEntry
+	n := 0
+	for _, id := range win.IDs {
+		if e := l.entries[id]; e != nil {
+			if first == nil {
+				first, res.ContactID = e, id
+			}
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		l.mu.RUnlock()
+		return LookupResult{}, false // raced with a delete
+	case n == 1 && !win.Ambiguous:
+		res.Name, res.Display = first.name, first.display
+		if res.Kind == KindTeam {
+			res.AOR = strings.TrimPrefix(res.ContactID, TeamContactID(""))
+		}
+	default:
+		res.ContactID, res.Ambiguous = "", true
+		res.Candidates = win.IDs
+		res.Display, res.Name = l.commonNameLocked(win.IDs)
+	}
+	l.mu.RUnlock()
+
+	// Marks: the callee's on the winning contact(s) when they share one
+	// number, plus those on the callee's personal contact for it.
+	if !win.Ambiguous {
+		res.Marks = l.svc.builtinMarks(owner, win.IDs)
+	}
+	if pr := src[0].r; best != 0 && pr.Rank >= phone.RankNationalNumber && !pr.Ambiguous {
+		pm := l.svc.builtinMarks(owner, pr.IDs)
+		res.Marks.VIP = res.Marks.VIP || pm.VIP
+		res.Marks.Favorite = res.Marks.Favorite || pm.Favorite
+		res.Marks.Blocked = res.Marks.Blocked || pm.Blocked
+		res.Blocked = pm.Blocked
+	}
+	res.Blocked = res.Blocked || (res.Marks.Blocked && res.Rank >= phone.RankNationalNumber && !win.Ambiguous)
+	return res, true
+}
+
+// commonNameLocked returns the display and name every candidate shares,
+// else the company they share, else nothing. Callers hold mu.
+func (l *Lookup) commonNameLocked(ids []string) (display, name string) {
+	var d, nm, co string
+	sameD, sameCo := true, true
+	for i, id := range ids {
+		e := l.entries[id]
+		if e == nil {
+			continue
+		}
+		if i == 0 || (d == "" && nm == "") {
+			d, nm, co = e.display, e.name, e.company
+			continue
+		}
+		sameD = sameD && e.display == d
+		sameCo = sameCo && e.company == co
+	}
+	switch {
+	case sameD:
+		return d, nm
+	case sameCo && co != "":
+		return truncateDisplay(co, l.display.max), co
+	}
+	return "", ""
+}
+
+// fallbackNumber reads the last TrailingFallback digits of an unreadable
+// number as a national number, for a trailing-rank match.
+func (l *Lookup) fallbackNumber(raw string) (phone.Number, bool) {
+	if l.fallback <= 0 || len(raw) > 256 {
+		return phone.Number{}, false
+	}
+	s := raw
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		s = s[i+1:] // tel:, sip:
+	}
+	if i := strings.IndexAny(s, "@;>"); i >= 0 {
+		s = s[:i]
+	}
+	d := Digits(s)
+	if len(d) < l.fallback {
+		return phone.Number{}, false
+	}
+	return phone.Number{Raw: raw, Kind: phone.KindNational, National: d[len(d)-l.fallback:], Digits: d}, true
+}
+
+// parseCallee splits a callee into extension and lower-case domain,
+// accepting "ext@domain", "ext", and sip:/sips:/tel: URIs with or without
+// a name-addr, port and parameters.
+func (l *Lookup) parseCallee(s string) (ext, domain string) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '<'); i >= 0 {
+		s = s[i+1:]
+		if j := strings.IndexByte(s, '>'); j >= 0 {
+			s = s[:j]
+		}
+	}
+	for _, scheme := range [...]string{"sip:", "sips:", "tel:"} {
+		if len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme) {
+			s = s[len(scheme):]
+			break
+		}
+	}
+	if i := strings.IndexByte(s, ';'); i >= 0 {
+		s = s[:i]
+	}
+	ext, domain, found := strings.Cut(s, "@")
+	if !found {
+		return ext, l.defDom
+	}
+	return ext, normDomain(domain)
+}
+
+// normDomain lower-cases a SIP domain and drops a port.
+func normDomain(d string) string {
+	d = strings.TrimSpace(d)
+	if i := strings.LastIndexByte(d, ':'); i >= 0 && !strings.Contains(d[i:], "]") {
+		d = d[:i]
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 'A' && d[i] <= 'Z' {
+			return strings.ToLower(d)
+		}
+	}
+	return d
+}
+
+// Len returns the number of contacts the Lookup holds.
+func (l *Lookup) Len() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.entries)
+}

@@ -1,0 +1,164 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Benchmark directory: 1,000,000 contacts written straight into a MemStore
+// (Service.Create per contact would only add ID generation and event
+// overhead), loaded by New, then indexed by NewLookup's parallel build.
+const (
+	benchLookupUsers    = 1_000
+	benchLookupPersonal = 300 // per user: 300,000 personal contacts
+	benchLookupTotal    = 1_000_000
+	benchLookupDomain   = "pbx.example.com"
+)
+
+var (
+	benchLookupOnce sync.Once
+	benchLookupLk   *Lookup
+)
+
+// benchCompanyNumber is company contact i's number: a Paris number
+// scattered by a prime stride so neighbours share no trailing digits.
+func benchCompanyNumber(i int) string { return fmt.Sprintf("+33 1 %08d", (i*7919)%100_000_000) }
+
+// benchPersonalNumber is personal contact i's mobile, national format.
+func benchPersonalNumber(i int) string { return fmt.Sprintf("06 %08d", (i*104729)%100_000_000) }
+
+func benchLookup(b *testing.B) *Lookup {
+	b.Helper()
+	benchLookupOnce.Do(func() {
+		ctx := context.Background()
+		store := NewMemStore()
+		var batch Batch
+		flush := func() {
+			if err := store.Apply(ctx, batch); err != nil {
+				panic(err)
+			}
+			batch = Batch{}
+		}
+		n := 0
+		for u := range benchLookupUsers {
+			usr := User{Extension: fmt.Sprintf("%d", 1000+u), Domain: benchLookupDomain, FirstName: "User", LastName: fmt.Sprint(u)}
+			tc := usr.teamContact()
+			tc.Version = 1
+			batch.Users = append(batch.Users, usr)
+			batch.Contacts = append(batch.Contacts, ContactWrite{Contact: tc})
+			n++
+			for p := range benchLookupPersonal {
+				i := u*benchLookupPersonal + p
+				batch.Contacts = append(batch.Contacts, ContactWrite{Contact: Contact{
+					ID: fmt.Sprintf("p_%07d", i), Kind: KindPersonal, Owner: usr.AOR(), Version: 1,
+					FirstName: firstNames[i%len(firstNames)], LastName: lastNames[i%len(lastNames)],
+					Phones: []Phone{{Type: PhoneMobile, Number: benchPersonalNumber(i)}},
+				}})
+				n++
+			}
+			batch.Marks = append(batch.Marks, Mark{Owner: usr.AOR(), ContactID: fmt.Sprintf("p_%07d", u*benchLookupPersonal), Groups: []string{GroupVIP}})
+			flush()
+		}
+		for i := 0; n < benchLookupTotal; i++ {
+			batch.Contacts = append(batch.Contacts, ContactWrite{Contact: Contact{
+				ID: fmt.Sprintf("c_%07d", i), Kind: KindCompany, Version: 1,
+				FirstName: firstNames[i%len(firstNames)], LastName: lastNames[i%len(lastNames)], Company: companies[i%len(companies)],
+				Phones: []Phone{{Type: PhoneWork, Number: benchCompanyNumber(i)}},
+			}})
+			n++
+			if len(batch.Contacts) == 10_000 {
+				flush()
+			}
+		}
+		flush()
+		svc, err := New(ctx, store, testLogger())
+		if err != nil {
+			panic(err)
+		}
+		start := time.Now()
+		lk, err := NewLookup(ctx, svc, LookupConfig{DefaultRegion: "FR", DefaultDomain: benchLookupDomain})
+		if err != nil {
+			panic(err)
+		}
+		b.Logf("NewLookup over %d contacts: %v", lk.Len(), time.Since(start).Round(time.Millisecond))
+		benchLookupLk = lk
+	})
+	return benchLookupLk
+}
+
+// BenchmarkResolve1M measures Resolve over 1,000,000 contacts: with the
+// incoming number in the parse cache (the repeat caller), and with every
+// number new to the cache (parsing dominates).
+func BenchmarkResolve1M(b *testing.B) {
+	lk := benchLookup(b)
+	ctx := context.Background()
+	callee := "1000@" + benchLookupDomain
+
+	b.Run("cache_hit/personal_vip", func(b *testing.B) {
+		num := benchPersonalNumber(0) // user 1000's VIP contact
+		r, ok := lk.Resolve(ctx, num, callee)
+		if !ok || !r.Marks.VIP {
+			b.Fatalf("want VIP personal, got %+v %v", r, ok)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			lk.Resolve(ctx, num, callee)
+		}
+	})
+	b.Run("cache_hit/company", func(b *testing.B) {
+		num := "01 " + benchCompanyNumber(4242)[6:]
+		if _, ok := lk.Resolve(ctx, num, callee); !ok {
+			b.Fatal("company number missed")
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			lk.Resolve(ctx, num, callee)
+		}
+	})
+	b.Run("cache_hit/parallel", func(b *testing.B) {
+		nums := make([]string, 1000)
+		for i := range nums {
+			nums[i] = benchCompanyNumber(i * 31)
+			lk.Resolve(ctx, nums[i], callee)
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				lk.Resolve(ctx, nums[i%len(nums)], callee)
+				i++
+			}
+		})
+	})
+	b.Run("cache_miss/company", func(b *testing.B) {
+		// 200,000 distinct strings cycle through a 10,000-entry cache, so
+		// practically every lookup parses.
+		nums := make([]string, 200_000)
+		for i := range nums {
+			nums[i] = fmt.Sprintf("0033 1 %08d", (i*7919)%100_000_000)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, ok := lk.Resolve(ctx, nums[i%len(nums)], callee); !ok {
+				b.Fatal("miss")
+			}
+			i++
+		}
+	})
+	b.Run("cache_miss/unknown_number", func(b *testing.B) {
+		nums := make([]string, 200_000)
+		for i := range nums {
+			nums[i] = fmt.Sprintf("07 %08d", i)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			lk.Resolve(ctx, nums[i%len(nums)], callee)
+			i++
+		}
+	})
+}
