@@ -36,6 +36,7 @@ type config struct {
 	SIPSListen    string
 	HTTPTLS       bool
 	SIPAuth       bool
+	PolicyFile    string
 	// SIPAuthAlgorithms are offered in this order, one challenge each.
 	SIPAuthAlgorithms []string
 	PBX               string
@@ -65,6 +66,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.RedisURL, "redis", "", "Redis URL (redis://host:6379/0) for shared state; empty keeps state in process")
 	fs.StringVar(&c.NATSURL, "nats", "", "NATS URL (nats://host:4222) for presence events; empty runs an embedded server")
 	fs.StringVar(&trusted, "trusted-cidr", "", "PBX addresses (CIDRs, comma-separated) whose forwarded REGISTER and PUBLISH skip authentication and rate limits")
+	fs.StringVar(&c.PolicyFile, "presence-policy", "", "file of presence allow-list rules (who may watch whom); empty: every watcher of the domain")
 	fs.BoolVar(&c.SIPAuth, "sip-auth", false, "challenge phones' REGISTER, SUBSCRIBE and PUBLISH with digest, against the SIP passwords set when provisioning users")
 	// MD5 first: many desk phones answer the first challenge they see and
 	// know no SHA-256 (RFC 8760 clients pick the best one they support).

@@ -191,6 +191,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	})
 
 	deps := sip.Deps{Core: core}
+	if cfg.PolicyFile != "" {
+		f, err := os.Open(cfg.PolicyFile)
+		if err != nil {
+			return fmt.Errorf("presence policy: %w", err)
+		}
+		policy, err := loadPolicy(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		deps.Policy = policy
+	}
 	if cfg.SIPAuth {
 		realm := ""
 		if len(cfg.Domains) == 1 {
