@@ -39,7 +39,10 @@ func Derive(r *Record, now time.Time) View {
 				continue
 			}
 			if i := slices.IndexFunc(dialogs, func(x Dialog) bool { return x.Key() == d.Key() }); i >= 0 {
-				if d.Updated.After(dialogs[i].Updated) {
+				// RFC 4235 §3.7.1: a dialog's state only moves forward, so
+				// two reports racing from a PBX cannot turn the lamp back
+				// from in-call to ringing.
+				if o, n := stateOrder(dialogs[i].State), stateOrder(d.State); n > o || (n == o && d.Updated.After(dialogs[i].Updated)) {
 					dialogs[i] = d
 				}
 				continue
@@ -111,4 +114,18 @@ func sameDialogs(a, b []Dialog) bool {
 			x.Direction == y.Direction && x.Remote == y.Remote && x.Local == y.Local &&
 			x.LocalTag == y.LocalTag && x.RemoteTag == y.RemoteTag && x.CallID == y.CallID
 	})
+}
+
+// stateOrder ranks the RFC 4235 states a dialog passes through.
+func stateOrder(s DialogState) int {
+	switch s {
+	case DialogTrying:
+		return 0
+	case DialogProceeding:
+		return 1
+	case DialogEarly:
+		return 2
+	default:
+		return 3
+	}
 }

@@ -337,6 +337,9 @@ func applyBody(r *Record, i int, b PublishBody, now time.Time) {
 // directed pickup needs the tags.
 func keepKnown(d *Dialog, old Dialog) {
 	d.Started = old.Started
+	if stateOrder(d.State) < stateOrder(old.State) {
+		d.State = old.State // a late "early" after "confirmed": states only move forward
+	}
 	if d.Remote.URI == "" {
 		d.Remote.URI = old.Remote.URI
 	}

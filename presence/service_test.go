@@ -192,6 +192,11 @@ func TestLateEventsNeverStickTheLamp(t *testing.T) {
 			want:   LineIdle,
 		},
 		{
+			name:   "ringing reported after answered",
+			events: []Dialog{{ID: "d1", State: DialogConfirmed}, {ID: "d1", State: DialogEarly, Direction: DirectionRecipient}},
+			want:   LineInCall,
+		},
+		{
 			name:   "second call still rings while the first ends",
 			events: []Dialog{{ID: "d1", State: DialogConfirmed}, {ID: "d2", State: DialogEarly, Direction: DirectionRecipient}, {ID: "d1", State: DialogTerminated}},
 			want:   LineRinging,

@@ -49,7 +49,11 @@ func (s *Server) handlePublish(req *sipmsg.Request, tx sipmsg.ServerTransaction)
 		s.replyErr(req, tx, err)
 		return
 	}
-	if exp > 0 && exp < s.cfg.PublishMinExpires {
+	// The PBX is exempt from the minimum: Kamailio's pua_dialoginfo
+	// publishes a hang-up with a fixed "Expires: 11" and never retries a
+	// 423, which would leave the lamp lit until the previous publication
+	// ran out.
+	if exp > 0 && exp < s.cfg.PublishMinExpires && !s.trusted(sourceAddr(req)) {
 		s.replyCode(req, tx, sipmsg.StatusIntervalToBrief, "Interval Too Brief",
 			sipmsg.NewHeader("Min-Expires", secs(s.cfg.PublishMinExpires)))
 		return

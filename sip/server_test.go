@@ -3,6 +3,7 @@ package sip
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -297,4 +298,28 @@ func TestRegistrarRules(t *testing.T) {
 	v, err := srv.core.Get(t.Context(), mustAOR(t, "201@pbx.example.com"))
 	require.NoError(t, err)
 	assert.Equal(t, "offline", string(v.Line))
+}
+
+func TestShortPublicationFromPBX(t *testing.T) {
+	tests := []struct {
+		name    string
+		trusted bool
+		want    int
+	}{
+		{name: "the PBX may publish a hang-up for 11 s", trusted: true, want: 200},
+		{name: "others get 423 with Min-Expires", trusted: false, want: 423},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{}
+			if tt.trusted {
+				cfg.TrustedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+			}
+			srv := startServer(t, cfg)
+			pbx := newPhone(t, srv, "UDP")
+			pbx.Request("PUBLISH", ext201, 1, "pub-short", "p", "", "Event: dialog\nExpires: 11\n", earlyBody(0, "terminated"))
+			res := pbx.Response("PUBLISH")
+			assert.Equal(t, tt.want, res.StatusCode, res.Reason)
+		})
+	}
 }

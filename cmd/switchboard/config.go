@@ -43,6 +43,7 @@ type config struct {
 	PBXTransport      string
 	PBXExtensions     []string
 	PBXEvents         []string
+	PBXExpires        time.Duration
 	PBXUser           string
 	PBXPassword       string
 }
@@ -80,6 +81,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.PBXTransport, "pbx-transport", "udp", "transport towards the PBX: udp or tcp")
 	fs.StringVar(&pbxExts, "pbx-extensions", "", "extensions to watch at the PBX, e.g. 200-299,301")
 	fs.StringVar(&pbxEvents, "pbx-events", "dialog", "event packages to watch: dialog, presence, reg")
+	fs.DurationVar(&c.PBXExpires, "pbx-expires", 600*time.Second, "lifetime asked for subscriptions to the PBX; refreshed at 80%, so also how soon a PBX restart is noticed")
 	fs.StringVar(&c.PBXUser, "pbx-user", "", "digest user when the PBX challenges our SUBSCRIBEs")
 	fs.StringVar(&c.PBXPassword, "pbx-password", "", "digest password for --pbx-user (prefer the environment variable)")
 	host, _ := os.Hostname()
@@ -207,6 +209,9 @@ func (c config) validate() error {
 		}
 		if len(c.PBXExtensions) == 0 {
 			errs = append(errs, errors.New("--pbx needs --pbx-extensions"))
+		}
+		if c.PBXExpires < 10*time.Second {
+			errs = append(errs, errors.New("--pbx-expires must be at least 10s"))
 		}
 		if c.PBXTransport != "udp" && c.PBXTransport != "tcp" {
 			errs = append(errs, fmt.Errorf("--pbx-transport %q: want udp or tcp", c.PBXTransport))

@@ -310,7 +310,7 @@ func newWatcher(cfg config, edge *sip.Server, core *presence.Service, rdb *redis
 	}
 	wc := watcher.Config{
 		PBX: cfg.PBX, Transport: cfg.PBXTransport, Domain: cfg.Domains[0], Extensions: cfg.PBXExtensions,
-		Events: cfg.PBXEvents, Username: cfg.PBXUser, Password: cfg.PBXPassword,
+		Events: cfg.PBXEvents, Expires: cfg.PBXExpires, Username: cfg.PBXUser, Password: cfg.PBXPassword,
 		ContactHost: host, ContactPort: port,
 	}
 	if rdb != nil {

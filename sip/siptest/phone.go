@@ -34,6 +34,7 @@ type Phone struct {
 	server    string
 	msgs      chan sipmsg.Message
 	held      []*sipmsg.Request
+	seen      map[string]uint32 // highest NOTIFY CSeq per Call-ID
 	addr      string
 }
 
@@ -176,21 +177,30 @@ func (p *Phone) Response(method string) *sipmsg.Response {
 	}
 }
 
-// Notify waits for a NOTIFY, answers it with code and returns it.
+// Notify waits for a NOTIFY, answers it with code and returns it. Like a
+// phone, it answers a retransmission (a CSeq already seen in that dialog)
+// again but does not return it.
 func (p *Phone) Notify(code int) *sipmsg.Request {
 	p.t.Helper()
-	if len(p.held) > 0 {
-		req := p.held[0]
-		p.held = p.held[1:]
-		p.Answer(req, code)
-		return req
-	}
 	for {
-		m := p.Next()
-		if req, ok := m.(*sipmsg.Request); ok && req.Method == sipmsg.NOTIFY {
-			p.Answer(req, code)
-			return req
+		var req *sipmsg.Request
+		if len(p.held) > 0 {
+			req, p.held = p.held[0], p.held[1:]
+		} else if m, ok := p.Next().(*sipmsg.Request); ok && m.Method == sipmsg.NOTIFY {
+			req = m
+		} else {
+			continue
 		}
+		p.Answer(req, code)
+		if p.seen == nil {
+			p.seen = map[string]uint32{}
+		}
+		id, cseq := req.CallID().Value(), req.CSeq().SeqNo
+		if last, ok := p.seen[id]; ok && cseq <= last {
+			continue
+		}
+		p.seen[id] = cseq
+		return req
 	}
 }
 
