@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/integration/harness"
 	"github.com/switchboardhq/switchboard/sip/dialoginfo"
+	"github.com/switchboardhq/switchboard/sip/pidf"
 	"github.com/switchboardhq/switchboard/sip/siptest"
 )
 
@@ -222,4 +225,53 @@ func TestGracefulShutdownDeactivates(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit within 15s of SIGTERM")
 	}
+}
+
+// mintKey creates an API key with the CLI against the shared Redis.
+func mintKey(t *testing.T, redisURL string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(binary(t), append([]string{"keys", "create", "--redis", redisURL}, args...)...).CombinedOutput()
+	require.NoError(t, err, string(out))
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func TestStatusOverHTTPReachesEveryInstance(t *testing.T) {
+	redisURL := harness.Redis(t)
+	natsURL := harness.NATS(t)
+	a := startInstance(t, "http-a", "--redis", redisURL, "--nats", natsURL)
+	b := startInstance(t, "http-b", "--redis", redisURL, "--nats", natsURL)
+	key := mintKey(t, redisURL, "--user", "201@pbx.example.com", "--scopes", "contacts:personal")
+
+	// A softphone watches 201's presence through instance B.
+	watcher := siptest.NewPhone(t, "UDP", b.sipAddr())
+	watcher.Request("SUBSCRIBE", ext201, 1, "http-1", "w", "", "Event: presence\n", "")
+	require.Equal(t, 200, watcher.Response("SUBSCRIBE").StatusCode)
+	watcher.Notify(200)
+
+	// The user sets Do Not Disturb through instance A's API.
+	req, err := http.NewRequest("PUT", "http://"+a.http+"/v1/presence/201@pbx.example.com/status", strings.NewReader(`{"status":"dnd","note":"in a meeting"}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+
+	n := watcher.Notify(200)
+	doc, err := pidf.Parse(n.Body())
+	require.NoError(t, err, string(n.Body()))
+	assert.Contains(t, doc.Activities, "busy")
+	assert.Equal(t, "in a meeting", doc.Note)
+
+	// And instance B's API reports it too.
+	req, err = http.NewRequest("GET", "http://"+b.http+"/v1/presence/201@pbx.example.com", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var v struct{ Status string }
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&v))
+	assert.Equal(t, "dnd", v.Status)
 }
