@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/switchboardhq/switchboard/directory"
@@ -20,17 +18,13 @@ type callerLookup interface {
 
 var _ callerLookup = (*directory.Lookup)(nil)
 
-// callerID holds the caller-ID state of one Server. Server (server.go)
-// has no field for it, so it lives in callerIDs keyed by the Server.
+// callerID serves the caller-ID routes of one Server.
 type callerID struct {
-	s  *Server
-	lk atomic.Pointer[callerLookupBox]
+	s *Server
 }
 
 // callerLookupBox lets an interface value live in an atomic.Pointer.
 type callerLookupBox struct{ callerLookup }
-
-var callerIDs sync.Map // *Server → *callerID
 
 // presenceTimeout bounds the optional presence read of a lookup: caller
 // ID must answer within the PBX's budget even when the presence store is
@@ -41,7 +35,6 @@ const presenceTimeout = 100 * time.Millisecond
 // The lookup answers 503 until SetCallerID is called.
 func (s *Server) callerIDRoutes() {
 	h := &callerID{s: s}
-	callerIDs.Store(s, h)
 	s.mux.HandleFunc("GET /v1/lookup", h.lookup)
 	s.mux.HandleFunc("GET /v1/phonebook/{format}", h.phonebook)
 }
@@ -49,15 +42,11 @@ func (s *Server) callerIDRoutes() {
 // SetCallerID installs the caller-ID lookup (a *directory.Lookup). Call it
 // before serving; until then /v1/lookup answers 503.
 func (s *Server) SetCallerID(l callerLookup) {
-	v, ok := callerIDs.Load(s)
-	if !ok {
-		return // not built by New
-	}
 	if l == nil {
-		v.(*callerID).lk.Store(nil)
+		s.callers.Store(nil)
 		return
 	}
-	v.(*callerID).lk.Store(&callerLookupBox{l})
+	s.callers.Store(&callerLookupBox{l})
 }
 
 // lookupJSON is the JSON answer of GET /v1/lookup.
@@ -123,7 +112,7 @@ func (h *callerID) lookup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden", "caller-id lookup needs scope lookup", "")
 		return
 	}
-	box := h.lk.Load()
+	box := h.s.callers.Load()
 	if box == nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "caller-id lookup is not ready", "")
 		return

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
@@ -28,6 +29,8 @@ type Server struct {
 	log  zerolog.Logger
 	mux  *http.ServeMux
 	hub  *hub
+	// callers is the caller-ID lookup, set once the directory is indexed.
+	callers atomic.Pointer[callerLookupBox]
 }
 
 // Deps are the API's collaborators. Presence and Keys are required;

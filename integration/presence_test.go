@@ -275,3 +275,35 @@ func TestStatusOverHTTPReachesEveryInstance(t *testing.T) {
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&v))
 	assert.Equal(t, "dnd", v.Status)
 }
+
+func TestCallerIDNamesTheRingingCall(t *testing.T) {
+	redisURL := harness.Redis(t)
+	natsURL := harness.NATS(t)
+	in := startInstance(t, "callerid", "--redis", redisURL, "--nats", natsURL, "--region", "FR")
+	admin := mintKey(t, redisURL, "--admin", "--scopes", "company:write,lookup")
+
+	req, err := http.NewRequest("POST", "http://"+in.http+"/v1/contacts", strings.NewReader(
+		`{"kind":"company","company":"ACME Marseille","phones":[{"type":"work","number":"+33 4 91 55 01 42"}]}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 201, res.StatusCode)
+
+	// The PBX asks during call setup, the way Asterisk's CURL() does.
+	require.Eventually(t, func() bool {
+		code, body := in.get("/v1/lookup?format=text&number=0491550142&callee=201@pbx.example.com&key=" + admin)
+		return code == 200 && body == "ACME Marseille"
+	}, 5*time.Second, 100*time.Millisecond)
+
+	// A colleague's BLF lamp names the caller while 201 rings.
+	watcher := siptest.NewPhone(t, "UDP", in.sipAddr())
+	subscribe(t, watcher, "cid-1")
+	pbx := siptest.NewPhone(t, "UDP", in.sipAddr())
+	body := strings.Replace(dialogBody(0, "early"), `display="Marseille Office"`, `display="0491550142"`, 1)
+	publish(t, pbx, 1, "", body)
+	d := doc(t, watcher.Notify(200))
+	require.Len(t, d.Dialogs, 1)
+	assert.Equal(t, "ACME Marseille", d.Dialogs[0].Remote.Display)
+}

@@ -124,3 +124,17 @@ func contactEvent(ev directory.ChangeEvent) events.ContactEvent {
 	}
 	return out
 }
+
+// callerNames names ringing callers from the directory for the presence
+// core: what colleagues' lamps and apps show.
+type callerNames struct{ lookup *directory.Lookup }
+
+func (c callerNames) ResolveCaller(ctx context.Context, callee presence.AOR, remote presence.Party) (presence.Party, bool) {
+	number := remote.URI
+	res, ok := c.lookup.Resolve(ctx, number, callee.String())
+	if !ok || res.Display == "" {
+		return presence.Party{}, false
+	}
+	remote.Display, remote.ContactID = res.Display, res.ContactID
+	return remote, true
+}

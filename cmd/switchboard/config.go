@@ -37,6 +37,7 @@ type config struct {
 	HTTPTLS       bool
 	SIPAuth       bool
 	PolicyFile    string
+	Region        string
 	// SIPAuthAlgorithms are offered in this order, one challenge each.
 	SIPAuthAlgorithms []string
 	PBX               string
@@ -67,6 +68,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.RedisURL, "redis", "", "Redis URL (redis://host:6379/0) for shared state; empty keeps state in process")
 	fs.StringVar(&c.NATSURL, "nats", "", "NATS URL (nats://host:4222) for presence events; empty runs an embedded server")
 	fs.StringVar(&trusted, "trusted-cidr", "", "PBX addresses (CIDRs, comma-separated) whose forwarded REGISTER and PUBLISH skip authentication and rate limits")
+	fs.StringVar(&c.Region, "region", "US", "ISO 3166 region phone numbers are read in (national formats, trunk prefixes), e.g. FR, DE, GB")
 	fs.StringVar(&c.PolicyFile, "presence-policy", "", "file of presence allow-list rules (who may watch whom); empty: every watcher of the domain")
 	fs.BoolVar(&c.SIPAuth, "sip-auth", false, "challenge phones' REGISTER, SUBSCRIBE and PUBLISH with digest, against the SIP passwords set when provisioning users")
 	// MD5 first: many desk phones answer the first challenge they see and
@@ -221,6 +223,9 @@ func (c config) validate() error {
 				errs = append(errs, fmt.Errorf("--pbx-events: unknown event %q", e))
 			}
 		}
+	}
+	if len(c.Region) != 2 || strings.ToUpper(c.Region) != c.Region {
+		errs = append(errs, fmt.Errorf("--region %q: want an ISO 3166 code like FR", c.Region))
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))

@@ -241,6 +241,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Ready:     checkAll(ready),
 		Metrics:   promhttp.HandlerFor(newMetrics(edge, bus, storeHist), promhttp.HandlerOpts{}),
 	}, log)
+	// The caller-ID index follows every contact change; build it after
+	// the event observer is set (the directory keeps the first observer).
+	lookup, err := directory.NewLookup(ctx, dir, directory.LookupConfig{
+		DefaultRegion: cfg.Region, DefaultDomain: cfg.Domains[0],
+	})
+	if err != nil {
+		return fmt.Errorf("index caller-id numbers: %w", err)
+	}
+	apiSrv.SetCallerID(lookup)
+	core.SetCallerResolver(callerNames{lookup})
 	br := &bridge{bus: bus, core: core, log: log.With().Str("component", "bridge").Logger()}
 	core.Watch(edge.Changed)
 	core.Watch(apiSrv.Watch)
