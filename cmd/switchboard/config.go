@@ -38,6 +38,10 @@ type config struct {
 	SIPAuth       bool
 	PolicyFile    string
 	Region        string
+	DomainRegions map[string]string
+	CallerPattern string
+	CallerMaxLen  int
+	Pprof         bool
 	// SIPAuthAlgorithms are offered in this order, one challenge each.
 	SIPAuthAlgorithms []string
 	PBX               string
@@ -53,7 +57,7 @@ type config struct {
 // flag given on the command line wins over the environment.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
-	var domains, trusted, pbxExts, pbxEvents, algs string
+	var domains, trusted, pbxExts, pbxEvents, algs, domainRegions string
 	fs := flag.NewFlagSet("switchboard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.SIPListen, "sip-listen", ":5060", "SIP address, served on UDP and TCP")
@@ -69,6 +73,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.NATSURL, "nats", "", "NATS URL (nats://host:4222) for presence events; empty runs an embedded server")
 	fs.StringVar(&trusted, "trusted-cidr", "", "PBX addresses (CIDRs, comma-separated) whose forwarded REGISTER and PUBLISH skip authentication and rate limits")
 	fs.StringVar(&c.Region, "region", "US", "ISO 3166 region phone numbers are read in (national formats, trunk prefixes), e.g. FR, DE, GB")
+	fs.StringVar(&domainRegions, "domain-region", "", "regions of tenants outside --region, e.g. berlin.example.com=DE,lyon.example.com=FR")
+	fs.StringVar(&c.CallerPattern, "callerid-pattern", "{first} {last} ({company})", "how caller names are shown on phones: {first} {last} {company} {department}")
+	fs.IntVar(&c.CallerMaxLen, "callerid-max-len", 24, "longest caller name sent to phones; longer ones are cut")
+	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP address (for diagnosis; keep it off the internet)")
 	fs.StringVar(&c.PolicyFile, "presence-policy", "", "file of presence allow-list rules (who may watch whom); empty: every watcher of the domain")
 	fs.BoolVar(&c.SIPAuth, "sip-auth", false, "challenge phones' REGISTER, SUBSCRIBE and PUBLISH with digest, against the SIP passwords set when provisioning users")
 	// MD5 first: many desk phones answer the first challenge they see and
@@ -81,7 +89,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.HTTPTLS, "http-tls", false, "serve the HTTP API over TLS with --tls-cert")
 	fs.StringVar(&c.PBX, "pbx", "", "PBX address (host:port) to SUBSCRIBE to for extension state; empty: the PBX pushes")
 	fs.StringVar(&c.PBXTransport, "pbx-transport", "udp", "transport towards the PBX: udp or tcp")
-	fs.StringVar(&pbxExts, "pbx-extensions", "", "extensions to watch at the PBX, e.g. 200-299,301")
+	fs.StringVar(&pbxExts, "pbx-extensions", "", "extensions to watch at the PBX, e.g. 200-299,301, or all provisioned users: all")
 	fs.StringVar(&pbxEvents, "pbx-events", "dialog", "event packages to watch: dialog, presence, reg")
 	fs.DurationVar(&c.PBXExpires, "pbx-expires", 600*time.Second, "lifetime asked for subscriptions to the PBX; refreshed at 80%, so also how soon a PBX restart is noticed")
 	fs.StringVar(&c.PBXUser, "pbx-user", "", "digest user when the PBX challenges our SUBSCRIBEs")
@@ -119,6 +127,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		if e = strings.TrimSpace(e); e != "" {
 			c.PBXEvents = append(c.PBXEvents, e)
 		}
+	}
+	c.DomainRegions = map[string]string{}
+	for _, pair := range splitList(domainRegions) {
+		d, r, ok := strings.Cut(pair, "=")
+		if !ok || len(strings.TrimSpace(r)) != 2 {
+			envErrs = append(envErrs, fmt.Errorf("--domain-region %q: want domain=REGION", pair))
+			continue
+		}
+		c.DomainRegions[strings.ToLower(strings.TrimSpace(d))] = strings.ToUpper(strings.TrimSpace(r))
 	}
 	for _, a := range strings.Split(algs, ",") {
 		switch a = strings.TrimSpace(a); a {
@@ -226,6 +243,9 @@ func (c config) validate() error {
 	}
 	if len(c.Region) != 2 || strings.ToUpper(c.Region) != c.Region {
 		errs = append(errs, fmt.Errorf("--region %q: want an ISO 3166 code like FR", c.Region))
+	}
+	if c.CallerMaxLen < 8 {
+		errs = append(errs, errors.New("--callerid-max-len must be at least 8"))
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))

@@ -44,6 +44,14 @@ func TestParseConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "tenant regions",
+			args: []string{"--region", "FR", "--domain-region", "berlin.example.com=de, lyon.example.com=FR"},
+			check: func(t *testing.T, c config) {
+				assert.Equal(t, "FR", c.Region)
+				assert.Equal(t, map[string]string{"berlin.example.com": "DE", "lyon.example.com": "FR"}, c.DomainRegions)
+			},
+		},
+		{
 			name:    "every problem at once",
 			args:    []string{"--sip-listen", "nope", "--log-format", "xml", "--domain", "a b"},
 			env:     map[string]string{"SWITCHBOARD_SHUTDOWN_GRACE": "forever"},
@@ -77,6 +85,7 @@ func TestParseExtensions(t *testing.T) {
 		{name: "list and range", in: "200-202, 301", want: []string{"200", "201", "202", "301"}},
 		{name: "leading zeros kept", in: "008-010", want: []string{"008", "009", "010"}},
 		{name: "empty", in: "", want: nil},
+		{name: "every provisioned user", in: "all", want: []string{"all"}},
 		{name: "reversed", in: "210-200", wantErr: true},
 		{name: "not numbers", in: "a-b", wantErr: true},
 		{name: "too many", in: "1-99999", wantErr: true},

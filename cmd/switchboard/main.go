@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -111,8 +113,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	log := newLogger(cfg, stderr).With().Str("instance", cfg.InstanceID).Logger()
 	// sipgo logs through slog: route it into zerolog once, before NewUA.
+	// The slog level must be set too: sipgo logs every message at debug,
+	// and a handler that is Enabled for debug formats each one (13% of the
+	// CPU under load) only for zerolog to drop it.
 	sipLog := log.With().Str("component", "sipgo").Logger().Level(max(zerolog.WarnLevel, log.GetLevel()))
-	sipmsg.SetDefaultLogger(slog.New(slogzerolog.Option{Logger: &sipLog}.NewZerologHandler()))
+	sipLevel := slog.LevelWarn
+	if sipLog.GetLevel() >= zerolog.ErrorLevel {
+		sipLevel = slog.LevelError
+	}
+	sipmsg.SetDefaultLogger(slog.New(slogzerolog.Option{Logger: &sipLog, Level: sipLevel}.NewZerologHandler()))
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -222,6 +231,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	var pbxWatcher *watcher.Watcher
 	if cfg.PBX != "" {
+		if len(cfg.PBXExtensions) == 1 && cfg.PBXExtensions[0] == "all" {
+			if cfg.PBXExtensions, err = provisionedExtensions(ctx, dir, cfg.Domains[0]); err != nil {
+				return err
+			}
+		}
 		if pbxWatcher, err = newWatcher(cfg, edge, core, rdb, log); err != nil {
 			return err
 		}
@@ -244,7 +258,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// The caller-ID index follows every contact change; build it after
 	// the event observer is set (the directory keeps the first observer).
 	lookup, err := directory.NewLookup(ctx, dir, directory.LookupConfig{
-		DefaultRegion: cfg.Region, DefaultDomain: cfg.Domains[0],
+		DefaultRegion: cfg.Region, DomainRegions: cfg.DomainRegions, DefaultDomain: cfg.Domains[0],
+		DisplayPattern: cfg.CallerPattern, MaxDisplayLen: cfg.CallerMaxLen,
 	})
 	if err != nil {
 		return fmt.Errorf("index caller-id numbers: %w", err)
@@ -268,7 +283,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		edge.Resync(rctx)
 	})
 
-	httpSrv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 5 * time.Second}
+	var handler http.Handler = apiSrv
+	if cfg.Pprof {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.Handle("/", apiSrv)
+		handler = mux
+	}
+	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	log.Info().Str("sip", ln.sip.UDP.LocalAddr().String()).Str("http", ln.http.Addr().String()).
 		Strs("domains", cfg.Domains).Bool("redis", redisStore != nil).Str("nats", natsURL).Msg("switchboard started")
 
@@ -309,6 +332,25 @@ func exitOnSecondSignal(ctx context.Context, stop func(), log zerolog.Logger) {
 	<-sig
 	log.Warn().Msg("second signal: exiting now")
 	os.Exit(1)
+}
+
+// provisionedExtensions lists the team users of domain: what the watcher
+// follows with --pbx-extensions all (read at start).
+func provisionedExtensions(ctx context.Context, dir *directory.Service, domain string) ([]string, error) {
+	users, err := dir.ListUsers(ctx, directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin}})
+	if err != nil {
+		return nil, fmt.Errorf("list provisioned users: %w", err)
+	}
+	var exts []string
+	for _, u := range users {
+		if strings.EqualFold(u.Domain, domain) {
+			exts = append(exts, u.Extension)
+		}
+	}
+	if len(exts) == 0 {
+		return nil, fmt.Errorf("--pbx-extensions all: no users provisioned in %s", domain)
+	}
+	return exts, nil
 }
 
 // newWatcher subscribes to the PBX for the configured extensions, feeding

@@ -11,8 +11,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// parseExtensions expands "200-219,301" into the extensions it names.
+// parseExtensions expands "200-219,301" into the extensions it names;
+// "all" stands for every provisioned user and is expanded at start.
 func parseExtensions(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "all" {
+		return []string{"all"}, nil
+	}
 	var out []string
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
