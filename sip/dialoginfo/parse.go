@@ -1,6 +1,8 @@
 package dialoginfo
 
 import (
+	"github.com/switchboardhq/switchboard/sip/xmldoc"
+
 	"encoding/xml"
 	"fmt"
 	"strconv"
@@ -27,7 +29,7 @@ func Parse(b []byte) (*Document, error) {
 	}
 
 	var d Document
-	v, ok := root.attr("version")
+	v, ok := root.Attr("version")
 	if !ok {
 		return nil, fmt.Errorf("%w: missing version attribute", ErrMalformed)
 	}
@@ -36,15 +38,15 @@ func Parse(b []byte) (*Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: invalid version %q", ErrMalformed, v)
 	}
-	st, ok := root.attr("state")
+	st, ok := root.Attr("state")
 	if !ok {
 		return nil, fmt.Errorf("%w: missing state attribute", ErrMalformed)
 	}
 	d.State = strings.ToLower(strings.TrimSpace(st))
-	d.Entity, _ = root.attr("entity")
+	d.Entity, _ = root.Attr("entity")
 
-	for _, c := range root.children {
-		if c.name.Local != "dialog" || !inNamespace(c.name) {
+	for _, c := range root.Children {
+		if c.Name.Local != "dialog" || !inNamespace(c.Name) {
 			continue
 		}
 		if len(d.Dialogs) == MaxDialogs {
@@ -69,19 +71,19 @@ func checkRoot(name xml.Name) error {
 	return nil
 }
 
-func parseDialog(n *node) (Dialog, error) {
+func parseDialog(n *xmldoc.Node) (Dialog, error) {
 	var dl Dialog
-	dl.ID, _ = n.attr("id")
-	dl.CallID, _ = n.attr("call-id")
-	dl.LocalTag, _ = n.attr("local-tag")
-	dl.RemoteTag, _ = n.attr("remote-tag")
-	dir, _ := n.attr("direction")
+	dl.ID, _ = n.Attr("id")
+	dl.CallID, _ = n.Attr("call-id")
+	dl.LocalTag, _ = n.Attr("local-tag")
+	dl.RemoteTag, _ = n.Attr("remote-tag")
+	dir, _ := n.Attr("direction")
 	dl.Direction = strings.ToLower(strings.TrimSpace(dir))
 
-	if s := n.child("state"); s != nil {
-		dl.State = strings.ToLower(s.trimmedText())
-		dl.Event, _ = s.attr("event")
-		if code, ok := s.attr("code"); ok && strings.TrimSpace(code) != "" {
+	if s := n.Child("state", inNS); s != nil {
+		dl.State = strings.ToLower(s.TrimmedText())
+		dl.Event, _ = s.Attr("event")
+		if code, ok := s.Attr("code"); ok && strings.TrimSpace(code) != "" {
 			c, err := strconv.Atoi(strings.TrimSpace(code))
 			if err != nil {
 				return dl, fmt.Errorf("%w: dialog %q has invalid code %q", ErrMalformed, dl.ID, code)
@@ -89,36 +91,36 @@ func parseDialog(n *node) (Dialog, error) {
 			dl.Code = c
 		}
 	}
-	if du := n.child("duration"); du != nil {
-		secs, err := strconv.Atoi(du.trimmedText())
+	if du := n.Child("duration", inNS); du != nil {
+		secs, err := strconv.Atoi(du.TrimmedText())
 		if err != nil {
-			return dl, fmt.Errorf("%w: dialog %q has invalid duration %q", ErrMalformed, dl.ID, du.trimmedText())
+			return dl, fmt.Errorf("%w: dialog %q has invalid duration %q", ErrMalformed, dl.ID, du.TrimmedText())
 		}
 		dl.Duration = secs
 	}
-	if l := n.child("local"); l != nil {
+	if l := n.Child("local", inNS); l != nil {
 		dl.Local = parseParticipant(l)
 	}
-	if r := n.child("remote"); r != nil {
+	if r := n.Child("remote", inNS); r != nil {
 		dl.Remote = parseParticipant(r)
 	}
 	return dl, nil
 }
 
-func parseParticipant(n *node) Participant {
+func parseParticipant(n *xmldoc.Node) Participant {
 	var p Participant
-	if id := n.child("identity"); id != nil {
-		p.Identity = id.trimmedText()
-		p.Display, _ = id.attr("display")
+	if id := n.Child("identity", inNS); id != nil {
+		p.Identity = id.TrimmedText()
+		p.Display, _ = id.Attr("display")
 	}
-	if t := n.child("target"); t != nil {
-		p.Target, _ = t.attr("uri")
-		for _, c := range t.children {
-			if c.name.Local != "param" || !inNamespace(c.name) {
+	if t := n.Child("target", inNS); t != nil {
+		p.Target, _ = t.Attr("uri")
+		for _, c := range t.Children {
+			if c.Name.Local != "param" || !inNamespace(c.Name) {
 				continue
 			}
-			name, _ := c.attr("pname")
-			val, _ := c.attr("pvalue")
+			name, _ := c.Attr("pname")
+			val, _ := c.Attr("pvalue")
 			// RFC 3840 §9: feature tag names and values compare
 			// case-insensitively; "no" means media is not rendered.
 			if strings.EqualFold(name, "+sip.rendering") && strings.EqualFold(strings.TrimSpace(val), "no") {

@@ -1,8 +1,9 @@
 package dialoginfo
 
 import (
+	"github.com/switchboardhq/switchboard/sip/xmldoc"
+
 	"strconv"
-	"unicode/utf8"
 )
 
 // Render returns d as a dialog-info document. See AppendRender.
@@ -33,7 +34,7 @@ func (d *Document) AppendRender(dst []byte) []byte {
 	} else {
 		dst = append(dst, `" state="full"`...)
 	}
-	dst = appendAttr(dst, "entity", d.Entity)
+	dst = xmldoc.AppendAttr(dst, "entity", d.Entity)
 	if len(d.Dialogs) == 0 {
 		return append(dst, "/>"...)
 	}
@@ -46,20 +47,20 @@ func (d *Document) AppendRender(dst []byte) []byte {
 
 func (dl *Dialog) appendTo(dst []byte) []byte {
 	dst = append(dst, "<dialog"...)
-	dst = appendAttr(dst, "id", dl.ID)
-	dst = appendAttr(dst, "call-id", dl.CallID)
-	dst = appendAttr(dst, "local-tag", dl.LocalTag)
-	dst = appendAttr(dst, "remote-tag", dl.RemoteTag)
-	dst = appendAttr(dst, "direction", dl.Direction)
+	dst = xmldoc.AppendAttr(dst, "id", dl.ID)
+	dst = xmldoc.AppendAttr(dst, "call-id", dl.CallID)
+	dst = xmldoc.AppendAttr(dst, "local-tag", dl.LocalTag)
+	dst = xmldoc.AppendAttr(dst, "remote-tag", dl.RemoteTag)
+	dst = xmldoc.AppendAttr(dst, "direction", dl.Direction)
 	dst = append(dst, "><state"...)
-	dst = appendAttr(dst, "event", dl.Event)
+	dst = xmldoc.AppendAttr(dst, "event", dl.Event)
 	if dl.Code != 0 {
 		dst = append(dst, ` code="`...)
 		dst = strconv.AppendInt(dst, int64(dl.Code), 10)
 		dst = append(dst, '"')
 	}
 	dst = append(dst, '>')
-	dst = appendEscaped(dst, dl.State, false)
+	dst = xmldoc.AppendEscaped(dst, dl.State, false)
 	dst = append(dst, "</state>"...)
 	if dl.Duration != 0 {
 		dst = append(dst, "<duration>"...)
@@ -81,14 +82,14 @@ func (p *Participant) appendTo(dst []byte, tag string) []byte {
 	dst = append(dst, '>')
 	if p.Identity != "" || p.Display != "" {
 		dst = append(dst, "<identity"...)
-		dst = appendAttr(dst, "display", p.Display)
+		dst = xmldoc.AppendAttr(dst, "display", p.Display)
 		dst = append(dst, '>')
-		dst = appendEscaped(dst, p.Identity, false)
+		dst = xmldoc.AppendEscaped(dst, p.Identity, false)
 		dst = append(dst, "</identity>"...)
 	}
 	if p.Target != "" || p.Held {
 		dst = append(dst, "<target"...)
-		dst = appendAttr(dst, "uri", p.Target)
+		dst = xmldoc.AppendAttr(dst, "uri", p.Target)
 		if p.Held {
 			// The form Asterisk writes for a held channel (RFC 4235
 			// §4.1.6 target params, RFC 3840 §9 +sip.rendering).
@@ -100,67 +101,4 @@ func (p *Participant) appendTo(dst []byte, tag string) []byte {
 	dst = append(dst, "</"...)
 	dst = append(dst, tag...)
 	return append(dst, '>')
-}
-
-// appendAttr appends ` name="value"`, or nothing when value is empty.
-func appendAttr(dst []byte, name, value string) []byte {
-	if value == "" {
-		return dst
-	}
-	dst = append(dst, ' ')
-	dst = append(dst, name...)
-	dst = append(dst, `="`...)
-	dst = appendEscaped(dst, value, true)
-	return append(dst, '"')
-}
-
-// appendEscaped appends s escaped for XML text or, when attr is set, for a
-// double-quoted attribute value. Tabs and newlines in attributes become
-// character references so attribute-value normalisation (XML 1.0 §3.3.3)
-// keeps them; carriage returns always do so end-of-line handling (§2.11)
-// keeps them. Characters outside the XML Char production (§2.2) and
-// invalid UTF-8 become U+FFFD.
-func appendEscaped(dst []byte, s string, attr bool) []byte {
-	last := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			var esc string
-			switch {
-			case c == '&':
-				esc = "&amp;"
-			case c == '<':
-				esc = "&lt;"
-			case c == '>':
-				esc = "&gt;"
-			case c == '"' && attr:
-				esc = "&quot;"
-			case c == '\'' && attr:
-				esc = "&apos;"
-			case c == '\t' && attr:
-				esc = "&#x9;"
-			case c == '\n' && attr:
-				esc = "&#xA;"
-			case c == '\r':
-				esc = "&#xD;"
-			case c < 0x20 && c != '\t' && c != '\n':
-				esc = "\uFFFD"
-			}
-			if esc != "" {
-				dst = append(dst, s[last:i]...)
-				dst = append(dst, esc...)
-				last = i + 1
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && size == 1) || r == 0xFFFE || r == 0xFFFF {
-			dst = append(dst, s[last:i]...)
-			dst = append(dst, "\uFFFD"...)
-			last = i + size
-		}
-		i += size
-	}
-	return append(dst, s[last:]...)
 }

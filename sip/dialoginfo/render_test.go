@@ -161,30 +161,6 @@ func TestAppendRenderAppends(t *testing.T) {
 	assert.Equal(t, string(doc.Render()), string(got[len(prefix):]))
 }
 
-func TestAppendEscaped(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		attr bool
-		want string
-	}{
-		{name: "plain", in: "sip:201@example.com", want: "sip:201@example.com"},
-		{name: "markup in text", in: `a<b>&"c'`, want: `a&lt;b&gt;&amp;"c'`},
-		{name: "markup in attribute", in: `a<b>&"c'`, attr: true, want: `a&lt;b&gt;&amp;&quot;c&apos;`},
-		{name: "whitespace in text", in: "a\tb\nc\rd", want: "a\tb\nc&#xD;d"},
-		{name: "whitespace in attribute", in: "a\tb\nc\rd", attr: true, want: "a&#x9;b&#xA;c&#xD;d"},
-		{name: "control characters", in: "a\x00b\x1fc", want: "a\uFFFDb\uFFFDc"},
-		{name: "invalid utf-8", in: "a\xffb\xc3", want: "a\uFFFDb\uFFFD"},
-		{name: "non-characters", in: "a\uFFFEb\uFFFF", want: "a\uFFFDb\uFFFD"},
-		{name: "multibyte kept", in: "Zoë ☎ 𝄞", want: "Zoë ☎ 𝄞"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, string(appendEscaped(nil, tt.in, tt.attr)))
-		})
-	}
-}
-
 func TestRenderAllocations(t *testing.T) {
 	doc := renderCases[2].doc
 	buf := make([]byte, 0, 4096)

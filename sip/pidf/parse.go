@@ -1,6 +1,8 @@
 package pidf
 
 import (
+	"github.com/switchboardhq/switchboard/sip/xmldoc"
+
 	"encoding/xml"
 	"fmt"
 	"strings"
@@ -27,12 +29,12 @@ func Parse(b []byte) (*Document, error) {
 		return nil, err
 	}
 	var d Document
-	d.Entity, _ = root.attr("entity")
+	d.Entity, _ = root.Attr("entity")
 
 	var personNote string
-	for _, c := range root.children {
+	for _, c := range root.Children {
 		switch {
-		case c.name.Local == "tuple" && isPIDF(c.name.Space):
+		case c.Name.Local == "tuple" && isPIDF(c.Name.Space):
 			if len(d.Tuples) == MaxTuples {
 				return nil, fmt.Errorf("%w: more than %d tuples", ErrTooLarge, MaxTuples)
 			}
@@ -41,17 +43,17 @@ func Parse(b []byte) (*Document, error) {
 				return nil, fmt.Errorf("tuple %d: %w", len(d.Tuples)+1, err)
 			}
 			d.Tuples = append(d.Tuples, t)
-		case c.name.Local == "note" && isPIDF(c.name.Space):
+		case c.Name.Local == "note" && isPIDF(c.Name.Space):
 			// RFC 3863 §4.1.6: several notes may differ only by xml:lang;
 			// the first is the publisher's primary one.
 			if d.Note == "" {
-				d.Note = c.trimmedText()
+				d.Note = c.TrimmedText()
 			}
-		case c.name.Local == "person" && personNote == "":
+		case c.Name.Local == "person" && personNote == "":
 			// RFC 4479 §4.1 puts <person> in the data-model namespace;
 			// Asterisk uses its own, so match the local name only.
-			if n := c.child("note", anyNS); n != nil {
-				personNote = n.trimmedText()
+			if n := c.Child("note", anyNS); n != nil {
+				personNote = n.TrimmedText()
 			}
 		}
 	}
@@ -82,22 +84,22 @@ func isPIDF(space string) bool {
 
 func anyNS(string) bool { return true }
 
-func parseTuple(n *node) (Tuple, error) {
+func parseTuple(n *xmldoc.Node) (Tuple, error) {
 	var t Tuple
-	t.ID, _ = n.attr("id")
-	if st := n.child("status", isPIDF); st != nil {
-		if b := st.child("basic", isPIDF); b != nil {
-			t.Basic = strings.ToLower(b.trimmedText())
+	t.ID, _ = n.Attr("id")
+	if st := n.Child("status", isPIDF); st != nil {
+		if b := st.Child("basic", isPIDF); b != nil {
+			t.Basic = strings.ToLower(b.TrimmedText())
 		}
 	}
-	if c := n.child("contact", isPIDF); c != nil {
-		t.Contact = c.trimmedText()
+	if c := n.Child("contact", isPIDF); c != nil {
+		t.Contact = c.TrimmedText()
 	}
-	if note := n.child("note", isPIDF); note != nil {
-		t.Note = note.trimmedText()
+	if note := n.Child("note", isPIDF); note != nil {
+		t.Note = note.TrimmedText()
 	}
-	if ts := n.child("timestamp", isPIDF); ts != nil {
-		v := ts.trimmedText()
+	if ts := n.Child("timestamp", isPIDF); ts != nil {
+		v := ts.TrimmedText()
 		tm, err := parseTimestamp(v)
 		if err != nil {
 			return t, fmt.Errorf("%w: tuple %q has invalid timestamp %q", ErrMalformed, t.ID, v)
@@ -127,20 +129,20 @@ func parseTimestamp(v string) (time.Time, error) {
 
 // collectActivities gathers activities from every <activities> element in
 // the document, in document order, without duplicates.
-func collectActivities(d *Document, n *node) error {
-	for _, c := range n.children {
-		if c.name.Local != "activities" {
+func collectActivities(d *Document, n *xmldoc.Node) error {
+	for _, c := range n.Children {
+		if c.Name.Local != "activities" {
 			if err := collectActivities(d, c); err != nil {
 				return err
 			}
 			continue
 		}
-		for _, a := range c.children {
-			name := a.name.Local
+		for _, a := range c.Children {
+			name := a.Name.Local
 			if name == "activity" {
 				// The RPID draft wrote <es:activity>busy</es:activity>;
 				// RFC 4480 §3.2 turned the values into element names.
-				name = a.trimmedText()
+				name = a.TrimmedText()
 			}
 			name = strings.ToLower(name)
 			if !validActivity(name) || contains(d.Activities, name) {

@@ -1,9 +1,10 @@
 package pidf
 
 import (
+	"github.com/switchboardhq/switchboard/sip/xmldoc"
+
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // Render returns d as a PIDF document. See AppendRender.
@@ -28,14 +29,14 @@ func (d *Document) Render() []byte {
 func (d *Document) AppendRender(dst []byte) []byte {
 	dst = append(dst, `<?xml version="1.0" encoding="UTF-8"?><presence xmlns="`+Namespace+
 		`" xmlns:dm="`+DataModelNamespace+`" xmlns:rpid="`+RPIDNamespace+`"`...)
-	dst = appendAttr(dst, "entity", d.Entity)
+	dst = xmldoc.AppendAttr(dst, "entity", d.Entity)
 	dst = append(dst, '>')
 	for i := range d.Tuples {
 		dst = d.Tuples[i].appendTo(dst, i)
 	}
 	if d.Note != "" {
 		dst = append(dst, "<note>"...)
-		dst = appendEscaped(dst, d.Note, false)
+		dst = xmldoc.AppendEscaped(dst, d.Note, false)
 		dst = append(dst, "</note>"...)
 	}
 	if hasValidActivity(d.Activities) {
@@ -53,7 +54,7 @@ func (d *Document) AppendRender(dst []byte) []byte {
 			// Yealink and Linphone show the person note, Polycom the
 			// presence one, so write both.
 			dst = append(dst, "<dm:note>"...)
-			dst = appendEscaped(dst, d.Note, false)
+			dst = xmldoc.AppendEscaped(dst, d.Note, false)
 			dst = append(dst, "</dm:note>"...)
 		}
 		dst = append(dst, "</dm:person>"...)
@@ -64,7 +65,7 @@ func (d *Document) AppendRender(dst []byte) []byte {
 func (t *Tuple) appendTo(dst []byte, i int) []byte {
 	dst = append(dst, "<tuple"...)
 	if t.ID != "" {
-		dst = appendAttr(dst, "id", t.ID)
+		dst = xmldoc.AppendAttr(dst, "id", t.ID)
 	} else {
 		dst = append(dst, ` id="t`...)
 		dst = strconv.AppendInt(dst, int64(i+1), 10)
@@ -74,19 +75,19 @@ func (t *Tuple) appendTo(dst []byte, i int) []byte {
 	// timestamp.
 	if t.Basic != "" {
 		dst = append(dst, "><status><basic>"...)
-		dst = appendEscaped(dst, t.Basic, false)
+		dst = xmldoc.AppendEscaped(dst, t.Basic, false)
 		dst = append(dst, "</basic></status>"...)
 	} else {
 		dst = append(dst, "><status/>"...)
 	}
 	if t.Contact != "" {
 		dst = append(dst, "<contact>"...)
-		dst = appendEscaped(dst, t.Contact, false)
+		dst = xmldoc.AppendEscaped(dst, t.Contact, false)
 		dst = append(dst, "</contact>"...)
 	}
 	if t.Note != "" {
 		dst = append(dst, "<note>"...)
-		dst = appendEscaped(dst, t.Note, false)
+		dst = xmldoc.AppendEscaped(dst, t.Note, false)
 		dst = append(dst, "</note>"...)
 	}
 	if !t.Timestamp.IsZero() {
@@ -104,67 +105,4 @@ func hasValidActivity(list []string) bool {
 		}
 	}
 	return false
-}
-
-// appendAttr appends ` name="value"`, or nothing when value is empty.
-func appendAttr(dst []byte, name, value string) []byte {
-	if value == "" {
-		return dst
-	}
-	dst = append(dst, ' ')
-	dst = append(dst, name...)
-	dst = append(dst, `="`...)
-	dst = appendEscaped(dst, value, true)
-	return append(dst, '"')
-}
-
-// appendEscaped appends s escaped for XML text or, when attr is set, for a
-// double-quoted attribute value. Tabs and newlines in attributes become
-// character references so attribute-value normalisation (XML 1.0 §3.3.3)
-// keeps them; carriage returns always do so end-of-line handling (§2.11)
-// keeps them. Characters outside the XML Char production (§2.2) and
-// invalid UTF-8 become U+FFFD.
-func appendEscaped(dst []byte, s string, attr bool) []byte {
-	last := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			var esc string
-			switch {
-			case c == '&':
-				esc = "&amp;"
-			case c == '<':
-				esc = "&lt;"
-			case c == '>':
-				esc = "&gt;"
-			case c == '"' && attr:
-				esc = "&quot;"
-			case c == '\'' && attr:
-				esc = "&apos;"
-			case c == '\t' && attr:
-				esc = "&#x9;"
-			case c == '\n' && attr:
-				esc = "&#xA;"
-			case c == '\r':
-				esc = "&#xD;"
-			case c < 0x20 && c != '\t' && c != '\n':
-				esc = "\uFFFD"
-			}
-			if esc != "" {
-				dst = append(dst, s[last:i]...)
-				dst = append(dst, esc...)
-				last = i + 1
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && size == 1) || r == 0xFFFE || r == 0xFFFF {
-			dst = append(dst, s[last:i]...)
-			dst = append(dst, "\uFFFD"...)
-			last = i + size
-		}
-		i += size
-	}
-	return append(dst, s[last:]...)
 }
