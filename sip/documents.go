@@ -105,35 +105,47 @@ func publishBody(event presence.Event, body []byte, now time.Time) (*presence.Pu
 		if err != nil {
 			return nil, err
 		}
-		// dialog-info versions start at 0; the core reads 0 as "unversioned".
-		pb := &presence.PublishBody{DocVersion: doc.Version + 1, Partial: doc.State == dialoginfo.StatePartial}
-		for _, d := range doc.Dialogs {
-			pb.Dialogs = append(pb.Dialogs, presence.Dialog{
-				ID: d.ID, CallID: d.CallID, LocalTag: d.LocalTag, RemoteTag: d.RemoteTag,
-				Direction: presence.Direction(d.Direction), State: presence.DialogState(d.State),
-				Held:   d.Local.Held,
-				Local:  presence.Party{URI: d.Local.Identity, Display: d.Local.Display},
-				Remote: presence.Party{URI: d.Remote.Identity, Display: d.Remote.Display},
-			})
-		}
-		return pb, nil
+		return DialogBody(doc), nil
 	case presence.EventPresence:
 		doc, err := pidf.Parse(body)
 		if err != nil {
 			return nil, err
 		}
-		pb := &presence.PublishBody{}
-		for _, t := range doc.Tuples {
-			if t.Basic == pidf.Open {
-				pb.Online = true
-			}
-		}
-		if st, ok := statusOf(doc.Activities, pb.Online); ok {
-			pb.Status = &presence.UserStatus{Status: st, Note: doc.Note, Since: now}
-		}
-		return pb, nil
+		return PresenceBody(doc, now), nil
 	}
 	return nil, fmt.Errorf("%w: event %q has no body format", errBadRequest, event)
+}
+
+// DialogBody maps an RFC 4235 document, from a PUBLISH or from a NOTIFY
+// the watcher received, to what the presence core composes.
+func DialogBody(doc *dialoginfo.Document) *presence.PublishBody {
+	// dialog-info versions start at 0; the core reads 0 as "unversioned".
+	pb := &presence.PublishBody{DocVersion: doc.Version + 1, Partial: doc.State == dialoginfo.StatePartial}
+	for _, d := range doc.Dialogs {
+		pb.Dialogs = append(pb.Dialogs, presence.Dialog{
+			ID: d.ID, CallID: d.CallID, LocalTag: d.LocalTag, RemoteTag: d.RemoteTag,
+			Direction: presence.Direction(d.Direction), State: presence.DialogState(d.State),
+			Held:   d.Local.Held,
+			Local:  presence.Party{URI: d.Local.Identity, Display: d.Local.Display},
+			Remote: presence.Party{URI: d.Remote.Identity, Display: d.Remote.Display},
+		})
+	}
+	return pb
+}
+
+// PresenceBody maps a PIDF document to what the presence core composes:
+// online from any open tuple, the user's status from RPID activities.
+func PresenceBody(doc *pidf.Document, now time.Time) *presence.PublishBody {
+	pb := &presence.PublishBody{}
+	for _, t := range doc.Tuples {
+		if t.Basic == pidf.Open {
+			pb.Online = true
+		}
+	}
+	if st, ok := statusOf(doc.Activities, pb.Online); ok {
+		pb.Status = &presence.UserStatus{Status: st, Note: doc.Note, Since: now}
+	}
+	return pb
 }
 
 // statusOf reads a user status from RPID activities, as Linphone, baresip,

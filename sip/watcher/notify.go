@@ -10,6 +10,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/switchboardhq/switchboard/presence"
+	"github.com/switchboardhq/switchboard/sip"
 	"github.com/switchboardhq/switchboard/sip/dialoginfo"
 	"github.com/switchboardhq/switchboard/sip/pidf"
 )
@@ -204,13 +205,13 @@ func parseBody(event, ctype string, body []byte) (*presence.PublishBody, *reginf
 		if err != nil {
 			return nil, nil, err
 		}
-		return dialogBody(doc), nil, nil
+		return sip.DialogBody(doc), nil, nil
 	case contentPIDF:
 		doc, err := pidf.Parse(body)
 		if err != nil {
 			return nil, nil, err
 		}
-		return presenceBody(doc), nil, nil
+		return sip.PresenceBody(doc, time.Now()), nil, nil
 	case contentReginfo:
 		ri, err := parseReginfo(body)
 		if err != nil {
@@ -219,59 +220,6 @@ func parseBody(event, ctype string, body []byte) (*presence.PublishBody, *reginf
 		return nil, ri, nil
 	}
 	return nil, nil, fmt.Errorf("unsupported content type %q", ctype)
-}
-
-// dialogBody maps an RFC 4235 document to a publication body.
-func dialogBody(doc *dialoginfo.Document) *presence.PublishBody {
-	// dialog-info versions start at 0; the core reads 0 as "unversioned".
-	pb := &presence.PublishBody{DocVersion: doc.Version + 1, Partial: doc.State == dialoginfo.StatePartial}
-	for _, d := range doc.Dialogs {
-		pb.Dialogs = append(pb.Dialogs, presence.Dialog{
-			ID: d.ID, CallID: d.CallID, LocalTag: d.LocalTag, RemoteTag: d.RemoteTag,
-			Direction: presence.Direction(d.Direction), State: presence.DialogState(d.State),
-			Held:   d.Local.Held,
-			Local:  presence.Party{URI: d.Local.Identity, Display: d.Local.Display},
-			Remote: presence.Party{URI: d.Remote.Identity, Display: d.Remote.Display},
-		})
-	}
-	return pb
-}
-
-// presenceBody maps a PIDF document to a publication body. Asterisk puts
-// "on-the-phone" in it, which is line state the dialog package carries, not
-// a user status.
-func presenceBody(doc *pidf.Document) *presence.PublishBody {
-	pb := &presence.PublishBody{}
-	for _, t := range doc.Tuples {
-		if t.Basic == pidf.Open {
-			pb.Online = true
-		}
-	}
-	var st presence.Status
-	for _, a := range doc.Activities {
-		switch a {
-		case "busy", "do-not-disturb":
-			st = presence.StatusDND
-		case "away":
-			st = presence.StatusAway
-		case "lunch", "meal":
-			st = presence.StatusLunch
-		case "travel":
-			st = presence.StatusBusinessTrip
-		case "vacation", "holiday", "permanent-absence":
-			st = presence.StatusUnavailable
-		}
-		if st != "" {
-			break
-		}
-	}
-	if st == "" && pb.Online {
-		st = presence.StatusAvailable
-	}
-	if st != "" {
-		pb.Status = &presence.UserStatus{Status: st, Note: doc.Note}
-	}
-	return pb
 }
 
 // apply feeds one NOTIFY's state to the core.
