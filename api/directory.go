@@ -576,7 +576,8 @@ func (s *Server) provisionUser(w http.ResponseWriter, r *http.Request) {
 // error plus what the deletion would take with it.
 type confirmationJSON struct {
 	apiError
-	Dependents directory.Dependents `json:"dependents"`
+	Dependents    directory.Dependents `json:"dependents"`
+	Subscriptions *subscriptionsJSON   `json:"subscriptions,omitempty"`
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
@@ -598,11 +599,13 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		confirm = v
 	}
 	dep, err := s.deps.Directory.DeleteUser(r.Context(), p, ext+"@"+domain, confirm)
+	subs := s.subscriptionsOf(presence.NewAOR(ext, domain))
 	if errors.Is(err, directory.ErrConfirmationRequired) {
 		var body confirmationJSON
 		body.Error.Code = "confirmation_required"
 		body.Error.Message = "deleting " + ext + "@" + domain + " also deletes its dependents; repeat with confirm=true"
 		body.Dependents = dep
+		body.Subscriptions = subs
 		writeJSON(w, http.StatusConflict, body)
 		return
 	}
@@ -610,5 +613,26 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		s.directoryError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deleted": ext + "@" + domain, "dependents": dep})
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": ext + "@" + domain, "dependents": dep, "subscriptions": subs})
+}
+
+// subscriptionCounter counts live SIP subscriptions, for the dependents
+// report of a user about to be deleted.
+type subscriptionCounter interface {
+	SubscriptionsOf(aor presence.AOR) (watchedBy, watching int)
+}
+
+// subscriptionsJSON is how many BLF keys and softphones watch the user,
+// and how many extensions the user's own phones watch, on this instance.
+type subscriptionsJSON struct {
+	WatchedBy int `json:"watched_by"`
+	Watching  int `json:"watching"`
+}
+
+func (s *Server) subscriptionsOf(aor presence.AOR) *subscriptionsJSON {
+	if s.deps.Subscriptions == nil {
+		return nil
+	}
+	by, watching := s.deps.Subscriptions.SubscriptionsOf(aor)
+	return &subscriptionsJSON{WatchedBy: by, Watching: watching}
 }

@@ -72,7 +72,7 @@ func newDirFixture(t *testing.T) *dirFixture {
 	_, err = core.SetStatus(ctx, presence.NewAOR("202", "pbx.example.com"), presence.UserStatus{Status: presence.StatusLunch, Note: "back at 2"})
 	require.NoError(t, err)
 
-	f.ts = httptest.NewServer(New(Deps{Presence: core, Keys: f.keys, Directory: svc}, zerolog.Nop()))
+	f.ts = httptest.NewServer(New(Deps{Presence: core, Keys: f.keys, Directory: svc, Subscriptions: subCount{}}, zerolog.Nop()))
 	t.Cleanup(f.ts.Close)
 	return f
 }
@@ -536,6 +536,10 @@ func TestDirectoryAPIUsers(t *testing.T) {
 	dep, ok := res.json(t)["dependents"].(map[string]any)
 	require.True(t, ok, "body %s", res.body)
 	assert.EqualValues(t, 1, dep["marked_by"])
+	subs, ok := res.json(t)["subscriptions"].(map[string]any)
+	require.True(t, ok, "body %s", res.body)
+	assert.EqualValues(t, 3, subs["watched_by"], "BLF keys watching 210 are reported")
+	assert.EqualValues(t, 1, subs["watching"])
 	require.Equal(t, 200, f.call(t, "GET", "/v1/users/210@pbx.example.com", f.admin, nil).StatusCode, "nothing deleted")
 	res = f.call(t, "DELETE", "/v1/users/210@pbx.example.com?confirm=true", f.admin, nil)
 	require.Equal(t, 200, res.StatusCode, "body %s", res.body)
@@ -552,4 +556,15 @@ func TestDirectoryAPIRevokedKey(t *testing.T) {
 	require.Equal(t, 200, f.call(t, "GET", "/v1/contacts/"+f.personal.ID+"?key="+key, "", nil).StatusCode, "key in the query")
 	require.NoError(t, f.keys.Revoke(context.Background(), info.ID))
 	assert.Equal(t, 401, f.call(t, "GET", "/v1/contacts/"+f.personal.ID, key, nil).StatusCode)
+}
+
+// subCount is a fake of our own subscriptionCounter: 210 is watched by
+// three BLF keys and watches one extension.
+type subCount struct{}
+
+func (subCount) SubscriptionsOf(aor presence.AOR) (int, int) {
+	if aor == presence.NewAOR("210", "pbx.example.com") {
+		return 3, 1
+	}
+	return 0, 0
 }

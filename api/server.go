@@ -44,6 +44,9 @@ type Deps struct {
 	Ready func(ctx context.Context) map[string]error
 	// Metrics serves /metrics when set.
 	Metrics http.Handler
+	// Subscriptions counts a user's SIP subscriptions for the report before
+	// deleting the user; optional.
+	Subscriptions subscriptionCounter
 }
 
 // New returns the API server. Call Watch with presence changes to feed the

@@ -323,6 +323,18 @@ func (s *Server) Draining() bool {
 // Subscriptions returns how many subscriptions are active.
 func (s *Server) Subscriptions() int { return s.subs.count() }
 
+// SubscriptionsOf counts this instance's subscriptions watching aor and
+// those aor's own phones hold on others.
+func (s *Server) SubscriptionsOf(aor presence.AOR) (watchedBy, watching int) {
+	watchedBy = len(s.subs.watching(aor))
+	for _, sub := range s.subs.all() {
+		if w, ok := s.aorOf(sub.remote); ok && w == aor {
+			watching++
+		}
+	}
+	return watchedBy, watching
+}
+
 // Stats are running totals of the SIP edge, for metrics.
 type Stats struct {
 	Registers, RegistersFailed   uint64

@@ -323,3 +323,16 @@ func TestShortPublicationFromPBX(t *testing.T) {
 		})
 	}
 }
+
+func TestSubscriptionsOf(t *testing.T) {
+	srv := startServer(t, Config{})
+	watcher := newPhone(t, srv, "UDP")
+	watcher.Request("SUBSCRIBE", ext201, 1, "count-1", "w1", "", "Event: dialog\n", "")
+	require.Equal(t, 200, watcher.Response("SUBSCRIBE").StatusCode)
+	watcher.Notify(200)
+
+	by, watching := srv.edge.SubscriptionsOf(mustAOR(t, "201@pbx.example.com"))
+	assert.Equal(t, [2]int{1, 0}, [2]int{by, watching}, "201 is watched")
+	by, watching = srv.edge.SubscriptionsOf(mustAOR(t, "300@pbx.example.com"))
+	assert.Equal(t, [2]int{0, 1}, [2]int{by, watching}, "300's phone watches")
+}
