@@ -20,6 +20,13 @@ import (
 //	{p}watchers:{instance}             hash    subscription id -> opaque state of the
 //	                                           SIP edge's subscriptions on that instance
 //
+// Other keys of a Switchboard deployment, for whoever looks at the server:
+//
+//	sb:lease:watch:watcher:{aor}:{event} string instance holding the PBX watch of an
+//	                                           extension (cmd/switchboard/pbx.go)
+//	sb:dir:...                         the directory (directory/store_redis.go),
+//	                                   API keys included
+//
 // A record expires in Redis recordGrace after the last binding or
 // publication in it would have, so Redis TTLs follow SIP expiry; a record
 // holding a status the user set without an end never expires.
