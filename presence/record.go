@@ -17,7 +17,11 @@ const (
 // Publication is the state one PUBLISH (RFC 3903) or watched subscription
 // contributes to an extension, kept until it expires or is removed.
 type Publication struct {
-	ETag    string    `json:"etag"`
+	ETag string `json:"etag"`
+	// PrevETag stays valid until PrevUntil: publishers such as Kamailio's
+	// pua send the next PUBLISH before the 200 with the new tag arrives.
+	PrevETag  string    `json:"prev_etag,omitempty"`
+	PrevUntil time.Time `json:"prev_until,omitzero"`
 	Event   Event     `json:"event"`
 	Expires time.Time `json:"expires"`
 	Updated time.Time `json:"updated"`
@@ -106,6 +110,9 @@ func (r *Record) Deadline(maxRinging time.Duration) time.Time {
 	}
 	return next
 }
+
+// prevETagGrace is how long a replaced entity-tag is still accepted.
+const prevETagGrace = 5 * time.Second
 
 // tombstoneTTL is how long a terminated dialog shadows late reports of it:
 // long enough for any retransmission or reordered PUBLISH (Timer F is 32s).

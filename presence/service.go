@@ -253,7 +253,9 @@ func (s *Service) Publish(ctx context.Context, aor AOR, p Publish) (PublishResul
 	err := s.update(ctx, aor, func(r *Record, now time.Time) error {
 		i := -1
 		if p.IfMatch != "" {
-			i = slices.IndexFunc(r.Publications, func(x Publication) bool { return x.ETag == p.IfMatch && x.Event == p.Event })
+			i = slices.IndexFunc(r.Publications, func(x Publication) bool {
+				return x.Event == p.Event && (x.ETag == p.IfMatch || (x.PrevETag == p.IfMatch && now.Before(x.PrevUntil)))
+			})
 			if i < 0 {
 				return fmt.Errorf("publish %s for %s: %w", p.IfMatch, aor, ErrUnknownETag)
 			}
@@ -268,6 +270,9 @@ func (s *Service) Publish(ctx context.Context, aor AOR, p Publish) (PublishResul
 			i = len(r.Publications) - 1
 		}
 		pub := &r.Publications[i]
+		if pub.ETag != "" {
+			pub.PrevETag, pub.PrevUntil = pub.ETag, now.Add(prevETagGrace)
+		}
 		pub.ETag, pub.Expires = etag, now.Add(p.Expires)
 		if p.Body != nil {
 			applyBody(r, i, *p.Body, now)

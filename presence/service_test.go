@@ -128,7 +128,7 @@ func TestRegisterRemoveAll(t *testing.T) {
 
 func TestCallLifecycle(t *testing.T) {
 	ctx := context.Background()
-	s, _, rec := newTestService(t)
+	s, clk, rec := newTestService(t)
 	register(t, s, "c1", 1, "sip:201@10.0.0.5", time.Hour)
 
 	caller := Party{URI: "sip:+33491550142@pbx.example.com", Display: "Marseille Office"}
@@ -152,7 +152,11 @@ func TestCallLifecycle(t *testing.T) {
 	assert.Equal(t, "call-1", v.Dialogs[0].CallID)
 	assert.Equal(t, "rt", v.Dialogs[0].RemoteTag)
 
-	// The old entity-tag is gone.
+	// The replaced entity-tag is still honoured for a moment (a publisher's
+	// next PUBLISH may already be on its way), then refused.
+	res2, err = s.Publish(ctx, alice, Publish{Event: EventDialog, IfMatch: res.ETag, Expires: time.Minute})
+	require.NoError(t, err, "within the grace")
+	clk.advance(prevETagGrace + time.Second)
 	_, err = s.Publish(ctx, alice, Publish{Event: EventDialog, IfMatch: res.ETag, Expires: time.Minute})
 	require.ErrorIs(t, err, ErrUnknownETag)
 

@@ -131,19 +131,19 @@ func (s *Server) forget(sub *subscription) {
 	}
 }
 
-// restore reloads the subscriptions this instance held before a restart and
-// NOTIFYs each with the current state, so no lamp stays stale.
-func (s *Server) restore(ctx context.Context) {
+// restore reloads the subscriptions this instance held before a restart
+// into the table; notifyRestored then brings each up to date.
+func (s *Server) restore(ctx context.Context) []*subscription {
 	if s.store == nil {
-		return
+		return nil
 	}
 	saved, err := s.store.Load(ctx)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("load subscriptions")
-		return
+		return nil
 	}
 	now := time.Now()
-	restored := 0
+	var restored []*subscription
 	for id, b := range saved {
 		sub, err := restoreSubscription(b)
 		if err != nil || !sub.expires.After(now) {
@@ -153,15 +153,23 @@ func (s *Server) restore(ctx context.Context) {
 			continue
 		}
 		s.subs.add(sub)
+		restored = append(restored, sub)
+	}
+	if len(restored) > 0 {
+		s.log.Info().Int("subscriptions", len(restored)).Msg("subscriptions restored")
+	}
+	return restored
+}
+
+// notifyRestored NOTIFYs each restored subscription with the current state,
+// so no lamp stays stale after a restart.
+func (s *Server) notifyRestored(ctx context.Context, subs []*subscription) {
+	for _, sub := range subs {
 		view, err := s.core.Get(ctx, sub.aor)
 		if err != nil {
 			s.log.Warn().Err(err).Str("aor", sub.aor.String()).Msg("read presence for restored subscription")
 			continue
 		}
 		s.kick(sub, view)
-		restored++
-	}
-	if restored > 0 {
-		s.log.Info().Int("subscriptions", restored).Msg("subscriptions restored")
 	}
 }

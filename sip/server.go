@@ -271,6 +271,9 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 // subscriber a final NOTIFY (RFC 6665 §4.2.2, reason=deactivated so phones
 // re-subscribe at once) within grace, and closes the listeners.
 func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Duration) error {
+	// Take the stored subscriptions back before the first request is read,
+	// so a SUBSCRIBE arriving now cannot be taken for a stored one.
+	restored := s.restore(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	if ls.UDP != nil {
 		s.udpAddr, _ = ls.UDP.LocalAddr().(*net.UDPAddr)
@@ -287,7 +290,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 	g.Go(func() error { return s.expireSubscriptions(gctx) })
 	g.Go(func() error {
 		s.waitListening(gctx, ls)
-		s.restore(gctx)
+		s.notifyRestored(gctx, restored)
 		return nil
 	})
 	g.Go(func() error {

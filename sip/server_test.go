@@ -110,8 +110,9 @@ func TestBLFEndToEnd(t *testing.T) {
 			assert.Equal(t, "confirmed", doc.Dialogs[0].State)
 			assert.Equal(t, "Marseille Office", doc.Dialogs[0].Remote.Display, "remote identity kept while the call is up")
 
-			// The replaced entity-tag is refused with 412 (RFC 3903 §6 step 5).
-			pbx.Request("PUBLISH", ext201, 3, "pub-1", "p1", "", "Event: dialog\nExpires: 120\nSIP-If-Match: "+etag+"\n", earlyBody(2, "terminated"))
+			// An entity-tag the compositor never issued is refused with 412
+			// (RFC 3903 §6 step 5).
+			pbx.Request("PUBLISH", ext201, 3, "pub-1", "p1", "", "Event: dialog\nExpires: 120\nSIP-If-Match: x"+etag+"\n", earlyBody(2, "terminated"))
 			res = pbx.Response("PUBLISH")
 			assert.Equal(t, 412, res.StatusCode)
 
