@@ -22,9 +22,9 @@ type Publication struct {
 	// pua send the next PUBLISH before the 200 with the new tag arrives.
 	PrevETag  string    `json:"prev_etag,omitempty"`
 	PrevUntil time.Time `json:"prev_until,omitzero"`
-	Event   Event     `json:"event"`
-	Expires time.Time `json:"expires"`
-	Updated time.Time `json:"updated"`
+	Event     Event     `json:"event"`
+	Expires   time.Time `json:"expires"`
+	Updated   time.Time `json:"updated"`
 	// DocVersion is the last dialog-info version applied; a document with a
 	// version at or below it is stale (RFC 4235 §4.1).
 	DocVersion uint64   `json:"doc_version,omitempty"`
