@@ -28,9 +28,17 @@ const (
 // admin-only API keys. Admin marks an administrative principal; it grants no
 // right by itself: every right comes from Scopes, and nothing ever grants
 // access to personal contacts of another user.
+//
+// Domain is the tenant (SIP domain) the principal acts in: the domain of
+// User for user keys, the bound domain of a tenant admin or PBX key. It is
+// empty only for operator keys, which act across every served domain. PBX
+// marks a dialplan key: with scope lookup it may resolve numbers for any
+// callee of Domain, including that callee's personal contacts.
 type Principal struct {
 	User   string
 	Admin  bool
+	Domain string
+	PBX    bool
 	Scopes []Scope
 }
 
