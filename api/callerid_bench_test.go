@@ -49,7 +49,7 @@ func benchHTTPServer(b *testing.B) *Server {
 				batch = directory.Batch{}
 			}
 		}
-		svc, err := directory.New(ctx, store, zerolog.Nop())
+		svc, err := directory.New(ctx, store, directory.Config{}, zerolog.Nop())
 		if err != nil {
 			panic(err)
 		}

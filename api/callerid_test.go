@@ -52,7 +52,7 @@ type cidEnv struct {
 func newCallerIDEnv(t *testing.T, withLookup bool) *cidEnv {
 	t.Helper()
 	ctx := context.Background()
-	svc, err := directory.New(ctx, directory.NewMemStore(), zerolog.Nop())
+	svc, err := directory.New(ctx, directory.NewMemStore(), directory.Config{}, zerolog.Nop())
 	require.NoError(t, err)
 	env := &cidEnv{svc: svc, ids: map[string]string{}}
 	for _, u := range []directory.User{

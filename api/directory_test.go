@@ -34,7 +34,7 @@ type dirFixture struct {
 func newDirFixture(t *testing.T) *dirFixture {
 	t.Helper()
 	ctx := context.Background()
-	svc, err := directory.New(ctx, directory.NewMemStore(), zerolog.Nop())
+	svc, err := directory.New(ctx, directory.NewMemStore(), directory.Config{}, zerolog.Nop())
 	require.NoError(t, err)
 	core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
 	f := &dirFixture{svc: svc, keys: directory.NewKeys(directory.NewMemKeyStore())}

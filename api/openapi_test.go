@@ -109,7 +109,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	require.NotEmpty(t, registered)
 
 	// A server with every optional dependency, so every route registers.
-	svc, err := directory.New(context.Background(), directory.NewMemStore(), zerolog.Nop())
+	svc, err := directory.New(context.Background(), directory.NewMemStore(), directory.Config{}, zerolog.Nop())
 	require.NoError(t, err)
 	srv := New(Deps{
 		Presence: presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop()), Keys: directory.NewKeys(directory.NewMemKeyStore()),

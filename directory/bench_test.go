@@ -57,7 +57,7 @@ func bigService(b *testing.B) *Service {
 				panic(err)
 			}
 		}
-		svc, err := New(ctx, store, testLogger())
+		svc, err := New(ctx, store, Config{}, testLogger())
 		if err != nil {
 			panic(err)
 		}
@@ -134,7 +134,7 @@ func BenchmarkImportCSV100k(b *testing.B) {
 			var total time.Duration
 			for b.Loop() {
 				b.StopTimer()
-				svc, err := New(context.Background(), tt.store(b), testLogger())
+				svc, err := New(context.Background(), tt.store(b), Config{}, testLogger())
 				require.NoError(b, err)
 				b.StartTimer()
 				t0 := time.Now()
@@ -165,7 +165,7 @@ func BenchmarkMemoryPerContact(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		svc, err := New(ctx, store, testLogger())
+		svc, err := New(ctx, store, Config{}, testLogger())
 		require.NoError(b, err)
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -28,7 +28,7 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func TestProvisionSIPPassword(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemStore()
-	svc, err := New(ctx, store, testLogger())
+	svc, err := New(ctx, store, Config{}, testLogger())
 	require.NoError(t, err)
 	const pw = "s3cret-Passw0rd"
 	u := User{Extension: "201", Domain: "PBX.example.com", FirstName: "Ana", SIPPassword: pw}
@@ -100,7 +100,7 @@ func TestProvisionSIPPassword(t *testing.T) {
 
 func TestSIPPasswordValidation(t *testing.T) {
 	ctx := context.Background()
-	svc, err := New(ctx, NewMemStore(), testLogger())
+	svc, err := New(ctx, NewMemStore(), Config{}, testLogger())
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name string
@@ -126,13 +126,13 @@ func TestSIPCredentialsSurviveReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dir.db")
 	s, err := OpenBolt(path)
 	require.NoError(t, err)
-	svc, err := New(ctx, s, testLogger())
+	svc, err := New(ctx, s, Config{}, testLogger())
 	require.NoError(t, err)
 	_, err = svc.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-Passw0rd"})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 
-	svc2, err := New(ctx, openTestBolt(t, path), testLogger())
+	svc2, err := New(ctx, openTestBolt(t, path), Config{}, testLogger())
 	require.NoError(t, err)
 	h, ok, err := svc2.HA1(ctx, "201", "pbx.example.com", "SHA-256")
 	require.NoError(t, err)

@@ -156,7 +156,7 @@ func TestRoundTrips(t *testing.T) {
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			src, err := New(ctx, NewMemStore(), testLogger())
+			src, err := New(ctx, NewMemStore(), Config{}, testLogger())
 			require.NoError(t, err)
 			g, err := src.CreateGroup(ctx, alice, "Golf")
 			require.NoError(t, err)
@@ -172,7 +172,7 @@ func TestRoundTrips(t *testing.T) {
 			require.NoError(t, tt.export(src, &buf))
 			exported := buf.String()
 
-			dst, err := New(ctx, NewMemStore(), testLogger())
+			dst, err := New(ctx, NewMemStore(), Config{}, testLogger())
 			require.NoError(t, err)
 			rep, err := tt.imp(dst, &buf)
 			require.NoError(t, err)

@@ -12,7 +12,7 @@ var fuzzOwner = Principal{User: "201@pbx.example.com", Scopes: []Scope{ScopePers
 
 func fuzzService(t *testing.T) *Service {
 	t.Helper()
-	s, err := New(context.Background(), NewMemStore(), zerolog.Nop())
+	s, err := New(context.Background(), NewMemStore(), Config{}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

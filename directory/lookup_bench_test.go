@@ -74,7 +74,7 @@ func benchLookup(b *testing.B) *Lookup {
 			}
 		}
 		flush()
-		svc, err := New(ctx, store, testLogger())
+		svc, err := New(ctx, store, Config{}, testLogger())
 		if err != nil {
 			panic(err)
 		}

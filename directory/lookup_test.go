@@ -41,7 +41,7 @@ var (
 func newLookupFixture(t *testing.T) *lookupFixture {
 	t.Helper()
 	ctx := context.Background()
-	svc, err := New(ctx, NewMemStore(), testLogger())
+	svc, err := New(ctx, NewMemStore(), Config{}, testLogger())
 	require.NoError(t, err)
 	f := &lookupFixture{svc: svc, ids: map[string]string{}}
 	users := []User{
@@ -325,7 +325,7 @@ func TestLookupFollowsChanges(t *testing.T) {
 
 func TestLookupKeepsOtherObserver(t *testing.T) {
 	ctx := context.Background()
-	svc, err := New(ctx, NewMemStore(), testLogger())
+	svc, err := New(ctx, NewMemStore(), Config{}, testLogger())
 	require.NoError(t, err)
 	var seen int
 	svc.OnChange(func(ChangeEvent) { seen++ })
@@ -339,7 +339,7 @@ func TestLookupKeepsOtherObserver(t *testing.T) {
 }
 
 func TestLookupConfig(t *testing.T) {
-	svc, err := New(context.Background(), NewMemStore(), testLogger())
+	svc, err := New(context.Background(), NewMemStore(), Config{}, testLogger())
 	require.NoError(t, err)
 	tests := []struct {
 		name string
@@ -422,7 +422,7 @@ func TestNumberCacheEvicts(t *testing.T) {
 }
 
 func TestLookupCacheBounded(t *testing.T) {
-	svc, err := New(context.Background(), NewMemStore(), testLogger())
+	svc, err := New(context.Background(), NewMemStore(), Config{}, testLogger())
 	require.NoError(t, err)
 	lk, err := NewLookup(context.Background(), svc, LookupConfig{DefaultRegion: "FR", CacheSize: 16 * 4})
 	require.NoError(t, err)
@@ -463,7 +463,7 @@ func TestLookupConcurrent(t *testing.T) {
 }
 
 func TestLookupBuildCancelled(t *testing.T) {
-	svc, err := New(context.Background(), NewMemStore(), testLogger())
+	svc, err := New(context.Background(), NewMemStore(), Config{}, testLogger())
 	require.NoError(t, err)
 	for i := range 10 {
 		_, err := svc.Create(context.Background(), admin, Contact{Kind: KindCompany, Company: "X",

@@ -19,6 +19,7 @@ import (
 // Writes are serialised by the Service and applied to the Store before the
 // index is updated, so the index never shows data the store lacks.
 type Service struct {
+	cfg   Config
 	store Store
 	log   zerolog.Logger
 	now   func() time.Time
@@ -57,11 +58,27 @@ type Entry struct {
 	Marks   []string `json:"marks,omitempty"`
 }
 
+// DefaultMaxContactsPerUser bounds a user's personal contacts when
+// Config.MaxContactsPerUser is 0.
+const DefaultMaxContactsPerUser = 10000
+
+// Config tunes a Service.
+type Config struct {
+	// Domains are the served SIP domains (tenants). Users, company
+	// contacts and shared groups belong to one of them; the first is the
+	// default domain that data written before tenants existed moves to.
+	// Empty accepts any domain (tests).
+	Domains []string
+	// MaxContactsPerUser bounds each user's personal contacts; 0 means
+	// DefaultMaxContactsPerUser, a negative value no limit.
+	MaxContactsPerUser int
+}
+
 // New loads every contact, user, mark and group from store and builds the
 // search index. The Service does not close store.
-func New(ctx context.Context, store Store, log zerolog.Logger) (*Service, error) {
+func New(ctx context.Context, store Store, cfg Config, log zerolog.Logger) (*Service, error) {
 	s := &Service{
-		store: store, log: log.With().Str("component", "directory").Logger(), now: time.Now,
+		cfg: cfg, store: store, log: log.With().Str("component", "directory").Logger(), now: time.Now,
 		idx: newIndex(), marks: map[string]map[string][]string{},
 		groups: map[string]Group{}, users: map[string]User{},
 	}

@@ -38,7 +38,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	svc, err := New(ctx, NewMemStore(), testLogger())
+	svc, err := New(ctx, NewMemStore(), Config{}, testLogger())
 	require.NoError(t, err)
 	f := &fixture{svc: svc}
 	svc.OnChange(func(e ChangeEvent) { f.events = append(f.events, e) })
@@ -470,7 +470,7 @@ func TestSearchPlansAgree(t *testing.T) {
 		b.Contacts = append(b.Contacts, ContactWrite{Contact: genContact(r, i)})
 	}
 	require.NoError(t, store.Apply(ctx, b))
-	svc, err := New(ctx, store, testLogger())
+	svc, err := New(ctx, store, Config{}, testLogger())
 	require.NoError(t, err)
 	require.NoError(t, svc.Mark(ctx, alice, "c_00005999", GroupFavorite, true))
 	require.NoError(t, svc.Mark(ctx, alice, "c_00000007", GroupVIP, true))

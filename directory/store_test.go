@@ -148,7 +148,7 @@ func TestBoltStoreSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dir.db")
 	s, err := OpenBolt(path)
 	require.NoError(t, err)
-	svc, err := New(ctx, s, testLogger())
+	svc, err := New(ctx, s, Config{}, testLogger())
 	require.NoError(t, err)
 	_, err = svc.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", LastName: "Silva"})
 	require.NoError(t, err)
@@ -158,7 +158,7 @@ func TestBoltStoreSurvivesReopen(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	s2 := openTestBolt(t, path)
-	svc2, err := New(ctx, s2, testLogger())
+	svc2, err := New(ctx, s2, Config{}, testLogger())
 	require.NoError(t, err)
 	got, err := svc2.Get(ctx, alice, c.ID)
 	require.NoError(t, err)
