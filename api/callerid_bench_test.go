@@ -43,7 +43,7 @@ func benchHTTPServer(b *testing.B) *Server {
 				Phones: []directory.Phone{{Type: directory.PhoneWork, Number: benchHTTPNumber(i)}},
 			}})
 			if len(batch.Contacts) == 10_000 {
-				if err := store.Apply(ctx, batch); err != nil {
+				if _, err := store.Apply(ctx, batch); err != nil {
 					panic(err)
 				}
 				batch = directory.Batch{}

@@ -53,7 +53,7 @@ func bigService(b *testing.B) *Service {
 			for j := i; j < i+chunk; j++ {
 				batch.Contacts = append(batch.Contacts, ContactWrite{Contact: genContact(r, j)})
 			}
-			if err := store.Apply(ctx, batch); err != nil {
+			if _, err := store.Apply(ctx, batch); err != nil {
 				panic(err)
 			}
 		}
@@ -159,7 +159,7 @@ func BenchmarkMemoryPerContact(b *testing.B) {
 	for i := range n {
 		batch.Contacts = append(batch.Contacts, ContactWrite{Contact: genContact(r, i)})
 	}
-	require.NoError(b, store.Apply(ctx, batch))
+	requireApply(b, store, ctx, batch)
 	batch = Batch{}
 	for b.Loop() {
 		var before, after runtime.MemStats

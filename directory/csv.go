@@ -166,8 +166,7 @@ func (s *Service) ImportCSV(ctx context.Context, p Principal, kind Kind, r io.Re
 	if err != nil {
 		return rep, err
 	}
-	events, err := s.importRows(ctx, p, kind, rows, opts, &rep)
-	s.emit(events)
+	err = s.importRows(ctx, p, kind, rows, opts, &rep)
 	return rep, err
 }
 

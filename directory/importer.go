@@ -74,18 +74,20 @@ func dupKeys(c *Contact) []string {
 	return out
 }
 
-const importBatch = 2000
+// importBatch is how many rows an import writes per store batch. Each
+// batch is applied in memory in one step, during which readers wait: keep
+// it short.
+const importBatch = 500
 
 // importRows validates rows and writes the valid ones as contacts of kind
-// owned by p, in batches, reporting into rep.
-// The caller emits the returned events once the lock is released.
-func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows []importRow, opts ImportOptions, rep *ImportReport) ([]ChangeEvent, error) {
+// owned by p, in batches, reporting into rep. It reads the directory
+// without holding any lock across store I/O and takes the writer lock per
+// batch only, so other writers interleave and readers never wait on it.
+func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows []importRow, opts ImportOptions, rep *ImportReport) error {
 	if opts.OnDuplicate == "" {
 		opts.OnDuplicate = DupSkip
 	}
 	rep.DryRun = opts.DryRun
-	s.mu.Lock()
-	defer s.mu.Unlock()
 
 	type target struct {
 		c     Contact
@@ -100,35 +102,46 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 			}
 		}
 	}
-	for _, d := range s.idx.docs {
-		if d.alive && d.c.Kind == kind && (kind != KindPersonal || d.c.Owner == p.User) {
-			add(&target{c: d.c, batch: -1})
+	ownGroups := map[string]string{} // folded name → ID
+	s.mu.RLock()
+	if kind == KindPersonal {
+		for _, id := range s.idx.owners[p.User] {
+			if d := s.idx.docs[id]; d.alive {
+				add(&target{c: d.c, batch: -1})
+			}
+		}
+	} else {
+		for _, d := range s.idx.docs {
+			if d.alive && d.c.Kind == kind {
+				add(&target{c: d.c, batch: -1})
+			}
 		}
 	}
-	ownGroups := map[string]string{} // folded name → ID
 	for id, g := range s.groups {
 		if p.User != "" && g.Owner == p.User {
 			ownGroups[fold(g.Name)] = id
 		}
 	}
+	s.mu.RUnlock()
 	now := s.now().UTC()
 	var (
 		b       Batch
-		events  []ChangeEvent
 		marks   = map[string][]string{}
 		touched []*target // targets with batch >= 0
-		done    int       // events of committed batches
 	)
 	flush := func() error {
 		for id, groups := range marks {
 			b.Marks = append(b.Marks, Mark{Owner: p.User, ContactID: id, Groups: groups})
 		}
 		if !opts.DryRun {
-			if err := s.commit(ctx, b); err != nil {
+			s.wmu.Lock()
+			err := s.commit(ctx, b, p.User)
+			s.wmu.Unlock()
+			if err != nil {
 				return fmt.Errorf("import: %w", err)
 			}
 		}
-		b, marks, done = Batch{}, map[string][]string{}, len(events)
+		b, marks = Batch{}, map[string][]string{}
 		// Targets written by the flushed batch are stored contacts now.
 		for _, t := range touched {
 			t.batch = -1
@@ -139,7 +152,7 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 	for i := range rows {
 		r := &rows[i]
 		if err := ctx.Err(); err != nil {
-			return events[:done], err
+			return err
 		}
 		r.c.Kind = kind
 		r.c.normalize()
@@ -164,7 +177,7 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 			rep.Skips = append(rep.Skips, RowError{Line: r.line, Reason: "duplicate of " + what})
 			continue
 		}
-		groupIDs, rerr := s.importGroupsLocked(p, r.groups, ownGroups, &b)
+		groupIDs, rerr := s.importGroups(p, r.groups, ownGroups, &b)
 		if rerr != "" {
 			rep.Errors = append(rep.Errors, RowError{Line: r.line, Column: "groups", Reason: rerr})
 			continue
@@ -184,7 +197,6 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 			dup.c = c
 			add(dup)
 			rep.Updated++
-			events = append(events, ChangeEvent{Op: ChangeUpdated, Contact: c, Actor: p.User})
 		} else {
 			c.ID = newID()
 			if kind == KindPersonal {
@@ -196,31 +208,33 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 			touched = append(touched, t)
 			add(t)
 			rep.Imported++
-			events = append(events, ChangeEvent{Op: ChangeCreated, Contact: c, Actor: p.User})
 		}
 		if len(groupIDs) > 0 {
-			marks[c.ID] = sortedMarkGroups(append(slices.Clone(s.marks[p.User][c.ID]), groupIDs...))
+			cur, ok := marks[c.ID]
+			if !ok {
+				s.mu.RLock()
+				cur = slices.Clone(s.marks[p.User][c.ID])
+				s.mu.RUnlock()
+			}
+			marks[c.ID] = sortedMarkGroups(append(cur, groupIDs...))
 		}
 		if len(b.Contacts) >= importBatch {
 			if err := flush(); err != nil {
-				return events[:done], err
+				return err
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return events[:done], err
+		return err
 	}
 	slices.SortStableFunc(rep.Errors, func(a, b RowError) int { return a.Line - b.Line })
-	if opts.DryRun {
-		return nil, nil
-	}
-	return events, nil
+	return nil
 }
 
-// importGroupsLocked resolves the group names of a row to group IDs,
-// queuing creation of missing own groups into b. It returns a reason when
-// the row must be rejected.
-func (s *Service) importGroupsLocked(p Principal, names []string, own map[string]string, b *Batch) ([]string, string) {
+// importGroups resolves the group names of a row to group IDs, queuing
+// creation of missing own groups into b. It returns a reason when the row
+// must be rejected.
+func (s *Service) importGroups(p Principal, names []string, own map[string]string, b *Batch) ([]string, string) {
 	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return strings.TrimSpace(n) == "" })
 	if len(names) == 0 {
 		return nil, ""

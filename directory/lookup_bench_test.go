@@ -37,7 +37,7 @@ func benchLookup(b *testing.B) *Lookup {
 		store := NewMemStore()
 		var batch Batch
 		flush := func() {
-			if err := store.Apply(ctx, batch); err != nil {
+			if _, err := store.Apply(ctx, batch); err != nil {
 				panic(err)
 			}
 			batch = Batch{}

@@ -13,23 +13,12 @@ import (
 // shared groups are domain-wide and need users:admin. A contact is never
 // both Favorite-or-VIP and Blocked: such a request fails with ErrConflict.
 func (s *Service) Mark(ctx context.Context, p Principal, contactID, groupID string, on bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.visible(p, contactID); err != nil {
-		return err
-	}
-	owner, err := s.groupOwnerLocked(p, groupID)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	owner, cur, err := s.markTarget(p, contactID, groupID)
 	if err != nil {
 		return err
 	}
-	if strings.HasPrefix(owner, "@") {
-		if !p.Has(ScopeUsersAdmin) {
-			return fmt.Errorf("shared group %s needs scope %s: %w", groupID, ScopeUsersAdmin, ErrForbidden)
-		}
-	} else if !p.Has(ScopePersonal) {
-		return fmt.Errorf("marks need scope %s: %w", ScopePersonal, ErrForbidden)
-	}
-	cur := s.marks[owner][contactID]
 	if on == slices.Contains(cur, groupID) {
 		return nil
 	}
@@ -42,10 +31,32 @@ func (s *Service) Mark(ctx context.Context, p Principal, contactID, groupID stri
 	} else {
 		next = slices.DeleteFunc(slices.Clone(cur), func(g string) bool { return g == groupID })
 	}
-	if err := s.commit(ctx, Batch{Marks: []Mark{{Owner: owner, ContactID: contactID, Groups: next}}}); err != nil {
+	if err := s.commit(ctx, Batch{Marks: []Mark{{Owner: owner, ContactID: contactID, Groups: next}}}, p.User); err != nil {
 		return fmt.Errorf("mark %s in %s: %w", contactID, groupID, err)
 	}
 	return nil
+}
+
+// markTarget checks that p may put contactID in groupID and returns the
+// owner of the marks and the contact's current groups of that owner.
+func (s *Service) markTarget(p Principal, contactID, groupID string) (string, []string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, err := s.visible(p, contactID); err != nil {
+		return "", nil, err
+	}
+	owner, err := s.groupOwnerLocked(p, groupID)
+	if err != nil {
+		return "", nil, err
+	}
+	if strings.HasPrefix(owner, "@") {
+		if !p.Has(ScopeUsersAdmin) {
+			return "", nil, fmt.Errorf("shared group %s needs scope %s: %w", groupID, ScopeUsersAdmin, ErrForbidden)
+		}
+	} else if !p.Has(ScopePersonal) {
+		return "", nil, fmt.Errorf("marks need scope %s: %w", ScopePersonal, ErrForbidden)
+	}
+	return owner, slices.Clone(s.marks[owner][contactID]), nil
 }
 
 // markConflict refuses adding groupID to a contact already in cur when
@@ -96,12 +107,15 @@ func (s *Service) createGroup(ctx context.Context, g Group) (Group, error) {
 	if isBuiltin(groupSlug(g.Name)) {
 		return Group{}, fmt.Errorf("group %q is built in: %w", g.Name, ErrConflict)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.groups[g.ID]; ok {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
+	_, exists := s.groups[g.ID]
+	s.mu.RUnlock()
+	if exists {
 		return Group{}, fmt.Errorf("group %q already exists: %w", g.Name, ErrConflict)
 	}
-	if err := s.commit(ctx, Batch{Groups: []Group{g}}); err != nil {
+	if err := s.commit(ctx, Batch{Groups: []Group{g}}, g.Owner); err != nil {
 		return Group{}, fmt.Errorf("create group %s: %w", g.ID, err)
 	}
 	return g, nil
@@ -132,23 +146,25 @@ func (s *Service) DeleteGroup(ctx context.Context, p Principal, id string) error
 	if isBuiltin(id) {
 		return fmt.Errorf("group %s is built in: %w", id, ErrForbidden)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
 	owner, err := s.groupOwnerLocked(p, id)
-	if err != nil {
-		return err
-	}
-	if strings.HasPrefix(owner, "@") && !p.Has(ScopeUsersAdmin) {
-		return fmt.Errorf("shared group %s needs scope %s: %w", id, ScopeUsersAdmin, ErrForbidden)
+	if err == nil && strings.HasPrefix(owner, "@") && !p.Has(ScopeUsersAdmin) {
+		err = fmt.Errorf("shared group %s needs scope %s: %w", id, ScopeUsersAdmin, ErrForbidden)
 	}
 	b := Batch{DeleteGroups: []string{id}}
 	for cid, groups := range s.marks[owner] {
-		if slices.Contains(groups, id) {
+		if err == nil && slices.Contains(groups, id) {
 			b.Marks = append(b.Marks, Mark{Owner: owner, ContactID: cid,
 				Groups: slices.DeleteFunc(slices.Clone(groups), func(g string) bool { return g == id })})
 		}
 	}
-	if err := s.commit(ctx, b); err != nil {
+	s.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := s.commit(ctx, b, p.User); err != nil {
 		return fmt.Errorf("delete group %s: %w", id, err)
 	}
 	return nil

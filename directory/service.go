@@ -16,13 +16,27 @@ import (
 // permission rule enforced from the Principal of each call. It is safe for
 // concurrent use.
 //
-// Writes are serialised by the Service and applied to the Store before the
-// index is updated, so the index never shows data the store lacks.
+// The store is the authority; the Service's in-memory state (search index,
+// users, marks, groups) is a cache that follows the store's change log.
+// Every change, this instance's own included, reaches that state the same
+// way: applied from the log in sequence order (see apply.go). A write goes
+// to the store first, then waits until the log has been applied up to it,
+// so a caller reads its own writes.
+//
+// Lock order: wmu, then amu, then mu. Readers take only mu, for reading,
+// and never wait on store I/O: mu is held for writing only while one
+// logged change is applied in memory.
 type Service struct {
-	cfg   Config
-	store Store
-	log   zerolog.Logger
-	now   func() time.Time
+	cfg    Config
+	store  Store
+	log    zerolog.Logger
+	now    func() time.Time
+	origin string // random per Service: tells this instance's changes apart in the log
+
+	wmu sync.Mutex // serialises this instance's writers (validation through commit)
+
+	amu sync.Mutex // guards pos; held while changes are fetched and applied
+	pos Position   // the newest change applied
 
 	mu       sync.RWMutex // guards the fields below
 	idx      *index
@@ -42,13 +56,15 @@ const (
 	ChangeDeleted ChangeOp = "deleted"
 )
 
-// ChangeEvent reports one committed contact change. Contact is the new
-// state, or the last state for ChangeDeleted. Actor is the principal's
-// User (empty for admin-only keys).
+// ChangeEvent reports one applied contact change, whichever instance made
+// it. Contact is the new state, or the last state for ChangeDeleted. Actor
+// is the principal's User (empty for admin-only keys). Local is true for
+// changes this Service wrote.
 type ChangeEvent struct {
 	Op      ChangeOp
 	Contact Contact
 	Actor   string
+	Local   bool
 }
 
 // Entry is a contact as seen by one principal: the contact plus the IDs of
@@ -75,92 +91,56 @@ type Config struct {
 }
 
 // New loads every contact, user, mark and group from store and builds the
-// search index. The Service does not close store.
+// search index. Run must then follow the store's change log for changes
+// other instances make. The Service does not close store.
 func New(ctx context.Context, store Store, cfg Config, log zerolog.Logger) (*Service, error) {
 	s := &Service{
 		cfg: cfg, store: store, log: log.With().Str("component", "directory").Logger(), now: time.Now,
-		idx: newIndex(), marks: map[string]map[string][]string{},
-		groups: map[string]Group{}, users: map[string]User{},
+		origin: newID()[2:],
 	}
-	err := store.ForEachContact(ctx, func(c Contact) error {
-		s.idx.put(c)
-		return nil
-	})
+	st, err := s.load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load contacts: %w", err)
+		return nil, err
 	}
-	s.idx.finish()
-	err = store.ForEachMark(ctx, func(m Mark) error {
-		s.setMarkLocked(m.Owner, m.ContactID, m.Groups)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load marks: %w", err)
-	}
-	groups, err := store.ListGroups(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load groups: %w", err)
-	}
-	for _, g := range groups {
-		s.groups[g.ID] = g
-	}
-	users, err := store.ListUsers(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load users: %w", err)
-	}
-	for _, u := range users {
-		s.users[u.AOR()] = u
-	}
-	s.log.Info().Int("contacts", len(s.idx.byID)).Int("users", len(users)).Msg("directory loaded")
+	s.idx, s.marks, s.groups, s.users, s.pos = st.idx, st.marks, st.groups, st.users, st.pos
+	s.log.Info().Int("contacts", len(s.idx.byID)).Int("users", len(s.users)).Uint64("seq", s.pos.Seq).Msg("directory loaded")
 	return s, nil
 }
 
-// OnChange sets the observer called after every committed contact change,
-// outside the Service lock, in commit order. fn must not block for long.
-// A nil fn removes the observer.
+// OnChange sets the observer called after every applied contact change,
+// in log order, outside the Service lock. fn must not block for long and
+// must not write to the Service. A nil fn removes the observer.
 func (s *Service) OnChange(fn func(ChangeEvent)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onChange = fn
 }
 
-// commit applies b to the store and, on success, to the in-memory state.
-// It must be called with s.mu held for writing. The returned events are
-// delivered by emit once the lock is released.
-func (s *Service) commit(ctx context.Context, b Batch) error {
+// commit writes b to the store and waits until the change log is applied
+// up to it. Callers hold wmu, never mu. A store error leaves nothing
+// written; once the store has the batch, commit succeeds even if applying
+// it is delayed (the follower catches up).
+func (s *Service) commit(ctx context.Context, b Batch, actor string) error {
 	if b.empty() {
 		return nil
 	}
-	if err := s.store.Apply(ctx, b); err != nil {
+	b.Actor, b.Origin = actor, s.origin
+	seq, err := s.store.Apply(ctx, b)
+	if err != nil {
 		return err
 	}
-	for _, d := range b.DeleteContacts {
-		s.idx.remove(d.ID)
-	}
-	for _, w := range b.Contacts {
-		s.idx.put(w.Contact)
-	}
-	s.idx.settle()
-	for _, u := range b.Users {
-		s.users[u.AOR()] = u
-	}
-	for _, aor := range b.DeleteUsers {
-		delete(s.users, aor)
-	}
-	for _, m := range b.Marks {
-		s.setMarkLocked(m.Owner, m.ContactID, m.Groups)
-	}
-	for _, g := range b.Groups {
-		s.groups[g.ID] = g
-	}
-	for _, id := range b.DeleteGroups {
-		delete(s.groups, id)
+	if err := s.syncTo(context.WithoutCancel(ctx), seq); err != nil {
+		s.log.Warn().Err(err).Uint64("seq", seq).Msg("change written but not applied yet; the follower will catch up")
 	}
 	return nil
 }
 
-// emit delivers events to the observer. Call without s.mu held.
+// emit delivers events to the observer. Call with amu held (so events
+// keep log order) and without mu.
 func (s *Service) emit(events []ChangeEvent) {
+	if len(events) == 0 {
+		return
+	}
 	s.mu.RLock()
 	fn := s.onChange
 	s.mu.RUnlock()
@@ -173,19 +153,23 @@ func (s *Service) emit(events []ChangeEvent) {
 }
 
 func (s *Service) setMarkLocked(owner, contactID string, groups []string) {
-	m := s.marks[owner]
+	setMark(s.marks, owner, contactID, groups)
+}
+
+func setMark(marks map[string]map[string][]string, owner, contactID string, groups []string) {
+	m := marks[owner]
 	if len(groups) == 0 {
 		if m != nil {
 			delete(m, contactID)
 			if len(m) == 0 {
-				delete(s.marks, owner)
+				delete(marks, owner)
 			}
 		}
 		return
 	}
 	if m == nil {
 		m = map[string][]string{}
-		s.marks[owner] = m
+		marks[owner] = m
 	}
 	m[contactID] = sortedMarkGroups(groups)
 }
@@ -265,13 +249,11 @@ func (s *Service) Create(ctx context.Context, p Principal, c Contact) (Contact, 
 	}
 	c.Created = s.now().UTC()
 	c.Updated, c.Version = c.Created, 1
-	s.mu.Lock()
-	err := s.commit(ctx, Batch{Contacts: []ContactWrite{{Contact: c}}})
-	s.mu.Unlock()
-	if err != nil {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.commit(ctx, Batch{Contacts: []ContactWrite{{Contact: c}}}, p.User); err != nil {
 		return Contact{}, fmt.Errorf("create contact: %w", err)
 	}
-	s.emit([]ChangeEvent{{Op: ChangeCreated, Contact: c, Actor: p.User}})
 	return cloneContact(c), nil
 }
 
@@ -291,58 +273,64 @@ func (s *Service) Get(_ context.Context, p Principal, id string) (Entry, error) 
 // state. Kind and owner cannot change.
 func (s *Service) Update(ctx context.Context, p Principal, c Contact, expectedVersion uint64) (Contact, error) {
 	c.normalize()
-	s.mu.Lock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
 	d, err := s.visible(p, c.ID)
+	var cur Contact
 	if err == nil {
-		err = canWrite(p, d.c.Kind)
+		cur = d.c
 	}
-	if err == nil && c.Kind != "" && c.Kind != d.c.Kind {
+	s.mu.RUnlock()
+	if err == nil {
+		err = canWrite(p, cur.Kind)
+	}
+	if err == nil && c.Kind != "" && c.Kind != cur.Kind {
 		err = &FieldError{Field: "kind", Reason: "cannot change the kind of a contact"}
 	}
 	if err == nil {
 		err = c.Validate()
 	}
-	if err == nil && d.c.Version != expectedVersion {
-		err = fmt.Errorf("update contact %s: version is %d, not %d: %w", c.ID, d.c.Version, expectedVersion, ErrVersionMismatch)
+	if err == nil && cur.Version != expectedVersion {
+		err = fmt.Errorf("update contact %s: version is %d, not %d: %w", c.ID, cur.Version, expectedVersion, ErrVersionMismatch)
 	}
 	if err != nil {
-		s.mu.Unlock()
 		return Contact{}, err
 	}
-	c.Kind, c.Owner, c.Domain, c.Created = d.c.Kind, d.c.Owner, d.c.Domain, d.c.Created
+	c.Kind, c.Owner, c.Domain, c.Created = cur.Kind, cur.Owner, cur.Domain, cur.Created
 	c.Updated, c.Version = s.now().UTC(), expectedVersion+1
-	err = s.commit(ctx, Batch{Contacts: []ContactWrite{{Contact: c, Expected: expectedVersion}}})
-	s.mu.Unlock()
-	if err != nil {
+	// The store compares versions again: another instance may have
+	// written in between.
+	if err := s.commit(ctx, Batch{Contacts: []ContactWrite{{Contact: c, Expected: expectedVersion}}}, p.User); err != nil {
 		return Contact{}, fmt.Errorf("update contact %s: %w", c.ID, err)
 	}
-	s.emit([]ChangeEvent{{Op: ChangeUpdated, Contact: c, Actor: p.User}})
 	return cloneContact(c), nil
 }
 
 // Delete removes contact id if its stored version is expectedVersion, with
 // every mark referencing it.
 func (s *Service) Delete(ctx context.Context, p Principal, id string, expectedVersion uint64) error {
-	s.mu.Lock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
 	d, err := s.visible(p, id)
+	var b Batch
 	if err == nil {
 		err = canWrite(p, d.c.Kind)
 	}
 	if err == nil && d.c.Version != expectedVersion {
 		err = fmt.Errorf("delete contact %s: version is %d, not %d: %w", id, d.c.Version, expectedVersion, ErrVersionMismatch)
 	}
+	if err == nil {
+		b = Batch{DeleteContacts: []ContactDelete{{ID: id, Expected: expectedVersion}}, Marks: s.marksOfContactLocked(id)}
+	}
+	s.mu.RUnlock()
 	if err != nil {
-		s.mu.Unlock()
 		return err
 	}
-	old := d.c
-	b := Batch{DeleteContacts: []ContactDelete{{ID: id, Expected: expectedVersion}}, Marks: s.marksOfContactLocked(id)}
-	err = s.commit(ctx, b)
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.commit(ctx, b, p.User); err != nil {
 		return fmt.Errorf("delete contact %s: %w", id, err)
 	}
-	s.emit([]ChangeEvent{{Op: ChangeDeleted, Contact: old, Actor: p.User}})
 	return nil
 }
 

@@ -469,7 +469,7 @@ func TestSearchPlansAgree(t *testing.T) {
 	for i := range 6000 {
 		b.Contacts = append(b.Contacts, ContactWrite{Contact: genContact(r, i)})
 	}
-	require.NoError(t, store.Apply(ctx, b))
+	requireApply(t, store, ctx, b)
 	svc, err := New(ctx, store, Config{}, testLogger())
 	require.NoError(t, err)
 	require.NoError(t, svc.Mark(ctx, alice, "c_00005999", GroupFavorite, true))

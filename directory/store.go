@@ -7,17 +7,26 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Store persists contacts, users, marks and groups. It is the source of
-// truth; the Service keeps an index derived from it. Implementations must
-// be safe for concurrent use.
+// truth; every Service keeps an index derived from it and follows its
+// change log. Implementations must be safe for concurrent use.
 type Store interface {
 	// Apply performs every write of b atomically: either all of them or, on
 	// error, none. Contact writes are compare-and-swap on the version (see
 	// ContactWrite); a mismatch fails the whole batch with
-	// ErrVersionMismatch.
-	Apply(ctx context.Context, b Batch) error
+	// ErrVersionMismatch. In the same atomic step b is appended to the
+	// change log; Apply returns its sequence number.
+	Apply(ctx context.Context, b Batch) (uint64, error)
+	// Head returns the position of the newest change in the log. Taken
+	// before a full load, it is where following the log resumes.
+	Head(ctx context.Context) (Position, error)
+	// Changes returns up to limit changes after pos, oldest first, waiting
+	// up to wait for the first one (none with wait <= 0). It returns
+	// ErrGap when the log no longer holds the change right after pos.
+	Changes(ctx context.Context, after Position, limit int, wait time.Duration) ([]Change, error)
 	// GetContact returns the contact with id, or ErrNotFound.
 	GetContact(ctx context.Context, id string) (Contact, error)
 	// ForEachContact calls fn for every contact, in no particular order,
@@ -35,34 +44,38 @@ type Store interface {
 	Close() error
 }
 
-// Batch is a set of writes applied atomically by Store.Apply.
+// Batch is a set of writes applied atomically by Store.Apply, and the
+// unit of the change log.
 type Batch struct {
-	Contacts       []ContactWrite
-	DeleteContacts []ContactDelete
-	Users          []User
-	DeleteUsers    []string // AORs
-	Marks          []Mark   // a Mark with no Groups removes it
-	Groups         []Group
-	DeleteGroups   []string // group IDs
+	Contacts       []ContactWrite  `json:"contacts,omitempty"`
+	DeleteContacts []ContactDelete `json:"delete_contacts,omitempty"`
+	Users          []User          `json:"users,omitempty"`
+	DeleteUsers    []string        `json:"delete_users,omitempty"` // AORs
+	Marks          []Mark          `json:"marks,omitempty"`        // a Mark with no Groups removes it
+	Groups         []Group         `json:"groups,omitempty"`
+	DeleteGroups   []string        `json:"delete_groups,omitempty"` // group IDs
+
+	// Actor and Origin travel with the change log only: the principal's
+	// user who wrote the batch, and the writing Service's random origin
+	// token, which tells each instance which changes are its own.
+	Actor  string `json:"actor,omitempty"`
+	Origin string `json:"origin,omitempty"`
 }
 
 // ContactWrite stores Contact if the stored version equals Expected;
 // Expected 0 means the contact must not exist yet.
 type ContactWrite struct {
-	Contact  Contact
-	Expected uint64
+	Contact  Contact `json:"contact"`
+	Expected uint64  `json:"expected,omitempty"`
 }
 
 // ContactDelete removes contact ID if its stored version equals Expected.
 type ContactDelete struct {
-	ID       string
-	Expected uint64
+	ID       string `json:"id"`
+	Expected uint64 `json:"expected,omitempty"`
 }
 
-func (b *Batch) empty() bool {
-	return len(b.Contacts)+len(b.DeleteContacts)+len(b.Users)+len(b.DeleteUsers)+
-		len(b.Marks)+len(b.Groups)+len(b.DeleteGroups) == 0
-}
+func (b *Batch) empty() bool { return b.size() == 0 }
 
 // checkVersions validates the compare-and-swap conditions of b against
 // current, which returns the stored version of a contact (0 when absent).
@@ -106,6 +119,8 @@ func markKey(owner, contactID string) string { return owner + "\x00" + contactID
 // MemStore is an in-memory Store for tests and benchmarks. Nothing survives
 // the process.
 type MemStore struct {
+	log *localLog
+
 	mu       sync.RWMutex // guards the maps below
 	contacts map[string]Contact
 	users    map[string]User
@@ -118,21 +133,21 @@ var _ Store = (*MemStore)(nil)
 // NewMemStore returns an empty in-memory store.
 func NewMemStore() *MemStore {
 	return &MemStore{
-		contacts: map[string]Contact{}, users: map[string]User{},
+		log: newLocalLog(), contacts: map[string]Contact{}, users: map[string]User{},
 		marks: map[string]Mark{}, groups: map[string]Group{},
 	}
 }
 
 // Apply implements Store.
-func (s *MemStore) Apply(ctx context.Context, b Batch) error {
+func (s *MemStore) Apply(ctx context.Context, b Batch) (uint64, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := b.checkVersions(func(id string) (uint64, error) { return s.contacts[id].Version, nil })
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, w := range b.Contacts {
 		s.contacts[w.Contact.ID] = cloneContact(w.Contact)
@@ -160,7 +175,15 @@ func (s *MemStore) Apply(ctx context.Context, b Batch) error {
 	for _, id := range b.DeleteGroups {
 		delete(s.groups, id)
 	}
-	return nil
+	return s.log.append(b.clone()), nil
+}
+
+// Head implements Store.
+func (s *MemStore) Head(context.Context) (Position, error) { return s.log.head(), nil }
+
+// Changes implements Store.
+func (s *MemStore) Changes(ctx context.Context, after Position, limit int, wait time.Duration) ([]Change, error) {
+	return s.log.changes(ctx, after, limit, wait)
 }
 
 // GetContact implements Store.
@@ -235,6 +258,24 @@ func (s *MemStore) ListGroups(context.Context) ([]Group, error) {
 
 // Close implements Store.
 func (s *MemStore) Close() error { return nil }
+
+// clone copies b deeply enough that the caller may reuse its slices.
+func (b Batch) clone() Batch {
+	b.Contacts = slices.Clone(b.Contacts)
+	for i := range b.Contacts {
+		b.Contacts[i].Contact = cloneContact(b.Contacts[i].Contact)
+	}
+	b.DeleteContacts = slices.Clone(b.DeleteContacts)
+	b.Users = slices.Clone(b.Users)
+	b.DeleteUsers = slices.Clone(b.DeleteUsers)
+	b.Marks = slices.Clone(b.Marks)
+	for i := range b.Marks {
+		b.Marks[i].Groups = slices.Clone(b.Marks[i].Groups)
+	}
+	b.Groups = slices.Clone(b.Groups)
+	b.DeleteGroups = slices.Clone(b.DeleteGroups)
+	return b
+}
 
 func cloneContact(c Contact) Contact {
 	c.Phones = slices.Clone(c.Phones)

@@ -6,6 +6,7 @@ import (
 
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -22,7 +23,10 @@ var (
 
 // BoltStore is the default Store: an embedded bbolt database file.
 type BoltStore struct {
-	db *bolt.DB
+	db  *bolt.DB
+	log *localLog
+
+	wmu sync.Mutex // serialises Apply so that log order is commit order
 }
 
 var _ Store = (*BoltStore)(nil)
@@ -45,83 +49,100 @@ func OpenBolt(path string) (*BoltStore, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("create buckets in %s: %w", path, err)
 	}
-	return &BoltStore{db: db}, nil
+	return &BoltStore{db: db, log: newLocalLog()}, nil
 }
 
-// Apply implements Store in one bbolt read-write transaction.
-func (s *BoltStore) Apply(ctx context.Context, b Batch) error {
+// Apply implements Store in one bbolt read-write transaction. Only this
+// process writes the file (bbolt locks it), so the change log is kept in
+// memory.
+func (s *BoltStore) Apply(ctx context.Context, b Batch) (uint64, error) {
 	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.db.Update(func(tx *bolt.Tx) error { return s.write(tx, &b) }); err != nil {
+		return 0, err
+	}
+	return s.log.append(b.clone()), nil
+}
+
+// Head implements Store.
+func (s *BoltStore) Head(context.Context) (Position, error) { return s.log.head(), nil }
+
+// Changes implements Store.
+func (s *BoltStore) Changes(ctx context.Context, after Position, limit int, wait time.Duration) ([]Change, error) {
+	return s.log.changes(ctx, after, limit, wait)
+}
+
+func (s *BoltStore) write(tx *bolt.Tx, b *Batch) error {
+	cb := tx.Bucket(bucketContacts)
+	err := b.checkVersions(func(id string) (uint64, error) {
+		raw := cb.Get([]byte(id))
+		if raw == nil {
+			return 0, nil
+		}
+		var c struct {
+			Version uint64 `json:"version"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return 0, fmt.Errorf("decode contact %s: %w", id, err)
+		}
+		return c.Version, nil
+	})
+	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		cb := tx.Bucket(bucketContacts)
-		err := b.checkVersions(func(id string) (uint64, error) {
-			raw := cb.Get([]byte(id))
-			if raw == nil {
-				return 0, nil
-			}
-			var c struct {
-				Version uint64 `json:"version"`
-			}
-			if err := json.Unmarshal(raw, &c); err != nil {
-				return 0, fmt.Errorf("decode contact %s: %w", id, err)
-			}
-			return c.Version, nil
-		})
+	put := func(bucket []byte, key string, v any) error {
+		raw, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
-		put := func(bucket []byte, key string, v any) error {
-			raw, err := json.Marshal(v)
-			if err != nil {
+		return tx.Bucket(bucket).Put([]byte(key), raw)
+	}
+	for _, w := range b.Contacts {
+		if err := put(bucketContacts, w.Contact.ID, w.Contact); err != nil {
+			return err
+		}
+	}
+	for _, d := range b.DeleteContacts {
+		if err := cb.Delete([]byte(d.ID)); err != nil {
+			return err
+		}
+	}
+	for _, u := range b.Users {
+		if err := put(bucketUsers, u.AOR(), u); err != nil {
+			return err
+		}
+	}
+	for _, aor := range b.DeleteUsers {
+		if err := tx.Bucket(bucketUsers).Delete([]byte(aor)); err != nil {
+			return err
+		}
+	}
+	for _, m := range b.Marks {
+		k := markKey(m.Owner, m.ContactID)
+		if len(m.Groups) == 0 {
+			if err := tx.Bucket(bucketMarks).Delete([]byte(k)); err != nil {
 				return err
 			}
-			return tx.Bucket(bucket).Put([]byte(key), raw)
+			continue
 		}
-		for _, w := range b.Contacts {
-			if err := put(bucketContacts, w.Contact.ID, w.Contact); err != nil {
-				return err
-			}
+		if err := put(bucketMarks, k, m); err != nil {
+			return err
 		}
-		for _, d := range b.DeleteContacts {
-			if err := cb.Delete([]byte(d.ID)); err != nil {
-				return err
-			}
+	}
+	for _, g := range b.Groups {
+		if err := put(bucketGroups, g.ID, g); err != nil {
+			return err
 		}
-		for _, u := range b.Users {
-			if err := put(bucketUsers, u.AOR(), u); err != nil {
-				return err
-			}
+	}
+	for _, id := range b.DeleteGroups {
+		if err := tx.Bucket(bucketGroups).Delete([]byte(id)); err != nil {
+			return err
 		}
-		for _, aor := range b.DeleteUsers {
-			if err := tx.Bucket(bucketUsers).Delete([]byte(aor)); err != nil {
-				return err
-			}
-		}
-		for _, m := range b.Marks {
-			k := markKey(m.Owner, m.ContactID)
-			if len(m.Groups) == 0 {
-				if err := tx.Bucket(bucketMarks).Delete([]byte(k)); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := put(bucketMarks, k, m); err != nil {
-				return err
-			}
-		}
-		for _, g := range b.Groups {
-			if err := put(bucketGroups, g.ID, g); err != nil {
-				return err
-			}
-		}
-		for _, id := range b.DeleteGroups {
-			if err := tx.Bucket(bucketGroups).Delete([]byte(id)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // GetContact implements Store.

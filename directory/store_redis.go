@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -23,15 +25,42 @@ import (
 //	P marks      set     every owner with at least one mark
 //	P g:<id>     string  JSON Group
 //	P groups     set     every group ID
+//	P seq        string  sequence number of the newest change
+//	P log        stream  the change log: one entry per Apply, fields
+//	                     seq (number) and b (JSON Batch), trimmed to about
+//	                     RedisLogLen entries
 //
 // Apply WATCHes the contact keys it writes, checks their versions, then
 // writes everything in one MULTI/EXEC, retrying when a watched key changed.
+// The same MULTI/EXEC appends the batch to the log (a Lua script numbering
+// it with INCR), so no instance can see the data without its change, nor
+// a change whose data was not written.
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	prefix string
 }
 
 var _ Store = (*RedisStore)(nil)
+
+// RedisLogLen is about how many changes the Redis change log keeps. An
+// instance that falls further behind (a long partition) reloads from the
+// store instead.
+const RedisLogLen = 10000
+
+// logScript numbers a change and appends it to the change log. Stream IDs
+// are left to Redis ("*"), so the append cannot fail on an ID; the seq
+// field carries the hole-free numbering readers check for gaps.
+var logScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'seq', n, 'b', ARGV[1])
+return n`)
+
+// headScript reads the newest sequence number and stream ID in one step.
+var headScript = redis.NewScript(`
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local id = '0-0'
+if last[1] then id = last[1][1] end
+return {redis.call('GET', KEYS[1]) or '0', id}`)
 
 // NewRedisStore returns a Store keeping its keys under prefix on rdb. The
 // caller owns and closes rdb.
@@ -48,7 +77,17 @@ func (s *RedisStore) k(parts ...string) string {
 }
 
 // Apply implements Store.
-func (s *RedisStore) Apply(ctx context.Context, b Batch) error {
+func (s *RedisStore) Apply(ctx context.Context, b Batch) (uint64, error) {
+	entry, err := json.Marshal(b)
+	if err != nil {
+		return 0, fmt.Errorf("encode change: %w", err)
+	}
+	// Load the script once outside MULTI: inside it EVALSHA cannot fall
+	// back to EVAL.
+	if err := logScript.Load(ctx, s.rdb).Err(); err != nil {
+		return 0, fmt.Errorf("load change log script: %w", err)
+	}
+	var seqCmd *redis.Cmd
 	var watch []string
 	for _, w := range b.Contacts {
 		watch = append(watch, s.k("c:", w.Contact.ID))
@@ -130,6 +169,7 @@ func (s *RedisStore) Apply(ctx context.Context, b Batch) error {
 				pipe.Del(ctx, s.k("g:", id))
 				pipe.SRem(ctx, s.k("groups"), id)
 			}
+			seqCmd = logScript.EvalSha(ctx, pipe, []string{s.k("seq"), s.k("log")}, entry, RedisLogLen)
 			return nil
 		})
 		return err
@@ -140,10 +180,78 @@ func (s *RedisStore) Apply(ctx context.Context, b Batch) error {
 			continue
 		}
 		if errors.Is(err, redis.TxFailedErr) {
-			return fmt.Errorf("apply batch: concurrent writers: %w", ErrVersionMismatch)
+			return 0, fmt.Errorf("apply batch: concurrent writers: %w", ErrVersionMismatch)
 		}
-		return err
+		if err != nil {
+			return 0, err
+		}
+		seq, err := seqCmd.Uint64()
+		if err != nil {
+			return 0, fmt.Errorf("append change log: %w", err)
+		}
+		return seq, nil
 	}
+}
+
+// Head implements Store.
+func (s *RedisStore) Head(ctx context.Context) (Position, error) {
+	res, err := headScript.Run(ctx, s.rdb, []string{s.k("seq"), s.k("log")}).StringSlice()
+	if err != nil || len(res) != 2 {
+		return Position{}, fmt.Errorf("read change log head: %w", err)
+	}
+	seq, err := strconv.ParseUint(res[0], 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("read change log head: seq %q: %w", res[0], err)
+	}
+	return Position{Seq: seq, ID: res[1]}, nil
+}
+
+// Changes implements Store with XREAD, which wakes as soon as another
+// instance appends.
+func (s *RedisStore) Changes(ctx context.Context, after Position, limit int, wait time.Duration) ([]Change, error) {
+	from := after.ID
+	if from == "" {
+		from = "0-0"
+	}
+	block := time.Duration(-1) // go-redis: negative omits BLOCK, 0 would block forever
+	if wait > 0 {
+		block = max(wait, time.Millisecond)
+	}
+	streams, err := s.rdb.XRead(ctx, &redis.XReadArgs{
+		Streams: []string{s.k("log"), from}, Count: int64(limit), Block: block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		// Nothing new. A counter behind pos means the store was reset.
+		head, err := s.rdb.Get(ctx, s.k("seq")).Uint64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("read change log seq: %w", err)
+		}
+		if head != after.Seq {
+			return nil, fmt.Errorf("log at %d, reader at %d: %w", head, after.Seq, ErrGap)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read change log: %w", err)
+	}
+	var out []Change
+	want := after.Seq + 1
+	for _, st := range streams {
+		for _, m := range st.Messages {
+			seq, _ := strconv.ParseUint(fmt.Sprint(m.Values["seq"]), 10, 64)
+			if seq != want {
+				return nil, fmt.Errorf("change %d follows %d: %w", seq, want-1, ErrGap)
+			}
+			raw, _ := m.Values["b"].(string)
+			ch := Change{Seq: seq, pos: m.ID}
+			if err := json.Unmarshal([]byte(raw), &ch.Batch); err != nil {
+				return nil, fmt.Errorf("decode change %d: %w", seq, err)
+			}
+			out = append(out, ch)
+			want++
+		}
+	}
+	return out, nil
 }
 
 // GetContact implements Store.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 
 	t.Run("contact compare and swap", func(t *testing.T) {
 		s := newStore(t)
-		require.NoError(t, s.Apply(ctx, Batch{Contacts: []ContactWrite{{Contact: contact("a", 1)}}}))
+		requireApply(t, s, ctx, Batch{Contacts: []ContactWrite{{Contact: contact("a", 1)}}})
 		got, err := s.GetContact(ctx, "a")
 		require.NoError(t, err)
 		assert.Equal(t, contact("a", 1), got)
@@ -43,7 +44,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				err := s.Apply(ctx, tt.b)
+				_, err := s.Apply(ctx, tt.b)
 				if tt.want == nil {
 					require.NoError(t, err)
 					return
@@ -60,8 +61,8 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 
 	t.Run("batch is atomic", func(t *testing.T) {
 		s := newStore(t)
-		require.NoError(t, s.Apply(ctx, Batch{Contacts: []ContactWrite{{Contact: contact("a", 1)}}}))
-		err := s.Apply(ctx, Batch{
+		requireApply(t, s, ctx, Batch{Contacts: []ContactWrite{{Contact: contact("a", 1)}}})
+		_, err := s.Apply(ctx, Batch{
 			Contacts: []ContactWrite{{Contact: contact("b", 1)}, {Contact: contact("a", 9), Expected: 7}},
 			Users:    []User{{Extension: "201", Domain: "pbx.example.com"}},
 			Marks:    []Mark{{Owner: "201@pbx.example.com", ContactID: "a", Groups: []string{"vip"}}},
@@ -79,12 +80,12 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		u1 := User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", Created: time.Unix(5, 0).UTC(), Updated: time.Unix(5, 0).UTC()}
 		u2 := User{Extension: "100", Domain: "pbx.example.com", FirstName: "Bo", Created: time.Unix(5, 0).UTC(), Updated: time.Unix(5, 0).UTC()}
 		g := Group{ID: "own:201@pbx.example.com:golf", Name: "Golf", Owner: "201@pbx.example.com"}
-		require.NoError(t, s.Apply(ctx, Batch{
+		requireApply(t, s, ctx, Batch{
 			Contacts: []ContactWrite{{Contact: contact("a", 1)}, {Contact: contact("b", 1)}},
 			Users:    []User{u1, u2},
 			Marks:    []Mark{{Owner: u1.AOR(), ContactID: "a", Groups: []string{"vip", g.ID}}, {Owner: "@pbx.example.com", ContactID: "b", Groups: []string{"shared:x"}}},
 			Groups:   []Group{g},
-		}))
+		})
 		users, err := s.ListUsers(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, []User{u2, u1}, users)
@@ -102,12 +103,12 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		require.NoError(t, s.ForEachContact(ctx, func(c Contact) error { ids = append(ids, c.ID); return nil }))
 		assert.ElementsMatch(t, []string{"a", "b"}, ids)
 
-		require.NoError(t, s.Apply(ctx, Batch{
+		requireApply(t, s, ctx, Batch{
 			DeleteContacts: []ContactDelete{{ID: "b", Expected: 1}},
 			DeleteUsers:    []string{u2.AOR()},
 			Marks:          []Mark{{Owner: "@pbx.example.com", ContactID: "b"}},
 			DeleteGroups:   []string{g.ID},
-		}))
+		})
 		users, err = s.ListUsers(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, []User{u1}, users)
@@ -120,6 +121,95 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 	})
 }
 
+// testChangeLog is the change log contract every Store must meet.
+func testChangeLog(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	write := func(t *testing.T, s Store, id string) uint64 {
+		t.Helper()
+		seq, err := s.Apply(ctx, Batch{Contacts: []ContactWrite{{Contact: Contact{ID: id, Kind: KindCompany, Company: id, Version: 1}}}, Actor: "201@x", Origin: "o1"})
+		require.NoError(t, err)
+		return seq
+	}
+
+	t.Run("every apply is one change, in order, with its batch", func(t *testing.T) {
+		s := newStore(t)
+		head, err := s.Head(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(0), head.Seq)
+		assert.Equal(t, uint64(1), write(t, s, "a"))
+		assert.Equal(t, uint64(2), write(t, s, "b"))
+		chs, err := s.Changes(ctx, head, 10, 0)
+		require.NoError(t, err)
+		require.Len(t, chs, 2)
+		assert.Equal(t, []uint64{1, 2}, []uint64{chs[0].Seq, chs[1].Seq})
+		assert.Equal(t, "b", chs[1].Batch.Contacts[0].Contact.ID)
+		assert.Equal(t, "201@x", chs[1].Batch.Actor)
+		assert.Equal(t, "o1", chs[1].Batch.Origin)
+		// From the first change on, only the second; from the head, none.
+		rest, err := s.Changes(ctx, chs[0].after(), 10, 0)
+		require.NoError(t, err)
+		require.Len(t, rest, 1)
+		assert.Equal(t, uint64(2), rest[0].Seq)
+		none, err := s.Changes(ctx, chs[1].after(), 10, 0)
+		require.NoError(t, err)
+		assert.Empty(t, none)
+		head, err = s.Head(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(2), head.Seq)
+	})
+
+	t.Run("a failed apply logs nothing", func(t *testing.T) {
+		s := newStore(t)
+		write(t, s, "a")
+		_, err := s.Apply(ctx, Batch{Contacts: []ContactWrite{{Contact: Contact{ID: "a", Kind: KindCompany, Version: 2}, Expected: 7}}})
+		require.ErrorIs(t, err, ErrVersionMismatch)
+		head, err := s.Head(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(1), head.Seq)
+	})
+
+	t.Run("a waiting reader wakes on the next apply", func(t *testing.T) {
+		s := newStore(t)
+		head, err := s.Head(ctx)
+		require.NoError(t, err)
+		got := make(chan []Change, 1)
+		go func() {
+			chs, _ := s.Changes(ctx, head, 10, 5*time.Second)
+			got <- chs
+		}()
+		time.Sleep(50 * time.Millisecond)
+		write(t, s, "late")
+		select {
+		case chs := <-got:
+			require.Len(t, chs, 1)
+			assert.Equal(t, "late", chs[0].Batch.Contacts[0].Contact.ID)
+		case <-time.After(4 * time.Second):
+			t.Fatal("reader did not wake")
+		}
+	})
+
+	t.Run("a reader ahead of the log finds a gap", func(t *testing.T) {
+		s := newStore(t)
+		write(t, s, "a")
+		_, err := s.Changes(ctx, Position{Seq: 5}, 10, 0)
+		require.ErrorIs(t, err, ErrGap)
+	})
+}
+
+func TestLocalLogTrimsToAGap(t *testing.T) {
+	s := NewMemStore()
+	ctx := context.Background()
+	for i := range localLogMaxEntries + 10 {
+		_, err := s.Apply(ctx, Batch{Users: []User{{Extension: strconv.Itoa(200 + i), Domain: "x"}}})
+		require.NoError(t, err)
+	}
+	_, err := s.Changes(ctx, Position{Seq: 1}, 10, 0)
+	require.ErrorIs(t, err, ErrGap)
+	chs, err := s.Changes(ctx, Position{Seq: localLogMaxEntries + 5}, 10, 0)
+	require.NoError(t, err)
+	assert.Len(t, chs, 5)
+}
+
 func collectMarks(t *testing.T, s Store) []Mark {
 	t.Helper()
 	var out []Mark
@@ -129,6 +219,7 @@ func collectMarks(t *testing.T, s Store) []Mark {
 
 func TestMemStore(t *testing.T) {
 	testStore(t, func(t *testing.T) Store { return NewMemStore() })
+	testChangeLog(t, func(t *testing.T) Store { return NewMemStore() })
 }
 
 func openTestBolt(t *testing.T, path string) *BoltStore {
@@ -141,6 +232,7 @@ func openTestBolt(t *testing.T, path string) *BoltStore {
 
 func TestBoltStore(t *testing.T) {
 	testStore(t, func(t *testing.T) Store { return openTestBolt(t, filepath.Join(t.TempDir(), "dir.db")) })
+	testChangeLog(t, func(t *testing.T) Store { return openTestBolt(t, filepath.Join(t.TempDir(), "dir.db")) })
 }
 
 func TestBoltStoreSurvivesReopen(t *testing.T) {
@@ -197,17 +289,29 @@ func newTestRedis(t *testing.T) *redis.Client {
 
 func TestRedisStore(t *testing.T) {
 	rdb := newTestRedis(t)
-	testStore(t, func(t *testing.T) Store {
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		prefix := "sbtest:dir:" + hex.EncodeToString(b[:]) + ":"
-		t.Cleanup(func() {
-			ctx := context.Background()
-			keys, err := rdb.Keys(ctx, prefix+"*").Result()
-			if err == nil && len(keys) > 0 {
-				rdb.Del(ctx, keys...)
-			}
-		})
-		return NewRedisStore(rdb, prefix)
+	testStore(t, func(t *testing.T) Store { return newTestRedisStore(t, rdb) })
+	testChangeLog(t, func(t *testing.T) Store { return newTestRedisStore(t, rdb) })
+}
+
+// newTestRedisStore returns a RedisStore under a fresh prefix, removed at
+// cleanup.
+func newTestRedisStore(t *testing.T, rdb *redis.Client) *RedisStore {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "sbtest:dir:" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, err := rdb.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
 	})
+	return NewRedisStore(rdb, prefix)
+}
+
+func requireApply(t testing.TB, s Store, ctx context.Context, b Batch) {
+	t.Helper()
+	_, err := s.Apply(ctx, b)
+	require.NoError(t, err)
 }

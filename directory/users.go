@@ -45,27 +45,27 @@ func (s *Service) ProvisionUser(ctx context.Context, p Principal, u User) (User,
 		return User{}, err
 	}
 	now := s.now().UTC()
-	s.mu.Lock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	u.Created, u.Updated = now, now
+	tc := u.teamContact()
+	tc.Created, tc.Updated, tc.Version = now, now, 1
+	var expected uint64
+	s.mu.RLock()
 	if old, ok := s.users[u.AOR()]; ok {
 		u.Created, u.Digest = old.Created, old.Digest
 	}
+	if d, ok := s.idx.get(tc.ID); ok {
+		tc.Created, expected, tc.Version = d.c.Created, d.c.Version, d.c.Version+1
+	}
+	s.mu.RUnlock()
 	if password != "" {
 		u.Digest = newDigest(u.Extension, u.Domain, password, now)
 	}
-	tc := u.teamContact()
-	tc.Created, tc.Updated, tc.Version = now, now, 1
-	op := ChangeCreated
-	var expected uint64
-	if d, ok := s.idx.get(tc.ID); ok {
-		tc.Created, expected, tc.Version, op = d.c.Created, d.c.Version, d.c.Version+1, ChangeUpdated
-	}
-	err := s.commit(ctx, Batch{Users: []User{u}, Contacts: []ContactWrite{{Contact: tc, Expected: expected}}})
-	s.mu.Unlock()
+	err := s.commit(ctx, Batch{Users: []User{u}, Contacts: []ContactWrite{{Contact: tc, Expected: expected}}}, p.User)
 	if err != nil {
 		return User{}, fmt.Errorf("provision user %s: %w", u.AOR(), err)
 	}
-	s.emit([]ChangeEvent{{Op: op, Contact: tc, Actor: p.User}})
 	return u.public(), nil
 }
 
@@ -107,15 +107,32 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, aor string, confi
 	if err := requireUsersAdmin(p); err != nil {
 		return Dependents{}, err
 	}
-	s.mu.Lock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	dep, b, err := s.userDependents(aor)
+	if err != nil {
+		return Dependents{}, err
+	}
+	if !confirm {
+		return dep, fmt.Errorf("delete user %s: %w", aor, ErrConfirmationRequired)
+	}
+	if err := s.commit(ctx, b, p.User); err != nil {
+		return dep, fmt.Errorf("delete user %s: %w", aor, err)
+	}
+	return dep, nil
+}
+
+// userDependents reports what deleting user aor takes with it, and the
+// batch that deletes it all.
+func (s *Service) userDependents(aor string) (Dependents, Batch, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if _, ok := s.users[aor]; !ok {
-		s.mu.Unlock()
-		return Dependents{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
+		return Dependents{}, Batch{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
 	}
 	teamID := TeamContactID(aor)
 	var dep Dependents
 	b := Batch{DeleteUsers: []string{aor}}
-	var events []ChangeEvent
 	for owner, m := range s.marks {
 		if groups, ok := m[teamID]; ok {
 			b.Marks = append(b.Marks, Mark{Owner: owner, ContactID: teamID})
@@ -133,14 +150,12 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, aor string, confi
 	}
 	if d, ok := s.idx.get(teamID); ok {
 		b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: teamID, Expected: d.c.Version})
-		events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: d.c, Actor: p.User})
 	}
 	for _, id := range s.idx.owners[aor] {
 		if d := s.idx.docs[id]; d.alive {
 			dep.PersonalContacts++
 			b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: d.c.ID, Expected: d.c.Version})
 			b.Marks = append(b.Marks, s.marksOfContactLocked(d.c.ID)...)
-			events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: d.c, Actor: p.User})
 		}
 	}
 	for id, g := range s.groups {
@@ -151,18 +166,8 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, aor string, confi
 	}
 	slices.Sort(dep.SharedGroups)
 	dep.SharedGroups = slices.Compact(dep.SharedGroups)
-	if !confirm {
-		s.mu.Unlock()
-		return dep, fmt.Errorf("delete user %s: %w", aor, ErrConfirmationRequired)
-	}
 	b.Marks = dedupeMarks(b.Marks)
-	err := s.commit(ctx, b)
-	s.mu.Unlock()
-	if err != nil {
-		return dep, fmt.Errorf("delete user %s: %w", aor, err)
-	}
-	s.emit(events)
-	return dep, nil
+	return dep, b, nil
 }
 
 func dedupeMarks(ms []Mark) []Mark {

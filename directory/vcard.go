@@ -118,8 +118,7 @@ func (s *Service) ImportVCard(ctx context.Context, p Principal, kind Kind, r io.
 	if start != 0 {
 		rep.Errors = append(rep.Errors, RowError{Line: start, Reason: "card without END:VCARD"})
 	}
-	events, err := s.importRows(ctx, p, kind, rows, opts, &rep)
-	s.emit(events)
+	err := s.importRows(ctx, p, kind, rows, opts, &rep)
 	return rep, err
 }
 

@@ -194,6 +194,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("load directory: %w", err)
 	}
 	dir.OnChange(func(ev directory.ChangeEvent) {
+		if !ev.Local {
+			return // the instance that wrote it publishes it
+		}
 		if err := bus.PublishContact(context.Background(), contactEvent(ev)); err != nil {
 			log.Warn().Err(err).Str("contact", ev.Contact.ID).Msg("publish contact event")
 		}
@@ -297,6 +300,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return core.Run(gctx) })
+	g.Go(func() error { return dir.Run(gctx) })
 	g.Go(func() error { return edge.ServeListeners(gctx, ln.sip, cfg.ShutdownGrace) })
 	if pbxWatcher != nil {
 		g.Go(func() error { return pbxWatcher.Run(gctx) })

@@ -1,0 +1,248 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Following the change log. Every instance applies every change, its own
+// included, from the store's log in sequence order: the writer right after
+// its Apply (syncTo), and Run for changes made elsewhere. A gap (the log
+// was trimmed past this instance, or the store was reset) triggers a full
+// reload, whose differences are reported as change events so that
+// observers such as the caller-ID index stay in step.
+
+// Follow tuning.
+const (
+	followBatch = 16          // changes fetched per read
+	followWait  = time.Second // how long one read waits for a change (also bounds how long Run takes to stop)
+	maxBackoff  = time.Second // between reads while the store fails
+)
+
+// state is everything the Service keeps in memory.
+type state struct {
+	idx    *index
+	marks  map[string]map[string][]string
+	groups map[string]Group
+	users  map[string]User
+	pos    Position
+}
+
+// load reads the whole store. The log head is read first: changes
+// committed during the load are applied again afterwards, which is
+// harmless because applying a change sets state rather than adjusting it.
+func (s *Service) load(ctx context.Context) (state, error) {
+	st := state{idx: newIndex(), marks: map[string]map[string][]string{}, groups: map[string]Group{}, users: map[string]User{}}
+	var err error
+	if st.pos, err = s.store.Head(ctx); err != nil {
+		return st, fmt.Errorf("read change log head: %w", err)
+	}
+	err = s.store.ForEachContact(ctx, func(c Contact) error {
+		st.idx.put(c)
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("load contacts: %w", err)
+	}
+	st.idx.finish()
+	err = s.store.ForEachMark(ctx, func(m Mark) error {
+		setMark(st.marks, m.Owner, m.ContactID, m.Groups)
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("load marks: %w", err)
+	}
+	groups, err := s.store.ListGroups(ctx)
+	if err != nil {
+		return st, fmt.Errorf("load groups: %w", err)
+	}
+	for _, g := range groups {
+		st.groups[g.ID] = g
+	}
+	users, err := s.store.ListUsers(ctx)
+	if err != nil {
+		return st, fmt.Errorf("load users: %w", err)
+	}
+	for _, u := range users {
+		st.users[u.AOR()] = u
+	}
+	return st, nil
+}
+
+// Run follows the change log until ctx ends, applying changes other
+// instances commit, and reloading when it finds a gap. While the store is
+// unreachable it retries with backoff; it returns nil when ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	backoff := 50 * time.Millisecond
+	failing := false
+	for ctx.Err() == nil {
+		s.amu.Lock()
+		pos := s.pos
+		s.amu.Unlock()
+		chs, err := s.store.Changes(ctx, pos, followBatch, followWait)
+		if err == nil && len(chs) > 0 {
+			s.amu.Lock()
+			err = s.applyLocked(chs)
+			s.amu.Unlock()
+		}
+		if errors.Is(err, ErrGap) {
+			s.amu.Lock()
+			err = s.reloadLocked(ctx, err)
+			s.amu.Unlock()
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			if !failing {
+				s.log.Warn().Err(err).Msg("follow directory changes: retrying")
+			}
+			failing = true
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, maxBackoff)
+		default:
+			if failing {
+				s.log.Info().Uint64("seq", pos.Seq).Msg("directory changes followed again")
+			}
+			failing, backoff = false, 50*time.Millisecond
+		}
+	}
+	return nil
+}
+
+// syncTo applies the log up to seq at least.
+func (s *Service) syncTo(ctx context.Context, seq uint64) error {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	for s.pos.Seq < seq {
+		// The change is committed, so the log has it; a short wait
+		// covers a replica or a reader racing the append.
+		chs, err := s.store.Changes(ctx, s.pos, followBatch, 100*time.Millisecond)
+		if err == nil && len(chs) == 0 {
+			err = fmt.Errorf("change %d not in the log yet", seq)
+		}
+		if err == nil {
+			err = s.applyLocked(chs)
+		}
+		if errors.Is(err, ErrGap) {
+			err = s.reloadLocked(ctx, err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyLocked applies the changes in chs that are newer than s.pos. The
+// caller holds amu.
+func (s *Service) applyLocked(chs []Change) error {
+	for i := range chs {
+		ch := &chs[i]
+		if ch.Seq <= s.pos.Seq {
+			continue
+		}
+		if ch.Seq != s.pos.Seq+1 {
+			return fmt.Errorf("change %d after %d: %w", ch.Seq, s.pos.Seq, ErrGap)
+		}
+		s.mu.Lock()
+		events := s.applyBatchLocked(&ch.Batch)
+		s.mu.Unlock()
+		s.pos = ch.after()
+		s.emit(events)
+	}
+	return nil
+}
+
+// applyBatchLocked sets the in-memory state to what b wrote and returns the
+// contact events. The caller holds mu for writing.
+func (s *Service) applyBatchLocked(b *Batch) []ChangeEvent {
+	local := b.Origin == s.origin
+	events := make([]ChangeEvent, 0, len(b.Contacts)+len(b.DeleteContacts))
+	for _, d := range b.DeleteContacts {
+		if old, ok := s.idx.get(d.ID); ok {
+			events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: cloneContact(old.c), Actor: b.Actor, Local: local})
+			s.idx.remove(d.ID)
+		}
+	}
+	for _, w := range b.Contacts {
+		op := ChangeCreated
+		if _, ok := s.idx.get(w.Contact.ID); ok {
+			op = ChangeUpdated
+		}
+		c := cloneContact(w.Contact)
+		s.idx.put(c)
+		events = append(events, ChangeEvent{Op: op, Contact: cloneContact(c), Actor: b.Actor, Local: local})
+	}
+	s.idx.settle()
+	for _, u := range b.Users {
+		s.users[u.AOR()] = u
+	}
+	for _, aor := range b.DeleteUsers {
+		delete(s.users, aor)
+	}
+	for _, m := range b.Marks {
+		s.setMarkLocked(m.Owner, m.ContactID, m.Groups)
+	}
+	for _, g := range b.Groups {
+		s.groups[g.ID] = g
+	}
+	for _, id := range b.DeleteGroups {
+		delete(s.groups, id)
+	}
+	return events
+}
+
+// reloadLocked replaces the in-memory state with a fresh load of the store
+// and reports the contact differences as events. The caller holds amu;
+// readers keep the old state until the swap.
+func (s *Service) reloadLocked(ctx context.Context, cause error) error {
+	s.log.Warn().Err(cause).Uint64("seq", s.pos.Seq).Msg("directory change log gap: reloading from the store")
+	st, err := s.load(ctx)
+	if err != nil {
+		return fmt.Errorf("reload directory: %w", err)
+	}
+	s.mu.Lock()
+	old := s.idx
+	s.idx, s.marks, s.groups, s.users = st.idx, st.marks, st.groups, st.users
+	s.mu.Unlock()
+	s.pos = st.pos
+	s.emit(diffIndex(old, st.idx))
+	s.log.Info().Int("contacts", len(st.idx.byID)).Uint64("seq", st.pos.Seq).Msg("directory reloaded")
+	return nil
+}
+
+// diffIndex returns the events that turn the contacts of old into those of
+// cur. Neither index may change meanwhile.
+func diffIndex(old, cur *index) []ChangeEvent {
+	var events []ChangeEvent
+	for id, n := range cur.byID {
+		c := cur.docs[n].c
+		o, ok := old.get(id)
+		switch {
+		case !ok:
+			events = append(events, ChangeEvent{Op: ChangeCreated, Contact: cloneContact(c)})
+		case o.c.Version != c.Version || o.c.Updated != c.Updated:
+			events = append(events, ChangeEvent{Op: ChangeUpdated, Contact: cloneContact(c)})
+		}
+	}
+	for id, n := range old.byID {
+		if _, ok := cur.byID[id]; !ok {
+			events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: cloneContact(old.docs[n].c)})
+		}
+	}
+	return events
+}
+
+// Position returns the newest change this Service has applied.
+func (s *Service) Position() Position {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	return s.pos
+}
