@@ -10,9 +10,42 @@
 // ErrVersionMismatch, ErrConfirmationRequired, FieldError) to status codes.
 //
 // Persistence goes through the Store interface. BoltStore (embedded, the
-// default), RedisStore and MemStore (tests and benchmarks) implement it; the
-// store is the source of truth and the Service rebuilds its in-memory index
-// from it in New.
+// default), RedisStore and MemStore (tests and benchmarks) implement it.
+//
+// # One directory across instances
+//
+// The store is the authority; each Service's in-memory state (search index,
+// users with their HA1 credentials, marks, groups, and the caller-ID index
+// that follows its change events) is a cache of it. Every Store.Apply
+// appends its batch to a change log in the same atomic step as the data,
+// numbered by a store-wide sequence without holes, and every Service applies
+// every change from that log in order: the writing instance right after its
+// Apply (so callers read their own writes), the others from Run. Local and
+// remote changes take the same path, and a change is never visible on one
+// instance without being in the log for the others.
+//
+// The feed is a Redis Stream written inside the same MULTI/EXEC as the data
+// (a Lua script INCRs the sequence and XADDs the batch), rather than NATS:
+//   - publishing after the write leaves a gap where a crash between the two
+//     loses the change for every other instance; appending atomically with
+//     the data has no such window;
+//   - the reader of a stream resumes from its last position after any
+//     outage, and a hole in the sequence (the stream trimmed past a long
+//     partition, a reset Redis) is detected and answered by a full reload
+//     whose differences are reported as change events; core NATS would
+//     drop messages silently, and JetStream would add a second system whose
+//     state must agree with Redis;
+//   - XREAD BLOCK wakes followers as soon as another instance appends, so
+//     changes reach every instance in well under a second, and the
+//     directory keeps working while NATS is down.
+//
+// With the embedded bolt store only one process can open the file, so its
+// log is kept in memory by the store and needs no server.
+//
+// Readers never wait on store I/O: writers of one instance serialise among
+// themselves (wmu) while they validate and write, and the in-memory state
+// is locked for writing only while one logged change is applied. Imports
+// write in batches of importBatch rows.
 //
 // The package imports no other Switchboard package.
 package directory
