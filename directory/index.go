@@ -179,9 +179,19 @@ func (x *index) settle() {
 		x.order, x.pending = merged, x.pending[:0]
 	}
 	if len(x.newTokens) > tokenMerge {
-		x.tokens = append(x.tokens, x.newTokens...)
-		sort.Strings(x.tokens)
-		x.newTokens = x.newTokens[:0]
+		// Sort the small tail and merge it in linearly: re-sorting every
+		// token would hold the write lock for O(n log n) each time.
+		sort.Strings(x.newTokens)
+		merged := make([]string, 0, len(x.tokens)+len(x.newTokens))
+		i, j := 0, 0
+		for i < len(x.tokens) || j < len(x.newTokens) {
+			if j >= len(x.newTokens) || (i < len(x.tokens) && x.tokens[i] < x.newTokens[j]) {
+				merged, i = append(merged, x.tokens[i]), i+1
+			} else {
+				merged, j = append(merged, x.newTokens[j]), j+1
+			}
+		}
+		x.tokens, x.newTokens = merged, x.newTokens[:0]
 	}
 }
 
