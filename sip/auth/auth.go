@@ -275,9 +275,9 @@ func New(cfg Config, creds Credentials) *Authenticator {
 		algs = append(algs, DefaultAlgorithms...)
 	}
 	a := &Authenticator{
-		cfg:    cfg,
-		algs:   algs,
-		creds:  creds,
+		cfg:      cfg,
+		algs:     algs,
+		creds:    creds,
 		nonces:   newNonceFactory(keys),
 		nc:       newNCTable(cfg.MaxNonces),
 		accounts: limit.NewBuckets[string](1/cfg.FailureRefill.Seconds(), cfg.AccountFailures, maxThrottled),
