@@ -47,13 +47,13 @@ type config struct {
 	// SIPAuthSecret keys digest nonces, the same on every instance; never
 	// logged. Empty: shared through Redis, or random per process.
 	SIPAuthSecret string
-	PBX               string
-	PBXTransport      string
-	PBXExtensions     []string
-	PBXEvents         []string
-	PBXExpires        time.Duration
-	PBXUser           string
-	PBXPassword       string
+	PBX           string
+	PBXTransport  string
+	PBXExtensions []string
+	PBXEvents     []string
+	PBXExpires    time.Duration
+	PBXUser       string
+	PBXPassword   string
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
