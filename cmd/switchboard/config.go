@@ -44,16 +44,17 @@ type config struct {
 	Pprof         bool
 	// SIPAuthAlgorithms are offered in this order, one challenge each.
 	SIPAuthAlgorithms []string
+	PBX               string
+	PBXTransport      string
+	PBXExtensions     []string
+	PBXEvents         []string
+	PBXExpires        time.Duration
+	PBXUser           string
+	PBXPassword       string
+
 	// SIPAuthSecret keys digest nonces, the same on every instance; never
 	// logged. Empty: shared through Redis, or random per process.
 	SIPAuthSecret string
-	PBX           string
-	PBXTransport  string
-	PBXExtensions []string
-	PBXEvents     []string
-	PBXExpires    time.Duration
-	PBXUser       string
-	PBXPassword   string
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
