@@ -2,7 +2,8 @@
 // Kamailio's pike module: a per-source token bucket (Limiter) and a global
 // in-flight cap (Gate). Both answer immediately, so the edge can reply
 // 503 Service Unavailable with Retry-After (RFC 3261 §21.5.4, §20.33)
-// instead of queueing work without bound.
+// instead of queueing work without bound. Buckets, the bounded per-key
+// table behind Limiter, also counts failed digest attempts per account.
 package limit
 
 import (
