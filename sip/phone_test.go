@@ -39,6 +39,7 @@ type testServer struct {
 type serverOpts struct {
 	deps Deps
 	tls  net.Listener
+	log  *zerolog.Logger // nil: no logs
 }
 
 func startServer(t testing.TB, cfg Config) *testServer {
@@ -62,7 +63,11 @@ func startServerWith(t testing.TB, cfg Config, opts serverOpts) *testServer {
 	core := presence.New(presence.Config{Tick: 50 * time.Millisecond}, presence.NewMemStore(), zerolog.Nop())
 	deps := opts.deps
 	deps.Core = core
-	edge, err := New(cfg, deps, zerolog.Nop())
+	log := zerolog.Nop()
+	if opts.log != nil {
+		log = *opts.log
+	}
+	edge, err := New(cfg, deps, log)
 	require.NoError(t, err)
 	core.Watch(edge.Changed)
 

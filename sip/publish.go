@@ -18,7 +18,7 @@ import (
 func (s *Server) handlePublish(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	// RFC 3903 §6 step 1 leaves authentication to RFC 3261 §22: the
 	// publisher is the From user, and the PBX is trusted to publish.
-	if !s.authenticate(req, tx, req.From().Address.User, true) {
+	if !s.authenticate(req, tx, req.From().Address, true) {
 		return
 	}
 	// Step 1-2: the Request-URI names the resource.

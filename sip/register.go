@@ -19,13 +19,15 @@ func (s *Server) handleRegister(req *sipmsg.Request, tx sipmsg.ServerTransaction
 		return
 	}
 	// Step 1: the Request-URI names the domain, the To header the AOR.
-	if _, ok := s.domainOf(req.Recipient.Host); !ok {
+	domain, ok := s.domainOf(req.Recipient.Host)
+	if !ok {
 		s.replyCode(req, tx, sipmsg.StatusNotFound, "Domain Not Served")
 		return
 	}
-	// Steps 3-4: authenticate as the AOR's user, so a phone may change
-	// only its own bindings; the PBX forwarding REGISTERs is trusted.
-	if !s.authenticate(req, tx, req.To().Address.User, true) {
+	// Steps 3-5: authenticate as the AOR's user in its domain, which must
+	// be the Request-URI's, so a phone may change only its own bindings;
+	// the PBX forwarding REGISTERs is trusted.
+	if !s.registersOwnDomain(req, tx, domain) || !s.authenticate(req, tx, req.To().Address, true) {
 		return
 	}
 	aor, ok := s.aorOf(req.To().Address)

@@ -67,7 +67,7 @@ func accepts(req *sipmsg.Request, ctype string) bool {
 func (s *Server) handleSubscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	// RFC 3261 §8.2: authenticate before inspecting the request. A
 	// watcher is always challenged, even from a trusted address.
-	if !s.authenticate(req, tx, req.From().Address.User, false) {
+	if !s.authenticate(req, tx, req.From().Address, false) {
 		return
 	}
 	eh := req.GetHeader("Event")

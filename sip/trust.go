@@ -7,10 +7,22 @@ package sip
 //     default for a first run on a closed LAN and nothing more; production
 //     sets it.
 //   - With Deps.Auth set, REGISTER, SUBSCRIBE and PUBLISH are challenged
-//     (401/407 with the challenge headers). The user checked is the AOR
-//     user: the To user for REGISTER (RFC 3261 §10.3 step 3), the From user
-//     for SUBSCRIBE and PUBLISH. Code 403 is answered 403; a credentials
-//     store failure is answered 500.
+//     (401/407 with the challenge headers). The identity checked is the
+//     AOR the request acts for: To for REGISTER (RFC 3261 §10.3 step 3),
+//     From for SUBSCRIBE and PUBLISH. The digest realm is that AOR's
+//     domain and the digest username must be its user, so a success means
+//     the client is that very user of that very tenant: 201@a.example's
+//     password never acts for 201@b.example, nor for 202@a.example (403).
+//     A REGISTER whose To is not in the Request-URI's domain is refused
+//     with 403 before any challenge (§10.3 steps 4-5: nobody may bind
+//     another domain's AOR through this one). An AOR outside the served
+//     domains is 403: no realm here holds its credentials.
+//   - The digest uri must name the Request-URI, else 400 (RFC 7616
+//     §3.4.6): a response computed for another request is not reused.
+//   - Failed attempts are counted per account and per source; past the
+//     limit, attempts with credentials get 503 + Retry-After unchecked,
+//     and the start of each throttle is logged at warn with account and
+//     source. A credentials store failure is answered 500.
 //   - Config.TrustedCIDRs lists the PBX's addresses. A request from one
 //     skips the challenge for REGISTER and PUBLISH only: the PBX forwards
 //     registrations and publishes dialog state for its extensions.
@@ -48,6 +60,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,11 +69,13 @@ import (
 
 	"github.com/switchboardhq/switchboard/presence"
 	"github.com/switchboardhq/switchboard/sip/auth"
+	"github.com/switchboardhq/switchboard/sip/limit"
 )
 
-// Authenticator checks digest credentials; *auth.Authenticator is one.
+// Authenticator checks digest credentials of user in realm (the AOR's
+// domain); *auth.Authenticator is one.
 type Authenticator interface {
-	Check(ctx context.Context, req *sipmsg.Request, source netip.Addr, user string) (auth.Result, error)
+	Check(ctx context.Context, req *sipmsg.Request, source netip.Addr, user, realm string) (auth.Result, error)
 }
 
 var _ Authenticator = (*auth.Authenticator)(nil)
@@ -186,9 +201,10 @@ func (s *Server) trusted(src netip.Addr) bool {
 }
 
 // authenticate answers the request itself and returns false unless it may
-// go on as user. forwardable marks the methods a trusted PBX forwards
-// (REGISTER, PUBLISH), which skip the challenge from trusted sources.
-func (s *Server) authenticate(req *sipmsg.Request, tx sipmsg.ServerTransaction, user string, forwardable bool) bool {
+// go on as the AOR claimed (the To or From URI). forwardable marks the
+// methods a trusted PBX forwards (REGISTER, PUBLISH), which skip the
+// challenge from trusted sources.
+func (s *Server) authenticate(req *sipmsg.Request, tx sipmsg.ServerTransaction, claimed sipmsg.Uri, forwardable bool) bool {
 	if s.auth == nil {
 		return true
 	}
@@ -196,29 +212,73 @@ func (s *Server) authenticate(req *sipmsg.Request, tx sipmsg.ServerTransaction, 
 	if forwardable && s.trusted(src) {
 		return true
 	}
+	method := req.Method.String()
+	aor, ok := s.aorOf(claimed)
+	if !ok {
+		s.refuse(req, tx, "aor outside the served domains", sipmsg.StatusForbidden, "Forbidden (not a user of a served domain)")
+		return false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res, err := s.auth.Check(ctx, req, src, user)
-	switch {
-	case err != nil:
-		s.log.Warn().Err(err).Str("method", req.Method.String()).Msg("check credentials")
+	res, err := s.auth.Check(ctx, req, src, aor.User, aor.Domain)
+	if err != nil {
+		s.log.Warn().Err(err).Str("method", method).Msg("check credentials")
 		s.replyCode(req, tx, sipmsg.StatusInternalServerError, "Server Internal Error")
 		return false
+	}
+	if res.Throttling {
+		s.log.Warn().Str("account", res.Account).Str("source", req.Source()).Str("method", method).
+			Msg("failed sip authentication attempts throttled: further attempts get 503 for a while")
+	}
+	switch {
 	case res.OK:
 		return true
+	case res.Code == sipmsg.StatusServiceUnavailable:
+		s.stats.authRefused.Add(1)
+		s.log.Debug().Str("account", res.Account).Str("source", req.Source()).Str("method", method).Msg("authentication throttled")
+		s.replyCode(req, tx, sipmsg.StatusServiceUnavailable, "Too Many Failed Attempts",
+			sipmsg.NewHeader("Retry-After", strconv.Itoa(limit.RetryAfterSeconds(res.RetryAfter))))
+		return false
+	case res.Code == sipmsg.StatusBadRequest:
+		s.refuse(req, tx, "digest uri is not the request-uri", sipmsg.StatusBadRequest, "Bad Request (digest uri does not match the Request-URI)")
+		return false
 	case res.Code == sipmsg.StatusForbidden:
 		s.stats.authRefused.Add(1)
-		s.log.Info().AnErr("reason", res.Reason).Str("method", req.Method.String()).Str("source", req.Source()).Str("user", user).Msg("authentication refused")
+		s.log.Info().AnErr("reason", res.Reason).Str("method", method).Str("source", req.Source()).Str("aor", aor.String()).Msg("authentication refused")
 		s.replyCode(req, tx, sipmsg.StatusForbidden, "Forbidden")
 		return false
 	}
 	s.stats.authChallenged.Add(1)
-	s.log.Debug().AnErr("reason", res.Reason).Str("method", req.Method.String()).Str("source", req.Source()).Str("user", user).Msg("challenge")
+	s.log.Debug().AnErr("reason", res.Reason).Str("method", method).Str("source", req.Source()).Str("aor", aor.String()).Msg("challenge")
 	code, reason := sipmsg.StatusUnauthorized, "Unauthorized"
 	if res.Code == sipmsg.StatusProxyAuthRequired {
 		code, reason = sipmsg.StatusProxyAuthRequired, "Proxy Authentication Required"
 	}
 	s.replyCode(req, tx, code, reason, res.Challenges...)
+	return false
+}
+
+// refuse answers an authentication or authorization refusal, logged at
+// info with why.
+func (s *Server) refuse(req *sipmsg.Request, tx sipmsg.ServerTransaction, why string, code int, reason string) {
+	s.stats.authRefused.Add(1)
+	s.log.Info().Str("reason", why).Str("method", req.Method.String()).Str("source", req.Source()).Msg("authentication refused")
+	s.replyCode(req, tx, code, reason)
+}
+
+// registersOwnDomain applies RFC 3261 §10.3 steps 4-5 before the
+// challenge: with authentication on, a REGISTER sent to one domain may
+// only bind an AOR of that domain, so one tenant's credentials never
+// reach another tenant's bindings. The trusted PBX is exempt, as it is
+// from the challenge. It answers 403 itself and reports false.
+func (s *Server) registersOwnDomain(req *sipmsg.Request, tx sipmsg.ServerTransaction, domain string) bool {
+	if s.auth == nil || s.trusted(sourceAddr(req)) {
+		return true
+	}
+	if to, ok := s.aorOf(req.To().Address); ok && to.Domain == domain {
+		return true
+	}
+	s.refuse(req, tx, "to is not in the request-uri's domain", sipmsg.StatusForbidden, "Forbidden (To is not in the Request-URI's domain)")
 	return false
 }
 

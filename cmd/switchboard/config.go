@@ -51,6 +51,10 @@ type config struct {
 	PBXExpires        time.Duration
 	PBXUser           string
 	PBXPassword       string
+
+	// SIPAuthSecret keys digest nonces, the same on every instance; never
+	// logged. Empty: shared through Redis, or random per process.
+	SIPAuthSecret string
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
@@ -82,6 +86,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	// MD5 first: many desk phones answer the first challenge they see and
 	// know no SHA-256 (RFC 8760 clients pick the best one they support).
 	fs.StringVar(&algs, "sip-auth-algorithms", "MD5,SHA-256", "digest algorithms offered, in order of the challenges")
+	fs.StringVar(&c.SIPAuthSecret, "sip-auth-secret", "", "secret (16+ bytes) keying digest nonces, the same on every instance behind a dispatcher (prefer the environment variable); empty: kept and rotated in Redis with --redis, else random per process")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "SIP requests per second allowed per source address; -1 disables")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate for SIP over TLS and HTTPS; reloaded on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
@@ -218,6 +223,9 @@ func (c config) validate() error {
 		if _, _, err := net.SplitHostPort(c.SIPSListen); err != nil {
 			errs = append(errs, fmt.Errorf("--sips-listen %q: %w", c.SIPSListen, err))
 		}
+	}
+	if c.SIPAuthSecret != "" && len(c.SIPAuthSecret) < 16 {
+		errs = append(errs, errors.New("--sip-auth-secret must be at least 16 bytes"))
 	}
 	if c.RateLimit == 0 || (c.RateLimit < 0 && c.RateLimit != -1) {
 		errs = append(errs, errors.New("--rate-limit must be positive, or -1 to disable"))

@@ -31,7 +31,6 @@ import (
 	"github.com/switchboardhq/switchboard/events"
 	"github.com/switchboardhq/switchboard/presence"
 	"github.com/switchboardhq/switchboard/sip"
-	"github.com/switchboardhq/switchboard/sip/auth"
 	"github.com/switchboardhq/switchboard/sip/watcher"
 )
 
@@ -215,12 +214,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 		deps.Policy = policy
 	}
+	var refreshAuth func(context.Context) error // shares nonce secrets; nil when none to share
 	if cfg.SIPAuth {
-		realm := ""
-		if len(cfg.Domains) == 1 {
-			realm = cfg.Domains[0] // phones often register to an IP: keep the realm the users' domain
-		}
-		deps.Auth = auth.New(auth.Config{Realm: realm, Algorithms: cfg.SIPAuthAlgorithms}, dir)
+		deps.Auth, refreshAuth = newSIPAuth(ctx, cfg, dir, rdb, log)
 	}
 	if redisStore != nil {
 		deps.Subscriptions = redisStore.Watchers(cfg.InstanceID)
@@ -304,6 +300,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g.Go(func() error { return edge.ServeListeners(gctx, ln.sip, cfg.ShutdownGrace) })
 	if pbxWatcher != nil {
 		g.Go(func() error { return pbxWatcher.Run(gctx) })
+	}
+	if refreshAuth != nil {
+		g.Go(func() error { return refreshAuth(gctx) })
 	}
 	if certs != nil {
 		g.Go(func() error { reloadOnHangup(gctx, certs, log); return nil })

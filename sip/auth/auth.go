@@ -4,16 +4,18 @@
 //
 // Nonces are stateless: they carry their issue time and an HMAC over the
 // time, a salt, the client's source IP and the realm, so a nonce is only
-// valid for the address it was issued to and for NonceTTL. The only state
-// is a bounded table of the highest nonce-count (nc) accepted per nonce,
-// used to refuse replays.
+// valid for the address it was issued to and for NonceTTL. The HMAC key is
+// one secret (Config.Secret, random per process when unset) or, behind a
+// dispatcher, a SharedSecret every instance reads from a shared store. The
+// only other state is a bounded table of the highest nonce-count (nc)
+// accepted per nonce, used to refuse replays, and the failed-attempt
+// buckets per account and per source that throttle password guessing.
 //
 // Passwords and HA1 hashes never appear in results, errors or logs.
 package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -25,6 +27,8 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"github.com/switchboardhq/switchboard/sip/limit"
 )
 
 // Defaults applied by New for zero Config fields.
@@ -33,6 +37,17 @@ const (
 	DefaultNonceTTL = 5 * time.Minute
 	// DefaultMaxNonces caps the nonce-count replay table.
 	DefaultMaxNonces = 65536
+	// DefaultAccountFailures is how many failed attempts one account may
+	// see in a burst before further attempts are refused with 503.
+	DefaultAccountFailures = 10
+	// DefaultSourceFailures is the same for one source address, across
+	// accounts (one office behind NAT shares it).
+	DefaultSourceFailures = 30
+	// DefaultFailureRefill is how often one failed attempt is forgiven.
+	DefaultFailureRefill = 10 * time.Second
+	// maxThrottled bounds each failure table; the least recently failing
+	// account or source is forgotten first.
+	maxThrottled = 100000
 )
 
 // DefaultAlgorithms are offered when Config.Algorithms is empty. RFC 8760
@@ -71,10 +86,19 @@ var (
 	// ErrReplay means the nonce-count did not increase (or a qop-less
 	// nonce was reused): a replayed request.
 	ErrReplay = errors.New("replayed nonce count")
+	// ErrURIMismatch means the digest uri does not name the Request-URI,
+	// so the response may have been computed for another request
+	// (RFC 7616 §3.4.6). Unlike the others, the client may be told.
+	ErrURIMismatch = errors.New("digest uri does not match the request-uri")
+	// ErrThrottled means too many attempts failed lately for the account
+	// or from the source; the request was refused unchecked.
+	ErrThrottled = errors.New("too many failed attempts")
 )
 
 // SIP status codes reported in Result.Code.
 const (
+	codeBadRequest          = 400 // RFC 3261 §21.4.1
+	codeUnavailable         = 503 // RFC 3261 §21.5.4
 	codeUnauthorized        = 401 // RFC 3261 §21.4.2
 	codeForbidden           = 403 // RFC 3261 §21.4.4
 	codeProxyAuthRequired   = 407 // RFC 3261 §21.4.8
@@ -86,17 +110,29 @@ const (
 
 // Config configures an Authenticator. Zero fields get defaults in New.
 type Config struct {
-	// Realm is the digest realm. When empty, the host of the
-	// Request-URI is used, as RFC 3261 §22.1 suggests the realm be the
-	// domain.
+	// Realm is the digest realm used when Check is given none. When
+	// both are empty, the host of the Request-URI is used, as RFC 3261
+	// §22.1 suggests the realm be the domain.
 	Realm string
 	// NonceTTL is how long a nonce is fresh; afterwards a correct
 	// response is answered with stale=true. Default DefaultNonceTTL.
 	NonceTTL time.Duration
 	// Secret keys the nonce HMAC. Empty means random per process, so
 	// nonces do not survive a restart; set it (from a secret store, never
-	// logged) to share nonces between replicas.
+	// logged) to share nonces between replicas. Ignored with Shared.
 	Secret []byte
+	// Shared, when set, keys the nonce HMAC with secrets shared through a
+	// store and rotated (see SharedSecret); its period must be at least
+	// NonceTTL.
+	Shared *SharedSecret
+	// AccountFailures and SourceFailures are how many failed attempts
+	// (wrong password, unknown user, username not the AOR's) an account
+	// (user@realm) and a source address may see in a burst; then every
+	// attempt with credentials is answered 503 unchecked until one is
+	// forgiven, one per FailureRefill. Defaults DefaultAccountFailures,
+	// DefaultSourceFailures, DefaultFailureRefill.
+	AccountFailures, SourceFailures int
+	FailureRefill                   time.Duration
 	// Algorithms are offered in this order, one challenge each. Default
 	// DefaultAlgorithms. Supported: MD5, SHA-256, SHA-512-256.
 	Algorithms []string
@@ -125,6 +161,19 @@ func (c Config) Validate() error {
 	if c.MaxNonces < 0 {
 		errs = append(errs, fmt.Errorf("max nonces %d is negative", c.MaxNonces))
 	}
+	if c.AccountFailures < 0 || c.SourceFailures < 0 || c.FailureRefill < 0 {
+		errs = append(errs, errors.New("failure limits must not be negative"))
+	}
+	if c.Shared == nil && len(c.Secret) > 0 && len(c.Secret) < minSecretLen {
+		errs = append(errs, ErrShortSecret)
+	}
+	ttl := c.NonceTTL
+	if ttl == 0 {
+		ttl = DefaultNonceTTL
+	}
+	if c.Shared != nil && c.Shared.period < ttl {
+		errs = append(errs, fmt.Errorf("shared secret rotation %v is shorter than the nonce lifetime", c.Shared.period))
+	}
 	for _, alg := range c.Algorithms {
 		if _, ok := canonicalAlgorithm(alg); !ok {
 			errs = append(errs, fmt.Errorf("digest algorithm %q is not supported", alg))
@@ -152,11 +201,23 @@ type Result struct {
 	// knows the password and should retry with the new nonce without
 	// prompting (RFC 7616 §3.3).
 	Stale bool
-	// Code is the status to answer when !OK: 401, 407 or 403.
+	// Code is the status to answer when !OK: 401, 407, 403, 400 (digest
+	// uri not the Request-URI) or 503 (throttled, see RetryAfter).
 	Code int
 	// Reason is why the request was not authenticated, one of the Err*
-	// sentinels. For logs and metrics only; never send it to the client.
+	// sentinels. For logs and metrics only; never send it to the client,
+	// except ErrURIMismatch, which tells nothing about users.
 	Reason error
+	// Account is the user@realm the request tried to authenticate as,
+	// once credentials for the realm were present; for logs.
+	Account string
+	// RetryAfter is how long a throttled client should wait (Code 503).
+	RetryAfter time.Duration
+	// Throttling is set on the failure that used up the last attempt
+	// allowed to the account or the source: the next ones get 503. It
+	// happens once per FailureRefill at most while an attack goes on, so
+	// it is what to log at warn.
+	Throttling bool
 }
 
 // Authenticator checks SIP digest credentials. It is safe for concurrent
@@ -167,6 +228,8 @@ type Authenticator struct {
 	creds    Credentials
 	nonces   *nonceFactory
 	nc       *ncTable
+	accounts *limit.Buckets[string]     // failed attempts per user@realm
+	sources  *limit.Buckets[netip.Addr] // failed attempts per source
 	failures atomic.Uint64
 	now      func() time.Time // replaced in tests
 }
@@ -180,9 +243,23 @@ func New(cfg Config, creds Credentials) *Authenticator {
 	if cfg.MaxNonces <= 0 {
 		cfg.MaxNonces = DefaultMaxNonces
 	}
-	if len(cfg.Secret) == 0 {
-		cfg.Secret = make([]byte, 32)
-		_, _ = rand.Read(cfg.Secret) // crypto/rand.Read never fails (Go 1.24+).
+	if cfg.AccountFailures <= 0 {
+		cfg.AccountFailures = DefaultAccountFailures
+	}
+	if cfg.SourceFailures <= 0 {
+		cfg.SourceFailures = DefaultSourceFailures
+	}
+	if cfg.FailureRefill <= 0 {
+		cfg.FailureRefill = DefaultFailureRefill
+	}
+	var keys keyring
+	switch {
+	case cfg.Shared != nil:
+		keys = cfg.Shared
+	case len(cfg.Secret) > 0:
+		keys = staticKey{newMACKey(cfg.Secret)}
+	default:
+		keys = staticKey{randomKey()}
 	}
 	src := cfg.Algorithms
 	if len(src) == 0 {
@@ -198,12 +275,14 @@ func New(cfg Config, creds Credentials) *Authenticator {
 		algs = append(algs, DefaultAlgorithms...)
 	}
 	a := &Authenticator{
-		cfg:    cfg,
-		algs:   algs,
-		creds:  creds,
-		nonces: newNonceFactory(cfg.Secret),
-		nc:     newNCTable(cfg.MaxNonces),
-		now:    time.Now,
+		cfg:      cfg,
+		algs:     algs,
+		creds:    creds,
+		nonces:   newNonceFactory(keys),
+		nc:       newNCTable(cfg.MaxNonces),
+		accounts: limit.NewBuckets[string](1/cfg.FailureRefill.Seconds(), cfg.AccountFailures, maxThrottled),
+		sources:  limit.NewBuckets[netip.Addr](1/cfg.FailureRefill.Seconds(), cfg.SourceFailures, maxThrottled),
+		now:      time.Now,
 	}
 	a.cfg.Secret = nil // only the nonce factory keeps the key
 	return a
@@ -214,32 +293,43 @@ func New(cfg Config, creds Credentials) *Authenticator {
 // refuse; this counter is what lets operators notice password guessing.
 func (a *Authenticator) Failures() uint64 { return a.failures.Load() }
 
-// Check authenticates req, received from source, for the AOR user (the
-// user part of From for PUBLISH/SUBSCRIBE or To for REGISTER).
+// Check authenticates req, received from source, as user of realm: the
+// AOR the request acts for (To for REGISTER, From for SUBSCRIBE and
+// PUBLISH), whose domain is the realm. An empty realm means Config.Realm,
+// then the Request-URI host. Only credentials for that realm and that
+// user can succeed, so an OK result means the client proved it is
+// user@realm; that the request does not act for anyone else is the
+// caller's part (RFC 3261 §10.3 step 4).
 //
 // The rules:
 //   - source in TrustedCIDRs: OK and Trusted, no challenge.
-//   - no credentials for our realm: 401/407 with one challenge per
+//   - no credentials for the realm: 401/407 with one challenge per
 //     algorithm, qop="auth".
+//   - too many failures lately for user@realm or for source: 503 with
+//     RetryAfter, the credentials unchecked, so guessing gains nothing.
 //   - username differs from user: 403, no challenge (RFC 3261 §22.4 lets
-//     the server refuse; retrying cannot help).
+//     the server refuse; retrying cannot help). Counts as a failure.
+//   - digest uri not the Request-URI: 400 (RFC 7616 §3.4.6).
 //   - unknown user, wrong response, forged nonce or nonce issued to another
 //     source: re-challenge, the same answer for all so that extension
 //     existence is not revealed. Like Kamailio, a wrong password gets a new
-//     401 rather than 403; Failures counts it.
+//     401 rather than 403; Failures counts it. Unknown users and wrong
+//     responses count as failures.
 //   - expired nonce with a correct response, or a replayed nc: re-challenge
 //     with stale=true.
 //
 // err is non-nil only when the Credentials lookup failed; the caller should
 // then answer 500 and Result is zero.
-func (a *Authenticator) Check(ctx context.Context, req *sipmsg.Request, source netip.Addr, user string) (Result, error) {
+func (a *Authenticator) Check(ctx context.Context, req *sipmsg.Request, source netip.Addr, user, realm string) (Result, error) {
 	source = source.Unmap()
 	for _, p := range a.cfg.TrustedCIDRs {
 		if p.Contains(source) {
 			return Result{OK: true, Trusted: true}, nil
 		}
 	}
-	realm := a.cfg.Realm
+	if realm == "" {
+		realm = a.cfg.Realm
+	}
 	if realm == "" {
 		realm = req.Recipient.Host
 	}
@@ -249,9 +339,27 @@ func (a *Authenticator) Check(ctx context.Context, req *sipmsg.Request, source n
 	if reason != nil {
 		return a.challenge(now, source, realm, false, reason), nil
 	}
-	if creds.Username != user {
-		return Result{Code: codeForbidden, Reason: ErrUserMismatch}, nil
+	account := user + "@" + realm
+	if wait := max(a.accounts.Wait(account, now), a.sources.Wait(source, now)); wait > 0 {
+		return Result{Code: codeUnavailable, Reason: ErrThrottled, Account: account, RetryAfter: wait}, nil
 	}
+	if creds.Username != user {
+		res := Result{Code: codeForbidden, Reason: ErrUserMismatch, Account: account}
+		return a.failed(res, account, source, now), nil
+	}
+	if !sameURI(creds.URI, &req.Recipient) {
+		return Result{Code: codeBadRequest, Reason: ErrURIMismatch, Account: account}, nil
+	}
+	res, err := a.verify(ctx, req, creds, source, user, realm, now)
+	res.Account = account
+	if errors.Is(res.Reason, ErrBadResponse) || errors.Is(res.Reason, ErrUnknownUser) {
+		res = a.failed(res, account, source, now)
+	}
+	return res, err
+}
+
+// verify checks creds, already known to be user's for realm.
+func (a *Authenticator) verify(ctx context.Context, req *sipmsg.Request, creds *digest.Credentials, source netip.Addr, user, realm string, now time.Time) (Result, error) {
 	alg, ok := canonicalAlgorithm(creds.Algorithm)
 	if !ok || !slices.Contains(a.algs, alg) || creds.Userhash {
 		return a.challenge(now, source, realm, false, ErrUnsupported), nil
@@ -309,6 +417,32 @@ func (a *Authenticator) Check(ctx context.Context, req *sipmsg.Request, source n
 		return a.challenge(now, source, realm, true, ErrReplay), nil
 	}
 	return Result{OK: true}, nil
+}
+
+// failed spends one failed attempt of account and of source and marks res
+// Throttling when that used up the last one of either.
+func (a *Authenticator) failed(res Result, account string, source netip.Addr, now time.Time) Result {
+	a.accounts.Take(account, now)
+	a.sources.Take(source, now)
+	res.Throttling = a.accounts.Wait(account, now) > 0 || a.sources.Wait(source, now) > 0
+	return res
+}
+
+// sameURI reports whether the digest uri names the Request-URI. RFC 7616
+// §3.4.6 asks that they be "the same resource"; some phones print the URI
+// they computed the response over with other parameters or case, so they
+// are compared as RFC 3261 §19.1.4 compares URIs, minus the parameters:
+// scheme and host ignoring case, user and port exactly.
+func sameURI(digestURI string, ruri *sipmsg.Uri) bool {
+	if digestURI == ruri.String() {
+		return true
+	}
+	var u sipmsg.Uri
+	if err := sipmsg.ParseUri(digestURI, &u); err != nil {
+		return false
+	}
+	return strings.EqualFold(u.Scheme, ruri.Scheme) && u.User == ruri.User &&
+		strings.EqualFold(u.Host, ruri.Host) && u.Port == ruri.Port
 }
 
 // dummyHA1 stands in for an unknown user's HA1.

@@ -116,7 +116,7 @@ func answer(t testing.TB, chal *digest.Challenge, method, uri, user, pass string
 // firstChallenge runs an unauthenticated REGISTER and returns the challenge.
 func firstChallenge(t testing.TB, a *Authenticator, src netip.Addr, alg string) *digest.Challenge {
 	t.Helper()
-	res, err := a.Check(context.Background(), register(t), src, testUser)
+	res, err := a.Check(context.Background(), register(t), src, testUser, "")
 	require.NoError(t, err)
 	require.False(t, res.OK)
 	return challengeFor(t, res.Challenges, alg)
@@ -124,7 +124,7 @@ func firstChallenge(t testing.TB, a *Authenticator, src netip.Addr, alg string) 
 
 func TestCheckUnauthenticatedChallengesBothAlgorithms(t *testing.T) {
 	a, _ := newTestAuth(t, Config{})
-	res, err := a.Check(context.Background(), register(t), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(t), phoneIP, testUser, "")
 	require.NoError(t, err)
 
 	assert.False(t, res.OK)
@@ -180,7 +180,7 @@ func TestCheck(t *testing.T) {
 			}
 			req := register(t, answer(t, chal, "REGISTER", "sip:"+testRealm, tt.user, tt.pass, 1))
 
-			res, err := a.Check(context.Background(), req, phoneIP, tt.aor)
+			res, err := a.Check(context.Background(), req, phoneIP, tt.aor, "")
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantOK, res.OK)
 			assert.False(t, res.Trusted)
@@ -207,12 +207,12 @@ func TestCheckReplayRejected(t *testing.T) {
 	chal := firstChallenge(t, a, phoneIP, "MD5")
 	first := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 1)
 
-	res, err := a.Check(context.Background(), register(t, first), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(t, first), phoneIP, testUser, "")
 	require.NoError(t, err)
 	require.True(t, res.OK)
 
 	// The very same request again (same nonce, nc=1) is a replay.
-	res, err = a.Check(context.Background(), register(t, first), phoneIP, testUser)
+	res, err = a.Check(context.Background(), register(t, first), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.Equal(t, 401, res.Code)
@@ -221,13 +221,13 @@ func TestCheckReplayRejected(t *testing.T) {
 
 	// nc=2 on the same nonce is a legitimate reuse.
 	second := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 2)
-	res, err = a.Check(context.Background(), register(t, second), phoneIP, testUser)
+	res, err = a.Check(context.Background(), register(t, second), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.True(t, res.OK)
 
 	// Going back to nc=1 with a new cnonce is still not increasing.
 	back := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 1)
-	res, err = a.Check(context.Background(), register(t, back), phoneIP, testUser)
+	res, err = a.Check(context.Background(), register(t, back), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.ErrorIs(t, res.Reason, ErrReplay)
@@ -239,11 +239,11 @@ func TestCheckNoQopNonceSingleUse(t *testing.T) {
 	chal.QOP = nil
 	hdr := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 0)
 
-	res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser, "")
 	require.NoError(t, err)
 	require.True(t, res.OK)
 
-	res, err = a.Check(context.Background(), register(t, hdr), phoneIP, testUser)
+	res, err = a.Check(context.Background(), register(t, hdr), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.True(t, res.Stale)
@@ -256,7 +256,7 @@ func TestCheckRequireQop(t *testing.T) {
 	chal.QOP = nil
 	hdr := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 0)
 
-	res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.ErrorIs(t, res.Reason, ErrUnsupported)
@@ -268,7 +268,7 @@ func TestCheckExpiredNonceIsStale(t *testing.T) {
 
 	clk.advance(time.Minute + time.Second)
 	hdr := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 1)
-	res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.Equal(t, 401, res.Code)
@@ -281,7 +281,7 @@ func TestCheckExpiredNonceIsStale(t *testing.T) {
 
 	// The phone retries with the fresh nonce, without prompting.
 	hdr = answer(t, fresh, "REGISTER", "sip:"+testRealm, testUser, testPass, 1)
-	res, err = a.Check(context.Background(), register(t, hdr), phoneIP, testUser)
+	res, err = a.Check(context.Background(), register(t, hdr), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.True(t, res.OK)
 }
@@ -292,7 +292,7 @@ func TestCheckExpiredNonceWrongPasswordNotStale(t *testing.T) {
 	clk.advance(2 * time.Minute)
 	hdr := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, "guess", 1)
 
-	res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.False(t, res.Stale, "stale must only be set when the password was right")
@@ -304,7 +304,7 @@ func TestCheckNonceBoundToSource(t *testing.T) {
 	chal := firstChallenge(t, a, phoneIP, "MD5")
 	hdr := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 1)
 
-	res, err := a.Check(context.Background(), register(t, hdr), otherIP, testUser)
+	res, err := a.Check(context.Background(), register(t, hdr), otherIP, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.Equal(t, 401, res.Code)
@@ -313,7 +313,7 @@ func TestCheckNonceBoundToSource(t *testing.T) {
 
 	// An IPv4-mapped IPv6 source is the same address.
 	mapped := netip.AddrFrom16(phoneIP.As16())
-	res, err = a.Check(context.Background(), register(t, hdr), mapped, testUser)
+	res, err = a.Check(context.Background(), register(t, hdr), mapped, testUser, "")
 	require.NoError(t, err)
 	assert.True(t, res.OK)
 }
@@ -335,7 +335,7 @@ func TestCheckForgedNonce(t *testing.T) {
 		{name: "truncated", nonce: func(n string) string { return n[:len(n)-4] }},
 		{name: "garbage", nonce: func(string) string { return "dcd98b7102dd2f0e8b11d0f600bfb0c093" }},
 		{name: "other secret", nonce: func(string) string {
-			return newNonceFactory([]byte("another key")).issue(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), phoneIP, testRealm)
+			return newNonceFactory(staticKey{newMACKey([]byte("another key"))}).issue(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), phoneIP, testRealm)
 		}},
 	}
 	for _, tt := range tests {
@@ -345,7 +345,7 @@ func TestCheckForgedNonce(t *testing.T) {
 			chal.Nonce = tt.nonce(chal.Nonce)
 			hdr := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 1)
 
-			res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser)
+			res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser, "")
 			require.NoError(t, err)
 			assert.False(t, res.OK)
 			assert.ErrorIs(t, res.Reason, ErrNonceInvalid)
@@ -356,13 +356,13 @@ func TestCheckForgedNonce(t *testing.T) {
 func TestCheckTrustedCIDRSkips(t *testing.T) {
 	a, _ := newTestAuth(t, Config{TrustedCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}})
 
-	res, err := a.Check(context.Background(), register(t), pbxIP, testUser)
+	res, err := a.Check(context.Background(), register(t), pbxIP, testUser, "")
 	require.NoError(t, err)
 	assert.True(t, res.OK)
 	assert.True(t, res.Trusted)
 	assert.Empty(t, res.Challenges)
 
-	res, err = a.Check(context.Background(), register(t), netip.MustParseAddr("10.0.1.5"), testUser)
+	res, err = a.Check(context.Background(), register(t), netip.MustParseAddr("10.0.1.5"), testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.False(t, res.Trusted)
@@ -371,7 +371,7 @@ func TestCheckTrustedCIDRSkips(t *testing.T) {
 func TestCheckProxyMode(t *testing.T) {
 	a, _ := newTestAuth(t, Config{Proxy: true, Algorithms: []string{"md5"}})
 	req := request(t, "SUBSCRIBE", "sip:1002@"+testRealm, testUser, "Event: presence")
-	res, err := a.Check(context.Background(), req, phoneIP, testUser)
+	res, err := a.Check(context.Background(), req, phoneIP, testUser, "")
 	require.NoError(t, err)
 	require.False(t, res.OK)
 	assert.Equal(t, 407, res.Code)
@@ -388,13 +388,13 @@ func TestCheckProxyMode(t *testing.T) {
 
 	// A WWW-style Authorization header does not satisfy a proxy challenge.
 	req = request(t, "SUBSCRIBE", "sip:1002@"+testRealm, testUser, "Authorization: "+cred.String())
-	res, err = a.Check(context.Background(), req, phoneIP, testUser)
+	res, err = a.Check(context.Background(), req, phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.ErrorIs(t, res.Reason, ErrNoCredentials)
 
 	req = request(t, "SUBSCRIBE", "sip:1002@"+testRealm, testUser, "Proxy-Authorization: "+cred.String())
-	res, err = a.Check(context.Background(), req, phoneIP, testUser)
+	res, err = a.Check(context.Background(), req, phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.True(t, res.OK)
 }
@@ -406,7 +406,7 @@ func TestCheckMethodBound(t *testing.T) {
 	hdr := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 1)
 	req := request(t, "PUBLISH", "sip:"+testRealm, testUser, hdr)
 
-	res, err := a.Check(context.Background(), req, phoneIP, testUser)
+	res, err := a.Check(context.Background(), req, phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.ErrorIs(t, res.Reason, ErrBadResponse)
@@ -420,11 +420,11 @@ func TestCheckPicksOwnRealm(t *testing.T) {
 	foreign := answer(t, &other, "REGISTER", "sip:"+testRealm, testUser, "x", 1)
 	ours := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 1)
 
-	res, err := a.Check(context.Background(), register(t, foreign, ours), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(t, foreign, ours), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.True(t, res.OK)
 
-	res, err = a.Check(context.Background(), register(t, foreign), phoneIP, testUser)
+	res, err = a.Check(context.Background(), register(t, foreign), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK)
 	assert.ErrorIs(t, res.Reason, ErrNoCredentials)
@@ -434,7 +434,7 @@ func TestCheckRealmFromRequestURI(t *testing.T) {
 	creds := NewMemCredentials()
 	creds.Set(testUser, testRealm, testPass)
 	a := New(Config{}, creds)
-	res, err := a.Check(context.Background(), register(t), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(t), phoneIP, testUser, "")
 	require.NoError(t, err)
 	assert.Equal(t, testRealm, challengeFor(t, res.Challenges, "MD5").Realm)
 }
@@ -452,14 +452,14 @@ func TestCheckCredentialStoreError(t *testing.T) {
 	chal := challengeFor(t, mustChallenge(t, a), "MD5")
 	hdr := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, testPass, 1)
 
-	_, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser)
+	_, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser, "")
 	require.ErrorIs(t, err, errStoreDown)
 	assert.NotContains(t, err.Error(), testPass)
 }
 
 func mustChallenge(t *testing.T, a *Authenticator) []sipmsg.Header {
 	t.Helper()
-	res, err := a.Check(context.Background(), register(t), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(t), phoneIP, testUser, "")
 	require.NoError(t, err)
 	return res.Challenges
 }
@@ -468,7 +468,7 @@ func TestResultNeverCarriesSecrets(t *testing.T) {
 	a, _ := newTestAuth(t, Config{})
 	chal := firstChallenge(t, a, phoneIP, "MD5")
 	hdr := answer(t, chal, "REGISTER", "sip:"+testRealm, testUser, "guess", 1)
-	res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser, "")
 	require.NoError(t, err)
 
 	dump := fmt.Sprintf("%+v %v", res, res.Challenges)
@@ -583,7 +583,7 @@ func TestCheckConcurrentReplayOnlyOneWins(t *testing.T) {
 	)
 	for range 16 {
 		wg.Go(func() {
-			res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser)
+			res, err := a.Check(context.Background(), register(t, hdr), phoneIP, testUser, "")
 			if err == nil && res.OK {
 				mu.Lock()
 				ok++
@@ -599,7 +599,7 @@ func BenchmarkCheck(b *testing.B) {
 	creds := NewMemCredentials()
 	creds.Set(testUser, testRealm, testPass)
 	a := New(Config{Realm: testRealm}, creds)
-	res, err := a.Check(context.Background(), register(b), phoneIP, testUser)
+	res, err := a.Check(context.Background(), register(b), phoneIP, testUser, "")
 	require.NoError(b, err)
 	chal := challengeFor(b, res.Challenges, "MD5")
 	// A distinct nc per request keeps each one valid (not a replay); the
@@ -618,7 +618,7 @@ func BenchmarkCheck(b *testing.B) {
 			a.nc = newNCTable(DefaultMaxNonces)
 			b.StartTimer()
 		}
-		res, err := a.Check(ctx, reqs[j], phoneIP, testUser)
+		res, err := a.Check(ctx, reqs[j], phoneIP, testUser, "")
 		if err != nil || !res.OK {
 			b.Fatalf("check failed: %v %v", err, res.Reason)
 		}
@@ -626,7 +626,7 @@ func BenchmarkCheck(b *testing.B) {
 }
 func TestCheckInvalidSourceChallenges(t *testing.T) {
 	a, _ := newTestAuth(t, Config{TrustedCIDRs: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}})
-	res, err := a.Check(context.Background(), register(t), netip.Addr{}, testUser)
+	res, err := a.Check(context.Background(), register(t), netip.Addr{}, testUser, "")
 	require.NoError(t, err)
 	assert.False(t, res.OK, "an unknown source is never trusted")
 	assert.Equal(t, 401, res.Code)

@@ -2,12 +2,13 @@
 // Kamailio's pike module: a per-source token bucket (Limiter) and a global
 // in-flight cap (Gate). Both answer immediately, so the edge can reply
 // 503 Service Unavailable with Retry-After (RFC 3261 §21.5.4, §20.33)
-// instead of queueing work without bound.
+// instead of queueing work without bound. Buckets, the bounded per-key
+// table behind Limiter, also counts failed digest attempts per account.
 package limit
 
 import (
 	"container/list"
-	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"sync"
 	"time"
@@ -37,29 +38,10 @@ type Config struct {
 }
 
 // Limiter is a per-source-IP token bucket limiter with a bounded table.
-// It is safe for concurrent use; the table is sharded so concurrent
-// handlers rarely contend on one mutex.
+// It is safe for concurrent use.
 type Limiter struct {
-	rate   float64
-	burst  float64
-	exempt []netip.Prefix
-	shards []shard
-}
-
-// shard is one lock domain of the source table.
-type shard struct {
-	max int
-
-	mu      sync.Mutex                   // guards buckets and lru
-	buckets map[netip.Addr]*list.Element // source -> element holding *bucket
-	lru     *list.List                   // front = most recently seen
-	_       [64]byte                     // keep neighbouring shards' mutexes off one cache line
-}
-
-type bucket struct {
-	src    netip.Addr
-	tokens float64
-	last   time.Time
+	exempt  []netip.Prefix
+	buckets *Buckets[netip.Addr]
 }
 
 // New returns a Limiter for cfg, applying defaults to zero or negative
@@ -74,26 +56,10 @@ func New(cfg Config) *Limiter {
 	if cfg.MaxSources <= 0 {
 		cfg.MaxSources = DefaultMaxSources
 	}
-	// Sixteen shards once each can hold a useful number of sources; the
-	// per-shard caps sum to at most MaxSources.
-	n := 16
-	if cfg.MaxSources < 16*64 {
-		n = 1
+	return &Limiter{
+		exempt:  append([]netip.Prefix(nil), cfg.Exempt...),
+		buckets: NewBuckets[netip.Addr](cfg.Rate, cfg.Burst, cfg.MaxSources),
 	}
-	l := &Limiter{
-		rate:   cfg.Rate,
-		burst:  float64(cfg.Burst),
-		exempt: append([]netip.Prefix(nil), cfg.Exempt...),
-		shards: make([]shard, n),
-	}
-	for i := range l.shards {
-		l.shards[i] = shard{
-			max:     cfg.MaxSources / n,
-			buckets: make(map[netip.Addr]*list.Element),
-			lru:     list.New(),
-		}
-	}
-	return l
 }
 
 // Allow takes one token from src's bucket at time now. When the bucket is
@@ -108,40 +74,131 @@ func (l *Limiter) Allow(src netip.Addr, now time.Time) (ok bool, retryAfter time
 			return true, 0
 		}
 	}
-	s := &l.shards[l.shardOf(src)]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-
-	var b *bucket
-	if el, found := s.buckets[src]; found {
-		b = el.Value.(*bucket)
-		s.lru.MoveToFront(el)
-		if elapsed := now.Sub(b.last); elapsed > 0 {
-			b.tokens = min(l.burst, b.tokens+elapsed.Seconds()*l.rate)
-			b.last = now
-		}
-	} else {
-		for s.lru.Len() >= s.max {
-			back := s.lru.Back()
-			delete(s.buckets, back.Value.(*bucket).src)
-			s.lru.Remove(back)
-		}
-		b = &bucket{src: src, tokens: l.burst, last: now}
-		s.buckets[src] = s.lru.PushFront(b)
-	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-	return false, max(wait, time.Nanosecond)
+	return l.buckets.Take(src, now)
 }
 
 // Len returns how many sources are tracked; it never exceeds MaxSources.
-func (l *Limiter) Len() int {
+func (l *Limiter) Len() int { return l.buckets.Len() }
+
+// Buckets is a bounded table of token buckets, one per key: the core of
+// Limiter, usable with any key (an account name, a source address). It is
+// safe for concurrent use; the table is sharded so concurrent handlers
+// rarely contend on one mutex.
+type Buckets[K comparable] struct {
+	rate   float64
+	burst  float64
+	seed   maphash.Seed
+	shards []shard[K]
+}
+
+// shard is one lock domain of the table.
+type shard[K comparable] struct {
+	max int
+
+	mu      sync.Mutex          // guards buckets and lru
+	buckets map[K]*list.Element // key -> element holding *bucket
+	lru     *list.List          // front = most recently seen
+	_       [64]byte            // keep neighbouring shards' mutexes off one cache line
+}
+
+type bucket[K comparable] struct {
+	key    K
+	tokens float64
+	last   time.Time
+}
+
+// NewBuckets returns a table of buckets refilling at rate tokens per
+// second up to burst, tracking at most maxKeys keys; when full, the least
+// recently seen key is forgotten (and starts again with a full bucket).
+// Values below 1 (0 for rate) are raised to the package defaults.
+func NewBuckets[K comparable](rate float64, burst, maxKeys int) *Buckets[K] {
+	if rate <= 0 {
+		rate = DefaultRate
+	}
+	if burst <= 0 {
+		burst = DefaultBurst
+	}
+	if maxKeys <= 0 {
+		maxKeys = DefaultMaxSources
+	}
+	// Sixteen shards once each can hold a useful number of keys; the
+	// per-shard caps sum to at most maxKeys.
+	n := 16
+	if maxKeys < 16*64 {
+		n = 1
+	}
+	b := &Buckets[K]{rate: rate, burst: float64(burst), seed: maphash.MakeSeed(), shards: make([]shard[K], n)}
+	for i := range b.shards {
+		b.shards[i] = shard[K]{max: maxKeys / n, buckets: make(map[K]*list.Element), lru: list.New()}
+	}
+	return b
+}
+
+// Take takes one token from key's bucket at time now. When the bucket is
+// empty it returns false and how long until a token is available.
+func (b *Buckets[K]) Take(key K, now time.Time) (ok bool, retryAfter time.Duration) {
+	s := &b.shards[b.shardOf(key)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bk := b.refill(s, key, now, true)
+	if bk.tokens >= 1 {
+		bk.tokens--
+		return true, 0
+	}
+	return false, b.wait(bk)
+}
+
+// Wait reports how long until key's bucket holds a token at time now,
+// without taking one: zero when Take would succeed. It lets a caller
+// refuse before doing work whose outcome alone decides whether a token is
+// spent (a password check).
+func (b *Buckets[K]) Wait(key K, now time.Time) time.Duration {
+	s := &b.shards[b.shardOf(key)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bk := b.refill(s, key, now, false)
+	if bk == nil || bk.tokens >= 1 {
+		return 0
+	}
+	return b.wait(bk)
+}
+
+// refill returns key's bucket topped up to now, creating it (and evicting
+// the least recently seen) when create is set; nil if absent otherwise.
+// The caller holds s.mu.
+func (b *Buckets[K]) refill(s *shard[K], key K, now time.Time, create bool) *bucket[K] {
+	if el, found := s.buckets[key]; found {
+		bk := el.Value.(*bucket[K])
+		s.lru.MoveToFront(el)
+		if elapsed := now.Sub(bk.last); elapsed > 0 {
+			bk.tokens = min(b.burst, bk.tokens+elapsed.Seconds()*b.rate)
+			bk.last = now
+		}
+		return bk
+	}
+	if !create {
+		return nil
+	}
+	for s.lru.Len() >= s.max {
+		back := s.lru.Back()
+		delete(s.buckets, back.Value.(*bucket[K]).key)
+		s.lru.Remove(back)
+	}
+	bk := &bucket[K]{key: key, tokens: b.burst, last: now}
+	s.buckets[key] = s.lru.PushFront(bk)
+	return bk
+}
+
+func (b *Buckets[K]) wait(bk *bucket[K]) time.Duration {
+	wait := time.Duration((1 - bk.tokens) / b.rate * float64(time.Second))
+	return max(wait, time.Nanosecond)
+}
+
+// Len returns how many keys are tracked; it never exceeds maxKeys.
+func (b *Buckets[K]) Len() int {
 	n := 0
-	for i := range l.shards {
-		s := &l.shards[i]
+	for i := range b.shards {
+		s := &b.shards[i]
 		s.mu.Lock()
 		n += s.lru.Len()
 		s.mu.Unlock()
@@ -149,14 +206,11 @@ func (l *Limiter) Len() int {
 	return n
 }
 
-func (l *Limiter) shardOf(src netip.Addr) int {
-	if len(l.shards) == 1 {
+func (b *Buckets[K]) shardOf(key K) int {
+	if len(b.shards) == 1 {
 		return 0
 	}
-	b := src.As16()
-	h := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
-	h *= 0x9e3779b97f4a7c15 // Fibonacci hashing spreads adjacent addresses.
-	return int((h >> 60) % uint64(len(l.shards)))
+	return int(maphash.Comparable(b.seed, key) % uint64(len(b.shards)))
 }
 
 // RetryAfterSeconds converts a wait into the whole seconds of a
