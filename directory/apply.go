@@ -151,36 +151,52 @@ func (s *Service) applyLocked(chs []Change) error {
 		if ch.Seq != s.pos.Seq+1 {
 			return fmt.Errorf("change %d after %d: %w", ch.Seq, s.pos.Seq, ErrGap)
 		}
-		s.mu.Lock()
-		events := s.applyBatchLocked(&ch.Batch)
-		s.mu.Unlock()
+		events := s.applyBatch(&ch.Batch)
 		s.pos = ch.after()
 		s.emit(events)
 	}
 	return nil
 }
 
-// applyBatchLocked sets the in-memory state to what b wrote and returns the
-// contact events. The caller holds mu for writing.
-func (s *Service) applyBatchLocked(b *Batch) []ChangeEvent {
+// applyChunk is how many contacts are applied per hold of the write lock:
+// a 500-row import batch applied in one hold would stall every reader
+// (caller-ID lookups included) for milliseconds. Readers may see a batch
+// half applied; its contacts are independent rows, and the users, marks
+// and groups of the batch are applied together at the end.
+const applyChunk = 64
+
+// applyBatch sets the in-memory state to what b wrote and returns the
+// contact events. It takes mu for writing in short holds.
+func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 	local := b.Origin == s.origin
 	events := make([]ChangeEvent, 0, len(b.Contacts)+len(b.DeleteContacts))
-	for _, d := range b.DeleteContacts {
-		if old, ok := s.idx.get(d.ID); ok {
-			events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: cloneContact(old.c), Actor: b.Actor, Local: local})
-			s.idx.remove(d.ID)
+	for i := 0; i < len(b.DeleteContacts); i += applyChunk {
+		s.mu.Lock()
+		for _, d := range b.DeleteContacts[i:min(i+applyChunk, len(b.DeleteContacts))] {
+			if old, ok := s.idx.get(d.ID); ok {
+				events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: cloneContact(old.c), Actor: b.Actor, Local: local})
+				s.idx.remove(d.ID)
+			}
 		}
+		s.idx.settle()
+		s.mu.Unlock()
 	}
-	for _, w := range b.Contacts {
-		op := ChangeCreated
-		if _, ok := s.idx.get(w.Contact.ID); ok {
-			op = ChangeUpdated
+	for i := 0; i < len(b.Contacts); i += applyChunk {
+		s.mu.Lock()
+		for _, w := range b.Contacts[i:min(i+applyChunk, len(b.Contacts))] {
+			op := ChangeCreated
+			if _, ok := s.idx.get(w.Contact.ID); ok {
+				op = ChangeUpdated
+			}
+			c := cloneContact(w.Contact)
+			s.idx.put(c)
+			events = append(events, ChangeEvent{Op: op, Contact: cloneContact(c), Actor: b.Actor, Local: local})
 		}
-		c := cloneContact(w.Contact)
-		s.idx.put(c)
-		events = append(events, ChangeEvent{Op: op, Contact: cloneContact(c), Actor: b.Actor, Local: local})
+		s.idx.settle()
+		s.mu.Unlock()
 	}
-	s.idx.settle()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, u := range b.Users {
 		s.users[u.AOR()] = u
 	}
