@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ const flushTimeout = 5 * time.Second
 type Bus struct {
 	nc       *nats.Conn
 	instance string
+	origin   string
 	log      zerolog.Logger
 
 	published        atomic.Uint64
@@ -41,25 +43,33 @@ type Stats struct {
 	PublishFailed uint64
 	// Consumed counts events delivered to a handler.
 	Consumed uint64
-	// DroppedOwn counts received events that this instance published.
+	// DroppedOwn counts received events that this Bus published.
 	DroppedOwn uint64
 	// DroppedMalformed counts received payloads that did not decode or
 	// carried an unsupported schema.
 	DroppedMalformed uint64
 }
 
-// New returns a Bus on nc. instance identifies this Switchboard instance; it
-// is written into every published event and used to drop our own events.
+// New returns a Bus on nc. instance names this Switchboard instance in
+// every published event, for people and logs. Loops are suppressed by a
+// random origin token the Bus draws for itself, never by instance: two
+// processes given the same name still hear each other.
 func New(nc *nats.Conn, instance string, log zerolog.Logger) *Bus {
+	origin := rand.Text()
 	return &Bus{
 		nc:       nc,
 		instance: instance,
-		log:      log.With().Str("component", "events").Logger(),
+		origin:   origin,
+		log:      log.With().Str("component", "events").Str("origin", origin).Logger(),
 	}
 }
 
-// Instance returns the origin id this Bus writes into events.
+// Instance returns the instance name this Bus writes into events.
 func (b *Bus) Instance() string { return b.instance }
+
+// Origin returns the token, unique to this Bus, that it writes into every
+// event and by which it recognises its own.
+func (b *Bus) Origin() string { return b.origin }
 
 // Health reports the state of the underlying connection.
 func (b *Bus) Health() ConnHealth { return Status(b.nc) }
@@ -73,7 +83,7 @@ func (b *Bus) PublishFailed() uint64 { return b.publishFailed.Load() }
 // Consumed returns the number of events delivered to handlers.
 func (b *Bus) Consumed() uint64 { return b.consumed.Load() }
 
-// DroppedOwn returns the number of received events published by this instance.
+// DroppedOwn returns the number of received events published by this Bus.
 func (b *Bus) DroppedOwn() uint64 { return b.droppedOwn.Load() }
 
 // DroppedMalformed returns the number of received payloads that were dropped
@@ -91,12 +101,12 @@ func (b *Bus) Stats() Stats {
 	}
 }
 
-// PublishPresence stamps ev with the schema, this instance and (if unset)
-// the time, then publishes it. While the connection is reconnecting the
+// PublishPresence stamps ev with the schema, this instance, the origin
+// token and (if unset) the time, then publishes it. While the connection is reconnecting the
 // event is buffered by nats.go up to the reconnect buffer set in [Connect].
 func (b *Bus) PublishPresence(ctx context.Context, ev PresenceEvent) error {
 	ev.Schema = SchemaVersion
-	ev.Instance = b.instance
+	ev.Instance, ev.Origin = b.instance, b.origin
 	if ev.At.IsZero() {
 		ev.At = time.Now().UTC()
 	}
@@ -110,11 +120,11 @@ func (b *Bus) PublishPresence(ctx context.Context, ev PresenceEvent) error {
 	return b.publish(ctx, subj, ev)
 }
 
-// PublishContact stamps ev with the schema, this instance and (if unset) the
-// time, then publishes it; see [Bus.PublishPresence] for buffering.
+// PublishContact stamps ev with the schema, this instance, the origin token
+// and (if unset) the time, then publishes it; see [Bus.PublishPresence] for buffering.
 func (b *Bus) PublishContact(ctx context.Context, ev ContactEvent) error {
 	ev.Schema = SchemaVersion
-	ev.Instance = b.instance
+	ev.Instance, ev.Origin = b.instance, b.origin
 	if ev.At.IsZero() {
 		ev.At = time.Now().UTC()
 	}
@@ -145,7 +155,7 @@ func (b *Bus) publish(ctx context.Context, subj string, v any) error {
 }
 
 // SubscribePresence delivers presence events of domain ("" for every domain)
-// to fn, skipping events this instance published and payloads that do not
+// to fn, skipping events this Bus published and payloads that do not
 // decode. The subscription is registered with the server before it returns.
 //
 // fn runs on one goroutine owned by the subscription, in arrival order; it
@@ -160,9 +170,9 @@ func (b *Bus) SubscribePresence(ctx context.Context, domain string, fn func(Pres
 	}
 	return subscribe(ctx, b, filter, fn, func(ev *PresenceEvent) (string, error) {
 		if ev.Domain == "" || ev.Extension == "" {
-			return ev.Instance, fmt.Errorf("presence without domain or extension: %w", ErrInvalidEvent)
+			return ev.Origin, fmt.Errorf("presence without domain or extension: %w", ErrInvalidEvent)
 		}
-		return ev.Instance, checkSchema(ev.Schema)
+		return ev.Origin, checkSchema(ev.Schema)
 	})
 }
 
@@ -175,9 +185,9 @@ func (b *Bus) SubscribeContacts(ctx context.Context, domain string, fn func(Cont
 	}
 	return subscribe(ctx, b, filter, fn, func(ev *ContactEvent) (string, error) {
 		if ev.ID == "" {
-			return ev.Instance, fmt.Errorf("contact without id: %w", ErrInvalidEvent)
+			return ev.Origin, fmt.Errorf("contact without id: %w", ErrInvalidEvent)
 		}
-		return ev.Instance, checkSchema(ev.Schema)
+		return ev.Origin, checkSchema(ev.Schema)
 	})
 }
 
@@ -189,7 +199,8 @@ func checkSchema(v int) error {
 }
 
 // subscribe registers filter, then runs one receive goroutine that decodes
-// into T, checks it and calls fn. The returned stop owns that goroutine.
+// into T, checks it (check returns the event's origin token) and calls fn.
+// The returned stop owns that goroutine.
 func subscribe[T any](ctx context.Context, b *Bus, filter string, fn func(T), check func(*T) (string, error)) (func() error, error) {
 	sub, err := b.nc.SubscribeSync(filter)
 	if err != nil {
@@ -237,7 +248,7 @@ func subscribe[T any](ctx context.Context, b *Bus, filter string, fn func(T), ch
 				b.dropMalformed(log, msg, err)
 				continue
 			}
-			if origin == b.instance {
+			if origin == b.origin {
 				b.droppedOwn.Add(1)
 				continue
 			}

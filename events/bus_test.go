@@ -26,8 +26,10 @@ func TestPresenceRoundTrip(t *testing.T) {
 	got := rec.next(t)
 	assert.Equal(t, events.SchemaVersion, got.Schema)
 	assert.Equal(t, "inst-a", got.Instance)
+	assert.Equal(t, pub.Origin(), got.Origin)
+	assert.NotEqual(t, pub.Origin(), sub.Origin())
 	assert.False(t, got.At.IsZero(), "at stamped")
-	sent.Schema, sent.Instance, sent.At = got.Schema, got.Instance, got.At
+	sent.Schema, sent.Instance, sent.Origin, sent.At = got.Schema, got.Instance, got.Origin, got.At
 	assert.Equal(t, sent, got)
 	assert.Equal(t, uint64(1), pub.Published())
 	assert.Equal(t, uint64(1), sub.Consumed())
@@ -47,18 +49,18 @@ func TestContactRoundTrip(t *testing.T) {
 	require.NoError(t, pub.PublishContact(context.Background(), sent))
 
 	got := rec.next(t)
-	sent.Schema, sent.Instance = events.SchemaVersion, "inst-a"
+	sent.Schema, sent.Instance, sent.Origin = events.SchemaVersion, "inst-a", pub.Origin()
 	assert.Equal(t, sent, got)
 }
 
 func TestWireFieldNames(t *testing.T) {
 	ev := presence("x.org", "1")
-	ev.Schema, ev.Instance = 1, "i"
+	ev.Schema, ev.Instance, ev.Origin = 1, "i", "o"
 	data, err := json.Marshal(ev)
 	require.NoError(t, err)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(data, &m))
-	for _, k := range []string{"v", "type", "domain", "extension", "registered", "line", "status", "since", "remote", "instance", "version", "at"} {
+	for _, k := range []string{"v", "type", "domain", "extension", "registered", "line", "status", "since", "remote", "instance", "origin", "version", "at"} {
 		assert.Contains(t, m, k)
 	}
 	assert.Contains(t, m["remote"], "contact_id")
@@ -81,6 +83,66 @@ func TestOwnOriginDropped(t *testing.T) {
 	assert.Equal(t, uint64(1), own.DroppedOwn())
 	assert.Equal(t, uint64(1), own.Consumed())
 	assert.Len(t, rec.all(), 1)
+}
+
+// TestSameInstanceNameNotDropped: two processes started with the same
+// instance id, each on its own connection, still receive each other's
+// events; each drops only its own.
+func TestSameInstanceNameNotDropped(t *testing.T) {
+	url, _ := embedded(t, -1)
+	first := events.New(connect(t, url), "same", zerolog.Nop())
+	second := events.New(connect(t, url), "same", zerolog.Nop())
+	require.NotEqual(t, first.Origin(), second.Origin(), "origin tokens are drawn per Bus")
+	recFirst := subscribePresence(t, first, "")
+	recSecond := subscribePresence(t, second, "")
+	contacts := newRecorder[events.ContactEvent]()
+	stop, err := second.SubscribeContacts(context.Background(), "", contacts.handle)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, stop()) })
+
+	ctx := context.Background()
+	require.NoError(t, first.PublishPresence(ctx, presence("x.org", "from-first")))
+	require.NoError(t, second.PublishPresence(ctx, presence("x.org", "from-second")))
+	require.NoError(t, first.PublishContact(ctx, events.ContactEvent{Type: events.ContactCreated, ID: "c-1", Owner: "201", Domain: "x.org"}))
+
+	got := recSecond.next(t)
+	assert.Equal(t, "from-first", got.Extension)
+	assert.Equal(t, "same", got.Instance)
+	assert.Equal(t, "from-second", recFirst.next(t).Extension)
+	assert.Equal(t, "c-1", contacts.next(t).ID)
+
+	// Each saw its own event come back and dropped it; a later event
+	// from the other proves the own one was processed (one connection
+	// delivers in order).
+	require.NoError(t, second.PublishPresence(ctx, presence("x.org", "again")))
+	assert.Equal(t, "again", recFirst.next(t).Extension)
+	assert.Equal(t, uint64(1), first.DroppedOwn())
+	assert.Len(t, recFirst.all(), 2)
+	assert.Len(t, recSecond.all(), 1)
+}
+
+// TestLoopSuppressionIgnoresName: an event is dropped for its origin token
+// alone; the instance name in it plays no part.
+func TestLoopSuppressionIgnoresName(t *testing.T) {
+	url, _ := embedded(t, -1)
+	nc := connect(t, url)
+	b := events.New(nc, "inst-a", zerolog.Nop())
+	rec := subscribePresence(t, b, "x.org")
+	raw := func(ext, instance, origin string) {
+		t.Helper()
+		ev := presence("x.org", ext)
+		ev.Schema, ev.Instance, ev.Origin = events.SchemaVersion, instance, origin
+		data, err := json.Marshal(ev)
+		require.NoError(t, err)
+		require.NoError(t, nc.Publish("switchboard.presence.x_org."+ext, data))
+	}
+	raw("own-token-other-name", "inst-z", b.Origin())
+	raw("own-name-other-token", "inst-a", "another-process")
+	raw("no-token", "inst-a", "") // an older publisher
+	assert.Equal(t, "own-name-other-token", rec.next(t).Extension)
+	assert.Equal(t, "no-token", rec.next(t).Extension)
+	assert.Equal(t, uint64(1), b.DroppedOwn())
+	assert.Len(t, rec.all(), 2)
 }
 
 func TestDomainFilter(t *testing.T) {

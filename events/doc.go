@@ -31,8 +31,10 @@
 //
 // # Loops and counters
 //
-// Every event carries the origin instance id. A [Bus] drops events that it
-// published itself, so instances that mirror the bus into local state never
-// echo. Published, consumed and dropped events are counted with atomic
+// Every event carries the publishing instance's id ("instance", for people)
+// and a random token drawn by each [Bus] ("origin"). A Bus drops events
+// carrying its own token, so instances that mirror the bus into local state
+// never echo — and two processes mistakenly given the same instance id
+// still hear each other instead of silently dropping each other's events. Published, consumed and dropped events are counted with atomic
 // counters ([Bus.Stats]) for the metrics layer.
 package events

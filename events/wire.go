@@ -72,6 +72,9 @@ type PresenceEvent struct {
 	Remote     *Party    `json:"remote,omitempty"`
 	// Instance is the id of the Switchboard instance that published the event.
 	Instance string `json:"instance"`
+	// Origin is a token unique to the publishing process; receivers drop
+	// their own events by it (instance ids may repeat by mistake).
+	Origin string `json:"origin,omitempty"`
 	// Version is the per-extension state version; receivers ignore older ones.
 	Version uint64    `json:"version"`
 	At      time.Time `json:"at"`
@@ -85,11 +88,13 @@ type ContactEvent struct {
 	ID     string `json:"id"`
 	Kind   string `json:"kind,omitempty"`
 	// Owner is the user or company the contact belongs to.
-	Owner    string    `json:"owner"`
-	Domain   string    `json:"domain"`
-	Version  uint64    `json:"version"`
-	Instance string    `json:"instance"`
-	At       time.Time `json:"at"`
+	Owner    string `json:"owner"`
+	Domain   string `json:"domain"`
+	Version  uint64 `json:"version"`
+	Instance string `json:"instance"`
+	// Origin is as in [PresenceEvent].
+	Origin string    `json:"origin,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // Validate reports whether e can be published or consumed.

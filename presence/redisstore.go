@@ -12,20 +12,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Redis key layout, all under the store's prefix (default "sb:") and
-// namespaced per SIP domain:
+// Redis key layout, all under the store's prefix (cmd/switchboard/prefixes.go
+// sets it, with every other prefix of a deployment) and namespaced per SIP
+// domain:
 //
 //	{p}presence:{domain}:{user}        string  JSON Record of one extension
 //	{p}presence:due                    zset    "user@domain" scored by Record.Next (unix ms)
 //	{p}watchers:{instance}             hash    subscription id -> opaque state of the
 //	                                           SIP edge's subscriptions on that instance
-//
-// Other keys of a Switchboard deployment, for whoever looks at the server:
-//
-//	sb:lease:watch:watcher:{aor}:{event} string instance holding the PBX watch of an
-//	                                           extension (cmd/switchboard/pbx.go)
-//	sb:dir:...                         the directory (directory/store_redis.go),
-//	                                   API keys included
 //
 // A record expires in Redis recordGrace after the last binding or
 // publication in it would have, so Redis TTLs follow SIP expiry; a record
@@ -42,9 +36,6 @@ var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a store using rdb with keys under prefix.
 func NewRedisStore(rdb redis.UniversalClient, prefix string) *RedisStore {
-	if prefix == "" {
-		prefix = "sb:"
-	}
 	return &RedisStore{rdb: rdb, prefix: prefix}
 }
 

@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboardhq/switchboard/instance"
+	"github.com/switchboardhq/switchboard/sip/watcher"
 )
 
 // config is everything switchboard can be told at start.
@@ -99,8 +101,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.PBXExpires, "pbx-expires", 600*time.Second, "lifetime asked for subscriptions to the PBX; refreshed at 80%, so also how soon a PBX restart is noticed")
 	fs.StringVar(&c.PBXUser, "pbx-user", "", "digest user when the PBX challenges our SUBSCRIBEs")
 	fs.StringVar(&c.PBXPassword, "pbx-password", "", "digest password for --pbx-user (prefer the environment variable)")
-	host, _ := os.Hostname()
-	fs.StringVar(&c.InstanceID, "instance-id", host, "this instance's name, unique among instances sharing Redis")
+	fs.StringVar(&c.InstanceID, "instance-id", "", "this instance's name, unique among instances sharing Redis and NATS; default: host name plus a random suffix, made on first start and kept in --data-dir")
 
 	// Environment first, so flags given explicitly override it.
 	var envErrs []error
@@ -123,7 +124,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			c.Domains = append(c.Domains, strings.ToLower(d))
 		}
 	}
-	if exts, err := parseExtensions(pbxExts); err != nil {
+	// "all" passes as one extension; run expands it to the provisioned users.
+	if exts, err := watcher.ParseExtensions(pbxExts); err != nil {
 		envErrs = append(envErrs, fmt.Errorf("--pbx-extensions: %w", err))
 	} else {
 		c.PBXExtensions = exts
@@ -210,8 +212,10 @@ func (c config) validate() error {
 			errs = append(errs, fmt.Errorf("--nats %q: want nats://host:port", c.NATSURL))
 		}
 	}
-	if c.InstanceID == "" || strings.ContainsAny(c.InstanceID, " .*>") {
-		errs = append(errs, fmt.Errorf("--instance-id %q: want a name without spaces, dots or wildcards", c.InstanceID))
+	if c.InstanceID != "" {
+		if err := instance.Check(c.InstanceID); err != nil {
+			errs = append(errs, fmt.Errorf("--instance-id: %w", err))
+		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
@@ -259,4 +263,15 @@ func (c config) validate() error {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, it := range strings.Split(s, ",") {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	return out
 }

@@ -23,12 +23,9 @@ import (
 // at provisioning.
 var _ auth.Credentials = (*directory.Service)(nil)
 
-// Where the directory lives: a bbolt file in the data dir, or these keys
-// on Redis.
-const (
-	directoryFile        = "directory.db"
-	directoryRedisPrefix = "sb:dir:"
-)
+// directoryFile is where the directory lives without Redis: a bbolt file
+// in the data dir. On Redis it lives under directoryPrefix.
+const directoryFile = "directory.db"
 
 // directoryStore is the opened directory store and its API key store.
 type directoryStore struct {
@@ -37,17 +34,13 @@ type directoryStore struct {
 	close func() error
 }
 
-// openDirectoryStore opens the store the server uses: Redis when redisURL
-// is set, else the bbolt file in dataDir (created when missing).
-func openDirectoryStore(dataDir, redisURL string) (directoryStore, error) {
-	if redisURL != "" {
-		opt, err := redis.ParseURL(redisURL)
-		if err != nil {
-			return directoryStore{}, fmt.Errorf("redis url: %w", err)
-		}
-		rdb := redis.NewClient(opt)
-		s := directory.NewRedisStore(rdb, directoryRedisPrefix)
-		return directoryStore{store: s, keys: s.KeyStore(), close: rdb.Close}, nil
+// openDirectoryStore opens the store the server uses: Redis on the
+// process's client rdb when set (the caller closes it), else the bbolt
+// file in dataDir (created when missing).
+func openDirectoryStore(dataDir string, rdb *redis.Client) (directoryStore, error) {
+	if rdb != nil {
+		s := directory.NewRedisStore(rdb, directoryPrefix)
+		return directoryStore{store: s, keys: s.KeyStore(), close: func() error { return nil }}, nil
 	}
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return directoryStore{}, fmt.Errorf("create data dir: %w", err)
@@ -132,6 +125,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("keys: unknown command %q", cmd)
 	}
 	var p directory.Principal
+	var err error
 	if cmd == "create" {
 		sc, err := directory.ParseScopes(scopes)
 		if err != nil {
@@ -140,7 +134,14 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		p = directory.Principal{User: strings.ToLower(strings.TrimSpace(user)), Admin: admin, Scopes: sc}
 	}
 
-	ds, err := openDirectoryStore(*dataDir, *redisURL)
+	var rdb *redis.Client
+	if *redisURL != "" {
+		if rdb, err = openRedis(*redisURL); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+		defer rdb.Close()
+	}
+	ds, err := openDirectoryStore(*dataDir, rdb)
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 // resolve opens the data dir's store as the server would and resolves key.
 func resolve(t *testing.T, dataDir, key string) (directory.Principal, error) {
 	t.Helper()
-	ds, err := openDirectoryStore(dataDir, "")
+	ds, err := openDirectoryStore(dataDir, nil)
 	require.NoError(t, err)
 	defer ds.close()
 	return directory.NewKeys(ds.keys).Resolve(context.Background(), key)

@@ -29,6 +29,8 @@ import (
 	"github.com/switchboardhq/switchboard/api"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/events"
+	"github.com/switchboardhq/switchboard/instance"
+	"github.com/switchboardhq/switchboard/lease"
 	"github.com/switchboardhq/switchboard/presence"
 	"github.com/switchboardhq/switchboard/sip"
 	"github.com/switchboardhq/switchboard/sip/watcher"
@@ -110,6 +112,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fmt.Fprintln(stderr, "configuration ok")
 		return nil
 	}
+	// Who this process is, before anything logs or names itself.
+	id, err := instance.Open(cfg.DataDir, cfg.InstanceID)
+	if err != nil {
+		return err
+	}
+	defer id.Close()
+	cfg.InstanceID = id.ID
 	log := newLogger(cfg, stderr).With().Str("instance", cfg.InstanceID).Logger()
 	// sipgo logs through slog: route it into zerolog once, before NewUA.
 	// The slog level must be set too: sipgo logs every message at debug,
@@ -168,22 +177,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	var store presence.Store = presence.NewMemStore()
 	var redisStore *presence.RedisStore
-	var rdb *redis.Client
+	var rdb *redis.Client // the one client of the process
+	var claim *lease.Claim
 	if cfg.RedisURL != "" {
-		opt, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("redis url: %w", err)
+		if rdb, err = openRedis(cfg.RedisURL); err != nil {
+			return err
 		}
-		rdb = redis.NewClient(opt) // go-redis reconnects by itself
 		defer rdb.Close()
-		redisStore = presence.NewRedisStore(rdb, "sb:")
+		if claim, err = claimInstance(ctx, rdb, id, log); err != nil {
+			return err
+		}
+		defer releaseClaim(claim, log)
+		redisStore = presence.NewRedisStore(rdb, presencePrefix)
 		store = redisStore
 		ready["redis"] = redisStore.Ping
 	}
 	storeHist := newStoreHistogram()
 	core := presence.New(presence.Config{MaxBindings: 10}, timedStore{Store: store, hist: storeHist}, log)
 
-	ds, err := openDirectoryStore(cfg.DataDir, cfg.RedisURL)
+	ds, err := openDirectoryStore(cfg.DataDir, rdb)
 	if err != nil {
 		return err
 	}
@@ -207,7 +219,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		if err != nil {
 			return fmt.Errorf("presence policy: %w", err)
 		}
-		policy, err := loadPolicy(f)
+		policy, err := sip.ReadAllowList(f)
 		f.Close()
 		if err != nil {
 			return err
@@ -304,6 +316,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if refreshAuth != nil {
 		g.Go(func() error { return refreshAuth(gctx) })
 	}
+	if claim != nil {
+		g.Go(func() error { return watchClaim(gctx, claim, cfg.InstanceID) })
+	}
 	if certs != nil {
 		g.Go(func() error { reloadOnHangup(gctx, certs, log); return nil })
 	}
@@ -369,7 +384,7 @@ func newWatcher(cfg config, edge *sip.Server, core *presence.Service, rdb *redis
 		ContactHost: host, ContactPort: port,
 	}
 	if rdb != nil {
-		wc.Lease = redisLease{rdb: rdb, prefix: "sb:lease:watch:", owner: cfg.InstanceID}
+		wc.Lease = lease.NewRedis(rdb, watchLeasePrefix, cfg.InstanceID)
 	}
 	if err := wc.Validate(); err != nil {
 		return nil, fmt.Errorf("pbx watcher: %w", err)

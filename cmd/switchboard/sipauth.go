@@ -11,10 +11,6 @@ import (
 	"github.com/switchboardhq/switchboard/sip/auth"
 )
 
-// sipAuthSecretPrefix is where the shared digest nonce secrets live in
-// Redis, one key per rotation period.
-const sipAuthSecretPrefix = "sb:sipauth:nonce-secret:"
-
 // newSIPAuth builds the digest authenticator. Its nonces are keyed with
 // --sip-auth-secret when given; else, with --redis, with secrets every
 // instance shares and rotates through Redis, so a challenge issued by one

@@ -1,4 +1,4 @@
-package main
+package sip
 
 import (
 	"bufio"
@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/switchboardhq/switchboard/presence"
-	"github.com/switchboardhq/switchboard/sip"
 )
 
-// loadPolicy reads a presence allow-list. One rule a line:
+// ReadAllowList reads a presence policy file (--presence-policy) into an
+// [AllowList]. One rule a line:
 //
 //	# the reception watches the managing director, nobody else does
 //	group reception: 300@pbx.example.com, 301@pbx.example.com
@@ -19,8 +19,8 @@ import (
 // An extension without a rule is visible to every watcher of its domain;
 // one with a rule only to the watchers it lists ("user@domain",
 // "*@domain" or "group:name").
-func loadPolicy(r io.Reader) (*sip.AllowList, error) {
-	l := sip.NewAllowList()
+func ReadAllowList(r io.Reader) (*AllowList, error) {
+	l := NewAllowList()
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -31,7 +31,7 @@ func loadPolicy(r io.Reader) (*sip.AllowList, error) {
 		if !ok {
 			return nil, fmt.Errorf("policy line %d: want \"target: watchers\" or \"group name: members\"", n)
 		}
-		items := splitList(rest)
+		items := splitItems(rest)
 		if name, isGroup := strings.CutPrefix(strings.TrimSpace(head), "group "); isGroup {
 			var members []presence.AOR
 			for _, it := range items {
@@ -61,7 +61,8 @@ func loadPolicy(r io.Reader) (*sip.AllowList, error) {
 	return l, nil
 }
 
-func splitList(s string) []string {
+// splitItems splits a comma-separated list, dropping empty items.
+func splitItems(s string) []string {
 	var out []string
 	for _, it := range strings.Split(s, ",") {
 		if it = strings.TrimSpace(it); it != "" {
