@@ -171,6 +171,9 @@ type Server struct {
 
 	draining chan struct{} // closed when shutdown starts
 	drainOne sync.Once
+	// drainNotifyTimeout bounds each NOTIFY sent while draining; set by
+	// ServeListeners from its grace before serving.
+	drainNotifyTimeout time.Duration
 
 	stats stats
 
@@ -274,6 +277,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 	// Take the stored subscriptions back before the first request is read,
 	// so a SUBSCRIBE arriving now cannot be taken for a stored one.
 	restored := s.restore(ctx)
+	s.drainNotifyTimeout = drainNotifyTimeout(grace)
 	g, gctx := errgroup.WithContext(ctx)
 	if ls.UDP != nil {
 		s.udpAddr, _ = ls.UDP.LocalAddr().(*net.UDPAddr)
@@ -310,6 +314,13 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 	err := g.Wait()
 	s.senders.Wait()
 	return err
+}
+
+// drainNotifyTimeout is how long one final NOTIFY may take while draining:
+// short, and at most half the grace so that a slow watcher still leaves
+// time for the others and for closing.
+func drainNotifyTimeout(grace time.Duration) time.Duration {
+	return min(2*time.Second, grace/2)
 }
 
 // Draining reports whether shutdown has begun; new registrations and
@@ -398,19 +409,46 @@ func (s *Server) Resync(ctx context.Context) {
 	}
 }
 
+// drainParallel bounds the final NOTIFYs in flight at once while draining:
+// enough that thousands of subscribers are told within a few seconds, few
+// enough not to open a socket per subscriber at once.
+const drainParallel = 128
+
+// drain tells every subscriber that this instance is going away, within
+// grace: readiness turns false first (Draining), then each subscription
+// gets "terminated;reason=deactivated" (RFC 6665 §4.2.2) so its phone
+// re-subscribes at once, elsewhere. Each final NOTIFY gets
+// drainNotifyTimeout, not NotifyTimeout: a watcher that does not answer
+// must not hold the shutdown for Timer F (32 s). Subscribers not reached
+// within grace stay stored; the listeners close after drain returns.
 func (s *Server) drain(grace time.Duration) {
 	s.drainOne.Do(func() { close(s.draining) })
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, sub := range s.subs.all() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.terminate(ctx, sub, "deactivated")
-		}()
+	subs := s.subs.all()
+	// NOTIFYs in flight were given NotifyTimeout; cut them short so that
+	// their senders let go of the dialogs and the process can exit.
+	for _, sub := range subs {
+		sub.mu.Lock()
+		if sub.cancelSend != nil {
+			sub.cancelSend()
+		}
+		sub.mu.Unlock()
 	}
-	wg.Wait()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(drainParallel)
+	for _, sub := range subs {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			nctx, cancel := context.WithTimeout(gctx, s.drainNotifyTimeout)
+			defer cancel()
+			s.terminate(nctx, sub, "deactivated")
+			return nil
+		})
+	}
+	_ = g.Wait()
 }
 
 // fanOut turns queued views into NOTIFYs until ctx ends.

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -54,7 +55,9 @@ type subscription struct {
 	latest      presence.View
 	dirty       bool // latest not sent yet
 	sending     bool // a sender goroutine is running
-	ended       bool
+	// cancelSend aborts the NOTIFY the sender has in flight, if any.
+	cancelSend context.CancelFunc
+	ended      bool
 	// pending: accepted but not yet authorized, so NOTIFYs say "pending"
 	// and carry no state (RFC 6665 §4.2.1.2).
 	pending bool
