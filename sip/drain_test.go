@@ -24,7 +24,7 @@ type ownedServer struct {
 	err  *error          // its result, once done is closed
 }
 
-func startOwnedServer(t *testing.T, cfg Config, deps Deps, grace time.Duration) *ownedServer {
+func startOwnedServer(t *testing.T, cfg Config, deps Deps, grace time.Duration, log zerolog.Logger) *ownedServer {
 	t.Helper()
 	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -35,7 +35,7 @@ func startOwnedServer(t *testing.T, cfg Config, deps Deps, grace time.Duration) 
 	}
 	core := presence.New(presence.Config{Tick: 50 * time.Millisecond}, presence.NewMemStore(), zerolog.Nop())
 	deps.Core = core
-	edge, err := New(cfg, deps, zerolog.Nop())
+	edge, err := New(cfg, deps, log)
 	require.NoError(t, err)
 	core.Watch(edge.Changed)
 	coreCtx, stopCore := context.WithCancel(context.Background())
@@ -81,7 +81,7 @@ func nextRequest(t *testing.T, p *siptest.Phone) *sipmsg.Request {
 func TestDrainWithinGraceWhenWatcherNeverAnswers(t *testing.T) {
 	const grace = 4 * time.Second
 	// NotifyTimeout as in production: 32 s, far beyond the grace.
-	srv := startOwnedServer(t, Config{NotifyTimeout: 32 * time.Second}, Deps{}, grace)
+	srv := startOwnedServer(t, Config{NotifyTimeout: 32 * time.Second}, Deps{}, grace, zerolog.Nop())
 	watcher := newPhone(t, srv.testServer, "UDP")
 	watcher.Request("SUBSCRIBE", ext201, 1, "drain-1", "w1", "", "Event: dialog\nExpires: 600\n", "")
 	require.Equal(t, 200, watcher.Response("SUBSCRIBE").StatusCode)

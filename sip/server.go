@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -82,6 +83,14 @@ type Config struct {
 	// any transport; default 65535 (sipgo's). A TCP or TLS message
 	// announcing more is refused before its body is buffered.
 	MaxMessageSize int
+	// TCPIdleTimeout closes a TCP or TLS connection that carried no traffic
+	// for this long, unless it is a live subscription's flow (see conn.go);
+	// default DefaultTCPIdleTimeout (10 min), negative means never.
+	TCPIdleTimeout time.Duration
+	// MaxConnsPerSource caps the TCP and TLS connections one address may
+	// hold at once, trusted addresses exempt; default
+	// DefaultMaxConnsPerSource (128), negative means no cap.
+	MaxConnsPerSource int
 }
 
 // SetDefaults fills zero values with the defaults real phones expect.
@@ -116,6 +125,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = "Switchboard"
+	}
+	if c.TCPIdleTimeout == 0 {
+		c.TCPIdleTimeout = DefaultTCPIdleTimeout
+	}
+	if c.MaxConnsPerSource == 0 {
+		c.MaxConnsPerSource = DefaultMaxConnsPerSource
 	}
 }
 
@@ -175,7 +190,8 @@ type Server struct {
 	// ServeListeners from its grace before serving.
 	drainNotifyTimeout time.Duration
 
-	stats stats
+	stats     stats
+	malformed *malformedReporter
 
 	// udpAddr is our UDP listener; NOTIFYs over UDP leave from it, so they
 	// pass the NAT pinhole the phone opened towards it.
@@ -194,7 +210,12 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 	}
 	parser := sipmsg.NewParser()
 	parser.MaxMessageLength = cfg.MaxMessageSize
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentParser(parser))
+	log = log.With().Str("component", "sip").Logger()
+	malformed := newMalformedReporter(log)
+	// sipgo's transports log through this, not the default logger alone.
+	tlLog := slog.New(&malformedLog{next: sipmsg.DefaultLogger().Handler(), r: malformed})
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(tlLog)))
 	if err != nil {
 		return nil, fmt.Errorf("create sip user agent: %w", err)
 	}
@@ -207,7 +228,7 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("create sip client: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, core: deps.Core, store: deps.Subscriptions, log: log.With().Str("component", "sip").Logger(),
+		cfg: cfg, core: deps.Core, store: deps.Subscriptions, log: log, malformed: malformed,
 		ua: ua, srv: srv, client: client, subs: newSubscriptions(),
 		pending: make(map[presence.AOR]presence.View), wake: make(chan struct{}, 1),
 		draining: make(chan struct{}),
@@ -285,10 +306,12 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 		g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(ls.UDP)) })
 	}
 	if ls.TCP != nil {
-		g.Go(func() error { return ignoreClosed(s.srv.ServeTCP(ls.TCP)) })
+		tcp := s.limitConns(ls.TCP, "tcp")
+		g.Go(func() error { return ignoreClosed(s.srv.ServeTCP(tcp)) })
 	}
 	if ls.TLS != nil {
-		g.Go(func() error { return ignoreClosed(s.srv.ServeTLS(ls.TLS)) })
+		tls := s.limitConns(ls.TLS, "tls")
+		g.Go(func() error { return ignoreClosed(s.srv.ServeTLS(tls)) })
 	}
 	g.Go(func() error { return s.fanOut(gctx) })
 	g.Go(func() error { return s.expireSubscriptions(gctx) })
@@ -362,15 +385,22 @@ type Stats struct {
 	// AuthChallenged counts 401/407 challenges sent, AuthRefused 403s
 	// for authentication or authorization.
 	AuthChallenged, AuthRefused uint64
+	// ConnsRefused counts TCP/TLS connections closed at accept because
+	// their source held Config.MaxConnsPerSource; ConnsIdleClosed those
+	// closed after Config.TCPIdleTimeout without traffic.
+	ConnsRefused, ConnsIdleClosed uint64
+	// ParseErrors counts messages sipgo could not parse (see logs.go).
+	ParseErrors uint64
 }
 
 type stats struct {
-	registers, registersFailed   atomic.Uint64
-	subscribes, subscribesFailed atomic.Uint64
-	publishes, publishesFailed   atomic.Uint64
-	notifiesSent, notifiesFailed atomic.Uint64
-	rateLimited, overloaded      atomic.Uint64
-	authChallenged, authRefused  atomic.Uint64
+	registers, registersFailed    atomic.Uint64
+	subscribes, subscribesFailed  atomic.Uint64
+	publishes, publishesFailed    atomic.Uint64
+	notifiesSent, notifiesFailed  atomic.Uint64
+	rateLimited, overloaded       atomic.Uint64
+	authChallenged, authRefused   atomic.Uint64
+	connsRefused, connsIdleClosed atomic.Uint64
 }
 
 // Stats returns the running totals.
@@ -382,6 +412,8 @@ func (s *Server) Stats() Stats {
 		NotifiesSent: s.stats.notifiesSent.Load(), NotifiesFailed: s.stats.notifiesFailed.Load(),
 		RateLimited: s.stats.rateLimited.Load(), Overloaded: s.stats.overloaded.Load(),
 		AuthChallenged: s.stats.authChallenged.Load(), AuthRefused: s.stats.authRefused.Load(),
+		ConnsRefused: s.stats.connsRefused.Load(), ConnsIdleClosed: s.stats.connsIdleClosed.Load(),
+		ParseErrors: s.malformed.count.Load(),
 	}
 }
 
