@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -66,8 +67,22 @@ func TestShutdownWithinGraceWhenWatchersDoNotAnswer(t *testing.T) {
 		w.Next()
 	}
 
+	pinger := siptest.NewPhone(t, "UDP", a.sipAddr())
 	start := time.Now()
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGTERM))
+	// The final NOTIFYs wait min(2 s, grace/2) for answers that never come;
+	// meanwhile a dispatcher's OPTIONS ping learns the instance is leaving.
+	for _, w := range watchers {
+		for { // past retransmissions of the unanswered NOTIFY; Next fails on silence
+			if req, ok := w.Next().(*sipmsg.Request); ok && header(req, "Subscription-State") == "terminated;reason=deactivated" {
+				break
+			}
+		}
+	}
+	pinger.Request("OPTIONS", "sip:pbx.example.com", 1, "drain-opt", "o", "", "", "")
+	res := pinger.Response("OPTIONS")
+	assert.Equal(t, 503, res.StatusCode)
+	assert.NotEmpty(t, header(res, "Retry-After"))
 	select {
 	case <-a.done:
 		require.NoError(t, a.waitErr, "exit status 0 after draining")

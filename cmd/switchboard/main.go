@@ -225,6 +225,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	edge, err := sip.New(sip.Config{
 		Domains: cfg.Domains, SingleDialog: cfg.SingleDialog,
 		TrustedCIDRs: cfg.TrustedCIDRs, RateLimit: cfg.RateLimit,
+		TCPIdleTimeout: offIfZero(cfg.SIPTCPIdleTimeout), MaxConnsPerSource: offIfZero(cfg.SIPMaxConnsPerSource),
 	}, deps, log)
 	if err != nil {
 		return err
