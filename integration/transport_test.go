@@ -86,6 +86,7 @@ func TestShutdownWithinGraceWhenWatchersDoNotAnswer(t *testing.T) {
 	select {
 	case <-a.done:
 		require.NoError(t, a.waitErr, "exit status 0 after draining")
+		t.Logf("exited %s after SIGTERM (grace %s)", time.Since(start).Round(time.Millisecond), grace)
 		assert.Less(t, time.Since(start), grace+3*time.Second, "shutdown took longer than the grace")
 	case <-time.After(grace + 15*time.Second):
 		t.Fatalf("still running %s after SIGTERM (grace %s)", time.Since(start), grace)
