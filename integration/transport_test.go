@@ -49,9 +49,10 @@ func TestTCPSubscriberSurvivesCrashRestart(t *testing.T) {
 	assert.Equal(t, 1, watcher.Accepted())
 }
 
-// SIGTERM with a watcher that never answers NOTIFYs: the process still
-// exits 0 within the grace (plus a margin for a loaded machine; a
-// correctness bound, not a speed target), after sending the final NOTIFY.
+// SIGTERM with watchers that never answer NOTIFYs: while the final
+// NOTIFYs wait, OPTIONS gets 503 and /readyz reports draining; the process
+// still exits 0 within the grace (plus a margin for a loaded machine; a
+// correctness bound, not a speed target).
 func TestShutdownWithinGraceWhenWatchersDoNotAnswer(t *testing.T) {
 	const grace = 4 * time.Second
 	a := startInstance(t, "drain-silent", "--shutdown-grace", grace.String())
@@ -83,6 +84,9 @@ func TestShutdownWithinGraceWhenWatchersDoNotAnswer(t *testing.T) {
 	res := pinger.Response("OPTIONS")
 	assert.Equal(t, 503, res.StatusCode)
 	assert.NotEmpty(t, header(res, "Retry-After"))
+	code, body := a.get("/readyz")
+	assert.Equal(t, 503, code, "readiness reports draining before the listeners close")
+	assert.Contains(t, body, "draining")
 	select {
 	case <-a.done:
 		require.NoError(t, a.waitErr, "exit status 0 after draining")

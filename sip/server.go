@@ -186,6 +186,7 @@ type Server struct {
 
 	draining chan struct{} // closed when shutdown starts
 	drainOne sync.Once
+	drained  chan struct{} // closed when the final NOTIFYs are done
 	// drainNotifyTimeout bounds each NOTIFY sent while draining; set by
 	// ServeListeners from its grace before serving.
 	drainNotifyTimeout time.Duration
@@ -231,8 +232,8 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 		cfg: cfg, core: deps.Core, store: deps.Subscriptions, log: log, malformed: malformed,
 		ua: ua, srv: srv, client: client, subs: newSubscriptions(),
 		pending: make(map[presence.AOR]presence.View), wake: make(chan struct{}, 1),
-		draining: make(chan struct{}),
-		auth:     deps.Auth, policy: deps.Policy, notifier: client,
+		draining: make(chan struct{}), drained: make(chan struct{}),
+		auth: deps.Auth, policy: deps.Policy, notifier: client,
 	}
 	if cfg.RateLimit >= 0 {
 		s.limiter = limit.New(limit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, Exempt: cfg.TrustedCIDRs})
@@ -323,6 +324,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 	g.Go(func() error {
 		<-gctx.Done()
 		s.drain(grace)
+		close(s.drained)
 		if ls.UDP != nil {
 			ls.UDP.Close()
 		}
@@ -356,6 +358,11 @@ func (s *Server) Draining() bool {
 		return false
 	}
 }
+
+// Drained is closed once the final NOTIFYs of a shutdown are done, right
+// before the listeners close: until then readiness should keep answering
+// "draining", so that a load balancer sees this instance leave.
+func (s *Server) Drained() <-chan struct{} { return s.drained }
 
 // Subscriptions returns how many subscriptions are active.
 func (s *Server) Subscriptions() int { return s.subs.count() }
