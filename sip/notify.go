@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,14 +77,29 @@ func (s *Server) sendLoop(sub *subscription) {
 		if pending {
 			state = "pending;expires=" + secs(left)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout)
+		timeout := s.cfg.NotifyTimeout
+		if s.Draining() {
+			timeout = min(timeout, s.drainNotifyTimeout)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		sub.mu.Lock()
+		sub.cancelSend = cancel
+		sub.mu.Unlock()
 		err := s.sendNotify(ctx, sub, v, state, !pending)
+		sub.mu.Lock()
+		sub.cancelSend = nil
+		// Ended meanwhile (terminate cut this NOTIFY short) or shutting
+		// down: the final NOTIFY, not this failure, decides its fate.
+		preempted := sub.ended || s.Draining()
+		sub.mu.Unlock()
 		cancel()
 		sub.sendMu.Unlock()
 		if err != nil {
-			// RFC 6665 §4.2.2: a failed NOTIFY ends the subscription.
-			s.log.Info().Err(err).Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("subscription removed")
-			s.end(sub)
+			if !preempted {
+				// RFC 6665 §4.2.2: a failed NOTIFY ends the subscription.
+				s.log.Info().Err(err).Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("subscription removed")
+				s.end(sub)
+			}
 			sub.mu.Lock()
 			sub.sending = false
 			sub.mu.Unlock()
@@ -112,7 +129,13 @@ func (s *Server) terminate(ctx context.Context, sub *subscription, reason string
 	v := sub.latest
 	// An unauthorized watcher never sees state, not even in the last NOTIFY.
 	withState := !sub.pending && reason != "rejected"
+	// A NOTIFY in flight to a watcher that does not answer would hold
+	// sendMu for NotifyTimeout; the final one matters more.
+	cancelSend := sub.cancelSend
 	sub.mu.Unlock()
+	if cancelSend != nil {
+		cancelSend()
+	}
 	s.subs.remove(sub)
 	s.forget(sub)
 
@@ -170,11 +193,10 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 		req.AppendHeader(sipmsg.NewHeader("Content-Type", ctype))
 		req.SetBody(body)
 	}
-	// Back over the subscriber's own flow: its source address and transport,
-	// reusing its TCP connection, as phones behind NAT need.
-	req.SetDestination(sub.source)
-	req.SetTransport(sub.transport)
-	if s.udpAddr != nil && strings.EqualFold(sub.transport, "udp") {
+	dst, transport := s.nextHop(sub)
+	req.SetDestination(dst)
+	req.SetTransport(transport)
+	if s.udpAddr != nil && strings.EqualFold(transport, "udp") {
 		req.Laddr = sipmsg.Addr{IP: s.udpAddr.IP, Port: s.udpAddr.Port}
 	}
 
@@ -191,4 +213,48 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 	}
 	s.stats.notifiesSent.Add(1)
 	return nil
+}
+
+// nextHop is where sub's NOTIFYs go: back over the subscriber's own flow,
+// its source address and transport, reusing its TCP or TLS connection as
+// phones behind NAT need. When that connection is gone (closed by the
+// phone, or this is a restarted instance that never had it) there is no
+// flow to reuse, and dialing the phone's ephemeral source port would be
+// wrong: the request goes to the dialog's remote target instead, over a new
+// connection (RFC 3261 §12.2.1.1: the first Route when there is a route set,
+// else the Contact; §18.1.1 and RFC 3263 for transport and port).
+func (s *Server) nextHop(sub *subscription) (dst, transport string) {
+	if !sipmsg.IsReliable(sub.transport) || s.flowOpen(sub.transport, sub.source) {
+		return sub.source, sub.transport
+	}
+	u := sub.target
+	if len(sub.routes) > 0 {
+		u = sub.routes[0]
+	}
+	return remoteTarget(u, sub.transport)
+}
+
+// remoteTarget is the host:port and transport to reach u: its transport
+// parameter, else TLS for a sips: URI, else the original flow's transport;
+// its port, else the transport's default.
+func remoteTarget(u sipmsg.Uri, flowTransport string) (dst, transport string) {
+	transport = strings.ToUpper(flowTransport)
+	if tp, ok := u.UriParams.Get("transport"); ok && tp != "" {
+		transport = strings.ToUpper(tp)
+	}
+	if strings.EqualFold(u.Scheme, "sips") {
+		transport = "TLS"
+	}
+	port := u.Port
+	if port == 0 {
+		port = sipmsg.DefaultPort(transport)
+	}
+	return net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port)), transport
+}
+
+// flowOpen reports whether sipgo still holds a connection to addr over the
+// connection-oriented transport.
+func (s *Server) flowOpen(transport, addr string) bool {
+	c, err := s.ua.TransportLayer().GetConnection(transport, addr)
+	return err == nil && c != nil
 }

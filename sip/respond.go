@@ -201,6 +201,11 @@ func expiresOf(req *sipmsg.Request, def time.Duration) (time.Duration, error) {
 func secs(d time.Duration) string { return strconv.Itoa(int(d / time.Second)) }
 
 func (s *Server) handleOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	// A dispatcher's OPTIONS ping (Kamailio, OpenSIPS) must see this
+	// instance leave before its listeners close.
+	if s.refuseDraining(req, tx) {
+		return
+	}
 	res := newResponse(req, sipmsg.StatusOK, "OK", nil)
 	res.AppendHeader(sipmsg.NewHeader("Allow", "REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, OPTIONS"))
 	res.AppendHeader(sipmsg.NewHeader("Allow-Events", allowEvents))

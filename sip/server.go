@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -82,6 +83,14 @@ type Config struct {
 	// any transport; default 65535 (sipgo's). A TCP or TLS message
 	// announcing more is refused before its body is buffered.
 	MaxMessageSize int
+	// TCPIdleTimeout closes a TCP or TLS connection that carried no traffic
+	// for this long, unless it is a live subscription's flow (see conn.go);
+	// default DefaultTCPIdleTimeout (10 min), negative means never.
+	TCPIdleTimeout time.Duration
+	// MaxConnsPerSource caps the TCP and TLS connections one address may
+	// hold at once, trusted addresses exempt; default
+	// DefaultMaxConnsPerSource (128), negative means no cap.
+	MaxConnsPerSource int
 }
 
 // SetDefaults fills zero values with the defaults real phones expect.
@@ -116,6 +125,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = "Switchboard"
+	}
+	if c.TCPIdleTimeout == 0 {
+		c.TCPIdleTimeout = DefaultTCPIdleTimeout
+	}
+	if c.MaxConnsPerSource == 0 {
+		c.MaxConnsPerSource = DefaultMaxConnsPerSource
 	}
 }
 
@@ -171,8 +186,13 @@ type Server struct {
 
 	draining chan struct{} // closed when shutdown starts
 	drainOne sync.Once
+	drained  chan struct{} // closed when the final NOTIFYs are done
+	// drainNotifyTimeout bounds each NOTIFY sent while draining; set by
+	// ServeListeners from its grace before serving.
+	drainNotifyTimeout time.Duration
 
-	stats stats
+	stats     stats
+	malformed *malformedReporter
 
 	// udpAddr is our UDP listener; NOTIFYs over UDP leave from it, so they
 	// pass the NAT pinhole the phone opened towards it.
@@ -191,7 +211,12 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 	}
 	parser := sipmsg.NewParser()
 	parser.MaxMessageLength = cfg.MaxMessageSize
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentParser(parser))
+	log = log.With().Str("component", "sip").Logger()
+	malformed := newMalformedReporter(log)
+	// sipgo's transports log through this, not the default logger alone.
+	tlLog := slog.New(&malformedLog{next: sipmsg.DefaultLogger().Handler(), r: malformed})
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(tlLog)))
 	if err != nil {
 		return nil, fmt.Errorf("create sip user agent: %w", err)
 	}
@@ -204,11 +229,11 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("create sip client: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, core: deps.Core, store: deps.Subscriptions, log: log.With().Str("component", "sip").Logger(),
+		cfg: cfg, core: deps.Core, store: deps.Subscriptions, log: log, malformed: malformed,
 		ua: ua, srv: srv, client: client, subs: newSubscriptions(),
 		pending: make(map[presence.AOR]presence.View), wake: make(chan struct{}, 1),
-		draining: make(chan struct{}),
-		auth:     deps.Auth, policy: deps.Policy, notifier: client,
+		draining: make(chan struct{}), drained: make(chan struct{}),
+		auth: deps.Auth, policy: deps.Policy, notifier: client,
 	}
 	if cfg.RateLimit >= 0 {
 		s.limiter = limit.New(limit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, Exempt: cfg.TrustedCIDRs})
@@ -274,6 +299,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 	// Take the stored subscriptions back before the first request is read,
 	// so a SUBSCRIBE arriving now cannot be taken for a stored one.
 	restored := s.restore(ctx)
+	s.drainNotifyTimeout = drainNotifyTimeout(grace)
 	g, gctx := errgroup.WithContext(ctx)
 	if ls.UDP != nil {
 		s.udpAddr, _ = ls.UDP.LocalAddr().(*net.UDPAddr)
@@ -281,10 +307,12 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 		g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(ls.UDP)) })
 	}
 	if ls.TCP != nil {
-		g.Go(func() error { return ignoreClosed(s.srv.ServeTCP(ls.TCP)) })
+		tcp := s.limitConns(ls.TCP, "tcp")
+		g.Go(func() error { return ignoreClosed(s.srv.ServeTCP(tcp)) })
 	}
 	if ls.TLS != nil {
-		g.Go(func() error { return ignoreClosed(s.srv.ServeTLS(ls.TLS)) })
+		tls := s.limitConns(ls.TLS, "tls")
+		g.Go(func() error { return ignoreClosed(s.srv.ServeTLS(tls)) })
 	}
 	g.Go(func() error { return s.fanOut(gctx) })
 	g.Go(func() error { return s.expireSubscriptions(gctx) })
@@ -296,6 +324,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 	g.Go(func() error {
 		<-gctx.Done()
 		s.drain(grace)
+		close(s.drained)
 		if ls.UDP != nil {
 			ls.UDP.Close()
 		}
@@ -312,6 +341,13 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 	return err
 }
 
+// drainNotifyTimeout is how long one final NOTIFY may take while draining:
+// short, and at most half the grace so that a slow watcher still leaves
+// time for the others and for closing.
+func drainNotifyTimeout(grace time.Duration) time.Duration {
+	return min(2*time.Second, grace/2)
+}
+
 // Draining reports whether shutdown has begun; new registrations and
 // subscriptions are then refused with 503.
 func (s *Server) Draining() bool {
@@ -322,6 +358,11 @@ func (s *Server) Draining() bool {
 		return false
 	}
 }
+
+// Drained is closed once the final NOTIFYs of a shutdown are done, right
+// before the listeners close: until then readiness should keep answering
+// "draining", so that a load balancer sees this instance leave.
+func (s *Server) Drained() <-chan struct{} { return s.drained }
 
 // Subscriptions returns how many subscriptions are active.
 func (s *Server) Subscriptions() int { return s.subs.count() }
@@ -351,15 +392,22 @@ type Stats struct {
 	// AuthChallenged counts 401/407 challenges sent, AuthRefused 403s
 	// for authentication or authorization.
 	AuthChallenged, AuthRefused uint64
+	// ConnsRefused counts TCP/TLS connections closed at accept because
+	// their source held Config.MaxConnsPerSource; ConnsIdleClosed those
+	// closed after Config.TCPIdleTimeout without traffic.
+	ConnsRefused, ConnsIdleClosed uint64
+	// ParseErrors counts messages sipgo could not parse (see logs.go).
+	ParseErrors uint64
 }
 
 type stats struct {
-	registers, registersFailed   atomic.Uint64
-	subscribes, subscribesFailed atomic.Uint64
-	publishes, publishesFailed   atomic.Uint64
-	notifiesSent, notifiesFailed atomic.Uint64
-	rateLimited, overloaded      atomic.Uint64
-	authChallenged, authRefused  atomic.Uint64
+	registers, registersFailed    atomic.Uint64
+	subscribes, subscribesFailed  atomic.Uint64
+	publishes, publishesFailed    atomic.Uint64
+	notifiesSent, notifiesFailed  atomic.Uint64
+	rateLimited, overloaded       atomic.Uint64
+	authChallenged, authRefused   atomic.Uint64
+	connsRefused, connsIdleClosed atomic.Uint64
 }
 
 // Stats returns the running totals.
@@ -371,6 +419,8 @@ func (s *Server) Stats() Stats {
 		NotifiesSent: s.stats.notifiesSent.Load(), NotifiesFailed: s.stats.notifiesFailed.Load(),
 		RateLimited: s.stats.rateLimited.Load(), Overloaded: s.stats.overloaded.Load(),
 		AuthChallenged: s.stats.authChallenged.Load(), AuthRefused: s.stats.authRefused.Load(),
+		ConnsRefused: s.stats.connsRefused.Load(), ConnsIdleClosed: s.stats.connsIdleClosed.Load(),
+		ParseErrors: s.malformed.count.Load(),
 	}
 }
 
@@ -398,19 +448,46 @@ func (s *Server) Resync(ctx context.Context) {
 	}
 }
 
+// drainParallel bounds the final NOTIFYs in flight at once while draining:
+// enough that thousands of subscribers are told within a few seconds, few
+// enough not to open a socket per subscriber at once.
+const drainParallel = 128
+
+// drain tells every subscriber that this instance is going away, within
+// grace: readiness turns false first (Draining), then each subscription
+// gets "terminated;reason=deactivated" (RFC 6665 §4.2.2) so its phone
+// re-subscribes at once, elsewhere. Each final NOTIFY gets
+// drainNotifyTimeout, not NotifyTimeout: a watcher that does not answer
+// must not hold the shutdown for Timer F (32 s). Subscribers not reached
+// within grace stay stored; the listeners close after drain returns.
 func (s *Server) drain(grace time.Duration) {
 	s.drainOne.Do(func() { close(s.draining) })
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, sub := range s.subs.all() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.terminate(ctx, sub, "deactivated")
-		}()
+	subs := s.subs.all()
+	// NOTIFYs in flight were given NotifyTimeout; cut them short so that
+	// their senders let go of the dialogs and the process can exit.
+	for _, sub := range subs {
+		sub.mu.Lock()
+		if sub.cancelSend != nil {
+			sub.cancelSend()
+		}
+		sub.mu.Unlock()
 	}
-	wg.Wait()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(drainParallel)
+	for _, sub := range subs {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			nctx, cancel := context.WithTimeout(gctx, s.drainNotifyTimeout)
+			defer cancel()
+			s.terminate(nctx, sub, "deactivated")
+			return nil
+		})
+	}
+	_ = g.Wait()
 }
 
 // fanOut turns queued views into NOTIFYs until ctx ends.

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -54,7 +55,9 @@ type subscription struct {
 	latest      presence.View
 	dirty       bool // latest not sent yet
 	sending     bool // a sender goroutine is running
-	ended       bool
+	// cancelSend aborts the NOTIFY the sender has in flight, if any.
+	cancelSend context.CancelFunc
+	ended      bool
 	// pending: accepted but not yet authorized, so NOTIFYs say "pending"
 	// and carry no state (RFC 6665 §4.2.1.2).
 	pending bool
@@ -69,19 +72,33 @@ func watcherKey(u sipmsg.Uri) string {
 var errTooManySubscriptions = errors.New("too many subscriptions")
 
 // subscriptions indexes live subscriptions by dialog, by watched AOR and
-// counts them by watcher.
+// counts them by watcher and by flow.
 type subscriptions struct {
-	mu        sync.RWMutex // guards byID, byAOR and byWatcher
+	mu        sync.RWMutex // guards byID, byAOR, byWatcher and byFlow
 	byID      map[dialogID]*subscription
 	byAOR     map[presence.AOR]map[dialogID]*subscription
 	byWatcher map[string]int
+	byFlow    map[string]int // by flowKey, for the idle-connection check
 }
 
 func newSubscriptions() *subscriptions {
 	return &subscriptions{
 		byID: make(map[dialogID]*subscription), byAOR: make(map[presence.AOR]map[dialogID]*subscription),
-		byWatcher: make(map[string]int),
+		byWatcher: make(map[string]int), byFlow: make(map[string]int),
 	}
+}
+
+// flowKey names the flow a subscription's SUBSCRIBE came over.
+func flowKey(transport, source string) string {
+	return strings.ToLower(transport) + " " + source
+}
+
+// hasFlow reports whether a live subscription came over the connection
+// from remote on network ("tcp" or "tls").
+func (t *subscriptions) hasFlow(network, remote string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.byFlow[flowKey(network, remote)] > 0
 }
 
 // tryAdd adds s unless its watcher already holds maxWatcher subscriptions
@@ -109,8 +126,10 @@ func (t *subscriptions) add(s *subscription) {
 func (t *subscriptions) addLocked(s *subscription) {
 	if old := t.byID[s.id]; old != nil {
 		t.byWatcher[old.watcher]--
+		t.dropFlowLocked(old)
 	}
 	t.byWatcher[s.watcher]++
+	t.byFlow[flowKey(s.transport, s.source)]++
 	t.byID[s.id] = s
 	m := t.byAOR[s.aor]
 	if m == nil {
@@ -136,6 +155,7 @@ func (t *subscriptions) remove(s *subscription) {
 	if t.byWatcher[s.watcher]--; t.byWatcher[s.watcher] <= 0 {
 		delete(t.byWatcher, s.watcher)
 	}
+	t.dropFlowLocked(s)
 	if m := t.byAOR[s.aor]; m != nil {
 		delete(m, s.id)
 		if len(m) == 0 {
@@ -169,4 +189,12 @@ func (t *subscriptions) count() int {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return len(t.byID)
+}
+
+// dropFlowLocked uncounts s's flow; the caller holds t.mu.
+func (t *subscriptions) dropFlowLocked(s *subscription) {
+	k := flowKey(s.transport, s.source)
+	if t.byFlow[k]--; t.byFlow[k] <= 0 {
+		delete(t.byFlow, k)
+	}
 }

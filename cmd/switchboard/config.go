@@ -57,6 +57,10 @@ type config struct {
 	// SIPAuthSecret keys digest nonces, the same on every instance; never
 	// logged. Empty: shared through Redis, or random per process.
 	SIPAuthSecret string
+	// SIPTCPIdleTimeout closes quiet SIP TCP/TLS connections; 0 never.
+	SIPTCPIdleTimeout time.Duration
+	// SIPMaxConnsPerSource caps SIP TCP/TLS connections per address; 0 none.
+	SIPMaxConnsPerSource int
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
@@ -102,6 +106,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.PBXUser, "pbx-user", "", "digest user when the PBX challenges our SUBSCRIBEs")
 	fs.StringVar(&c.PBXPassword, "pbx-password", "", "digest password for --pbx-user (prefer the environment variable)")
 	fs.StringVar(&c.InstanceID, "instance-id", "", "this instance's name, unique among instances sharing Redis and NATS; default: host name plus a random suffix, made on first start and kept in --data-dir")
+	fs.DurationVar(&c.SIPTCPIdleTimeout, "sip-tcp-idle-timeout", 10*time.Minute, "close SIP TCP/TLS connections quiet this long (never a live subscription's); 0 never")
+	fs.IntVar(&c.SIPMaxConnsPerSource, "sip-max-conns-per-source", 128, "SIP TCP/TLS connections one address may hold (trusted CIDRs exempt); 0 no cap")
 
 	// Environment first, so flags given explicitly override it.
 	var envErrs []error
@@ -259,6 +265,12 @@ func (c config) validate() error {
 	if c.CallerMaxLen < 8 {
 		errs = append(errs, errors.New("--callerid-max-len must be at least 8"))
 	}
+	if c.SIPTCPIdleTimeout < 0 {
+		errs = append(errs, errors.New("--sip-tcp-idle-timeout must not be negative"))
+	}
+	if c.SIPMaxConnsPerSource < 0 {
+		errs = append(errs, errors.New("--sip-max-conns-per-source must not be negative"))
+	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
 	}
@@ -274,4 +286,13 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// offIfZero maps a flag's 0, which means "off", to sip.Config's negative
+// "off": there 0 means the default.
+func offIfZero[T int | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }

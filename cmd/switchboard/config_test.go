@@ -52,6 +52,19 @@ func TestParseConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "sip connection limits: defaults, and 0 turns them off",
+			args: []string{"--sip-tcp-idle-timeout", "0"},
+			check: func(t *testing.T, c config) {
+				assert.Equal(t, time.Duration(-1), offIfZero(c.SIPTCPIdleTimeout))
+				assert.Equal(t, 128, offIfZero(c.SIPMaxConnsPerSource))
+			},
+		},
+		{
+			name:    "negative sip connection limits",
+			args:    []string{"--sip-tcp-idle-timeout", "-1s", "--sip-max-conns-per-source", "-3"},
+			wantErr: []string{"--sip-tcp-idle-timeout", "--sip-max-conns-per-source"},
+		},
+		{
 			name:    "every problem at once",
 			args:    []string{"--sip-listen", "nope", "--log-format", "xml", "--domain", "a b"},
 			env:     map[string]string{"SWITCHBOARD_SHUTDOWN_GRACE": "forever"},

@@ -236,6 +236,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	edge, err := sip.New(sip.Config{
 		Domains: cfg.Domains, SingleDialog: cfg.SingleDialog,
 		TrustedCIDRs: cfg.TrustedCIDRs, RateLimit: cfg.RateLimit,
+		TCPIdleTimeout: offIfZero(cfg.SIPTCPIdleTimeout), MaxConnsPerSource: offIfZero(cfg.SIPMaxConnsPerSource),
 	}, deps, log)
 	if err != nil {
 		return err
@@ -333,6 +334,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info().Msg("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace+5*time.Second)
 		defer cancel()
+		// /readyz answers 503 "draining" while SIP drains (within the grace).
+		select {
+		case <-edge.Drained():
+		case <-sctx.Done():
+		}
 		return httpSrv.Shutdown(sctx)
 	})
 	err = g.Wait()

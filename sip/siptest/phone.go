@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,58 +31,151 @@ type Phone struct {
 	t         *testing.T
 	transport string // "UDP" or "TCP"
 	udp       net.PacketConn
-	tcp       net.Conn
+	tcp       net.Conn // the connection requests go out on
 	server    string
-	msgs      chan sipmsg.Message
+	parser    *sipmsg.Parser
+	msgs      chan inbound
 	held      []*sipmsg.Request
 	seen      map[string]uint32 // highest NOTIFY CSeq per Call-ID
 	addr      string
+	// origin is the connection each request arrived on, for its answer
+	// (RFC 3261 §18.2.2: over the same connection).
+	origin map[*sipmsg.Request]net.Conn
+
+	mu       sync.Mutex // guards accepted and conns
+	accepted int
+	conns    []net.Conn
+	readers  sync.WaitGroup
+}
+
+// inbound is a message and the connection it came on (nil for UDP).
+type inbound struct {
+	m sipmsg.Message
+	c net.Conn
 }
 
 // NewPhone opens a phone on loopback talking to server (host:port) over
 // transport "UDP" or "TCP". It closes with the test.
 func NewPhone(t *testing.T, transport, server string) *Phone {
 	t.Helper()
-	p := &Phone{t: t, transport: transport, msgs: make(chan sipmsg.Message, 64)}
-	parser := sipmsg.NewParser()
-	done := make(chan struct{})
+	p := newPhone(t, transport)
 	switch transport {
 	case "UDP":
 		c, err := net.ListenPacket("udp", "127.0.0.1:0")
 		require.NoError(t, err)
 		p.udp, p.server, p.addr = c, server, c.LocalAddr().String()
+		p.readers.Add(1)
 		go func() {
-			defer close(done)
+			defer p.readers.Done()
 			buf := make([]byte, 65535)
 			for {
 				n, _, err := c.ReadFrom(buf)
 				if err != nil {
 					return
 				}
-				if m, err := parser.ParseSIP(append([]byte(nil), buf[:n]...)); err == nil {
-					p.msgs <- m
+				if m, err := p.parser.ParseSIP(append([]byte(nil), buf[:n]...)); err == nil {
+					p.msgs <- inbound{m: m}
 				}
 			}
 		}()
-		t.Cleanup(func() { c.Close(); <-done })
+		t.Cleanup(func() { c.Close() })
 	case "TCP":
-		c, err := net.Dial("tcp", server)
-		require.NoError(t, err)
-		p.tcp, p.server, p.addr = c, server, c.LocalAddr().String()
-		go func() {
-			defer close(done)
-			r := bufio.NewReader(c)
-			for {
-				m, err := readStream(r, parser)
-				if err != nil {
-					return
-				}
-				p.msgs <- m
-			}
-		}()
-		t.Cleanup(func() { c.Close(); <-done })
+		p.Dial(server)
+		p.addr = p.tcp.LocalAddr().String()
 	}
 	return p
+}
+
+// NewListeningPhone opens a TCP phone that accepts connections at its own
+// address, which is its Contact, the way a desk phone on the LAN does: a
+// server that lost the phone's connection reaches it there (RFC 3261
+// §18.2.2). Requests to the server need a Dial first. Answers go back over
+// the connection their request came on.
+func NewListeningPhone(t *testing.T) *Phone {
+	t.Helper()
+	p := newPhone(t, "TCP")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p.addr = l.Addr().String()
+	t.Cleanup(func() { l.Close() })
+	p.readers.Add(1)
+	go func() {
+		defer p.readers.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.accepted++
+			p.mu.Unlock()
+			p.read(c)
+		}
+	}()
+	return p
+}
+
+func newPhone(t *testing.T, transport string) *Phone {
+	p := &Phone{t: t, transport: transport, msgs: make(chan inbound, 64), parser: sipmsg.NewParser(),
+		origin: map[*sipmsg.Request]net.Conn{}}
+	// Registered first, so it runs last: after every socket is closed.
+	t.Cleanup(func() {
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		// Readers may be blocked handing over a message nobody reads.
+		stop := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-p.msgs:
+				case <-stop:
+					return
+				}
+			}
+		}()
+		p.readers.Wait()
+		close(stop)
+	})
+	return p
+}
+
+// Dial connects a TCP phone to server; requests go out on the new
+// connection from now on, e.g. after the server restarted.
+func (p *Phone) Dial(server string) {
+	p.t.Helper()
+	c, err := net.Dial("tcp", server)
+	require.NoError(p.t, err)
+	p.tcp, p.server = c, server
+	p.read(c)
+}
+
+// read reads messages from c in a goroutine the phone owns.
+func (p *Phone) read(c net.Conn) {
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	p.mu.Unlock()
+	p.readers.Add(1)
+	go func() {
+		defer p.readers.Done()
+		r := bufio.NewReader(c)
+		for {
+			m, err := readStream(r, p.parser)
+			if err != nil {
+				return
+			}
+			p.msgs <- inbound{m: m, c: c}
+		}
+	}()
+}
+
+// Accepted is how many connections a listening phone has accepted.
+func (p *Phone) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
 }
 
 // readStream reads one message from a TCP stream, framed by Content-Length.
@@ -119,12 +213,22 @@ func (p *Phone) Send(msg string) {
 	msg = strings.ReplaceAll(msg, "\r\r\n", "\r\n")
 	msg = strings.ReplaceAll(msg, "$ADDR", p.addr)
 	msg = strings.ReplaceAll(msg, "$TP", p.transport)
+	p.write(nil, msg)
+}
+
+// write sends msg over c, or over the phone's own socket when c is nil.
+func (p *Phone) write(c net.Conn, msg string) {
+	p.t.Helper()
 	var err error
-	if p.udp != nil {
+	switch {
+	case c != nil:
+		_, err = c.Write([]byte(msg))
+	case p.udp != nil:
 		dst, rerr := net.ResolveUDPAddr("udp", p.server)
 		require.NoError(p.t, rerr)
 		_, err = p.udp.WriteTo([]byte(msg), dst)
-	} else {
+	default:
+		require.NotNil(p.t, p.tcp, "a listening phone must Dial before sending")
 		_, err = p.tcp.Write([]byte(msg))
 	}
 	require.NoError(p.t, err)
@@ -153,8 +257,11 @@ func (p *Phone) Request(method, ruri string, cseq int, callID, fromTag, toTag st
 func (p *Phone) Next() sipmsg.Message {
 	p.t.Helper()
 	select {
-	case m := <-p.msgs:
-		return m
+	case in := <-p.msgs:
+		if req, ok := in.m.(*sipmsg.Request); ok && in.c != nil {
+			p.origin[req] = in.c
+		}
+		return in.m
 	case <-time.After(5 * time.Second):
 		p.t.Fatal("no SIP message within 5s")
 		return nil
@@ -208,15 +315,17 @@ func (p *Phone) Notify(code int) *sipmsg.Request {
 func (p *Phone) Answer(req *sipmsg.Request, code int) {
 	p.t.Helper()
 	res := sipmsg.NewResponseFromRequest(req, code, "OK", nil)
-	p.Send(res.String())
+	c := p.origin[req]
+	delete(p.origin, req)
+	p.write(c, res.String())
 }
 
 // NoMessage asserts that nothing arrives for d.
 func (p *Phone) NoMessage(d time.Duration) {
 	p.t.Helper()
 	select {
-	case m := <-p.msgs:
-		p.t.Fatalf("unexpected message: %s", m.String())
+	case in := <-p.msgs:
+		p.t.Fatalf("unexpected message: %s", in.m.String())
 	case <-time.After(d):
 	}
 }
