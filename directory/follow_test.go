@@ -2,6 +2,8 @@ package directory
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -265,4 +267,45 @@ func (s *gatedStore) Apply(ctx context.Context, b Batch) (uint64, error) {
 
 func company(name string) Contact {
 	return Contact{Kind: KindCompany, Company: name, Phones: []Phone{{Type: PhoneWork, Number: "+33 4 91 55 01 42"}}}
+}
+
+// BenchmarkPropagation measures how long a contact created on one
+// instance takes to be readable on another following the same Redis
+// (p50_µs, p99_µs, max_µs): the convergence time of the directory.
+func BenchmarkPropagation(b *testing.B) {
+	rdb := newTestRedis(b)
+	store := newTestRedisStore(b, rdb)
+	ctx := context.Background()
+	a, err := New(ctx, store, Config{}, testLogger())
+	require.NoError(b, err)
+	other, err := New(ctx, NewRedisStore(rdb, store.prefix), Config{}, testLogger())
+	require.NoError(b, err)
+	seen := make(chan string, 1)
+	other.OnChange(func(e ChangeEvent) {
+		if e.Op == ChangeCreated {
+			seen <- e.Contact.ID
+		}
+	})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- other.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	lats := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		c, err := a.Create(ctx, admin, company(fmt.Sprintf("Prop %d", i)))
+		require.NoError(b, err)
+		for id := range seen {
+			if id == c.ID {
+				break
+			}
+		}
+		lats = append(lats, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lats)
+	b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50_µs")
+	b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99_µs")
+	b.ReportMetric(float64(lats[len(lats)-1].Microseconds()), "max_µs")
 }

@@ -266,7 +266,7 @@ func TestBoltStoreSurvivesReopen(t *testing.T) {
 
 // newTestRedis returns a client to REDIS_URL or 127.0.0.1:6379, skipping
 // when unreachable unless SWITCHBOARD_INTEGRATION=required.
-func newTestRedis(t *testing.T) *redis.Client {
+func newTestRedis(t testing.TB) *redis.Client {
 	t.Helper()
 	opts := &redis.Options{Addr: "127.0.0.1:6379"}
 	if u := os.Getenv("REDIS_URL"); u != "" {
@@ -295,7 +295,7 @@ func TestRedisStore(t *testing.T) {
 
 // newTestRedisStore returns a RedisStore under a fresh prefix, removed at
 // cleanup.
-func newTestRedisStore(t *testing.T, rdb *redis.Client) *RedisStore {
+func newTestRedisStore(t testing.TB, rdb *redis.Client) *RedisStore {
 	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
