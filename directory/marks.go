@@ -87,11 +87,8 @@ func (s *Service) CreateSharedGroup(ctx context.Context, p Principal, domain, na
 }
 
 func (s *Service) createGroup(ctx context.Context, g Group) (Group, error) {
-	if g.Name == "" || groupSlug(g.Name) == "" {
-		return Group{}, &FieldError{Field: "name", Reason: "required"}
-	}
-	if len(g.Name) > 100 {
-		return Group{}, &FieldError{Field: "name", Reason: "longer than 100 bytes"}
+	if fe := checkGroupName(g.Name); fe != nil {
+		return Group{}, fe
 	}
 	if isBuiltin(groupSlug(g.Name)) {
 		return Group{}, fmt.Errorf("group %q is built in: %w", g.Name, ErrConflict)
@@ -100,6 +97,9 @@ func (s *Service) createGroup(ctx context.Context, g Group) (Group, error) {
 	defer s.mu.Unlock()
 	if _, ok := s.groups[g.ID]; ok {
 		return Group{}, fmt.Errorf("group %q already exists: %w", g.Name, ErrConflict)
+	}
+	if err := s.checkGroupRoomLocked(g); err != nil {
+		return Group{}, err
 	}
 	if err := s.commit(ctx, Batch{Groups: []Group{g}}); err != nil {
 		return Group{}, fmt.Errorf("create group %s: %w", g.ID, err)

@@ -266,7 +266,10 @@ func (s *Service) Create(ctx context.Context, p Principal, c Contact) (Contact, 
 	c.Created = s.now().UTC()
 	c.Updated, c.Version = c.Created, 1
 	s.mu.Lock()
-	err := s.commit(ctx, Batch{Contacts: []ContactWrite{{Contact: c}}})
+	err := s.checkQuotaLocked(c)
+	if err == nil {
+		err = s.commit(ctx, Batch{Contacts: []ContactWrite{{Contact: c}}})
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return Contact{}, fmt.Errorf("create contact: %w", err)
