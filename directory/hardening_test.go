@@ -158,6 +158,19 @@ func TestImportVCardLongLines(t *testing.T) {
 	assert.Equal(t, []string{"Test Folded", "Test Last", "Test One", "Test Photo"}, names(page))
 }
 
+func TestImportVCardBOMAndLineEnds(t *testing.T) {
+	in := "\ufeff" + vcardCard("Bom") + strings.ReplaceAll(vcardCard("Unix"), "\r\n", "\n") +
+		strings.ReplaceAll(vcardCard("Folded", "NOTE:one\r\n two\r\n\tthree\r\n"), "\r\n", "\n")
+	s := newService(t, Config{})
+	rep, err := s.ImportVCard(context.Background(), alice, KindPersonal, strings.NewReader(in), ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, ImportReport{Imported: 3}, rep)
+	page, err := s.Search(context.Background(), alice, Query{Text: "Folded"})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 1)
+	assert.Equal(t, "onetwothree", page.Items[0].Contact.Notes)
+}
+
 func TestImportVCardCardSize(t *testing.T) {
 	var tels strings.Builder
 	for tels.Len() <= MaxVCardBytes {

@@ -103,9 +103,6 @@ func (s *Service) ImportVCard(ctx context.Context, p Principal, kind Kind, r io.
 		if err != nil {
 			return rep, fmt.Errorf("read vcard: %w", err)
 		}
-		if l.num == 1 {
-			l.text = strings.TrimPrefix(l.text, "\ufeff")
-		}
 		switch up := strings.ToUpper(strings.TrimSpace(l.text)); {
 		case up == "BEGIN:VCARD":
 			buf.Reset()
@@ -207,6 +204,7 @@ type vcardLines struct {
 	peek []byte // the physical line after the last content line, if read
 	has  bool   // peek holds a line
 	cur  []byte // buffer of the content line being built
+	line []byte // buffer of the physical line returned by physical
 }
 
 // next returns the next content line, or io.EOF.
@@ -259,23 +257,28 @@ func (v *vcardLines) physical() ([]byte, error) {
 		v.num++
 		return v.peek, nil
 	}
-	var line []byte
+	v.line = v.line[:0]
+	read := false
 	for {
 		frag, err := v.br.ReadSlice('\n')
-		if room := MaxVCardLineBytes + 1 - len(line); room > 0 {
-			line = append(line, frag[:min(room, len(frag))]...)
+		read = read || len(frag) > 0
+		if room := MaxVCardLineBytes + 1 - len(v.line); room > 0 {
+			v.line = append(v.line, frag[:min(room, len(frag))]...)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if errors.Is(err, io.EOF) && len(frag) == 0 && line == nil {
+		if errors.Is(err, io.EOF) && !read {
 			return nil, io.EOF
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
 		v.num++
-		return bytes.TrimRight(line, "\r\n"), nil
+		if v.num == 1 {
+			v.line = bytes.TrimPrefix(v.line, []byte("\ufeff"))
+		}
+		return bytes.TrimRight(v.line, "\r\n"), nil
 	}
 }
 
