@@ -446,10 +446,12 @@ func TestGroupCountLimit(t *testing.T) {
 	require.ErrorIs(t, err, ErrQuotaExceeded)
 	_, err = s.CreateGroup(ctx, bob, "Bob's first")
 	require.NoError(t, err, "the limit is per owner")
-	_, err = s.CreateGroup(ctx, bob, "Bad\x1bname")
-	var fe *FieldError
-	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "name", fe.Field)
+	for _, name := range []string{"Bad\x1bname", "a|b", strings.Repeat("g", MaxGroupNameBytes+1), " "} {
+		_, err = s.CreateGroup(ctx, bob, name)
+		var fe *FieldError
+		require.ErrorAs(t, err, &fe, "%q", name)
+		assert.Equal(t, "name", fe.Field)
+	}
 }
 
 func TestProvisionUserDomain(t *testing.T) {

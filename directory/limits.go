@@ -82,6 +82,10 @@ func checkGroupName(name string) *FieldError {
 	if strings.TrimSpace(name) == "" || groupSlug(name) == "" {
 		return &FieldError{Field: "name", Reason: "required"}
 	}
+	if strings.Contains(name, multiSep) {
+		// CSV separates a contact's groups with "|" (CSVHeader).
+		return &FieldError{Field: "name", Reason: `"|" not allowed`}
+	}
 	return nil
 }
 
