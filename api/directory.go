@@ -65,6 +65,9 @@ func (s *Server) directoryError(w http.ResponseWriter, r *http.Request, err erro
 		writeError(w, http.StatusForbidden, "forbidden", message(err, directory.ErrForbidden), "")
 	case errors.Is(err, directory.ErrVersionMismatch):
 		writeError(w, http.StatusPreconditionFailed, "version_mismatch", message(err, directory.ErrVersionMismatch), "")
+	case errors.Is(err, directory.ErrQuotaExceeded):
+		// 409: the request is fine, the caller's stored data is full.
+		writeError(w, http.StatusConflict, "quota_exceeded", message(err, directory.ErrQuotaExceeded), "")
 	case errors.Is(err, directory.ErrConflict), errors.Is(err, directory.ErrConfirmationRequired):
 		writeError(w, http.StatusConflict, "conflict", message(err, directory.ErrConflict), "")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:

@@ -25,6 +25,9 @@ var (
 	// ErrConfirmationRequired reports a destructive operation that needs an
 	// explicit confirmation; the accompanying report says what would go.
 	ErrConfirmationRequired = errors.New("confirmation required")
+	// ErrQuotaExceeded reports a write that would take a user past a limit
+	// on stored items, such as Config.MaxContactsPerUser.
+	ErrQuotaExceeded = errors.New("quota exceeded")
 )
 
 // FieldError is a validation failure of one field. Field is a path such as
@@ -108,13 +111,36 @@ func (c Contact) DisplayName() string {
 }
 
 // Validate checks the user-editable fields of c and returns a *FieldError
-// for the first problem found.
+// for the first problem found. The limits are in limits.go.
 func (c Contact) Validate() error {
+	for _, f := range []struct {
+		name, v   string
+		max       int
+		multiline bool
+	}{
+		{"first_name", c.FirstName, MaxNameBytes, false}, {"last_name", c.LastName, MaxNameBytes, false},
+		{"company", c.Company, MaxNameBytes, false}, {"department", c.Department, MaxNameBytes, false},
+		{"job_title", c.JobTitle, MaxNameBytes, false},
+		{"address.street", c.Address.Street, MaxAddressFieldBytes, true}, {"address.city", c.Address.City, MaxAddressFieldBytes, false},
+		{"address.region", c.Address.Region, MaxAddressFieldBytes, false}, {"address.postal_code", c.Address.PostalCode, MaxAddressFieldBytes, false},
+		{"address.country", c.Address.Country, MaxAddressFieldBytes, false},
+		{"notes", c.Notes, MaxNotesBytes, true},
+	} {
+		if fe := checkText(f.name, f.v, f.max, f.multiline); fe != nil {
+			return fe
+		}
+	}
 	if strings.TrimSpace(c.FirstName+c.LastName+c.Company) == "" {
 		return &FieldError{Field: "name", Reason: "a first name, last name or company is required"}
 	}
 	if len(c.Phones) == 0 && len(c.Emails) == 0 {
 		return &FieldError{Field: "phones", Reason: "at least one phone number or email address is required"}
+	}
+	if len(c.Phones) > MaxPhones {
+		return &FieldError{Field: "phones", Reason: fmt.Sprintf("%d numbers, at most %d allowed", len(c.Phones), MaxPhones)}
+	}
+	if len(c.Emails) > MaxEmails {
+		return &FieldError{Field: "emails", Reason: fmt.Sprintf("%d addresses, at most %d allowed", len(c.Emails), MaxEmails)}
 	}
 	for i, p := range c.Phones {
 		if !validPhoneType(p.Type) {
@@ -128,17 +154,6 @@ func (c Contact) Validate() error {
 		if reason := checkEmail(e); reason != "" {
 			return &FieldError{Field: fmt.Sprintf("emails[%d]", i), Reason: reason}
 		}
-	}
-	for field, v := range map[string]string{
-		"first_name": c.FirstName, "last_name": c.LastName, "company": c.Company,
-		"department": c.Department, "job_title": c.JobTitle,
-	} {
-		if len(v) > 200 {
-			return &FieldError{Field: field, Reason: "longer than 200 bytes"}
-		}
-	}
-	if len(c.Notes) > 10000 {
-		return &FieldError{Field: "notes", Reason: "longer than 10000 bytes"}
 	}
 	return nil
 }
@@ -160,6 +175,9 @@ func checkNumber(s string) string {
 	if s == "" {
 		return "empty number"
 	}
+	if len(s) > MaxNumberBytes {
+		return fmt.Sprintf("longer than %d bytes", MaxNumberBytes)
+	}
 	digits := 0
 	for i, r := range s {
 		switch {
@@ -179,6 +197,12 @@ func checkNumber(s string) string {
 
 // checkEmail returns why s is not a plain email address, or "".
 func checkEmail(s string) string {
+	if len(s) > MaxEmailBytes {
+		return fmt.Sprintf("longer than %d bytes", MaxEmailBytes)
+	}
+	if fe := checkText("", s, MaxEmailBytes, false); fe != nil {
+		return fe.Reason
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
 		return fmt.Sprintf("not an email address: %q", s)
@@ -206,7 +230,10 @@ func (c *Contact) normalize() {
 		&c.Address.Street, &c.Address.City, &c.Address.Region, &c.Address.PostalCode, &c.Address.Country} {
 		*p = strings.TrimSpace(*p)
 	}
-	c.Notes = strings.TrimRight(c.Notes, " \t\r\n")
+	// Browsers and Windows send CRLF line ends; keep LF only, so that a
+	// CR left over is refused by Validate and never reaches an export.
+	c.Notes = strings.TrimRight(strings.ReplaceAll(c.Notes, "\r\n", "\n"), " \t\n")
+	c.Address.Street = strings.ReplaceAll(c.Address.Street, "\r\n", "\n")
 	for i := range c.Phones {
 		c.Phones[i].Number = strings.TrimSpace(c.Phones[i].Number)
 		c.Phones[i].Type = PhoneType(strings.ToLower(strings.TrimSpace(string(c.Phones[i].Type))))
@@ -242,13 +269,21 @@ func (u User) AOR() string { return u.Extension + "@" + u.Domain }
 // with address of record aor.
 func TeamContactID(aor string) string { return "team:" + aor }
 
-// Validate checks the provisioning fields of u.
+// Validate checks the provisioning fields of u. Whether u.Domain is served
+// is checked by ProvisionUser.
 func (u User) Validate() error {
-	if u.Extension == "" || len(u.Extension) > 20 || Digits(u.Extension) != u.Extension {
-		return &FieldError{Field: "extension", Reason: "want 1 to 20 digits"}
+	if u.Extension == "" || len(u.Extension) > MaxExtensionDigits || Digits(u.Extension) != u.Extension {
+		return &FieldError{Field: "extension", Reason: fmt.Sprintf("want 1 to %d digits", MaxExtensionDigits)}
 	}
-	if u.Domain == "" || strings.ContainsAny(u.Domain, "@ /:;") {
-		return &FieldError{Field: "domain", Reason: "want a SIP domain such as pbx.example.com"}
+	if reason := checkHostName(u.Domain); reason != "" {
+		return &FieldError{Field: "domain", Reason: "want a SIP domain such as pbx.example.com: " + reason}
+	}
+	for _, f := range []struct{ name, v string }{
+		{"first_name", u.FirstName}, {"last_name", u.LastName}, {"department", u.Department}, {"job_title", u.JobTitle},
+	} {
+		if fe := checkText(f.name, f.v, MaxNameBytes, false); fe != nil {
+			return fe
+		}
 	}
 	if strings.TrimSpace(u.FirstName+u.LastName) == "" {
 		return &FieldError{Field: "name", Reason: "a first or last name is required"}

@@ -29,6 +29,15 @@ import (
 // missing columns. Export writes UTF-8 without BOM, "," separated, CRLF
 // free. A round trip keeps every field except IDs, times and versions;
 // phones come back grouped by type in the column order.
+//
+// Formula injection (OWASP "CSV Injection"): export prefixes a single
+// quote to every cell starting with = + - @ tab or CR, so that a
+// spreadsheet shows it as text instead of running it. Phone cells made
+// only of valid numbers ("+44 20 7946 0018") stay as they are: they hold
+// no letters, hence no function or reference a formula could misuse, and
+// people paste them into phones. Import removes that one quote again, so a
+// round trip is exact; to keep it exact, a cell that already starts with
+// quotes before such a character gets one more quote on export.
 const CSVHeader = "first_name,last_name,company,department,job_title,phone_work,phone_mobile,phone_home,phone_fax,phone_other,email,email2,street,city,region,postal_code,country,notes,groups"
 
 var csvColumns = strings.Split(CSVHeader, ",")
@@ -130,16 +139,56 @@ func (s *Service) csvRecord(e Entry) []string {
 		byType[ph.Type] = append(byType[ph.Type], ph.Number)
 	}
 	join := func(v []string) string { return strings.Join(v, " "+multiSep+" ") }
+	phones := func(v []string) string { return phoneCell(join(v)) }
 	var email, email2 string
 	if len(c.Emails) > 0 {
 		email, email2 = c.Emails[0], join(c.Emails[1:])
 	}
 	return []string{
-		c.FirstName, c.LastName, c.Company, c.Department, c.JobTitle,
-		join(byType[PhoneWork]), join(byType[PhoneMobile]), join(byType[PhoneHome]), join(byType[PhoneFax]), join(byType[PhoneOther]),
-		email, email2, c.Address.Street, c.Address.City, c.Address.Region, c.Address.PostalCode, c.Address.Country,
-		c.Notes, join(s.groupNames(e.Marks)),
+		neutralize(c.FirstName), neutralize(c.LastName), neutralize(c.Company), neutralize(c.Department), neutralize(c.JobTitle),
+		phones(byType[PhoneWork]), phones(byType[PhoneMobile]), phones(byType[PhoneHome]), phones(byType[PhoneFax]), phones(byType[PhoneOther]),
+		neutralize(email), neutralize(email2), neutralize(c.Address.Street), neutralize(c.Address.City), neutralize(c.Address.Region),
+		neutralize(c.Address.PostalCode), neutralize(c.Address.Country), neutralize(c.Notes), neutralize(join(s.groupNames(e.Marks))),
 	}
+}
+
+// formulaStart reports whether a spreadsheet would read a cell starting
+// like v as a formula (OWASP: = + - @ tab CR).
+func formulaStart(v string) bool {
+	return v != "" && strings.IndexByte("=+-@\t\r", v[0]) >= 0
+}
+
+// quotedFormula reports whether v is quotes followed by a formula start:
+// the form neutralize produces and unneutralize undoes.
+func quotedFormula(v string) bool {
+	return strings.HasPrefix(v, "'") && formulaStart(strings.TrimLeft(v, "'"))
+}
+
+// neutralize makes cell v safe to open in a spreadsheet (see CSVHeader).
+func neutralize(v string) string {
+	if formulaStart(v) || quotedFormula(v) {
+		return "'" + v
+	}
+	return v
+}
+
+// unneutralize undoes neutralize on an imported cell.
+func unneutralize(v string) string {
+	if quotedFormula(v) {
+		return v[1:]
+	}
+	return v
+}
+
+// phoneCell neutralizes a cell of phone numbers unless every number in it
+// is valid (see CSVHeader).
+func phoneCell(v string) string {
+	for _, n := range strings.Split(v, multiSep) {
+		if checkNumber(n) != "" {
+			return neutralize(v)
+		}
+	}
+	return v
 }
 
 func splitMulti(cell string) []string {
@@ -206,16 +255,18 @@ func sniffSeparator(header []byte) rune {
 }
 
 func parseCSV(r io.Reader, rep *ImportReport) ([]importRow, error) {
-	br := bufio.NewReaderSize(r, 64*1024)
+	br := bufio.NewReaderSize(r, MaxCSVHeaderBytes)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		_, _ = br.Discard(3)
 	}
-	first, err := br.Peek(4096)
+	first, err := br.Peek(MaxCSVHeaderBytes)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, fmt.Errorf("read csv: %w", err)
 	}
 	if i := bytes.IndexByte(first, '\n'); i >= 0 {
 		first = first[:i]
+	} else if len(first) == MaxCSVHeaderBytes {
+		return nil, &FieldError{Field: "header", Reason: fmt.Sprintf("header line longer than %d bytes", MaxCSVHeaderBytes)}
 	}
 	cr := csv.NewReader(br)
 	cr.Comma = sniffSeparator(first)
@@ -229,6 +280,9 @@ func parseCSV(r io.Reader, rep *ImportReport) ([]importRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read csv header: %w", err)
 	}
+	if len(header) > MaxCSVColumns {
+		return nil, &FieldError{Field: "header", Reason: fmt.Sprintf("%d columns, at most %d allowed", len(header), MaxCSVColumns)}
+	}
 	cols := make([]string, len(header))
 	known := 0
 	for i, h := range header {
@@ -237,7 +291,7 @@ func parseCSV(r io.Reader, rep *ImportReport) ([]importRow, error) {
 			cols[i] = h
 			known++
 		} else if h != "" {
-			rep.Errors = append(rep.Errors, RowError{Line: 1, Column: h, Reason: "unknown column, ignored"})
+			rep.reject(RowError{Line: 1, Column: h, Reason: "unknown column, ignored"})
 		}
 	}
 	if known == 0 || (!slices.Contains(cols, "first_name") && !slices.Contains(cols, "last_name") && !slices.Contains(cols, "company")) {
@@ -251,7 +305,7 @@ func parseCSV(r io.Reader, rep *ImportReport) ([]importRow, error) {
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			rep.Errors = append(rep.Errors, RowError{Line: pe.StartLine, Reason: pe.Err.Error()})
+			rep.reject(RowError{Line: pe.StartLine, Reason: pe.Err.Error()})
 			continue
 		}
 		if err != nil {
@@ -259,7 +313,7 @@ func parseCSV(r io.Reader, rep *ImportReport) ([]importRow, error) {
 		}
 		line, _ := cr.FieldPos(0)
 		if row, reject := csvRow(line, cols, rec); reject != nil {
-			rep.Errors = append(rep.Errors, *reject)
+			rep.reject(*reject)
 		} else if row != nil {
 			rows = append(rows, *row)
 		}
@@ -284,6 +338,8 @@ func csvRow(line int, cols, rec []string) (*importRow, *RowError) {
 	row := &importRow{line: line, fieldCols: map[string]string{
 		"name": "first_name", "phones": "phone_work", "first_name": "first_name", "last_name": "last_name",
 		"company": "company", "department": "department", "job_title": "job_title", "notes": "notes",
+		"address.street": "street", "address.city": "city", "address.region": "region",
+		"address.postal_code": "postal_code", "address.country": "country",
 	}}
 	c := &row.c
 	for i, v := range rec {
@@ -294,6 +350,7 @@ func csvRow(line int, cols, rec []string) (*importRow, *RowError) {
 		if reason := badText(v); reason != "" {
 			return nil, &RowError{Line: line, Column: col, Reason: reason}
 		}
+		v = unneutralize(v)
 		switch col {
 		case "first_name":
 			c.FirstName = v

@@ -42,6 +42,10 @@ type ImportReport struct {
 	Errors   []RowError `json:"errors,omitempty"`
 	Skips    []RowError `json:"skips,omitempty"`
 	DryRun   bool       `json:"dry_run"`
+	// ErrorsOmitted and SkipsOmitted count the rows beyond the first
+	// MaxReportRows of Errors and Skips.
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
+	SkipsOmitted  int `json:"skips_omitted,omitempty"`
 }
 
 // importRow is one parsed record. fieldCols maps Contact.Validate field
@@ -122,6 +126,7 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 			ownGroups[fold(g.Name)] = id
 		}
 	}
+	room := s.personalRoomLocked(p.User) // personal quota, counted down per created row
 	s.mu.RUnlock()
 	now := s.now().UTC()
 	var (
@@ -158,7 +163,7 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 		r.c.normalize()
 		if err := r.c.Validate(); err != nil {
 			fe := err.(*FieldError)
-			rep.Errors = append(rep.Errors, RowError{Line: r.line, Column: r.column(fe.Field), Reason: fe.Reason})
+			rep.reject(RowError{Line: r.line, Column: r.column(fe.Field), Reason: fe.Reason})
 			continue
 		}
 		var dup *target
@@ -174,12 +179,16 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 			if dup.line > 0 {
 				what = fmt.Sprintf("line %d", dup.line)
 			}
-			rep.Skips = append(rep.Skips, RowError{Line: r.line, Reason: "duplicate of " + what})
+			rep.skip(RowError{Line: r.line, Reason: "duplicate of " + what})
+			continue
+		}
+		if dup == nil && kind == KindPersonal && room <= 0 {
+			rep.reject(RowError{Line: r.line, Reason: s.quotaReason()})
 			continue
 		}
 		groupIDs, rerr := s.importGroups(p, r.groups, ownGroups, &b)
 		if rerr != "" {
-			rep.Errors = append(rep.Errors, RowError{Line: r.line, Column: "groups", Reason: rerr})
+			rep.reject(RowError{Line: r.line, Column: "groups", Reason: rerr})
 			continue
 		}
 		c := r.c
@@ -201,6 +210,7 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 			c.ID = newID()
 			if kind == KindPersonal {
 				c.Owner = p.User
+				room--
 			}
 			c.Created, c.Updated, c.Version = now, now, 1
 			b.Contacts = append(b.Contacts, ContactWrite{Contact: c})
@@ -247,15 +257,18 @@ func (s *Service) importGroups(p Principal, names []string, own map[string]strin
 		if n = strings.TrimSpace(n); n == "" {
 			continue
 		}
-		switch f := fold(n); f {
-		case GroupFavorite, GroupVIP, GroupBlocked:
-			ids = append(ids, f)
+		switch f := fold(n); {
+		case isBuiltin(groupSlug(n)): // the same rule as CreateGroup
+			ids = append(ids, groupSlug(n))
 		default:
 			id, ok := own[f]
 			if !ok {
 				g := Group{ID: ownGroupID(p.User, n), Name: n, Owner: p.User}
-				if groupSlug(n) == "" {
-					return nil, fmt.Sprintf("invalid group name %q", n)
+				if fe := checkGroupName(n); fe != nil {
+					return nil, fmt.Sprintf("invalid group name %q: %s", n, fe.Reason)
+				}
+				if len(own) >= MaxGroupsPerOwner {
+					return nil, fmt.Sprintf("group limit of %d reached; %q not created", MaxGroupsPerOwner, n)
 				}
 				b.Groups = append(b.Groups, g)
 				own[f], id = g.ID, g.ID

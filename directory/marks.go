@@ -98,11 +98,8 @@ func (s *Service) CreateSharedGroup(ctx context.Context, p Principal, domain, na
 }
 
 func (s *Service) createGroup(ctx context.Context, g Group) (Group, error) {
-	if g.Name == "" || groupSlug(g.Name) == "" {
-		return Group{}, &FieldError{Field: "name", Reason: "required"}
-	}
-	if len(g.Name) > 100 {
-		return Group{}, &FieldError{Field: "name", Reason: "longer than 100 bytes"}
+	if fe := checkGroupName(g.Name); fe != nil {
+		return Group{}, fe
 	}
 	if isBuiltin(groupSlug(g.Name)) {
 		return Group{}, fmt.Errorf("group %q is built in: %w", g.Name, ErrConflict)
@@ -114,6 +111,12 @@ func (s *Service) createGroup(ctx context.Context, g Group) (Group, error) {
 	s.mu.RUnlock()
 	if exists {
 		return Group{}, fmt.Errorf("group %q already exists: %w", g.Name, ErrConflict)
+	}
+	s.mu.RLock()
+	err := s.checkGroupRoomLocked(g)
+	s.mu.RUnlock()
+	if err != nil {
+		return Group{}, err
 	}
 	if err := s.commit(ctx, Batch{Groups: []Group{g}}, g.Owner); err != nil {
 		return Group{}, fmt.Errorf("create group %s: %w", g.ID, err)

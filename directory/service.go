@@ -251,7 +251,13 @@ func (s *Service) Create(ctx context.Context, p Principal, c Contact) (Contact, 
 	c.Updated, c.Version = c.Created, 1
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.commit(ctx, Batch{Contacts: []ContactWrite{{Contact: c}}}, p.User); err != nil {
+	s.mu.RLock()
+	err := s.checkQuotaLocked(c)
+	s.mu.RUnlock()
+	if err == nil {
+		err = s.commit(ctx, Batch{Contacts: []ContactWrite{{Contact: c}}}, p.User)
+	}
+	if err != nil {
 		return Contact{}, fmt.Errorf("create contact: %w", err)
 	}
 	return cloneContact(c), nil

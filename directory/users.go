@@ -39,6 +39,9 @@ func (s *Service) ProvisionUser(ctx context.Context, p Principal, u User) (User,
 	if err := u.Validate(); err != nil {
 		return User{}, err
 	}
+	if err := s.checkServedDomain(u.Domain); err != nil {
+		return User{}, err
+	}
 	password := u.SIPPassword
 	u.SIPPassword, u.Digest = "", nil
 	if err := checkSIPPassword(password); err != nil {

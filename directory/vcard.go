@@ -2,9 +2,12 @@ package directory
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-vcard"
@@ -31,7 +34,7 @@ func (s *Service) ExportVCard(ctx context.Context, p Principal, kind Kind, versi
 	}
 	enc := vcard.NewEncoder(w)
 	for _, e := range entries {
-		c := e.Contact
+		c := vcardSafe(e.Contact)
 		card := vcard.Card{}
 		card.SetValue(vcard.FieldVersion, version)
 		card.SetValue(vcard.FieldFormattedName, c.DisplayName())
@@ -60,6 +63,9 @@ func (s *Service) ExportVCard(ctx context.Context, p Principal, kind Kind, versi
 			card.SetValue(vcard.FieldNote, c.Notes)
 		}
 		if names := s.groupNames(e.Marks); len(names) > 0 {
+			for i := range names {
+				names[i] = vcardText(names[i])
+			}
 			card.SetCategories(names)
 		}
 		if err := enc.Encode(card); err != nil {
@@ -71,55 +77,222 @@ func (s *Service) ExportVCard(ctx context.Context, p Principal, kind Kind, versi
 
 // ImportVCard reads vCards 3.0 or 4.0 from r and stores them like
 // ImportCSV. RowError.Line is the line of the card's BEGIN:VCARD.
+//
+// Lines are unfolded here, in linear time, and bounded: a property that is
+// imported and longer than MaxVCardLineBytes unfolded, or a card whose
+// imported properties exceed MaxVCardBytes, rejects that card only.
+// Properties that are not imported (PHOTO, LOGO, KEY…) are skipped
+// without being held in memory, whatever their size.
 func (s *Service) ImportVCard(ctx context.Context, p Principal, kind Kind, r io.Reader, opts ImportOptions) (ImportReport, error) {
 	rep := ImportReport{DryRun: opts.DryRun}
 	if err := checkImport(p, kind, opts); err != nil {
 		return rep, err
 	}
 	var rows []importRow
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	lr := &vcardLines{br: bufio.NewReaderSize(r, 64<<10)}
 	var (
-		buf   strings.Builder
-		start int
-		line  int
+		buf     strings.Builder
+		start   int    // line of the open card's BEGIN, 0 outside a card
+		problem string // why the open card is rejected, "" if it is not
 	)
-	for sc.Scan() {
-		line++
-		l := sc.Text()
-		if line == 1 {
-			l = strings.TrimPrefix(l, "\ufeff")
+	for {
+		l, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		switch up := strings.ToUpper(strings.TrimSpace(l)); {
+		if err != nil {
+			return rep, fmt.Errorf("read vcard: %w", err)
+		}
+		switch up := strings.ToUpper(strings.TrimSpace(l.text)); {
 		case up == "BEGIN:VCARD":
 			buf.Reset()
-			start = line
+			start, problem = l.num, ""
 		case start == 0:
-			if strings.TrimSpace(l) != "" {
-				rep.Errors = append(rep.Errors, RowError{Line: line, Reason: "text outside BEGIN:VCARD/END:VCARD"})
+			if strings.TrimSpace(l.text) != "" {
+				rep.reject(RowError{Line: l.num, Reason: "text outside BEGIN:VCARD/END:VCARD"})
 			}
 			continue
 		}
-		buf.WriteString(l)
-		buf.WriteString("\r\n")
-		if strings.EqualFold(strings.TrimSpace(l), "END:VCARD") {
-			row, rerr := vcardRow(start, buf.String())
-			if rerr != nil {
-				rep.Errors = append(rep.Errors, *rerr)
+		switch {
+		case problem != "":
+		case l.long:
+			problem = fmt.Sprintf("line %d: %s property longer than %d bytes", l.num, l.name, MaxVCardLineBytes)
+		case buf.Len()+len(l.text) > MaxVCardBytes:
+			problem = fmt.Sprintf("card longer than %d bytes", MaxVCardBytes)
+		case l.text == "": // a property not imported
+		default:
+			buf.WriteString(l.text)
+			buf.WriteString("\r\n")
+		}
+		if l.name == "END" && strings.EqualFold(strings.TrimSpace(l.text), "END:VCARD") {
+			if problem != "" {
+				rep.reject(RowError{Line: start, Reason: problem})
+			} else if row, rerr := vcardRow(start, buf.String()); rerr != nil {
+				rep.reject(*rerr)
 			} else {
 				rows = append(rows, *row)
 			}
 			start = 0
+			buf.Reset()
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return rep, fmt.Errorf("read vcard: %w", err)
-	}
 	if start != 0 {
-		rep.Errors = append(rep.Errors, RowError{Line: start, Reason: "card without END:VCARD"})
+		rep.reject(RowError{Line: start, Reason: "card without END:VCARD"})
 	}
 	err := s.importRows(ctx, p, kind, rows, opts, &rep)
 	return rep, err
+}
+
+// vcardText makes s safe for a vCard value: go-vcard escapes LF but
+// writes CR and other control characters as they are, and a bare CR ends a
+// line for many readers, letting a value forge properties or cards.
+// Validate refuses them; this guards data stored before it did.
+func vcardText(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\r':
+			return '\n'
+		case r == '\n' || r == '\t':
+			return r
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == '\u2028' || r == '\u2029':
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// vcardSafe applies vcardText to every text field of c.
+func vcardSafe(c Contact) Contact {
+	for _, p := range []*string{&c.FirstName, &c.LastName, &c.Company, &c.Department, &c.JobTitle, &c.Notes,
+		&c.Address.Street, &c.Address.City, &c.Address.Region, &c.Address.PostalCode, &c.Address.Country} {
+		*p = vcardText(*p)
+	}
+	c.Phones, c.Emails = slices.Clone(c.Phones), slices.Clone(c.Emails)
+	for i := range c.Phones {
+		c.Phones[i].Number = vcardText(c.Phones[i].Number)
+	}
+	for i := range c.Emails {
+		c.Emails[i] = vcardText(c.Emails[i])
+	}
+	return c
+}
+
+// vcardKept lists the properties ImportVCard reads; vcardLines drops the
+// others as it reads them.
+var vcardKept = map[string]bool{
+	"BEGIN": true, "END": true, "VERSION": true, vcard.FieldName: true, vcard.FieldFormattedName: true,
+	vcard.FieldOrganization: true, vcard.FieldTitle: true, vcard.FieldTelephone: true, vcard.FieldEmail: true,
+	vcard.FieldAddress: true, vcard.FieldNote: true, vcard.FieldCategories: true,
+}
+
+// vcardLine is one unfolded content line (RFC 6350 §3.2).
+type vcardLine struct {
+	num  int    // physical line it starts on, from 1
+	name string // property name, upper case, without group
+	text string // unfolded; empty for a dropped or too long property
+	long bool   // a kept property longer than MaxVCardLineBytes
+}
+
+// vcardLines unfolds content lines in linear time: go-vcard's decoder
+// concatenates continuation lines one string at a time, which is quadratic
+// in the number of folds.
+type vcardLines struct {
+	br   *bufio.Reader
+	num  int    // physical lines read
+	peek []byte // the physical line after the last content line, if read
+	has  bool   // peek holds a line
+	cur  []byte // buffer of the content line being built
+	line []byte // buffer of the physical line returned by physical
+}
+
+// next returns the next content line, or io.EOF.
+func (v *vcardLines) next() (vcardLine, error) {
+	first, err := v.physical()
+	if err != nil {
+		return vcardLine{}, err
+	}
+	l := vcardLine{num: v.num, name: vcardName(first)}
+	keep := l.name == "" || vcardKept[l.name]
+	v.cur = append(v.cur[:0], first...)
+	if !keep {
+		v.cur = v.cur[:0]
+	}
+	long := len(first) > MaxVCardLineBytes
+	for {
+		cont, err := v.physical()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return vcardLine{}, err
+		}
+		if len(cont) == 0 || (cont[0] != ' ' && cont[0] != '\t') {
+			v.peek, v.has = append(v.peek[:0], cont...), true
+			v.num-- // counted again when it is returned
+			break
+		}
+		if keep && !long {
+			if len(v.cur)+len(cont)-1 > MaxVCardLineBytes {
+				long = true
+			} else {
+				v.cur = append(v.cur, cont[1:]...)
+			}
+		}
+	}
+	if keep && !long {
+		l.text = string(v.cur)
+	}
+	l.long = keep && long
+	return l, nil
+}
+
+// physical returns the next physical line without its line break, cut
+// after MaxVCardLineBytes+1 bytes (the rest is discarded), or io.EOF. The
+// result is valid until the next call.
+func (v *vcardLines) physical() ([]byte, error) {
+	if v.has {
+		v.has = false
+		v.num++
+		return v.peek, nil
+	}
+	v.line = v.line[:0]
+	read := false
+	for {
+		frag, err := v.br.ReadSlice('\n')
+		read = read || len(frag) > 0
+		if room := MaxVCardLineBytes + 1 - len(v.line); room > 0 {
+			v.line = append(v.line, frag[:min(room, len(frag))]...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if errors.Is(err, io.EOF) && !read {
+			return nil, io.EOF
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		v.num++
+		if v.num == 1 {
+			v.line = bytes.TrimPrefix(v.line, []byte("\ufeff"))
+		}
+		return bytes.TrimRight(v.line, "\r\n"), nil
+	}
+}
+
+// vcardName returns the upper-case property name of a content line
+// ("item1.TEL;TYPE=cell:…" → "TEL"), or "" when there is none.
+func vcardName(l []byte) string {
+	i := bytes.IndexAny(l, ";:")
+	if i < 0 {
+		return ""
+	}
+	name := l[:i]
+	if j := bytes.LastIndexByte(name, '.'); j >= 0 {
+		name = name[j+1:]
+	}
+	return strings.ToUpper(strings.TrimSpace(string(name)))
 }
 
 func vcardRow(line int, text string) (*importRow, *RowError) {

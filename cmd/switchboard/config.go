@@ -61,6 +61,8 @@ type config struct {
 	SIPTCPIdleTimeout time.Duration
 	// SIPMaxConnsPerSource caps SIP TCP/TLS connections per address; 0 none.
 	SIPMaxConnsPerSource int
+	// MaxContactsPerUser bounds each user's personal contacts; -1: none.
+	MaxContactsPerUser int
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
@@ -86,6 +88,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&domainRegions, "domain-region", "", "regions of tenants outside --region, e.g. berlin.example.com=DE,lyon.example.com=FR")
 	fs.StringVar(&c.CallerPattern, "callerid-pattern", "{first} {last} ({company})", "how caller names are shown on phones: {first} {last} {company} {department}")
 	fs.IntVar(&c.CallerMaxLen, "callerid-max-len", 24, "longest caller name sent to phones; longer ones are cut")
+	fs.IntVar(&c.MaxContactsPerUser, "max-contacts-per-user", 10000, "personal contacts each user may keep; -1: no limit")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP address (for diagnosis; keep it off the internet)")
 	fs.StringVar(&c.PolicyFile, "presence-policy", "", "file of presence allow-list rules (who may watch whom); empty: every watcher of the domain")
 	fs.BoolVar(&c.SIPAuth, "sip-auth", false, "challenge phones' REGISTER, SUBSCRIBE and PUBLISH with digest, against the SIP passwords set when provisioning users")
@@ -261,6 +264,9 @@ func (c config) validate() error {
 	}
 	if len(c.Region) != 2 || strings.ToUpper(c.Region) != c.Region {
 		errs = append(errs, fmt.Errorf("--region %q: want an ISO 3166 code like FR", c.Region))
+	}
+	if c.MaxContactsPerUser == 0 || c.MaxContactsPerUser < -1 {
+		errs = append(errs, errors.New("--max-contacts-per-user must be positive, or -1 for no limit"))
 	}
 	if c.CallerMaxLen < 8 {
 		errs = append(errs, errors.New("--callerid-max-len must be at least 8"))

@@ -70,6 +70,12 @@ func TestParseConfig(t *testing.T) {
 			env:     map[string]string{"SWITCHBOARD_SHUTDOWN_GRACE": "forever"},
 			wantErr: []string{"SWITCHBOARD_SHUTDOWN_GRACE", "--sip-listen", "--log-format", `--domain "a b"`},
 		},
+		{
+			name:  "contact quota",
+			env:   map[string]string{"SWITCHBOARD_MAX_CONTACTS_PER_USER": "-1"},
+			check: func(t *testing.T, c config) { assert.Equal(t, -1, c.MaxContactsPerUser) },
+		},
+		{name: "contact quota zero", args: []string{"--max-contacts-per-user", "0"}, wantErr: []string{"--max-contacts-per-user"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -200,7 +200,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer ds.close()
-	dir, err := directory.New(ctx, ds.store, directory.Config{Domains: cfg.Domains}, log)
+	dir, err := directory.New(ctx, ds.store, directory.Config{Domains: cfg.Domains, MaxContactsPerUser: cfg.MaxContactsPerUser}, log)
 	if err != nil {
 		return fmt.Errorf("load directory: %w", err)
 	}

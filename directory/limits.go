@@ -1,0 +1,146 @@
+package directory
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits of every field and list the directory stores or reads. The README
+// ("The HTTP API") lists them; keep the two in step.
+const (
+	// MaxNameBytes bounds first_name, last_name, company, department and
+	// job_title of contacts and users.
+	MaxNameBytes = 200
+	// MaxAddressFieldBytes bounds each address field.
+	MaxAddressFieldBytes = 200
+	// MaxNotesBytes bounds notes.
+	MaxNotesBytes = 10000
+	// MaxPhones and MaxEmails bound the numbers and addresses of a contact.
+	MaxPhones = 20
+	MaxEmails = 10
+	// MaxNumberBytes bounds one phone number as typed (3 to 20 digits plus
+	// display characters).
+	MaxNumberBytes = 40
+	// MaxEmailBytes bounds one email address (RFC 5321 §4.5.3.1.3 path).
+	MaxEmailBytes = 254
+	// MaxGroupNameBytes bounds a group name.
+	MaxGroupNameBytes = 100
+	// MaxGroupsPerOwner bounds the own groups of a user and the shared
+	// groups of a domain.
+	MaxGroupsPerOwner = 200
+	// MaxExtensionDigits bounds a user's extension.
+	MaxExtensionDigits = 20
+	// MaxDomainBytes bounds a SIP domain (RFC 1035 §2.3.4 host name).
+	MaxDomainBytes = 253
+
+	// MaxCSVColumns bounds the header of an imported CSV file; Outlook's
+	// own export has about 90 columns.
+	MaxCSVColumns = 200
+	// MaxCSVHeaderBytes bounds the header line of an imported CSV file.
+	MaxCSVHeaderBytes = 64 << 10
+	// MaxVCardLineBytes bounds one unfolded vCard property that is
+	// imported (N, TEL, NOTE…). Properties Switchboard does not import,
+	// such as PHOTO, are skipped whatever their size.
+	MaxVCardLineBytes = 64 << 10
+	// MaxVCardBytes bounds the imported properties of one vCard.
+	MaxVCardBytes = 256 << 10
+	// MaxReportRows bounds ImportReport.Errors and ImportReport.Skips each;
+	// rows beyond it are only counted (ErrorsOmitted, SkipsOmitted).
+	MaxReportRows = 1000
+)
+
+// checkText returns a *FieldError when v is not acceptable text for field:
+// invalid UTF-8, longer than max bytes, or holding a control character. C0
+// controls, DEL, C1 controls and U+2028/U+2029 are refused, since they
+// break or forge lines in vCard, CSV, XML phonebooks, SIP display names
+// and logs; multiline fields (notes, street) may hold LF and tab.
+func checkText(field, v string, max int, multiline bool) *FieldError {
+	if !utf8.ValidString(v) {
+		return &FieldError{Field: field, Reason: "invalid UTF-8"}
+	}
+	if len(v) > max {
+		return &FieldError{Field: field, Reason: fmt.Sprintf("longer than %d bytes", max)}
+	}
+	for _, r := range v {
+		if multiline && (r == '\n' || r == '\t') {
+			continue
+		}
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == '\u2028' || r == '\u2029' {
+			return &FieldError{Field: field, Reason: fmt.Sprintf("control character %U not allowed", r)}
+		}
+	}
+	return nil
+}
+
+// checkGroupName validates the name of an own or shared group, as the API
+// and imports create them. Built-in names are the caller's to handle.
+func checkGroupName(name string) *FieldError {
+	if fe := checkText("name", name, MaxGroupNameBytes, false); fe != nil {
+		return fe
+	}
+	if strings.TrimSpace(name) == "" || groupSlug(name) == "" {
+		return &FieldError{Field: "name", Reason: "required"}
+	}
+	if strings.Contains(name, multiSep) {
+		// CSV separates a contact's groups with "|" (CSVHeader).
+		return &FieldError{Field: "name", Reason: `"|" not allowed`}
+	}
+	return nil
+}
+
+// checkHostName returns why d is not a lowercase DNS host name (RFC 1123
+// §2.1: dot-separated labels of letters, digits and inner hyphens, 1 to 63
+// bytes each), or "".
+func checkHostName(d string) string {
+	if d == "" || len(d) > MaxDomainBytes {
+		return fmt.Sprintf("want a host name of 1 to %d bytes", MaxDomainBytes)
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Sprintf("%q: each dot-separated label needs 1 to 63 characters", d)
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Sprintf("%q: a label cannot start or end with a hyphen", d)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Sprintf("%q: only lowercase letters, digits, hyphens and dots are allowed (use the xn-- form of an international name)", d)
+			}
+		}
+	}
+	return ""
+}
+
+// checkServedDomain refuses a user domain the Service does not serve.
+func (s *Service) checkServedDomain(d string) error {
+	if len(s.cfg.Domains) == 0 {
+		return nil
+	}
+	for _, served := range s.cfg.Domains {
+		if strings.EqualFold(served, d) {
+			return nil
+		}
+	}
+	return &FieldError{Field: "domain", Reason: fmt.Sprintf("%q is not a served domain (%s)", d, strings.Join(s.cfg.Domains, ", "))}
+}
+
+// reject records a rejected row, keeping at most MaxReportRows of them so
+// that a hostile file cannot grow the report without bound.
+func (r *ImportReport) reject(e RowError) {
+	if len(r.Errors) >= MaxReportRows {
+		r.ErrorsOmitted++
+		return
+	}
+	r.Errors = append(r.Errors, e)
+}
+
+// skip records a skipped duplicate row, like reject.
+func (r *ImportReport) skip(e RowError) {
+	if len(r.Skips) >= MaxReportRows {
+		r.SkipsOmitted++
+		return
+	}
+	r.Skips = append(r.Skips, e)
+}
