@@ -79,13 +79,13 @@ func newCallerIDEnv(t *testing.T, withLookup bool) *cidEnv {
 		}
 		return out
 	}
-	create("acme", cidAdmin, directory.Contact{Kind: directory.KindCompany, Company: "ACME", Phones: phones("+33 4 91 55 01 42")}, "")
+	create("acme", cidAdmin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", Company: "ACME", Phones: phones("+33 4 91 55 01 42")}, "")
 	create("maman", cidAlice, directory.Contact{Kind: directory.KindPersonal, FirstName: "Maman", Phones: phones("04 91 55 01 42")}, directory.GroupBlocked)
 	create("tom", cidAlice, directory.Contact{Kind: directory.KindPersonal, FirstName: `Tom & "Jerry"`, LastName: "<O'Brien>", Company: "Cartoons",
 		Phones: phones("+44 20 7183 8750", "07700 900123")}, directory.GroupFavorite)
-	create("zoe", cidAdmin, directory.Contact{Kind: directory.KindCompany, FirstName: "Zoé", LastName: "Lefèvre", Company: "Plomberie Générale",
+	create("zoe", cidAdmin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", FirstName: "Zoé", LastName: "Lefèvre", Company: "Plomberie Générale",
 		Phones: phones("03 20 00 00 01")}, "")
-	create("noPhone", cidAdmin, directory.Contact{Kind: directory.KindCompany, FirstName: "Mail", LastName: "Only", Emails: []string{"m@example.com"}}, "")
+	create("noPhone", cidAdmin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", FirstName: "Mail", LastName: "Only", Emails: []string{"m@example.com"}}, "")
 
 	env.core = presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
 	env.srv = New(Deps{Presence: env.core, Keys: cidKeys, Directory: svc}, zerolog.Nop())
@@ -305,7 +305,7 @@ func TestPhonebookVisibilityAndSearch(t *testing.T) {
 func TestPhonebookCiscoPaging(t *testing.T) {
 	env := newCallerIDEnv(t, true)
 	for i := range 40 {
-		_, err := env.svc.Create(context.Background(), cidAdmin, directory.Contact{Kind: directory.KindCompany,
+		_, err := env.svc.Create(context.Background(), cidAdmin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com",
 			Company: fmt.Sprintf("Zz Supplier %02d", i), Phones: []directory.Phone{{Type: directory.PhoneWork, Number: fmt.Sprintf("01 42 00 00 %02d", i)}}})
 		require.NoError(t, err)
 	}

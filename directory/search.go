@@ -251,12 +251,12 @@ func (s *Service) smallUniverseLocked(p Principal, q Query, groupOwner string, p
 			ids = append(ids, s.idx.owners[p.User]...)
 		}
 		if q.Kind != KindPersonal {
-			if p.Has(ScopeUsersAdmin) {
+			if p.Has(ScopeUsersAdmin) && p.Operator() {
 				for _, l := range s.idx.teams {
 					ids = append(ids, l...)
 				}
-			} else if p.User != "" {
-				ids = append(ids, s.idx.teams[p.domain()]...)
+			} else if p.Tenant() != "" {
+				ids = append(ids, s.idx.teams[p.Tenant()]...)
 			}
 		}
 		return ids, true
@@ -276,7 +276,7 @@ func (s *Service) groupOwnerLocked(p Principal, id string) (string, error) {
 	g, ok := s.groups[id]
 	switch {
 	case !ok:
-	case g.Shared() && (g.Domain == p.domain() || p.Has(ScopeUsersAdmin)):
+	case g.Shared() && ((p.User != "" && g.Domain == p.domain()) || (p.Has(ScopeUsersAdmin) && p.InTenant(g.Domain))):
 		return sharedOwner(g.Domain), nil
 	case !g.Shared() && p.User != "" && g.Owner == p.User:
 		return p.User, nil

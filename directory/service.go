@@ -82,6 +82,9 @@ func New(ctx context.Context, store Store, cfg Config, log zerolog.Logger) (*Ser
 		idx: newIndex(), marks: map[string]map[string][]string{},
 		groups: map[string]Group{}, users: map[string]User{},
 	}
+	if err := migrateTenants(ctx, store, cfg.Domains, s.log); err != nil {
+		return nil, err
+	}
 	err := store.ForEachContact(ctx, func(c Contact) error {
 		s.idx.put(c)
 		return nil
@@ -250,7 +253,9 @@ func canWrite(p Principal, k Kind) error {
 }
 
 // Create stores a new personal or company contact and returns it with its
-// ID, owner, times and version 1 set. Personal contacts belong to p.User.
+// ID, owner, times and version 1 set. Personal contacts belong to p.User;
+// company contacts to p's tenant, or for an operator key to the c.Domain
+// it names.
 func (s *Service) Create(ctx context.Context, p Principal, c Contact) (Contact, error) {
 	if err := canWrite(p, c.Kind); err != nil {
 		return Contact{}, err
@@ -259,9 +264,16 @@ func (s *Service) Create(ctx context.Context, p Principal, c Contact) (Contact, 
 	if err := c.Validate(); err != nil {
 		return Contact{}, err
 	}
+	requested := c.Domain
 	c.ID, c.Owner, c.Domain = newID(), "", ""
 	if c.Kind == KindPersonal {
 		c.Owner = p.User
+	}
+	if c.Kind == KindCompany {
+		var err error
+		if c.Domain, err = p.tenantFor(requested, s.cfg.Domains); err != nil {
+			return Contact{}, err
+		}
 	}
 	c.Created = s.now().UTC()
 	c.Updated, c.Version = c.Created, 1
@@ -359,7 +371,7 @@ func (s *Service) marksOfContactLocked(id string) []Mark {
 
 // ForEachNumber calls fn with every phone number (as digits) of every
 // contact p may resolve for caller ID, until fn returns false. It needs
-// scope lookup, which covers team and company contacts; p's own personal
+// scope lookup, which covers team and company contacts of p's tenant; p's own personal
 // contacts are included when p holds contacts:personal. fn runs under the
 // Service read lock and must not call the Service.
 func (s *Service) ForEachNumber(ctx context.Context, p Principal, fn func(digits string, c Contact) bool) error {
@@ -374,7 +386,7 @@ func (s *Service) ForEachNumber(ctx context.Context, p Principal, fn func(digits
 				return err
 			}
 		}
-		if !d.alive || (d.c.Kind == KindPersonal && !p.canSee(&d.c)) {
+		if !d.alive || (d.c.Kind == KindPersonal && !p.canSee(&d.c)) || (d.c.Kind != KindPersonal && !p.InTenant(d.c.Domain)) {
 			continue
 		}
 		for _, dg := range d.digits {

@@ -39,6 +39,9 @@ func (s *Service) ProvisionUser(ctx context.Context, p Principal, u User) (User,
 	if err := u.Validate(); err != nil {
 		return User{}, err
 	}
+	if !p.InTenant(u.Domain) {
+		return User{}, fmt.Errorf("provision user %s: not in this key's domain %s: %w", u.AOR(), p.Tenant(), ErrForbidden)
+	}
 	password := u.SIPPassword
 	u.SIPPassword, u.Digest = "", nil
 	if err := checkSIPPassword(password); err != nil {
@@ -78,13 +81,14 @@ func (s *Service) GetUser(_ context.Context, p Principal, aor string) (User, err
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	u, ok := s.users[aor]
-	if !ok {
+	if !ok || !p.InTenant(u.Domain) {
 		return User{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
 	}
 	return u.public(), nil
 }
 
-// ListUsers returns every user sorted by AOR. It needs users:admin.
+// ListUsers returns every user of p's tenant sorted by AOR. It needs
+// users:admin.
 func (s *Service) ListUsers(_ context.Context, p Principal) ([]User, error) {
 	if err := requireUsersAdmin(p); err != nil {
 		return nil, err
@@ -93,7 +97,9 @@ func (s *Service) ListUsers(_ context.Context, p Principal) ([]User, error) {
 	defer s.mu.RUnlock()
 	out := make([]User, 0, len(s.users))
 	for _, u := range s.users {
-		out = append(out, u.public())
+		if p.InTenant(u.Domain) {
+			out = append(out, u.public())
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].AOR() < out[j].AOR() })
 	return out, nil
@@ -108,7 +114,7 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, aor string, confi
 		return Dependents{}, err
 	}
 	s.mu.Lock()
-	if _, ok := s.users[aor]; !ok {
+	if u, ok := s.users[aor]; !ok || !p.InTenant(u.Domain) {
 		s.mu.Unlock()
 		return Dependents{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
 	}
