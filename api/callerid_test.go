@@ -31,10 +31,15 @@ var (
 	cidAlice = directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead, directory.ScopeLookup}}
 	cidBob   = directory.Principal{User: "202@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead}}
 	cidKeys  = keys{
-		"pbx":   {Scopes: []directory.Scope{directory.ScopeLookup}},
-		"alice": cidAlice,
-		"bob":   cidBob,
-		"admin": cidAdmin,
+		"pbx": {Domain: "pbx.example.com", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}},
+		// A tenant admin's and an operator's lookup keys: no personal names.
+		"tenant":   {Admin: true, Domain: "pbx.example.com", Scopes: []directory.Scope{directory.ScopeLookup, directory.ScopeUsersAdmin}},
+		"operator": {Admin: true, Scopes: []directory.Scope{directory.ScopeLookup, directory.ScopeUsersAdmin}},
+		// Another tenant's PBX.
+		"otherPBX": {Domain: "other.example.org", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}},
+		"alice":    cidAlice,
+		"bob":      cidBob,
+		"admin":    cidAdmin,
 	}
 )
 
@@ -168,6 +173,25 @@ func TestLookupAPI(t *testing.T) {
 		{name: "bad key", query: "number=0491550142&callee=201", bearer: "mallory", want: 401},
 		{name: "no number", query: "callee=201", bearer: "pbx", want: 400},
 		{name: "bad format", query: "number=1&format=xml", bearer: "pbx", want: 400},
+
+		// Who may look up whom: only the owner and the domain's PBX see a
+		// personal name or mark.
+		{name: "tenant admin gets no personal name", query: "number=0491550142&callee=201@pbx.example.com", bearer: "tenant", want: 200,
+			check: func(t *testing.T, body []byte) {
+				var got lookupJSON
+				require.NoError(t, json.Unmarshal(body, &got))
+				assert.Equal(t, "ACME", got.Display)
+				assert.Equal(t, directory.KindCompany, got.Kind)
+				assert.False(t, got.Blocked, "the callee's block is personal")
+				assert.NotContains(t, string(body), env.ids["maman"])
+			}},
+		{name: "operator gets no personal name", query: "number=0491550142&callee=201@pbx.example.com&format=text", bearer: "operator", want: 200,
+			check: func(t *testing.T, body []byte) { assert.Equal(t, "ACME", string(body)) }},
+		{name: "PBX bare extension is in its domain", query: "number=0491550142&callee=201&format=text", bearer: "pbx", want: 200,
+			check: func(t *testing.T, body []byte) { assert.Equal(t, "Maman", string(body)) }},
+		{name: "PBX of another domain", query: "number=0491550142&callee=201@pbx.example.com", bearer: "otherPBX", want: 403},
+		{name: "PBX of another domain, bare extension", query: "number=0491550142&callee=201&format=text", bearer: "otherPBX", want: 404},
+		{name: "tenant admin for another domain", query: "number=0491550142&callee=301@other.example.org", bearer: "tenant", want: 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
