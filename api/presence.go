@@ -209,7 +209,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toJSON(v))
+	writeJSON(w, http.StatusOK, toJSON(s.viewFor(r.Context(), p, v)))
 }
 
 func (s *Server) unavailable(w http.ResponseWriter, err error) {
