@@ -450,7 +450,11 @@ func (l *Lookup) apply(e ChangeEvent) {
 				continue
 			}
 			if err := newX.Add(id, raw); err != nil {
-				l.log.Debug().Err(err).Str("contact_id", id).Msg("number not indexed for caller id")
+				ev := l.log.Debug().Str("contact_id", id)
+				if next.kind != KindPersonal {
+					ev = ev.Err(err) // the error quotes the number: a personal one is its owner's alone
+				}
+				ev.Msg("number not indexed for caller id")
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -339,4 +340,21 @@ func TestLookupStaysInTheCalleesTenant(t *testing.T) {
 		assert.False(t, shared.Blocked)
 		assert.Equal(t, LookupMarks{}, shared.Marks)
 	})
+}
+
+// TestLookupLogsNoPersonalNumber checks that a personal number the
+// caller-ID index cannot read is logged by contact id only.
+func TestLookupLogsNoPersonalNumber(t *testing.T) {
+	ctx := context.Background()
+	var logs strings.Builder
+	log := zerolog.New(&logs).Level(zerolog.DebugLevel)
+	svc, err := New(ctx, NewMemStore(), Config{}, log)
+	require.NoError(t, err)
+	_, err = NewLookup(ctx, svc, LookupConfig{DefaultRegion: "FR", DefaultDomain: "a.example"})
+	require.NoError(t, err)
+	c, err := svc.Create(ctx, tenantUserA, Contact{Kind: KindPersonal, FirstName: "Secret", Phones: []Phone{{Type: PhoneMobile, Number: "+999 555 4242"}}})
+	require.NoError(t, err)
+	require.Contains(t, logs.String(), c.ID, "the unreadable number is reported")
+	assert.NotContains(t, logs.String(), "4242")
+	assert.NotContains(t, logs.String(), "Secret")
 }
