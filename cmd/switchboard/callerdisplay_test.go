@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -122,4 +123,13 @@ func TestContactEventsCarryNoContentAndStayInTheTenant(t *testing.T) {
 	subj, err := events.ContactSubject(company.Domain, company.Owner)
 	require.NoError(t, err)
 	assert.Equal(t, "switchboard.contacts.b_example.company", subj)
+}
+
+func TestCallerDisplayFlag(t *testing.T) {
+	env := func(string) string { return "" }
+	c, err := parseConfig([]string{"--domain", "a.example,b.example", "--caller-display", "a.example=hidden,number"}, env, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]callerDisplay{"a.example": displayHidden, "": displayNumber}, c.CallerDisplay)
+	_, err = parseConfig([]string{"--domain", "a.example", "--caller-display", "b.example=hidden"}, env, io.Discard)
+	assert.ErrorContains(t, err, "not a served domain")
 }
