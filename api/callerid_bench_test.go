@@ -60,7 +60,7 @@ func benchHTTPServer(b *testing.B) *Server {
 		}
 		b.Logf("lookup over %d contacts built in %v", lk.Len(), time.Since(start).Round(time.Millisecond))
 		core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
-		benchHTTPSrv = New(Deps{Presence: core, Keys: keys{"pbx": {Scopes: []directory.Scope{directory.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
+		benchHTTPSrv = New(Deps{Presence: core, Keys: keys{"pbx": {Domain: "pbx.example.com", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
 		benchHTTPSrv.SetCallerID(lk)
 	})
 	return benchHTTPSrv

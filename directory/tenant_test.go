@@ -2,9 +2,11 @@ package directory
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/hex"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -266,7 +268,7 @@ func TestMigrateTenantsRedis(t *testing.T) {
 	rdb := newTestRedis(t)
 	testMigrateTenants(t, func(t *testing.T) Store {
 		var b [6]byte
-		_, _ = rand.Read(b[:])
+		_, _ = crand.Read(b[:])
 		prefix := "sbtest:tenant:" + hex.EncodeToString(b[:]) + ":"
 		t.Cleanup(func() {
 			keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
@@ -357,4 +359,57 @@ func TestLookupLogsNoPersonalNumber(t *testing.T) {
 	require.Contains(t, logs.String(), c.ID, "the unreadable number is reported")
 	assert.NotContains(t, logs.String(), "4242")
 	assert.NotContains(t, logs.String(), "Secret")
+}
+
+// TestSmallTenantSearchAgrees checks the tenant plan of Search (a small
+// tenant listed rather than found by scanning) against a brute-force
+// filter and sort.
+func TestSmallTenantSearchAgrees(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	r := rand.New(rand.NewPCG(3, 4))
+	var b Batch
+	for i := range 6000 {
+		c := genContact(r, i)
+		if i%100 == 0 {
+			c.Domain = "a.example"
+		} else {
+			c.Domain = "big.example"
+		}
+		b.Contacts = append(b.Contacts, ContactWrite{Contact: c})
+	}
+	require.NoError(t, store.Apply(ctx, b))
+	svc, err := New(ctx, store, Config{}, testLogger())
+	require.NoError(t, err)
+	for _, text := range []string{"", "a", "mull", "91 55", "user1"} {
+		t.Run(text, func(t *testing.T) {
+			pq := parseQuery(text)
+			var want []string
+			var all []hit
+			for _, d := range svc.idx.docs {
+				if d.alive && tenantUserA.canSee(&d.c) && d.matches(pq.words, pq.digits) {
+					all = append(all, hit{rank: rankOther, d: d})
+				}
+			}
+			slices.SortFunc(all, hitLess)
+			for _, h := range all {
+				want = append(want, h.d.c.ID)
+			}
+			var got []string
+			q := Query{Text: text, Limit: 7}
+			for pages := 0; ; pages++ {
+				require.Less(t, pages, 100, "paging does not terminate")
+				page, err := svc.Search(ctx, tenantUserA, q)
+				require.NoError(t, err)
+				for _, e := range page.Items {
+					got = append(got, e.Contact.ID)
+				}
+				if page.Next == "" {
+					break
+				}
+				q.Cursor = page.Next
+			}
+			assert.Equal(t, want, got)
+		})
+	}
 }
