@@ -11,9 +11,11 @@ import (
 )
 
 // callerLookup resolves incoming numbers for caller ID; *directory.Lookup
-// implements it.
+// implements it. Resolve reads the callee's personal contacts and marks,
+// ResolveShared only what every user of the callee's domain may see.
 type callerLookup interface {
 	Resolve(ctx context.Context, number, callee string) (directory.LookupResult, bool)
+	ResolveShared(ctx context.Context, number, callee string) (directory.LookupResult, bool)
 }
 
 var _ callerLookup = (*directory.Lookup)(nil)
@@ -94,9 +96,18 @@ type lookupPresenceJSON struct {
 // returns the whole match, including blocked so the PBX can reject
 // before ringing; a miss is a JSON 404.
 //
-// The key needs scope lookup. A key minted for a PBX (no user) may ask
-// for any callee; a user's key may only ask as that user, and its callee
-// defaults to the user.
+// The key needs scope lookup. Who may look up whom:
+//   - a user's key asks only as that user (the callee defaults to it) and
+//     gets the user's personal contacts and marks;
+//   - a pbx key (bound to a domain) asks for any callee of its domain and
+//     gets that callee's personal contacts and marks: the one non-owner
+//     path to them, for the dialplan;
+//   - any other key (a tenant admin's, bound to a domain, or an operator's,
+//     for every domain) gets company and team names only, never personal
+//     contacts or marks.
+//
+// A bare extension callee is in the key's domain (the default domain for
+// an operator key); a callee of another domain is refused with 403.
 func (h *callerID) lookup(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	text := q.Get("format") == "text"
@@ -122,16 +133,28 @@ func (h *callerID) lookup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid", "number is required (at most 256 characters)", "number")
 		return
 	}
-	if p.User != "" {
-		if callee == "" {
-			callee = p.User
-		} else if !sameCallee(callee, p.User) {
+	resolve := box.ResolveShared
+	switch {
+	case p.User != "":
+		if callee != "" && !sameCallee(callee, p.User) {
 			writeError(w, http.StatusForbidden, "forbidden", "a user's key looks up only for that user", "callee")
 			return
 		}
-		callee = p.User // a bare "ext" must not pick up another default domain
+		callee, resolve = p.User, box.Resolve // a bare "ext" must not pick up another default domain
+	case !p.Operator() && callee == "":
+		callee = "@" + p.Tenant() // no extension: company contacts of the tenant
+	case !p.Operator():
+		ext, domain := directory.SplitCallee(callee, p.Tenant())
+		if ext == "" || domain != p.Tenant() {
+			writeError(w, http.StatusForbidden, "forbidden", "this key looks up only for callees of "+p.Tenant(), "callee")
+			return
+		}
+		callee = ext + "@" + domain
+		if p.PBXFor(domain) {
+			resolve = box.Resolve
+		}
 	}
-	res, found := box.Resolve(r.Context(), number, callee)
+	res, found := resolve(r.Context(), number, callee)
 	if text {
 		if !found || res.Display == "" {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -38,7 +38,7 @@ func benchHTTPServer(b *testing.B) *Server {
 		var batch directory.Batch
 		for i := range benchHTTPContacts {
 			batch.Contacts = append(batch.Contacts, directory.ContactWrite{Contact: directory.Contact{
-				ID: fmt.Sprintf("c_%07d", i), Kind: directory.KindCompany, Version: 1,
+				ID: fmt.Sprintf("c_%07d", i), Kind: directory.KindCompany, Domain: "pbx.example.com", Version: 1,
 				FirstName: "Jean", LastName: fmt.Sprintf("Dupont%d", i%997), Company: "ACME",
 				Phones: []directory.Phone{{Type: directory.PhoneWork, Number: benchHTTPNumber(i)}},
 			}})
@@ -60,7 +60,7 @@ func benchHTTPServer(b *testing.B) *Server {
 		}
 		b.Logf("lookup over %d contacts built in %v", lk.Len(), time.Since(start).Round(time.Millisecond))
 		core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
-		benchHTTPSrv = New(Deps{Presence: core, Keys: keys{"pbx": {Scopes: []directory.Scope{directory.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
+		benchHTTPSrv = New(Deps{Presence: core, Keys: keys{"pbx": {Domain: "pbx.example.com", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
 		benchHTTPSrv.SetCallerID(lk)
 	})
 	return benchHTTPSrv

@@ -31,10 +31,15 @@ var (
 	cidAlice = directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead, directory.ScopeLookup}}
 	cidBob   = directory.Principal{User: "202@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead}}
 	cidKeys  = keys{
-		"pbx":   {Scopes: []directory.Scope{directory.ScopeLookup}},
-		"alice": cidAlice,
-		"bob":   cidBob,
-		"admin": cidAdmin,
+		"pbx": {Domain: "pbx.example.com", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}},
+		// A tenant admin's and an operator's lookup keys: no personal names.
+		"tenant":   {Admin: true, Domain: "pbx.example.com", Scopes: []directory.Scope{directory.ScopeLookup, directory.ScopeUsersAdmin}},
+		"operator": {Admin: true, Scopes: []directory.Scope{directory.ScopeLookup, directory.ScopeUsersAdmin}},
+		// Another tenant's PBX.
+		"otherPBX": {Domain: "other.example.org", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}},
+		"alice":    cidAlice,
+		"bob":      cidBob,
+		"admin":    cidAdmin,
 	}
 )
 
@@ -79,13 +84,13 @@ func newCallerIDEnv(t *testing.T, withLookup bool) *cidEnv {
 		}
 		return out
 	}
-	create("acme", cidAdmin, directory.Contact{Kind: directory.KindCompany, Company: "ACME", Phones: phones("+33 4 91 55 01 42")}, "")
+	create("acme", cidAdmin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", Company: "ACME", Phones: phones("+33 4 91 55 01 42")}, "")
 	create("maman", cidAlice, directory.Contact{Kind: directory.KindPersonal, FirstName: "Maman", Phones: phones("04 91 55 01 42")}, directory.GroupBlocked)
 	create("tom", cidAlice, directory.Contact{Kind: directory.KindPersonal, FirstName: `Tom & "Jerry"`, LastName: "<O'Brien>", Company: "Cartoons",
 		Phones: phones("+44 20 7183 8750", "07700 900123")}, directory.GroupFavorite)
-	create("zoe", cidAdmin, directory.Contact{Kind: directory.KindCompany, FirstName: "Zoé", LastName: "Lefèvre", Company: "Plomberie Générale",
+	create("zoe", cidAdmin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", FirstName: "Zoé", LastName: "Lefèvre", Company: "Plomberie Générale",
 		Phones: phones("03 20 00 00 01")}, "")
-	create("noPhone", cidAdmin, directory.Contact{Kind: directory.KindCompany, FirstName: "Mail", LastName: "Only", Emails: []string{"m@example.com"}}, "")
+	create("noPhone", cidAdmin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", FirstName: "Mail", LastName: "Only", Emails: []string{"m@example.com"}}, "")
 
 	env.core = presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
 	env.srv = New(Deps{Presence: env.core, Keys: cidKeys, Directory: svc}, zerolog.Nop())
@@ -168,6 +173,25 @@ func TestLookupAPI(t *testing.T) {
 		{name: "bad key", query: "number=0491550142&callee=201", bearer: "mallory", want: 401},
 		{name: "no number", query: "callee=201", bearer: "pbx", want: 400},
 		{name: "bad format", query: "number=1&format=xml", bearer: "pbx", want: 400},
+
+		// Who may look up whom: only the owner and the domain's PBX see a
+		// personal name or mark.
+		{name: "tenant admin gets no personal name", query: "number=0491550142&callee=201@pbx.example.com", bearer: "tenant", want: 200,
+			check: func(t *testing.T, body []byte) {
+				var got lookupJSON
+				require.NoError(t, json.Unmarshal(body, &got))
+				assert.Equal(t, "ACME", got.Display)
+				assert.Equal(t, directory.KindCompany, got.Kind)
+				assert.False(t, got.Blocked, "the callee's block is personal")
+				assert.NotContains(t, string(body), env.ids["maman"])
+			}},
+		{name: "operator gets no personal name", query: "number=0491550142&callee=201@pbx.example.com&format=text", bearer: "operator", want: 200,
+			check: func(t *testing.T, body []byte) { assert.Equal(t, "ACME", string(body)) }},
+		{name: "PBX bare extension is in its domain", query: "number=0491550142&callee=201&format=text", bearer: "pbx", want: 200,
+			check: func(t *testing.T, body []byte) { assert.Equal(t, "Maman", string(body)) }},
+		{name: "PBX of another domain", query: "number=0491550142&callee=201@pbx.example.com", bearer: "otherPBX", want: 403},
+		{name: "PBX of another domain, bare extension", query: "number=0491550142&callee=201&format=text", bearer: "otherPBX", want: 404},
+		{name: "tenant admin for another domain", query: "number=0491550142&callee=301@other.example.org", bearer: "tenant", want: 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,7 +329,7 @@ func TestPhonebookVisibilityAndSearch(t *testing.T) {
 func TestPhonebookCiscoPaging(t *testing.T) {
 	env := newCallerIDEnv(t, true)
 	for i := range 40 {
-		_, err := env.svc.Create(context.Background(), cidAdmin, directory.Contact{Kind: directory.KindCompany,
+		_, err := env.svc.Create(context.Background(), cidAdmin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com",
 			Company: fmt.Sprintf("Zz Supplier %02d", i), Phones: []directory.Phone{{Type: directory.PhoneWork, Number: fmt.Sprintf("01 42 00 00 %02d", i)}}})
 		require.NoError(t, err)
 	}

@@ -362,7 +362,9 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request, imp importFu
 		return
 	}
 	q := r.URL.Query()
-	opts := directory.ImportOptions{OnDuplicate: directory.DupPolicy(q.Get("on_duplicate"))}
+	// domain: the tenant of imported company contacts; an operator key
+	// must name it, a tenant key may only name its own.
+	opts := directory.ImportOptions{OnDuplicate: directory.DupPolicy(q.Get("on_duplicate")), Domain: q.Get("domain")}
 	if raw := q.Get("dry_run"); raw != "" {
 		v, err := strconv.ParseBool(raw)
 		if err != nil {

@@ -63,7 +63,7 @@ func newDirFixture(t *testing.T) *dirFixture {
 	f.personal, err = svc.Create(ctx, directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal}},
 		directory.Contact{Kind: directory.KindPersonal, FirstName: "José", LastName: "Müller", Phones: []directory.Phone{{Type: directory.PhoneMobile, Number: "+33 4 91 55 01 42"}}})
 	require.NoError(t, err)
-	f.company, err = svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Company: "Acme Plumbing", Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "+1 415 555 0100"}}})
+	f.company, err = svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", Company: "Acme Plumbing", Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "+1 415 555 0100"}}})
 	require.NoError(t, err)
 
 	_, err = core.Register(ctx, presence.NewAOR("202", "pbx.example.com"), presence.Registration{CallID: "c", CSeq: 1,
@@ -146,7 +146,7 @@ func TestDirectoryAPIPermissions(t *testing.T) {
 	f := newDirFixture(t)
 	personal, company := "/v1/contacts/"+f.personal.ID, "/v1/contacts/"+f.company.ID
 	newPersonal := `{"kind":"personal","first_name":"Zed","phones":[{"type":"mobile","number":"+44 20 7946 0000"}]}`
-	newCompany := `{"kind":"company","company":"Globex","phones":[{"type":"work","number":"+1 212 555 0199"}]}`
+	newCompany := `{"kind":"company","domain":"pbx.example.com","company":"Globex","phones":[{"type":"work","number":"+1 212 555 0199"}]}`
 	tests := []struct {
 		name, method, path, key, body string
 		want                          int

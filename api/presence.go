@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,14 +68,38 @@ func (s *Server) presenceRoutes() {
 	s.mux.HandleFunc("PUT /v1/presence/{aor}/status", s.setStatus)
 }
 
-// mayWatch reports whether p may see aor's presence: its own domain's
-// extensions, or any with users:admin.
+// mayWatch reports whether p may see aor's presence: a user the
+// extensions of its own domain, a users:admin key those of its tenant
+// (every domain for an operator key).
 func mayWatch(p directory.Principal, aor presence.AOR) bool {
-	if p.Has(directory.ScopeUsersAdmin) {
+	if p.Has(directory.ScopeUsersAdmin) && p.InTenant(aor.Domain) {
 		return true
 	}
 	_, domain, ok := strings.Cut(p.User, "@")
 	return ok && strings.EqualFold(domain, aor.Domain)
+}
+
+// viewFor is v as p sees it. The shared view names remote parties only
+// from what every watcher may see (company and team contacts, per the
+// domain's caller display policy); the owner of the extension also sees
+// the names of its own personal contacts, resolved here and never stored.
+func (s *Server) viewFor(ctx context.Context, p directory.Principal, v presence.View) presence.View {
+	box := s.callers.Load()
+	if box == nil || p.User == "" || !strings.EqualFold(p.User, v.AOR.String()) || len(v.Dialogs) == 0 {
+		return v
+	}
+	dialogs := slices.Clone(v.Dialogs)
+	for i := range dialogs {
+		r := &dialogs[i].Remote
+		if r.URI == "" {
+			continue
+		}
+		if res, ok := box.Resolve(ctx, r.URI, p.User); ok && res.Display != "" {
+			r.Display, r.ContactID = res.Display, res.ContactID
+		}
+	}
+	v.Dialogs = dialogs
+	return v
 }
 
 func (s *Server) parseAOR(w http.ResponseWriter, raw string) (presence.AOR, bool) {
@@ -104,7 +129,7 @@ func (s *Server) getPresence(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toJSON(v))
+	writeJSON(w, http.StatusOK, toJSON(s.viewFor(r.Context(), p, v)))
 }
 
 func (s *Server) listPresence(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +157,7 @@ func (s *Server) listPresence(w http.ResponseWriter, r *http.Request) {
 			s.unavailable(w, err)
 			return
 		}
-		out = append(out, toJSON(v))
+		out = append(out, toJSON(s.viewFor(r.Context(), p, v)))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 }
@@ -152,7 +177,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !strings.EqualFold(p.User, aor.String()) && !p.Has(directory.ScopeUsersAdmin) {
+	if !strings.EqualFold(p.User, aor.String()) && !(p.Has(directory.ScopeUsersAdmin) && p.InTenant(aor.Domain)) {
 		writeError(w, http.StatusForbidden, "forbidden", "only the user or an administrator sets a status", "")
 		return
 	}
@@ -184,7 +209,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toJSON(v))
+	writeJSON(w, http.StatusOK, toJSON(s.viewFor(r.Context(), p, v)))
 }
 
 func (s *Server) unavailable(w http.ResponseWriter, err error) {
@@ -247,7 +272,7 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 		case <-ping.C:
 			fmt.Fprint(w, ": ping\n\n")
 		case v := <-c.ch:
-			b, _ := json.Marshal(toJSON(v))
+			b, _ := json.Marshal(toJSON(s.viewFor(r.Context(), p, v)))
 			fmt.Fprintf(w, "id: %d\nevent: presence\ndata: %s\n\n", v.Version, b)
 		}
 		flusher.Flush()

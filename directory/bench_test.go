@@ -24,7 +24,7 @@ var (
 func genContact(r *rand.Rand, n int) Contact {
 	first, last := firstNames[r.IntN(len(firstNames))], lastNames[r.IntN(len(lastNames))]
 	return Contact{
-		ID: fmt.Sprintf("c_%08d", n), Kind: KindCompany, Version: 1,
+		ID: fmt.Sprintf("c_%08d", n), Kind: KindCompany, Domain: "pbx.example.com", Version: 1,
 		FirstName: first, LastName: fmt.Sprintf("%s%d", last, n%997), Company: companies[r.IntN(len(companies))],
 		Phones: []Phone{
 			{Type: PhoneWork, Number: fmt.Sprintf("+33 4 %02d %02d %02d %02d", r.IntN(100), r.IntN(100), r.IntN(100), r.IntN(100))},
@@ -138,7 +138,7 @@ func BenchmarkImportCSV100k(b *testing.B) {
 				require.NoError(b, err)
 				b.StartTimer()
 				t0 := time.Now()
-				rep, err := svc.ImportCSV(context.Background(), admin, KindCompany, bytes.NewReader(data), ImportOptions{})
+				rep, err := svc.ImportCSV(context.Background(), admin, KindCompany, bytes.NewReader(data), ImportOptions{Domain: "pbx.example.com"})
 				total += time.Since(t0)
 				require.NoError(b, err)
 				require.Equal(b, rows, rep.Imported+rep.Skipped)

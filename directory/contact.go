@@ -86,7 +86,7 @@ type Contact struct {
 	ID         string    `json:"id"`
 	Kind       Kind      `json:"kind"`
 	Owner      string    `json:"owner,omitempty"`  // ext@domain, personal contacts only
-	Domain     string    `json:"domain,omitempty"` // SIP domain, team contacts only
+	Domain     string    `json:"domain,omitempty"` // SIP domain (tenant): team and company contacts
 	FirstName  string    `json:"first_name,omitempty"`
 	LastName   string    `json:"last_name,omitempty"`
 	Company    string    `json:"company,omitempty"`

@@ -93,7 +93,7 @@ func (s *Service) exportEntries(ctx context.Context, p Principal, kind Kind) ([]
 		}
 	} else {
 		for _, d := range s.idx.docs {
-			if d.alive && d.c.Kind == KindCompany {
+			if d.alive && d.c.Kind == KindCompany && p.canSee(&d.c) {
 				docs = append(docs, d)
 			}
 		}
@@ -225,6 +225,11 @@ func checkImport(p Principal, kind Kind, opts ImportOptions) error {
 	}
 	if err := canWrite(p, kind); err != nil {
 		return err
+	}
+	if kind == KindCompany {
+		if _, err := p.tenantFor(opts.Domain, nil); err != nil {
+			return err
+		}
 	}
 	if opts.OnDuplicate != "" && opts.OnDuplicate != DupSkip && opts.OnDuplicate != DupUpdate {
 		return &FieldError{Field: "on_duplicate", Reason: "want skip or update"}

@@ -226,7 +226,7 @@ func TestReadersDoNotWaitForAnImport(t *testing.T) {
 	gate.arm()
 	done := make(chan error, 1)
 	go func() {
-		_, err := svc.ImportCSV(ctx, admin, KindCompany, strings.NewReader("first_name,last_name,company,phone_work\nAna,Silva,Acme,+33491550142\n"), ImportOptions{})
+		_, err := svc.ImportCSV(ctx, admin, KindCompany, strings.NewReader("first_name,last_name,company,phone_work\nAna,Silva,Acme,+33491550142\n"), ImportOptions{Domain: "pbx.example.com"})
 		done <- err
 	}()
 	<-gate.entered
@@ -266,7 +266,7 @@ func (s *gatedStore) Apply(ctx context.Context, b Batch) (uint64, error) {
 }
 
 func company(name string) Contact {
-	return Contact{Kind: KindCompany, Company: name, Phones: []Phone{{Type: PhoneWork, Number: "+33 4 91 55 01 42"}}}
+	return Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: name, Phones: []Phone{{Type: PhoneWork, Number: "+33 4 91 55 01 42"}}}
 }
 
 // BenchmarkPropagation measures how long a contact created on one

@@ -503,7 +503,7 @@ func TestPersonalContactQuota(t *testing.T) {
 		assert.Contains(t, err.Error(), "personal contact limit of 2 reached")
 		_, err = s.Create(ctx, bob, contactWith(nil))
 		require.NoError(t, err, "the quota is per user")
-		_, err = s.Create(ctx, admin, contactWith(func(c *Contact) { c.Kind = KindCompany }))
+		_, err = s.Create(ctx, admin, contactWith(func(c *Contact) { c.Kind, c.Domain = KindCompany, "pbx.example.com" }))
 		require.NoError(t, err, "company contacts are not personal")
 		require.NoError(t, s.Delete(ctx, alice, made[0].ID, made[0].Version))
 		_, err = s.Create(ctx, alice, contactWith(nil))

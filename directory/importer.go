@@ -22,6 +22,9 @@ const (
 type ImportOptions struct {
 	DryRun      bool      // validate and count, write nothing
 	OnDuplicate DupPolicy // "" means DupSkip
+	// Domain is the tenant of imported company contacts: p's own by
+	// default; an operator key must name it.
+	Domain string
 }
 
 // RowError locates one rejected (or skipped) input row. Line is the
@@ -92,6 +95,13 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 		opts.OnDuplicate = DupSkip
 	}
 	rep.DryRun = opts.DryRun
+	domain := ""
+	if kind == KindCompany {
+		var err error
+		if domain, err = p.tenantFor(opts.Domain, s.cfg.Domains); err != nil {
+			return err
+		}
+	}
 
 	type target struct {
 		c     Contact
@@ -116,7 +126,7 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 		}
 	} else {
 		for _, d := range s.idx.docs {
-			if d.alive && d.c.Kind == kind {
+			if d.alive && d.c.Kind == kind && d.c.Domain == domain {
 				add(&target{c: d.c, batch: -1})
 			}
 		}
@@ -159,7 +169,7 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		r.c.Kind = kind
+		r.c.Kind, r.c.Domain = kind, domain
 		r.c.normalize()
 		if err := r.c.Validate(); err != nil {
 			fe := err.(*FieldError)

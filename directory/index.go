@@ -20,8 +20,9 @@ import (
 //     candidates are verified with strings.Contains on the number digits.
 //   - order: doc IDs sorted by the display order key, plus a small sorted
 //     tail pending merged in when it grows, so listing is a merge walk.
-//   - owners/teams: doc IDs of personal contacts per owner and of team
-//     contacts per domain, so users without company access never scan.
+//   - owners/teams/companies: doc IDs of personal contacts per owner and
+//     of team and company contacts per domain, so users without company
+//     access, and users of a small tenant, never scan the others.
 type index struct {
 	docs      []*doc
 	byID      map[string]uint32
@@ -34,6 +35,7 @@ type index struct {
 	unsorted  bool     // pending needs sorting
 	owners    map[string][]uint32
 	teams     map[string][]uint32
+	companies map[string][]uint32
 	dead      int
 }
 
@@ -60,7 +62,7 @@ const (
 func newIndex() *index {
 	return &index{
 		byID: map[string]uint32{}, postings: map[string]*posting{},
-		owners: map[string][]uint32{}, teams: map[string][]uint32{},
+		owners: map[string][]uint32{}, teams: map[string][]uint32{}, companies: map[string][]uint32{},
 	}
 }
 
@@ -126,6 +128,8 @@ func (x *index) put(c Contact) {
 		x.owners[c.Owner] = append(x.owners[c.Owner], id)
 	case KindTeam:
 		x.teams[c.Domain] = append(x.teams[c.Domain], id)
+	case KindCompany:
+		x.companies[c.Domain] = append(x.companies[c.Domain], id)
 	}
 }
 

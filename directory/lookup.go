@@ -26,16 +26,16 @@ const (
 // LookupConfig configures a Lookup.
 type LookupConfig struct {
 	// DefaultRegion is the ISO 3166 region ("FR") numbers are read in when
-	// the callee's SIP domain has no entry in DomainRegions. Company
-	// contacts are stored in this region. Required.
+	// the callee's SIP domain has no entry in DomainRegions. Required.
 	DefaultRegion string
 	// DomainRegions maps a SIP domain to its region: a PBX tenant in
 	// Germany reads "030 1234567" as Berlin, one in France as an error.
-	// Personal and team numbers are stored in their domain's region.
+	// Personal, team and company numbers are stored in their domain's
+	// region.
 	DomainRegions map[string]string
 	// DefaultDomain is the SIP domain of a callee given as a bare
-	// extension ("201"). Empty means such a callee has no domain: no
-	// personal or team contacts, company contacts only.
+	// extension ("201"). Empty means such a callee has no domain and
+	// resolves nothing.
 	DefaultDomain string
 	// MaxExtensionLen is the longest internal extension (0: the phone
 	// package default, 6).
@@ -104,7 +104,7 @@ type LookupResult struct {
 // lookupEntry is what the Lookup keeps of one contact.
 type lookupEntry struct {
 	kind    Kind
-	scope   string // owner for personal, domain for team, "" for company
+	scope   string // owner for personal, domain for team and company
 	name    string
 	display string
 	company string
@@ -166,11 +166,11 @@ func stripExtension(raw string) (string, bool) {
 
 // Lookup resolves incoming numbers to contacts for caller ID. It keeps
 // phone indexes beside the Service, updated on every contact change:
-// one for company contacts, one per SIP domain for team contacts and one
-// per owner for personal contacts, so a lookup reads three small hash
-// maps whatever the directory size and never filters other users'
-// contacts. Marks are read live from the Service. Safe for concurrent
-// use.
+// one per SIP domain (tenant) for company contacts, one per domain for
+// team contacts and one per owner for personal contacts, so a lookup
+// reads three small hash maps whatever the directory size and never
+// filters other users' or other tenants' contacts. Marks are read live
+// from the Service. Safe for concurrent use.
 //
 // Lock order: applyMu, then mu, then each phone.Index's own lock; the
 // Service lock is never held while taking mu, and Resolve releases mu
@@ -187,8 +187,8 @@ type Lookup struct {
 
 	applyMu sync.Mutex // serialises index updates, so events apply in order
 
-	mu       sync.RWMutex // guards the fields below
-	company  *phone.Index
+	mu       sync.RWMutex            // guards the fields below
+	company  map[string]*phone.Index // by domain
 	teams    map[string]*phone.Index // by domain
 	personal map[string]*phone.Index // by owner AOR
 	entries  map[string]*lookupEntry // by contact ID
@@ -302,7 +302,8 @@ func newLookup(svc *Service, cfg LookupConfig) (*Lookup, error) {
 		svc: svc, log: svc.log.With().Str("component", "lookup").Logger(),
 		display: display, fallback: cfg.TrailingFallback, defDom: normDomain(cfg.DefaultDomain),
 		byDomain: map[string]*regionParser{}, regions: map[string]*regionParser{},
-		teams: map[string]*phone.Index{}, personal: map[string]*phone.Index{}, entries: map[string]*lookupEntry{},
+		company: map[string]*phone.Index{}, teams: map[string]*phone.Index{}, personal: map[string]*phone.Index{},
+		entries: map[string]*lookupEntry{},
 	}
 	parser := func(region string) (*regionParser, error) {
 		region = strings.ToUpper(strings.TrimSpace(region))
@@ -334,7 +335,6 @@ func newLookup(svc *Service, cfg LookupConfig) (*Lookup, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("caller-id lookup config: %w", err)
 	}
-	l.company = phone.NewIndex(l.def.norm)
 	return l, nil
 }
 
@@ -355,7 +355,7 @@ func (l *Lookup) entryOf(c *Contact) *lookupEntry {
 	switch c.Kind {
 	case KindPersonal:
 		e.scope = c.Owner
-	case KindTeam:
+	case KindTeam, KindCompany:
 		e.scope = normDomain(c.Domain)
 	}
 	for _, p := range c.Phones {
@@ -386,7 +386,12 @@ func (l *Lookup) indexForLocked(kind Kind, scope string) *phone.Index {
 		}
 		return x
 	}
-	return l.company
+	x := l.company[scope]
+	if x == nil {
+		x = phone.NewIndex(l.parserFor(scope).norm)
+		l.company[scope] = x
+	}
+	return x
 }
 
 // observe is the Service change observer. It must not block for long:
@@ -445,7 +450,11 @@ func (l *Lookup) apply(e ChangeEvent) {
 				continue
 			}
 			if err := newX.Add(id, raw); err != nil {
-				l.log.Debug().Err(err).Str("contact_id", id).Msg("number not indexed for caller id")
+				ev := l.log.Debug().Str("contact_id", id)
+				if next.kind != KindPersonal {
+					ev = ev.Err(err) // the error quotes the number: a personal one is its owner's alone
+				}
+				ev.Msg("number not indexed for caller id")
 			}
 		}
 	}
@@ -476,7 +485,24 @@ func (l *Lookup) apply(e ChangeEvent) {
 // another contact supplies the name. Blocked is only set for matches at
 // the national rank or better; a trailing-digits hint never rejects a
 // call.
+//
+// Resolve reads the callee's personal contacts and marks: use it only for
+// the callee (owner) or a PBX key of the callee's domain. Every other
+// reader gets ResolveShared.
 func (l *Lookup) Resolve(ctx context.Context, number, callee string) (LookupResult, bool) {
+	return l.resolve(ctx, number, callee, true)
+}
+
+// ResolveShared is Resolve without the callee's personal contacts and
+// marks: only the company contacts of the callee's domain and its team
+// members, which every user of that domain may see. It names callers in
+// views shared with colleagues (presence, lamps, events) and answers
+// lookup keys that are neither the callee nor the domain's PBX.
+func (l *Lookup) ResolveShared(ctx context.Context, number, callee string) (LookupResult, bool) {
+	return l.resolve(ctx, number, callee, false)
+}
+
+func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bool) (LookupResult, bool) {
 	if ctx.Err() != nil {
 		return LookupResult{}, false
 	}
@@ -501,10 +527,12 @@ func (l *Lookup) Resolve(ctx context.Context, number, callee string) (LookupResu
 	var src [3]source
 	src[0].kind, src[1].kind, src[2].kind = KindPersonal, KindCompany, KindTeam
 	l.mu.RLock()
-	if x := l.personal[owner]; x != nil && owner != "" {
+	if x := l.personal[owner]; x != nil && owner != "" && personal {
 		src[0].r = x.LookupNumber(num)
 	}
-	src[1].r = l.company.LookupNumber(num)
+	if x := l.company[domain]; x != nil && domain != "" {
+		src[1].r = x.LookupNumber(num)
+	}
 	if x := l.teams[domain]; x != nil && domain != "" {
 		src[2].r = x.LookupNumber(num)
 	}
@@ -551,6 +579,9 @@ func (l *Lookup) Resolve(ctx context.Context, number, callee string) (LookupResu
 
 	// Marks: the callee's on the winning contact(s) when they share one
 	// number, plus those on the callee's personal contact for it.
+	if !personal {
+		return res, true // marks are the callee's own: not shared
+	}
 	if !win.Ambiguous {
 		res.Marks = l.svc.builtinMarks(owner, win.IDs)
 	}
@@ -611,10 +642,13 @@ func (l *Lookup) fallbackNumber(raw string) (phone.Number, bool) {
 	return phone.Number{Raw: raw, Kind: phone.KindNational, National: d[len(d)-l.fallback:], Digits: d}, true
 }
 
-// parseCallee splits a callee into extension and lower-case domain,
+// parseCallee splits a callee with the Lookup's DefaultDomain.
+func (l *Lookup) parseCallee(s string) (ext, domain string) { return SplitCallee(s, l.defDom) }
+
+// SplitCallee splits a callee into extension and lower-case domain,
 // accepting "ext@domain", "ext", and sip:/sips:/tel: URIs with or without
-// a name-addr, port and parameters.
-func (l *Lookup) parseCallee(s string) (ext, domain string) {
+// a name-addr, port and parameters. A bare extension gets defaultDomain.
+func SplitCallee(s, defaultDomain string) (ext, domain string) {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '<'); i >= 0 {
 		s = s[i+1:]
@@ -633,7 +667,7 @@ func (l *Lookup) parseCallee(s string) (ext, domain string) {
 	}
 	ext, domain, found := strings.Cut(s, "@")
 	if !found {
-		return ext, l.defDom
+		return ext, normDomain(defaultDomain)
 	}
 	return ext, normDomain(domain)
 }

@@ -64,7 +64,7 @@ func benchLookup(b *testing.B) *Lookup {
 		}
 		for i := 0; n < benchLookupTotal; i++ {
 			batch.Contacts = append(batch.Contacts, ContactWrite{Contact: Contact{
-				ID: fmt.Sprintf("c_%07d", i), Kind: KindCompany, Version: 1,
+				ID: fmt.Sprintf("c_%07d", i), Kind: KindCompany, Domain: "pbx.example.com", Version: 1,
 				FirstName: firstNames[i%len(firstNames)], LastName: lastNames[i%len(lastNames)], Company: companies[i%len(companies)],
 				Phones: []Phone{{Type: PhoneWork, Number: benchCompanyNumber(i)}},
 			}})

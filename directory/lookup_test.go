@@ -35,6 +35,19 @@ var (
 	userD = lookupUser("100", "de.example")
 )
 
+// idFor returns the ID of fixture contact key as seen by callee: the copy
+// of a company contact in the callee's tenant.
+func (f *lookupFixture) idFor(key, callee string) string {
+	_, dom := SplitCallee(callee, "pbx.example.com")
+	if id, ok := f.ids[key+"@"+dom]; ok {
+		return id
+	}
+	if id, ok := f.ids[key]; ok {
+		return id
+	}
+	return key
+}
+
 // newLookupFixture provisions users, company and personal contacts (some
 // before NewLookup, some after, so both the snapshot and the change path
 // are exercised) and returns the fixture.
@@ -59,14 +72,23 @@ func newLookupFixture(t *testing.T) *lookupFixture {
 		_, err := svc.ProvisionUser(ctx, admin, u)
 		require.NoError(t, err)
 	}
+	// Company contacts belong to one tenant: each fixture company exists
+	// in every domain, as ids[key] in pbx.example.com and
+	// ids[key+"@"+domain] elsewhere.
 	company := func(key, name string, numbers ...string) {
-		c := Contact{Kind: KindCompany, Company: name}
-		for _, n := range numbers {
-			c.Phones = append(c.Phones, Phone{Type: PhoneWork, Number: n})
+		for dom := range lookupDomains {
+			c := Contact{Kind: KindCompany, Domain: dom, Company: name}
+			for _, n := range numbers {
+				c.Phones = append(c.Phones, Phone{Type: PhoneWork, Number: n})
+			}
+			got, err := svc.Create(ctx, admin, c)
+			require.NoError(t, err)
+			if dom == "pbx.example.com" {
+				f.ids[key] = got.ID
+			} else {
+				f.ids[key+"@"+dom] = got.ID
+			}
 		}
-		got, err := svc.Create(ctx, admin, c)
-		require.NoError(t, err)
-		f.ids[key] = got.ID
 	}
 	personal := func(key string, p Principal, first string, number string, mark string) {
 		got, err := svc.Create(ctx, p, Contact{Kind: KindPersonal, FirstName: first, Phones: []Phone{{Type: PhoneMobile, Number: number}}})
@@ -134,11 +156,7 @@ func TestLookupPrecedenceAndMarks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok := f.lk.Resolve(ctx, tt.number, tt.callee)
 			require.True(t, ok)
-			wantID := tt.wantID
-			if id, ok := f.ids[wantID]; ok {
-				wantID = id
-			}
-			assert.Equal(t, wantID, got.ContactID)
+			assert.Equal(t, f.idFor(tt.wantID, tt.callee), got.ContactID)
 			assert.Equal(t, tt.wantKind, got.Kind)
 			assert.Equal(t, tt.wantDisplay, got.Display)
 			assert.Equal(t, tt.wantMarks, got.Marks)
@@ -208,7 +226,7 @@ func TestLookupTrunkFormats(t *testing.T) {
 				return
 			}
 			require.True(t, ok)
-			assert.Equal(t, f.ids[tt.want], got.ContactID)
+			assert.Equal(t, f.idFor(tt.want, tt.callee), got.ContactID)
 			assert.Equal(t, tt.wantRank, got.Rank)
 			assert.False(t, got.Blocked)
 		})
@@ -225,13 +243,13 @@ func TestLookupAmbiguity(t *testing.T) {
 	assert.True(t, got.Ambiguous)
 	assert.Equal(t, phone.RankTrailingDigits, got.Rank)
 	assert.Empty(t, got.ContactID)
-	assert.ElementsMatch(t, []string{f.ids["google"], f.ids["sf"]}, got.Candidates)
+	assert.ElementsMatch(t, []string{f.ids["google@us.example"], f.ids["sf@us.example"]}, got.Candidates)
 	assert.Empty(t, got.Display, "no shared name: the phone shows the number")
 
 	// Two company contacts with one number: ambiguous, but they share the
 	// company, which is what the phone shows.
 	for _, first := range []string{"Jean", "Paul"} {
-		_, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, FirstName: first, Company: "Standard SA",
+		_, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", FirstName: first, Company: "Standard SA",
 			Phones: []Phone{{Type: PhoneWork, Number: "+33 2 40 00 00 01"}}})
 		require.NoError(t, err)
 	}
@@ -243,7 +261,7 @@ func TestLookupAmbiguity(t *testing.T) {
 	assert.Equal(t, "Standard SA", got.Display)
 
 	// An unreadable prefix whose trailing digits fit two numbers.
-	_, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, Company: "Nantes",
+	_, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "Nantes",
 		Phones: []Phone{{Type: PhoneWork, Number: "+33 2 42 68 53 00"}}})
 	require.NoError(t, err)
 	got, ok = f.lk.Resolve(ctx, "*31#68 53 00 ", "201@pbx.example.com")
@@ -260,7 +278,7 @@ func TestLookupFollowsChanges(t *testing.T) {
 	ctx := context.Background()
 	callee := "201@pbx.example.com"
 
-	c, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, FirstName: "Zoé", LastName: "Lefèvre", Company: "Globex",
+	c, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", FirstName: "Zoé", LastName: "Lefèvre", Company: "Globex",
 		Phones: []Phone{{Type: PhoneWork, Number: "03 20 00 00 01"}, {Type: PhoneMobile, Number: "06 12 34 56 78"}}})
 	require.NoError(t, err)
 	for _, n := range []string{"+33320000001", "0612345678"} {
@@ -329,9 +347,9 @@ func TestLookupKeepsOtherObserver(t *testing.T) {
 	require.NoError(t, err)
 	var seen int
 	svc.OnChange(func(ChangeEvent) { seen++ })
-	lk, err := NewLookup(ctx, svc, LookupConfig{DefaultRegion: "FR"})
+	lk, err := NewLookup(ctx, svc, LookupConfig{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"})
 	require.NoError(t, err)
-	_, err = svc.Create(ctx, admin, Contact{Kind: KindCompany, Company: "X", Phones: []Phone{{Type: PhoneWork, Number: "0142685300"}}})
+	_, err = svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "X", Phones: []Phone{{Type: PhoneWork, Number: "0142685300"}}})
 	require.NoError(t, err)
 	assert.Equal(t, 1, seen)
 	_, ok := lk.Resolve(ctx, "0142685300", "")
@@ -448,7 +466,7 @@ func TestLookupConcurrent(t *testing.T) {
 		}()
 	}
 	for i := range 100 {
-		c, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, Company: "Load",
+		c, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "Load",
 			Phones: []Phone{{Type: PhoneWork, Number: fmt.Sprintf("03 20 00 %02d %02d", i/100, i%100)}}})
 		require.NoError(t, err)
 		if i%2 == 0 {
@@ -466,7 +484,7 @@ func TestLookupBuildCancelled(t *testing.T) {
 	svc, err := New(context.Background(), NewMemStore(), Config{}, testLogger())
 	require.NoError(t, err)
 	for i := range 10 {
-		_, err := svc.Create(context.Background(), admin, Contact{Kind: KindCompany, Company: "X",
+		_, err := svc.Create(context.Background(), admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "X",
 			Phones: []Phone{{Type: PhoneWork, Number: fmt.Sprintf("01 42 00 00 %02d", i)}}})
 		require.NoError(t, err)
 	}
@@ -475,7 +493,7 @@ func TestLookupBuildCancelled(t *testing.T) {
 	_, err = NewLookup(ctx, svc, LookupConfig{DefaultRegion: "FR"})
 	require.ErrorIs(t, err, context.Canceled)
 	// The orphaned observer must not queue changes forever.
-	_, err = svc.Create(context.Background(), admin, Contact{Kind: KindCompany, Company: "Y",
+	_, err = svc.Create(context.Background(), admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "Y",
 		Phones: []Phone{{Type: PhoneWork, Number: "01 42 00 00 99"}}})
 	require.NoError(t, err)
 }

@@ -86,13 +86,15 @@ func (s *Service) CreateGroup(ctx context.Context, p Principal, name string) (Gr
 }
 
 // CreateSharedGroup creates a group shared by every user of domain. It
-// needs users:admin.
+// needs users:admin; domain defaults to p's tenant, and only an operator
+// key may name another one.
 func (s *Service) CreateSharedGroup(ctx context.Context, p Principal, domain, name string) (Group, error) {
 	if !p.Has(ScopeUsersAdmin) {
 		return Group{}, fmt.Errorf("shared groups need scope %s: %w", ScopeUsersAdmin, ErrForbidden)
 	}
-	if domain == "" {
-		return Group{}, &FieldError{Field: "domain", Reason: "required"}
+	domain, err := p.tenantFor(domain, s.cfg.Domains)
+	if err != nil {
+		return Group{}, err
 	}
 	return s.createGroup(ctx, Group{ID: sharedGroupID(domain, name), Name: strings.TrimSpace(name), Domain: domain})
 }

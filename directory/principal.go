@@ -1,6 +1,10 @@
 package directory
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Scope is a permission granted to a Principal.
 type Scope string
@@ -10,13 +14,14 @@ const (
 	// ScopePersonal lets a user read and edit their own personal contacts,
 	// marks and groups, and read team contacts of their domain.
 	ScopePersonal Scope = "contacts:personal"
-	// ScopeCompanyRead lets a principal read company contacts.
+	// ScopeCompanyRead lets a principal read company contacts of its
+	// tenant.
 	ScopeCompanyRead Scope = "company:read"
 	// ScopeCompanyWrite lets a principal create, change and delete company
-	// contacts (and implies reading them).
+	// contacts of its tenant (and implies reading them).
 	ScopeCompanyWrite Scope = "company:write"
-	// ScopeUsersAdmin lets a principal provision and delete PBX users and
-	// manage shared groups.
+	// ScopeUsersAdmin lets a principal provision and delete PBX users of
+	// its tenant and manage its shared groups.
 	ScopeUsersAdmin Scope = "users:admin"
 	// ScopeLookup lets a principal resolve numbers for caller ID.
 	ScopeLookup Scope = "lookup"
@@ -34,6 +39,10 @@ const (
 // empty only for operator keys, which act across every served domain. PBX
 // marks a dialplan key: with scope lookup it may resolve numbers for any
 // callee of Domain, including that callee's personal contacts.
+//
+// The tenant rules: company contacts, shared groups, team contacts and
+// users belong to one domain, and a principal reads and writes only those
+// of its tenant (Tenant); an operator key reaches every domain.
 type Principal struct {
 	User   string
 	Admin  bool
@@ -50,32 +59,81 @@ func (p Principal) Has(s Scope) bool {
 	return s == ScopeCompanyRead && slices.Contains(p.Scopes, ScopeCompanyWrite)
 }
 
-// domain returns the SIP domain of p.User, or "".
+// Tenant returns the lower-case domain p acts in: the domain of p.User
+// for a user key (whatever Domain says), else Domain. It is empty only for
+// an operator key.
+func (p Principal) Tenant() string {
+	if p.User != "" {
+		return p.domain()
+	}
+	return strings.ToLower(strings.TrimSpace(p.Domain))
+}
+
+// Operator reports whether p is an operator key, acting on every domain.
+func (p Principal) Operator() bool { return p.Tenant() == "" }
+
+// InTenant reports whether p may act on data of domain d: d is p's tenant,
+// or p is an operator key.
+func (p Principal) InTenant(d string) bool {
+	t := p.Tenant()
+	return t == "" || strings.EqualFold(t, strings.TrimSpace(d))
+}
+
+// PBXFor reports whether p is a PBX key of callee's domain: the one
+// non-owner principal that resolves a callee's personal contacts.
+func (p Principal) PBXFor(domain string) bool {
+	return p.PBX && p.User == "" && p.Tenant() != "" && strings.EqualFold(p.Tenant(), domain) && p.Has(ScopeLookup)
+}
+
+// domain returns the lower-case SIP domain of p.User, or "".
 func (p Principal) domain() string {
 	_, d, ok := splitAOR(p.User)
 	if !ok {
 		return ""
 	}
-	return d
+	return strings.ToLower(d)
+}
+
+// tenantFor returns the domain a company contact or shared group p
+// creates belongs to: p's tenant, or for an operator key the domain it
+// names (required then). A tenant principal naming another domain is
+// refused with ErrForbidden. served, when not empty, lists the domains
+// that exist.
+func (p Principal) tenantFor(requested string, served []string) (string, error) {
+	requested = strings.ToLower(strings.TrimSpace(requested))
+	t := p.Tenant()
+	switch {
+	case t != "" && requested != "" && requested != t:
+		return "", fmt.Errorf("domain %s is not this key's domain %s: %w", requested, t, ErrForbidden)
+	case t != "":
+		return t, nil
+	case requested == "":
+		return "", &FieldError{Field: "domain", Reason: "an operator key must name the domain (tenant) to write in"}
+	case len(served) > 0 && !slices.Contains(served, requested):
+		return "", &FieldError{Field: "domain", Reason: fmt.Sprintf("%q is not a served domain", requested)}
+	}
+	return requested, nil
 }
 
 // canSee reports whether p may read c. Personal contacts are visible only
-// to their owner; company contacts need company:read; team contacts are
-// visible to users of the same domain and to users:admin principals.
+// to their owner; company contacts need company:read and p's tenant; team
+// contacts are visible to users of their domain and to users:admin
+// principals of that tenant.
 func (p Principal) canSee(c *Contact) bool {
 	switch c.Kind {
 	case KindPersonal:
 		return p.User != "" && c.Owner == p.User && p.Has(ScopePersonal)
 	case KindCompany:
-		return p.Has(ScopeCompanyRead)
+		return p.Has(ScopeCompanyRead) && p.InTenant(c.Domain)
 	case KindTeam:
-		return (p.User != "" && p.domain() == c.Domain) || p.Has(ScopeUsersAdmin)
+		return (p.User != "" && strings.EqualFold(p.domain(), c.Domain)) || (p.Has(ScopeUsersAdmin) && p.InTenant(c.Domain))
 	}
 	return false
 }
 
 // hidden reports whether a contact p cannot see must be reported as
-// ErrNotFound rather than ErrForbidden, so that its existence does not leak.
+// ErrNotFound rather than ErrForbidden, so that its existence does not
+// leak: everything but a company contact of p's own tenant.
 func (p Principal) hidden(c *Contact) bool {
-	return c.Kind != KindCompany
+	return c.Kind != KindCompany || !p.InTenant(c.Domain)
 }

@@ -232,7 +232,8 @@ func (s *Service) Search(ctx context.Context, p Principal, q Query) (Page, error
 // smallUniverseLocked returns a superset of the docs Search may return
 // when one is cheaply known to be small: the members of the filtered
 // group, the personal and team contacts when company contacts are out of
-// scope, or the index candidates for the query text.
+// scope, the contacts of p's tenant when it is a small part of the
+// directory, or the index candidates for the query text.
 func (s *Service) smallUniverseLocked(p Principal, q Query, groupOwner string, pq parsedQuery) ([]uint32, bool) {
 	if q.Group != "" {
 		var ids []uint32
@@ -251,17 +252,30 @@ func (s *Service) smallUniverseLocked(p Principal, q Query, groupOwner string, p
 			ids = append(ids, s.idx.owners[p.User]...)
 		}
 		if q.Kind != KindPersonal {
-			if p.Has(ScopeUsersAdmin) {
+			if p.Has(ScopeUsersAdmin) && p.Operator() {
 				for _, l := range s.idx.teams {
 					ids = append(ids, l...)
 				}
-			} else if p.User != "" {
-				ids = append(ids, s.idx.teams[p.domain()]...)
+			} else if p.Tenant() != "" {
+				ids = append(ids, s.idx.teams[p.Tenant()]...)
 			}
 		}
 		return ids, true
 	}
-	return s.idx.candidates(pq)
+	cands, ok := s.idx.candidates(pq)
+	// A tenant that is a small part of the directory is cheaper to list
+	// than to find by scanning everyone's contacts in order.
+	if t := p.Tenant(); t != "" {
+		own, teams, companies := s.idx.owners[p.User], s.idx.teams[t], s.idx.companies[t]
+		if n := len(own) + len(teams) + len(companies); (!ok || n < len(cands)) && 4*n < len(s.idx.byID) {
+			ids := make([]uint32, 0, n)
+			if p.User != "" {
+				ids = append(ids, own...)
+			}
+			return append(append(ids, teams...), companies...), true
+		}
+	}
+	return cands, ok
 }
 
 // groupOwnerLocked checks that p may use group id and returns the mark
@@ -276,7 +290,7 @@ func (s *Service) groupOwnerLocked(p Principal, id string) (string, error) {
 	g, ok := s.groups[id]
 	switch {
 	case !ok:
-	case g.Shared() && (g.Domain == p.domain() || p.Has(ScopeUsersAdmin)):
+	case g.Shared() && ((p.User != "" && g.Domain == p.domain()) || (p.Has(ScopeUsersAdmin) && p.InTenant(g.Domain))):
 		return sharedOwner(g.Domain), nil
 	case !g.Shared() && p.User != "" && g.Owner == p.User:
 		return p.User, nil

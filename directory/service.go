@@ -98,6 +98,9 @@ func New(ctx context.Context, store Store, cfg Config, log zerolog.Logger) (*Ser
 		cfg: cfg, store: store, log: log.With().Str("component", "directory").Logger(), now: time.Now,
 		origin: newID()[2:],
 	}
+	if err := migrateTenants(ctx, store, cfg.Domains, s.log); err != nil {
+		return nil, err
+	}
 	st, err := s.load(ctx)
 	if err != nil {
 		return nil, err
@@ -234,7 +237,9 @@ func canWrite(p Principal, k Kind) error {
 }
 
 // Create stores a new personal or company contact and returns it with its
-// ID, owner, times and version 1 set. Personal contacts belong to p.User.
+// ID, owner, times and version 1 set. Personal contacts belong to p.User;
+// company contacts to p's tenant, or for an operator key to the c.Domain
+// it names.
 func (s *Service) Create(ctx context.Context, p Principal, c Contact) (Contact, error) {
 	if err := canWrite(p, c.Kind); err != nil {
 		return Contact{}, err
@@ -243,9 +248,16 @@ func (s *Service) Create(ctx context.Context, p Principal, c Contact) (Contact, 
 	if err := c.Validate(); err != nil {
 		return Contact{}, err
 	}
+	requested := c.Domain
 	c.ID, c.Owner, c.Domain = newID(), "", ""
 	if c.Kind == KindPersonal {
 		c.Owner = p.User
+	}
+	if c.Kind == KindCompany {
+		var err error
+		if c.Domain, err = p.tenantFor(requested, s.cfg.Domains); err != nil {
+			return Contact{}, err
+		}
 	}
 	c.Created = s.now().UTC()
 	c.Updated, c.Version = c.Created, 1
@@ -353,7 +365,7 @@ func (s *Service) marksOfContactLocked(id string) []Mark {
 
 // ForEachNumber calls fn with every phone number (as digits) of every
 // contact p may resolve for caller ID, until fn returns false. It needs
-// scope lookup, which covers team and company contacts; p's own personal
+// scope lookup, which covers team and company contacts of p's tenant; p's own personal
 // contacts are included when p holds contacts:personal. fn runs under the
 // Service read lock and must not call the Service.
 func (s *Service) ForEachNumber(ctx context.Context, p Principal, fn func(digits string, c Contact) bool) error {
@@ -368,7 +380,7 @@ func (s *Service) ForEachNumber(ctx context.Context, p Principal, fn func(digits
 				return err
 			}
 		}
-		if !d.alive || (d.c.Kind == KindPersonal && !p.canSee(&d.c)) {
+		if !d.alive || (d.c.Kind == KindPersonal && !p.canSee(&d.c)) || (d.c.Kind != KindPersonal && !p.InTenant(d.c.Domain)) {
 			continue
 		}
 		for _, dg := range d.digits {

@@ -42,6 +42,9 @@ func (s *Service) ProvisionUser(ctx context.Context, p Principal, u User) (User,
 	if err := s.checkServedDomain(u.Domain); err != nil {
 		return User{}, err
 	}
+	if !p.InTenant(u.Domain) {
+		return User{}, fmt.Errorf("provision user %s: not in this key's domain %s: %w", u.AOR(), p.Tenant(), ErrForbidden)
+	}
 	password := u.SIPPassword
 	u.SIPPassword, u.Digest = "", nil
 	if err := checkSIPPassword(password); err != nil {
@@ -81,13 +84,14 @@ func (s *Service) GetUser(_ context.Context, p Principal, aor string) (User, err
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	u, ok := s.users[aor]
-	if !ok {
+	if !ok || !p.InTenant(u.Domain) {
 		return User{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
 	}
 	return u.public(), nil
 }
 
-// ListUsers returns every user sorted by AOR. It needs users:admin.
+// ListUsers returns every user of p's tenant sorted by AOR. It needs
+// users:admin.
 func (s *Service) ListUsers(_ context.Context, p Principal) ([]User, error) {
 	if err := requireUsersAdmin(p); err != nil {
 		return nil, err
@@ -96,7 +100,9 @@ func (s *Service) ListUsers(_ context.Context, p Principal) ([]User, error) {
 	defer s.mu.RUnlock()
 	out := make([]User, 0, len(s.users))
 	for _, u := range s.users {
-		out = append(out, u.public())
+		if p.InTenant(u.Domain) {
+			out = append(out, u.public())
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].AOR() < out[j].AOR() })
 	return out, nil
@@ -112,7 +118,7 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, aor string, confi
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	dep, b, err := s.userDependents(aor)
+	dep, b, err := s.userDependents(p, aor)
 	if err != nil {
 		return Dependents{}, err
 	}
@@ -127,10 +133,10 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, aor string, confi
 
 // userDependents reports what deleting user aor takes with it, and the
 // batch that deletes it all.
-func (s *Service) userDependents(aor string) (Dependents, Batch, error) {
+func (s *Service) userDependents(p Principal, aor string) (Dependents, Batch, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if _, ok := s.users[aor]; !ok {
+	if u, ok := s.users[aor]; !ok || !p.InTenant(u.Domain) {
 		return Dependents{}, Batch{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
 	}
 	teamID := TeamContactID(aor)

@@ -148,7 +148,7 @@ func TestDirectoryActsAsOneAcrossInstances(t *testing.T) {
 
 	// A company CSV import on B is looked up on A.
 	csv := "first_name,last_name,company,phone_work\nLuc,Perrin,Garage Perrin,+33 4 91 55 01 42\nbad,row,,not-a-number\n"
-	code, body, _ = b.call("POST", "/v1/contacts/import.csv?kind=company", admin, csv, "Content-Type", "text/csv")
+	code, body, _ = b.call("POST", "/v1/contacts/import.csv?kind=company&domain=pbx.example.com", admin, csv, "Content-Type", "text/csv")
 	require.Equal(t, 200, code, body)
 	assert.Contains(t, body, `"imported":1`)
 	within(t, "A looks up B's import", func() bool {
@@ -173,7 +173,7 @@ func TestDirectoryConvergesAfterOutagesAndRestarts(t *testing.T) {
 	// it, and both instances agree when it is back.
 	nats.Stop()
 	for _, name := range []string{"Outage One", "Outage Two"} {
-		code, body, _ := a.call("POST", "/v1/contacts", admin, `{"kind":"company","company":"`+name+`","phones":[{"type":"work","number":"+33 4 91 55 01 43"}]}`)
+		code, body, _ := a.call("POST", "/v1/contacts", admin, `{"kind":"company","domain":"pbx.example.com","company":"`+name+`","phones":[{"type":"work","number":"+33 4 91 55 01 43"}]}`)
 		require.Equal(t, 201, code, body)
 	}
 	nats.Start()

@@ -283,7 +283,7 @@ func TestCallerIDNamesTheRingingCall(t *testing.T) {
 	admin := mintKey(t, redisURL, "--admin", "--scopes", "company:write,lookup")
 
 	req, err := http.NewRequest("POST", "http://"+in.http+"/v1/contacts", strings.NewReader(
-		`{"kind":"company","company":"ACME Marseille","phones":[{"type":"work","number":"+33 4 91 55 01 42"}]}`))
+		`{"kind":"company","domain":"pbx.example.com","company":"ACME Marseille","phones":[{"type":"work","number":"+33 4 91 55 01 42"}]}`))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+admin)
 	res, err := http.DefaultClient.Do(req)

@@ -59,8 +59,12 @@ type Service struct {
 	callers  CallerResolver
 }
 
-// CallerResolver names the caller of a ringing call from the directory, so
-// colleagues' lamps and apps show who is calling, not a bare number.
+// CallerResolver decides how the remote party of a call on an extension
+// appears in the extension's view, which every watcher of it shares
+// (lamps, apps, events): named from the directory, so colleagues see who
+// is calling rather than a bare number, and shown or hidden per the
+// domain's policy. It returns the party to store and true, or false to
+// keep remote as reported.
 type CallerResolver interface {
 	ResolveCaller(ctx context.Context, callee AOR, remote Party) (Party, bool)
 }
@@ -72,9 +76,11 @@ func (s *Service) SetCallerResolver(r CallerResolver) {
 	s.mu.Unlock()
 }
 
-// enrich names the remote party of each ringing incoming dialog. It runs
-// before the store update: a lookup is a read and must not be retried with
-// an optimistic transaction.
+// enrich passes the remote party of every live dialog, in either
+// direction, through the CallerResolver: a name a PBX or phone reported
+// (perhaps from someone's personal book) must not reach colleagues as is.
+// It runs before the store update: a lookup is a read and must not be
+// retried with an optimistic transaction.
 func (s *Service) enrich(ctx context.Context, aor AOR, b *PublishBody) {
 	s.mu.RLock()
 	r := s.callers
@@ -84,7 +90,7 @@ func (s *Service) enrich(ctx context.Context, aor AOR, b *PublishBody) {
 	}
 	for i := range b.Dialogs {
 		d := &b.Dialogs[i]
-		if !d.ringing() || d.Remote.URI == "" {
+		if d.State == DialogTerminated || d.Remote == (Party{}) {
 			continue
 		}
 		if p, ok := r.ResolveCaller(ctx, aor, d.Remote); ok {

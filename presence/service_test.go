@@ -371,10 +371,36 @@ func TestRingingCallerIsNamed(t *testing.T) {
 	require.Len(t, v.Dialogs, 2)
 	assert.Equal(t, "ACME Marseille", v.Dialogs[0].Remote.Display, "the directory name replaces the bare number")
 	assert.Equal(t, "c-42", v.Dialogs[0].Remote.ContactID)
-	assert.Empty(t, v.Dialogs[1].Remote.ContactID, "outgoing calls are not looked up")
+	assert.Equal(t, "ACME Marseille", v.Dialogs[1].Remote.Display, "outgoing calls pass the resolver too: a dialled name may come from a personal book")
 
 	// Answered without a remote identity: the name stays while the call is up.
 	_, err = s.Publish(ctx, alice, Publish{Event: EventDialog, IfMatch: res.ETag, Expires: time.Minute, Body: dialogBody(2, Dialog{ID: "d1", State: DialogConfirmed})})
 	require.NoError(t, err)
 	assert.Equal(t, "ACME Marseille", rec.last(t).View.Dialogs[0].Remote.Display)
+}
+
+// hidingResolver is a CallerResolver whose policy hides every party.
+type hidingResolver struct{}
+
+func (hidingResolver) ResolveCaller(context.Context, AOR, Party) (Party, bool) { return Party{}, true }
+
+func TestResolverDecidesEveryRemoteParty(t *testing.T) {
+	ctx := context.Background()
+	s, _, rec := newTestService(t)
+	s.SetCallerResolver(hidingResolver{})
+	register(t, s, "c1", 1, "sip:201@10.0.0.5", time.Hour)
+	res, err := s.Publish(ctx, alice, Publish{Event: EventDialog, Expires: time.Minute, Body: dialogBody(1,
+		Dialog{ID: "d1", Direction: DirectionRecipient, State: DialogEarly, Remote: Party{URI: "sip:0699887766@pbx", Display: "Secret Lover"}})})
+	require.NoError(t, err)
+	require.Len(t, rec.last(t).View.Dialogs, 1)
+	assert.Equal(t, Party{}, rec.last(t).View.Dialogs[0].Remote)
+
+	// The answered report names the party again: it is decided again.
+	_, err = s.Publish(ctx, alice, Publish{Event: EventDialog, IfMatch: res.ETag, Expires: time.Minute, Body: dialogBody(2,
+		Dialog{ID: "d1", State: DialogConfirmed, Remote: Party{URI: "sip:0699887766@pbx", Display: "Secret Lover"}})})
+	require.NoError(t, err)
+	v := rec.last(t).View
+	require.Len(t, v.Dialogs, 1)
+	assert.Equal(t, DialogConfirmed, v.Dialogs[0].State)
+	assert.Equal(t, Party{}, v.Dialogs[0].Remote)
 }

@@ -105,11 +105,13 @@ func (t timedStore) observe(op string, start time.Time) {
 	t.hist.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
-// contactEvent is the wire form of a directory change. It names the
-// contact, never its content: subscribers read it through the API with
-// their own permissions. Subjects: personal contacts under the owner's
-// domain and extension, team contacts under "<domain>.team", company
-// contacts under "global.company".
+// contactEvent is the wire form of a directory change. It carries the
+// change (type), the contact's id, kind and version, never its content —
+// for a personal contact nothing its owner typed — so subscribers read the
+// content through the API with their own permissions. Subjects stay in
+// the tenant: personal contacts under the owner's domain and extension,
+// team contacts under "<domain>.team", company contacts under
+// "<domain>.company".
 func contactEvent(ev directory.ChangeEvent) events.ContactEvent {
 	c := ev.Contact
 	out := events.ContactEvent{Type: string(ev.Op), ID: c.ID, Kind: string(c.Kind), Version: c.Version}
@@ -120,21 +122,7 @@ func contactEvent(ev directory.ChangeEvent) events.ContactEvent {
 	case directory.KindTeam:
 		out.Domain, out.Owner = c.Domain, "team"
 	default:
-		out.Domain, out.Owner = "global", "company"
+		out.Domain, out.Owner = c.Domain, "company"
 	}
 	return out
-}
-
-// callerNames names ringing callers from the directory for the presence
-// core: what colleagues' lamps and apps show.
-type callerNames struct{ lookup *directory.Lookup }
-
-func (c callerNames) ResolveCaller(ctx context.Context, callee presence.AOR, remote presence.Party) (presence.Party, bool) {
-	number := remote.URI
-	res, ok := c.lookup.Resolve(ctx, number, callee.String())
-	if !ok || res.Display == "" {
-		return presence.Party{}, false
-	}
-	remote.Display, remote.ContactID = res.Display, res.ContactID
-	return remote, true
 }

@@ -43,6 +43,9 @@ type config struct {
 	DomainRegions map[string]string
 	CallerPattern string
 	CallerMaxLen  int
+	// CallerDisplay is the per-domain policy for colleagues' view of a
+	// call's other party (callerdisplay.go).
+	CallerDisplay map[string]callerDisplay
 	Pprof         bool
 	// SIPAuthAlgorithms are offered in this order, one challenge each.
 	SIPAuthAlgorithms []string
@@ -70,6 +73,7 @@ type config struct {
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
 	var domains, trusted, pbxExts, pbxEvents, algs, domainRegions string
+	var callerDisplayFlag string
 	fs := flag.NewFlagSet("switchboard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.SIPListen, "sip-listen", ":5060", "SIP address, served on UDP and TCP")
@@ -89,6 +93,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.CallerPattern, "callerid-pattern", "{first} {last} ({company})", "how caller names are shown on phones: {first} {last} {company} {department}")
 	fs.IntVar(&c.CallerMaxLen, "callerid-max-len", 24, "longest caller name sent to phones; longer ones are cut")
 	fs.IntVar(&c.MaxContactsPerUser, "max-contacts-per-user", 10000, "personal contacts each user may keep; -1: no limit")
+	fs.StringVar(&callerDisplayFlag, "caller-display", "", "what colleagues' lamps, the presence API and events show of an extension's caller, per domain: name, number or hidden, e.g. a.example=name,b.example=hidden (a bare value sets the rest; default name)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP address (for diagnosis; keep it off the internet)")
 	fs.StringVar(&c.PolicyFile, "presence-policy", "", "file of presence allow-list rules (who may watch whom); empty: every watcher of the domain")
 	fs.BoolVar(&c.SIPAuth, "sip-auth", false, "challenge phones' REGISTER, SUBSCRIBE and PUBLISH with digest, against the SIP passwords set when provisioning users")
@@ -152,6 +157,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			continue
 		}
 		c.DomainRegions[strings.ToLower(strings.TrimSpace(d))] = strings.ToUpper(strings.TrimSpace(r))
+	}
+	if cd, err := parseCallerDisplay(callerDisplayFlag, c.Domains); err != nil {
+		envErrs = append(envErrs, err)
+	} else {
+		c.CallerDisplay = cd
 	}
 	for _, a := range strings.Split(algs, ",") {
 		switch a = strings.TrimSpace(a); a {

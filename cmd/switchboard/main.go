@@ -277,7 +277,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("index caller-id numbers: %w", err)
 	}
 	apiSrv.SetCallerID(lookup)
-	core.SetCallerResolver(callerNames{lookup})
+	core.SetCallerResolver(callerNames{lookup: lookup, policy: cfg.CallerDisplay})
 	br := &bridge{bus: bus, core: core, log: log.With().Str("component", "bridge").Logger()}
 	core.Watch(edge.Changed)
 	core.Watch(apiSrv.Watch)

@@ -1,0 +1,415 @@
+package directory
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Two tenants: a.example and b.example.
+var (
+	operator    = Principal{Admin: true, Scopes: []Scope{ScopeUsersAdmin, ScopeCompanyWrite, ScopeLookup}}
+	adminA      = Principal{Admin: true, Domain: "a.example", Scopes: []Scope{ScopeUsersAdmin, ScopeCompanyWrite}}
+	adminB      = Principal{Admin: true, Domain: "b.example", Scopes: []Scope{ScopeUsersAdmin, ScopeCompanyWrite}}
+	tenantUserA = Principal{User: "201@a.example", Scopes: []Scope{ScopePersonal, ScopeCompanyRead, ScopeLookup}}
+	tenantUserB = Principal{User: "301@b.example", Scopes: []Scope{ScopePersonal, ScopeCompanyRead, ScopeLookup}}
+)
+
+type tenantFixture struct {
+	svc             *Service
+	companyA, compB Contact
+	sharedA         Group
+}
+
+func newTenantFixture(t *testing.T) *tenantFixture {
+	t.Helper()
+	ctx := context.Background()
+	svc, err := New(ctx, NewMemStore(), Config{Domains: []string{"a.example", "b.example"}}, testLogger())
+	require.NoError(t, err)
+	f := &tenantFixture{svc: svc}
+	_, err = svc.ProvisionUser(ctx, adminA, User{Extension: "201", Domain: "a.example", FirstName: "Ana", LastName: "Silva"})
+	require.NoError(t, err)
+	_, err = svc.ProvisionUser(ctx, adminB, User{Extension: "301", Domain: "b.example", FirstName: "Bea", LastName: "Costa"})
+	require.NoError(t, err)
+	f.companyA, err = svc.Create(ctx, adminA, Contact{Kind: KindCompany, Company: "Alpha Plumbing", Phones: []Phone{{Type: PhoneWork, Number: "+33 4 91 55 01 42"}}})
+	require.NoError(t, err)
+	f.compB, err = svc.Create(ctx, adminB, Contact{Kind: KindCompany, Company: "Beta Bakery", Phones: []Phone{{Type: PhoneWork, Number: "+33 4 72 00 11 22"}}})
+	require.NoError(t, err)
+	f.sharedA, err = svc.CreateSharedGroup(ctx, adminA, "", "Suppliers")
+	require.NoError(t, err)
+	return f
+}
+
+func TestTenantCompanyContactsStayInTheirDomain(t *testing.T) {
+	f := newTenantFixture(t)
+	ctx := context.Background()
+	assert.Equal(t, "a.example", f.companyA.Domain, "a tenant admin writes in its own domain")
+	assert.Equal(t, "b.example", f.compB.Domain)
+
+	t.Run("search", func(t *testing.T) {
+		for _, q := range []Query{{}, {Text: "alpha"}, {Text: "91 55 01"}, {Kind: KindCompany}} {
+			page, err := f.svc.Search(ctx, tenantUserB, q)
+			require.NoError(t, err)
+			for _, e := range page.Items {
+				assert.NotEqual(t, f.companyA.ID, e.Contact.ID, "query %+v", q)
+				assert.NotEqual(t, "a.example", e.Contact.Domain, "query %+v", q)
+			}
+		}
+		page, err := f.svc.Search(ctx, tenantUserA, Query{Text: "alpha"})
+		require.NoError(t, err)
+		require.Len(t, page.Items, 1, "its own tenant finds it")
+	})
+	t.Run("get hides existence", func(t *testing.T) {
+		_, err := f.svc.Get(ctx, tenantUserB, f.companyA.ID)
+		require.ErrorIs(t, err, ErrNotFound)
+		_, err = f.svc.Get(ctx, adminB, f.companyA.ID)
+		require.ErrorIs(t, err, ErrNotFound)
+		_, err = f.svc.Get(ctx, operator, f.companyA.ID)
+		require.NoError(t, err, "an operator key reads every domain")
+	})
+	t.Run("export", func(t *testing.T) {
+		var out strings.Builder
+		require.NoError(t, f.svc.ExportCSV(ctx, tenantUserB, KindCompany, &out))
+		assert.NotContains(t, out.String(), "Alpha Plumbing")
+		assert.Contains(t, out.String(), "Beta Bakery")
+	})
+	t.Run("numbers for caller id", func(t *testing.T) {
+		var digits []string
+		require.NoError(t, f.svc.ForEachNumber(ctx, tenantUserB, func(d string, _ Contact) bool { digits = append(digits, d); return true }))
+		assert.NotContains(t, digits, "33491550142")
+		assert.Contains(t, digits, "33472001122")
+	})
+}
+
+func TestTenantAdminWritesOnlyItsDomain(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		op   func(f *tenantFixture) error
+		want error // nil, ErrForbidden, ErrNotFound, or errField
+	}{
+		{name: "create in another domain", want: ErrForbidden, op: func(f *tenantFixture) error {
+			_, err := f.svc.Create(ctx, adminB, Contact{Kind: KindCompany, Domain: "a.example", Company: "Intruder", Emails: []string{"x@b.example"}})
+			return err
+		}},
+		{name: "create naming its own domain", op: func(f *tenantFixture) error {
+			_, err := f.svc.Create(ctx, adminB, Contact{Kind: KindCompany, Domain: "B.example", Company: "Gamma", Emails: []string{"x@b.example"}})
+			return err
+		}},
+		{name: "update another domain's contact", want: ErrNotFound, op: func(f *tenantFixture) error {
+			c := f.companyA
+			c.Company = "Defaced"
+			_, err := f.svc.Update(ctx, adminB, c, c.Version)
+			return err
+		}},
+		{name: "delete another domain's contact", want: ErrNotFound, op: func(f *tenantFixture) error {
+			return f.svc.Delete(ctx, adminB, f.companyA.ID, f.companyA.Version)
+		}},
+		{name: "operator without a domain", want: errField, op: func(f *tenantFixture) error {
+			_, err := f.svc.Create(ctx, operator, Contact{Kind: KindCompany, Company: "Nowhere", Emails: []string{"x@b.example"}})
+			return err
+		}},
+		{name: "operator in an unserved domain", want: errField, op: func(f *tenantFixture) error {
+			_, err := f.svc.Create(ctx, operator, Contact{Kind: KindCompany, Domain: "c.example", Company: "Nowhere", Emails: []string{"x@b.example"}})
+			return err
+		}},
+		{name: "operator names a served domain", op: func(f *tenantFixture) error {
+			c, err := f.svc.Create(ctx, operator, Contact{Kind: KindCompany, Domain: "a.example", Company: "Delta", Emails: []string{"x@a.example"}})
+			if err == nil && c.Domain != "a.example" {
+				t.Errorf("created in %q", c.Domain)
+			}
+			return err
+		}},
+		{name: "import updating a duplicate of another domain", op: func(f *tenantFixture) error {
+			in := CSVHeader + "\nDefaced,,,,,+33491550142,\n"
+			rep, err := f.svc.ImportCSV(ctx, adminB, KindCompany, strings.NewReader(in), ImportOptions{OnDuplicate: DupUpdate, Domain: "b.example"})
+			if err == nil && (rep.Updated != 0 || rep.Imported != 1) {
+				t.Errorf("report %+v: want a new contact in b.example", rep)
+			}
+			return err
+		}},
+		{name: "import into another domain", want: ErrForbidden, op: func(f *tenantFixture) error {
+			_, err := f.svc.ImportCSV(ctx, adminB, KindCompany, strings.NewReader(CSVHeader+"\nX,,,,,0123,\n"), ImportOptions{Domain: "a.example"})
+			return err
+		}},
+		{name: "operator import without a domain", want: errField, op: func(f *tenantFixture) error {
+			_, err := f.svc.ImportCSV(ctx, operator, KindCompany, strings.NewReader(CSVHeader+"\nX,,,,,0123,\n"), ImportOptions{})
+			return err
+		}},
+		{name: "provision a user of another domain", want: ErrForbidden, op: func(f *tenantFixture) error {
+			_, err := f.svc.ProvisionUser(ctx, adminB, User{Extension: "202", Domain: "a.example", FirstName: "Eve"})
+			return err
+		}},
+		{name: "read a user of another domain", want: ErrNotFound, op: func(f *tenantFixture) error {
+			_, err := f.svc.GetUser(ctx, adminB, "201@a.example")
+			return err
+		}},
+		{name: "delete a user of another domain", want: ErrNotFound, op: func(f *tenantFixture) error {
+			_, err := f.svc.DeleteUser(ctx, adminB, "201@a.example", true)
+			return err
+		}},
+		{name: "shared group in another domain", want: ErrForbidden, op: func(f *tenantFixture) error {
+			_, err := f.svc.CreateSharedGroup(ctx, adminB, "a.example", "Spies")
+			return err
+		}},
+		{name: "delete another domain's shared group", want: ErrNotFound, op: func(f *tenantFixture) error {
+			return f.svc.DeleteGroup(ctx, adminB, f.sharedA.ID)
+		}},
+		{name: "mark into another domain's shared group", want: ErrNotFound, op: func(f *tenantFixture) error {
+			return f.svc.Mark(ctx, adminB, f.compB.ID, f.sharedA.ID, true)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newTenantFixture(t)
+			err := tt.op(f)
+			switch {
+			case tt.want == nil:
+				require.NoError(t, err)
+			case tt.want == errField:
+				var fe *FieldError
+				require.ErrorAs(t, err, &fe)
+				assert.Equal(t, "domain", fe.Field)
+			default:
+				require.ErrorIs(t, err, tt.want)
+			}
+			got, err := f.svc.Get(ctx, adminA, f.companyA.ID)
+			require.NoError(t, err)
+			assert.Equal(t, f.companyA, got.Contact, "a.example's contact is untouched")
+			_, err = f.svc.GetUser(ctx, adminA, "201@a.example")
+			require.NoError(t, err, "a.example's user is untouched")
+		})
+	}
+
+	t.Run("lists", func(t *testing.T) {
+		f := newTenantFixture(t)
+		users, err := f.svc.ListUsers(ctx, adminB)
+		require.NoError(t, err)
+		require.Len(t, users, 1)
+		assert.Equal(t, "301@b.example", users[0].AOR())
+		groups, err := f.svc.ListGroups(ctx, adminB)
+		require.NoError(t, err)
+		assert.Empty(t, groups, "a.example's shared group is not listed for b.example")
+		page, err := f.svc.Search(ctx, adminB, Query{Kind: KindTeam})
+		require.NoError(t, err)
+		require.Len(t, page.Items, 1)
+		assert.Equal(t, TeamContactID("301@b.example"), page.Items[0].Contact.ID)
+	})
+}
+
+// errField marks an expected *FieldError on "domain".
+var errField = &FieldError{Field: "domain"}
+
+// seedPreTenant writes what a store held before tenants: a company
+// contact and a shared group without a domain, with a membership.
+func seedPreTenant(t *testing.T, s Store) Contact {
+	t.Helper()
+	c := Contact{ID: "c_legacy", Kind: KindCompany, Company: "Legacy SA", Phones: []Phone{{Type: PhoneWork, Number: "+33 4 91 55 01 42"}},
+		Created: time.Unix(100, 0).UTC(), Updated: time.Unix(100, 0).UTC(), Version: 3}
+	requireApply(t, s, context.Background(), Batch{
+		Contacts: []ContactWrite{{Contact: c}},
+		Groups:   []Group{{ID: "shared::suppliers", Name: "Suppliers"}},
+		Marks:    []Mark{{Owner: "@", ContactID: c.ID, Groups: []string{"shared::suppliers"}}},
+	})
+	return c
+}
+
+func testMigrateTenants(t *testing.T, open func(t *testing.T) Store) {
+	ctx := context.Background()
+	s := open(t)
+	legacy := seedPreTenant(t, s)
+	cfg := Config{Domains: []string{"a.example", "b.example"}}
+	svc, err := New(ctx, s, cfg, testLogger())
+	require.NoError(t, err)
+
+	stored, err := s.GetContact(ctx, legacy.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "a.example", stored.Domain, "moved to the default domain in the store")
+	assert.Equal(t, legacy.Version+1, stored.Version)
+
+	e, err := svc.Get(ctx, tenantUserA, legacy.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"shared:a.example:suppliers"}, e.Marks, "the membership moved with its group")
+	_, err = svc.Get(ctx, tenantUserB, legacy.ID)
+	require.ErrorIs(t, err, ErrNotFound)
+
+	groups, err := s.ListGroups(ctx)
+	require.NoError(t, err)
+	require.Len(t, groups, 1)
+	assert.Equal(t, Group{ID: "shared:a.example:suppliers", Name: "Suppliers", Domain: "a.example"}, groups[0])
+	var marks []Mark
+	require.NoError(t, s.ForEachMark(ctx, func(m Mark) error { marks = append(marks, m); return nil }))
+	assert.Equal(t, []Mark{{Owner: "@a.example", ContactID: legacy.ID, Groups: []string{"shared:a.example:suppliers"}}}, marks)
+
+	// A second start (or a second instance) finds nothing left to move.
+	_, err = New(ctx, s, cfg, testLogger())
+	require.NoError(t, err)
+	again, err := s.GetContact(ctx, legacy.ID)
+	require.NoError(t, err)
+	assert.Equal(t, stored, again)
+}
+
+func TestMigrateTenantsBolt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dir.db")
+	testMigrateTenants(t, func(t *testing.T) Store { return openTestBolt(t, path) })
+}
+
+func TestMigrateTenantsRedis(t *testing.T) {
+	rdb := newTestRedis(t)
+	testMigrateTenants(t, func(t *testing.T) Store {
+		var b [6]byte
+		_, _ = crand.Read(b[:])
+		prefix := "sbtest:tenant:" + hex.EncodeToString(b[:]) + ":"
+		t.Cleanup(func() {
+			keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
+			if err == nil && len(keys) > 0 {
+				rdb.Del(context.Background(), keys...)
+			}
+		})
+		return NewRedisStore(rdb, prefix)
+	})
+}
+
+func TestLookupStaysInTheCalleesTenant(t *testing.T) {
+	f := newTenantFixture(t)
+	ctx := context.Background()
+	lk, err := NewLookup(ctx, f.svc, LookupConfig{DefaultRegion: "FR", DefaultDomain: "a.example"})
+	require.NoError(t, err)
+	// After the build, through the change path: a.example's contact gets a
+	// second number, and 301@b.example keeps a personal contact.
+	c := f.companyA
+	c.Phones = append(c.Phones, Phone{Type: PhoneMobile, Number: "06 12 34 56 78"})
+	_, err = f.svc.Update(ctx, adminA, c, c.Version)
+	require.NoError(t, err)
+	secret, err := f.svc.Create(ctx, tenantUserB, Contact{Kind: KindPersonal, FirstName: "Secret", LastName: "Lover", Phones: []Phone{{Type: PhoneMobile, Number: "06 99 88 77 66"}}})
+	require.NoError(t, err)
+	require.NoError(t, f.svc.Mark(ctx, tenantUserB, secret.ID, GroupVIP, true))
+
+	tests := []struct {
+		name, number, callee string
+		shared               bool
+		want                 string // contact ID, "" for a miss
+	}{
+		{name: "own tenant", number: "0491550142", callee: "201@a.example", want: f.companyA.ID},
+		{name: "own tenant, added number", number: "0612345678", callee: "201", want: f.companyA.ID},
+		{name: "other tenant's company contact", number: "0491550142", callee: "301@b.example"},
+		{name: "other tenant's added number", number: "0612345678", callee: "301@b.example"},
+		{name: "other tenant, shared view", number: "0491550142", callee: "301@b.example", shared: true},
+		{name: "b's own company contact", number: "0472001122", callee: "301@b.example", want: f.compB.ID},
+		{name: "b's company contact not for a", number: "0472001122", callee: "201@a.example"},
+		{name: "owner's personal contact", number: "0699887766", callee: "301@b.example", want: secret.ID},
+		{name: "shared view never reads personal", number: "0699887766", callee: "301@b.example", shared: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resolve := lk.Resolve
+			if tt.shared {
+				resolve = lk.ResolveShared
+			}
+			got, ok := resolve(ctx, tt.number, tt.callee)
+			if tt.want == "" {
+				assert.False(t, ok, "got %+v", got)
+				return
+			}
+			require.True(t, ok)
+			assert.Equal(t, tt.want, got.ContactID)
+		})
+	}
+
+	t.Run("shared view carries no personal marks", func(t *testing.T) {
+		_, err := f.svc.Create(ctx, tenantUserB, Contact{Kind: KindPersonal, FirstName: "Blocked", Phones: []Phone{{Type: PhoneMobile, Number: "04 72 00 11 22"}}})
+		require.NoError(t, err)
+		page, err := f.svc.Search(ctx, tenantUserB, Query{Text: "blocked"})
+		require.NoError(t, err)
+		require.Len(t, page.Items, 1)
+		require.NoError(t, f.svc.Mark(ctx, tenantUserB, page.Items[0].Contact.ID, GroupBlocked, true))
+		full, ok := lk.Resolve(ctx, "0472001122", "301@b.example")
+		require.True(t, ok)
+		assert.True(t, full.Blocked, "the owner's block applies for the owner")
+		shared, ok := lk.ResolveShared(ctx, "0472001122", "301@b.example")
+		require.True(t, ok)
+		assert.Equal(t, f.compB.ID, shared.ContactID)
+		assert.False(t, shared.Blocked)
+		assert.Equal(t, LookupMarks{}, shared.Marks)
+	})
+}
+
+// TestLookupLogsNoPersonalNumber checks that a personal number the
+// caller-ID index cannot read is logged by contact id only.
+func TestLookupLogsNoPersonalNumber(t *testing.T) {
+	ctx := context.Background()
+	var logs strings.Builder
+	log := zerolog.New(&logs).Level(zerolog.DebugLevel)
+	svc, err := New(ctx, NewMemStore(), Config{}, log)
+	require.NoError(t, err)
+	_, err = NewLookup(ctx, svc, LookupConfig{DefaultRegion: "FR", DefaultDomain: "a.example"})
+	require.NoError(t, err)
+	c, err := svc.Create(ctx, tenantUserA, Contact{Kind: KindPersonal, FirstName: "Secret", Phones: []Phone{{Type: PhoneMobile, Number: "+999 555 4242"}}})
+	require.NoError(t, err)
+	require.Contains(t, logs.String(), c.ID, "the unreadable number is reported")
+	assert.NotContains(t, logs.String(), "4242")
+	assert.NotContains(t, logs.String(), "Secret")
+}
+
+// TestSmallTenantSearchAgrees checks the tenant plan of Search (a small
+// tenant listed rather than found by scanning) against a brute-force
+// filter and sort.
+func TestSmallTenantSearchAgrees(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	r := rand.New(rand.NewPCG(3, 4))
+	var b Batch
+	for i := range 6000 {
+		c := genContact(r, i)
+		if i%100 == 0 {
+			c.Domain = "a.example"
+		} else {
+			c.Domain = "big.example"
+		}
+		b.Contacts = append(b.Contacts, ContactWrite{Contact: c})
+	}
+	requireApply(t, store, ctx, b)
+	svc, err := New(ctx, store, Config{}, testLogger())
+	require.NoError(t, err)
+	for _, text := range []string{"", "a", "mull", "91 55", "user1"} {
+		t.Run(text, func(t *testing.T) {
+			pq := parseQuery(text)
+			var want []string
+			var all []hit
+			for _, d := range svc.idx.docs {
+				if d.alive && tenantUserA.canSee(&d.c) && d.matches(pq.words, pq.digits) {
+					all = append(all, hit{rank: rankOther, d: d})
+				}
+			}
+			slices.SortFunc(all, hitLess)
+			for _, h := range all {
+				want = append(want, h.d.c.ID)
+			}
+			var got []string
+			q := Query{Text: text, Limit: 7}
+			for pages := 0; ; pages++ {
+				require.Less(t, pages, 100, "paging does not terminate")
+				page, err := svc.Search(ctx, tenantUserA, q)
+				require.NoError(t, err)
+				for _, e := range page.Items {
+					got = append(got, e.Contact.ID)
+				}
+				if page.Next == "" {
+					break
+				}
+				q.Cursor = page.Next
+			}
+			assert.Equal(t, want, got)
+		})
+	}
+}
