@@ -184,14 +184,14 @@ func TestDirectoryConvergesAfterOutagesAndRestarts(t *testing.T) {
 
 	// B killed, a change made meanwhile, B restarted: same state as A.
 	b.kill()
-	code, body, _ := a.call("POST", "/v1/contacts", admin, `{"kind":"company","company":"Outage Three","phones":[{"type":"work","number":"+33 4 91 55 01 44"}]}`)
+	code, body, _ := a.call("POST", "/v1/contacts", admin, `{"kind":"company","domain":"pbx.example.com","company":"Outage Three","phones":[{"type":"work","number":"+33 4 91 55 01 44"}]}`)
 	require.Equal(t, 201, code, body)
 	b.start()
 	_, fromA, _ := a.call("GET", "/v1/contacts?kind=company&q=outage", admin, "")
 	assert.Contains(t, fromA, "Outage Three")
 	assert.JSONEq(t, fromA, count(b), "B after its restart agrees with A")
 	// And B follows A again.
-	code, body, _ = a.call("POST", "/v1/contacts", admin, `{"kind":"company","company":"Outage Four","phones":[{"type":"work","number":"+33 4 91 55 01 45"}]}`)
+	code, body, _ = a.call("POST", "/v1/contacts", admin, `{"kind":"company","domain":"pbx.example.com","company":"Outage Four","phones":[{"type":"work","number":"+33 4 91 55 01 45"}]}`)
 	require.Equal(t, 201, code, body)
 	within(t, "restarted B follows A", func() bool { return strings.Contains(count(b), "Outage Four") })
 }
