@@ -37,7 +37,7 @@ func TestKeysCLI(t *testing.T) {
 
 	p, err := resolve(t, dir, userKey)
 	require.NoError(t, err)
-	assert.Equal(t, directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopeCompanyRead, directory.ScopePersonal}}, p)
+	assert.Equal(t, directory.Principal{User: "201@pbx.example.com", Domain: "pbx.example.com", Scopes: []directory.Scope{directory.ScopeCompanyRead, directory.ScopePersonal}}, p)
 	p, err = resolve(t, dir, adminKey)
 	require.NoError(t, err)
 	assert.Equal(t, directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeCompanyWrite, directory.ScopeUsersAdmin}}, p)
