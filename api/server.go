@@ -40,7 +40,7 @@ type Server struct {
 	quit      chan struct{} // closed by Drain: open streams end
 	drainOnce sync.Once
 
-	streamsMu sync.Mutex // guards streams
+	streamsMu sync.Mutex                // guards streams
 	streams   map[[sha256.Size]byte]int // open event streams per API key (by hash)
 }
 
