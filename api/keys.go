@@ -147,6 +147,12 @@ func (h keyHandlers) create(w http.ResponseWriter, r *http.Request) {
 	if !h.s.decodeJSON(w, r, &req) {
 		return
 	}
+	for _, sc := range req.Scopes {
+		if _, err := directory.ParseScopes(string(sc)); err != nil || sc == "" {
+			h.s.keyError(w, r, err)
+			return
+		}
+	}
 	p, denied := mayMint(caller, req)
 	if denied != "" {
 		writeError(w, http.StatusForbidden, "forbidden", denied, "")

@@ -138,11 +138,30 @@ func New(deps Deps, log zerolog.Logger) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Body != nil && r.Body != http.NoBody {
-		t := s.deps.Timeouts
-		r.Body = &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), grace: t.BodyGrace, rate: float64(t.BodyMinRate)}
-	}
-	s.mux.ServeHTTP(w, r)
+	withBodyDeadline(s.deps.Timeouts, s.mux).ServeHTTP(w, r)
+}
+
+// withBodyDeadline bounds the time h's request bodies take to arrive (see
+// Timeouts.BodyGrace), whether h reads them or net/http discards them.
+func withBodyDeadline(t Timeouts, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			h.ServeHTTP(w, r)
+			return
+		}
+		b := &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), grace: t.BodyGrace, rate: float64(t.BodyMinRate)}
+		// Until h reads, the whole declared body may take its time at the
+		// minimum rate: net/http discards an unread body through the
+		// connection, not through b, before it answers.
+		_ = b.rc.SetReadDeadline(b.deadline(max(r.ContentLength, 0)))
+		r.Body = b
+		h.ServeHTTP(w, r)
+		if !b.done {
+			// What is left is discarded after h returns: no longer than
+			// the bytes read so far allow.
+			_ = b.rc.SetReadDeadline(b.deadline(b.n))
+		}
+	})
 }
 
 // HTTPServer returns an http.Server for h (s, or a mux around it) with
@@ -172,7 +191,7 @@ func (s *Server) Drain() {
 
 // deadlineBody bounds the time a request body takes to arrive: grace plus
 // the bytes read so far at rate. It moves the connection's read deadline
-// ahead of every read and clears it at the end of the body: net/http's
+// before every read and clears it at the end of the body only: net/http's
 // background read after the body would otherwise time out and cancel the
 // request's context while the handler still works.
 type deadlineBody struct {
@@ -185,17 +204,24 @@ type deadlineBody struct {
 	done  bool
 }
 
+// deadline is when n bytes must have arrived.
+func (b *deadlineBody) deadline(n int64) time.Time {
+	return b.start.Add(b.grace + time.Duration(float64(n)/b.rate*float64(time.Second)))
+}
+
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	if !b.done {
-		allowed := b.grace + time.Duration(float64(b.n+int64(len(p)))/b.rate*float64(time.Second))
-		_ = b.rc.SetReadDeadline(b.start.Add(allowed)) // unsupported only in tests' recorders
+		_ = b.rc.SetReadDeadline(b.deadline(b.n)) // unsupported only by test recorders
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
-	if err != nil && !b.done {
+	if errors.Is(err, io.EOF) && !b.done {
 		b.done = true
 		_ = b.rc.SetReadDeadline(time.Time{})
 	}
+	// After any other error (a timeout) the deadline stays past, so that
+	// net/http's discarding of the rest fails at once and it closes the
+	// connection instead of waiting on the client.
 	return n, err
 }
 

@@ -85,7 +85,7 @@ func TestKeysMintResolve(t *testing.T) {
 	require.NoError(t, err)
 	raw, err := json.Marshal(sk)
 	require.NoError(t, err)
-	secret := key[strings.LastIndex(key, "_")+1:]
+	secret := key[len("sbk_0123456789abcdef_"):]
 	assert.NotContains(t, string(raw), secret)
 	listed, err := keys.List(ctx)
 	require.NoError(t, err)
@@ -97,7 +97,7 @@ func TestKeysMintResolve(t *testing.T) {
 
 	other, _, err := keys.Mint(ctx, Principal{Admin: true, Scopes: []Scope{ScopeUsersAdmin}})
 	require.NoError(t, err)
-	otherSecret := other[strings.LastIndex(other, "_")+1:]
+	otherSecret := other[len("sbk_0123456789abcdef_"):]
 
 	for _, tc := range []struct {
 		name string

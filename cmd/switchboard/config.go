@@ -51,6 +51,11 @@ type config struct {
 	PBXExpires        time.Duration
 	PBXUser           string
 	PBXPassword       string
+	// BootstrapKeyFile receives a fresh store's bootstrap key instead of
+	// stderr.
+	BootstrapKeyFile string
+	// SSEPerKey caps the event streams one API key holds per instance.
+	SSEPerKey int
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
@@ -94,6 +99,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.PBXExpires, "pbx-expires", 600*time.Second, "lifetime asked for subscriptions to the PBX; refreshed at 80%, so also how soon a PBX restart is noticed")
 	fs.StringVar(&c.PBXUser, "pbx-user", "", "digest user when the PBX challenges our SUBSCRIBEs")
 	fs.StringVar(&c.PBXPassword, "pbx-password", "", "digest password for --pbx-user (prefer the environment variable)")
+	fs.StringVar(&c.BootstrapKeyFile, "bootstrap-key-file", "", "write a fresh store's one-time bootstrap admin key to this file (mode 0600) instead of printing it on stderr")
+	fs.IntVar(&c.SSEPerKey, "sse-streams-per-key", 8, "event streams (GET /v1/presence/stream) one API key may hold open per instance; more answer 429")
 	host, _ := os.Hostname()
 	fs.StringVar(&c.InstanceID, "instance-id", host, "this instance's name, unique among instances sharing Redis")
 
@@ -246,6 +253,9 @@ func (c config) validate() error {
 	}
 	if c.CallerMaxLen < 8 {
 		errs = append(errs, errors.New("--callerid-max-len must be at least 8"))
+	}
+	if c.SSEPerKey < 1 {
+		errs = append(errs, errors.New("--sse-streams-per-key must be at least 1"))
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
