@@ -76,14 +76,18 @@ const (
 	// DefaultStreamsPerKey is enough for a few browser tabs and wallboards
 	// of one user while stopping a script from opening thousands.
 	DefaultStreamsPerKey = 8
-	// DefaultStreamRecheck plus directory.KeyCacheTTL's worth of nothing:
-	// a recheck skips the cache, so a key revoked on any instance ends its
-	// streams everywhere within this period.
+	// DefaultStreamRecheck: a recheck skips the key cache, so a key
+	// revoked on any instance ends its streams everywhere within this
+	// period, inside the 10 s the API documents.
 	DefaultStreamRecheck = 5 * time.Second
-	DefaultReadHeader    = 5 * time.Second
-	DefaultIdle          = 60 * time.Second
-	DefaultBodyGrace     = 10 * time.Second
-	DefaultBodyMinRate   = 16 << 10
+	// DefaultReadHeader bounds the request line and headers (slowloris).
+	DefaultReadHeader = 5 * time.Second
+	// DefaultIdle bounds a keep-alive connection between requests.
+	DefaultIdle = 60 * time.Second
+	// DefaultBodyGrace and DefaultBodyMinRate (bytes/s): a 32 MiB import
+	// may take 34 minutes, a 1 byte/s upload is cut after about 10 s.
+	DefaultBodyGrace   = 10 * time.Second
+	DefaultBodyMinRate = 16 << 10
 )
 
 // Timeouts bound how long a client may hold a connection without making
