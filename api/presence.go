@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -220,8 +222,16 @@ func (s *Server) unavailable(w http.ResponseWriter, err error) {
 // Watch feeds a presence change to the live stream. It never blocks.
 func (s *Server) Watch(c presence.Change) { s.hub.publish(c.View) }
 
+// keyRechecker is a keyResolver that can skip its cache; open streams use
+// it to notice a revocation made on another instance sooner.
+type keyRechecker interface {
+	Recheck(ctx context.Context, key string) (directory.Principal, error)
+}
+
 // streamPresence is the live change stream as Server-Sent Events, filtered
-// by domain and optionally by extension (?aor=...).
+// by domain and optionally by extension (?aor=...). A stream ends when its
+// key is revoked (checked every Deps.StreamRecheck), when the server
+// drains, or when the client falls behind.
 func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.authenticate(w, r)
 	if !ok {
@@ -229,6 +239,9 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := filter{domain: strings.ToLower(q.Get("domain")), aors: map[presence.AOR]bool{}}
+	if f.domain == "" {
+		f.domain = p.Domain
+	}
 	if f.domain == "" {
 		if _, d, ok := strings.Cut(p.User, "@"); ok {
 			f.domain = strings.ToLower(d)
@@ -254,6 +267,24 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported", "")
 		return
 	}
+	if s.draining.Load() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "draining", "this instance is shutting down; reconnect", "")
+		return
+	}
+	key := bearerKey(r)
+	release, ok := s.acquireStream(key)
+	if !ok {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, "too_many_streams",
+			fmt.Sprintf("this API key already has %d open event streams on this instance, the most allowed; close one first", s.deps.StreamsPerKey), "")
+		return
+	}
+	defer release()
+	recheck := s.deps.Keys.Resolve
+	if rc, ok := s.deps.Keys.(keyRechecker); ok {
+		recheck = rc.Recheck
+	}
 	c := s.hub.join(f)
 	defer s.hub.leave(c)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -263,12 +294,23 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 	flusher.Flush()
 	ping := time.NewTicker(25 * time.Second)
 	defer ping.Stop()
+	check := time.NewTicker(s.deps.StreamRecheck)
+	defer check.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.quit:
+			return // draining: the client reconnects to another instance
 		case <-c.gone:
 			return // too slow: the client reconnects and reads current state
+		case <-check.C:
+			if !s.keyStillValid(r.Context(), recheck, key) {
+				fmt.Fprint(w, "event: revoked\ndata: {}\n\n")
+				flusher.Flush()
+				return
+			}
+			continue
 		case <-ping.C:
 			fmt.Fprint(w, ": ping\n\n")
 		case v := <-c.ch:
@@ -277,6 +319,39 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 		}
 		flusher.Flush()
 	}
+}
+
+// keyStillValid reports whether key still resolves. A store that cannot
+// answer keeps the stream open: an outage must not disconnect every
+// client at once.
+func (s *Server) keyStillValid(ctx context.Context, recheck func(context.Context, string) (directory.Principal, error), key string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := recheck(ctx, key)
+	if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		s.log.Debug().Err(err).Msg("recheck stream key; keeping the stream")
+		return true
+	}
+	return err == nil
+}
+
+// acquireStream counts an event stream of key, refusing beyond
+// Deps.StreamsPerKey. Keys are counted by hash: the map holds no secret.
+func (s *Server) acquireStream(key string) (release func(), ok bool) {
+	h := sha256.Sum256([]byte(key))
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	if s.streams[h] >= s.deps.StreamsPerKey {
+		return nil, false
+	}
+	s.streams[h]++
+	return func() {
+		s.streamsMu.Lock()
+		defer s.streamsMu.Unlock()
+		if s.streams[h]--; s.streams[h] <= 0 {
+			delete(s.streams, h)
+		}
+	}, true
 }
 
 type filter struct {

@@ -6,11 +6,15 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -31,6 +35,13 @@ type Server struct {
 	hub  *hub
 	// callers is the caller-ID lookup, set once the directory is indexed.
 	callers atomic.Pointer[callerLookupBox]
+
+	draining  atomic.Bool
+	quit      chan struct{} // closed by Drain: open streams end
+	drainOnce sync.Once
+
+	streamsMu sync.Mutex                // guards streams
+	streams   map[[sha256.Size]byte]int // open event streams per API key (by hash)
 }
 
 // Deps are the API's collaborators. Presence and Keys are required;
@@ -47,18 +58,176 @@ type Deps struct {
 	// Subscriptions counts a user's SIP subscriptions for the report before
 	// deleting the user; optional.
 	Subscriptions subscriptionCounter
+	// Domains are the served SIP domains; keys are minted only in them.
+	// Empty accepts any domain (tests).
+	Domains []string
+	// StreamsPerKey caps the event streams open at once with one API key
+	// on this instance; 0 means DefaultStreamsPerKey.
+	StreamsPerKey int
+	// StreamRecheck is how often an open stream asks the key store whether
+	// its key still exists; 0 means DefaultStreamRecheck.
+	StreamRecheck time.Duration
+	// Timeouts bound slow clients; zero fields take the defaults.
+	Timeouts Timeouts
+}
+
+// Defaults of Deps and Timeouts.
+const (
+	// DefaultStreamsPerKey is enough for a few browser tabs and wallboards
+	// of one user while stopping a script from opening thousands.
+	DefaultStreamsPerKey = 8
+	// DefaultStreamRecheck: a recheck skips the key cache, so a key
+	// revoked on any instance ends its streams everywhere within this
+	// period, inside the 10 s the API documents.
+	DefaultStreamRecheck = 5 * time.Second
+	// DefaultReadHeader bounds the request line and headers (slowloris).
+	DefaultReadHeader = 5 * time.Second
+	// DefaultIdle bounds a keep-alive connection between requests.
+	DefaultIdle = 60 * time.Second
+	// DefaultBodyGrace and DefaultBodyMinRate (bytes/s): a 32 MiB import
+	// may take 34 minutes, a 1 byte/s upload is cut after about 10 s.
+	DefaultBodyGrace   = 10 * time.Second
+	DefaultBodyMinRate = 16 << 10
+)
+
+// Timeouts bound how long a client may hold a connection without making
+// progress.
+type Timeouts struct {
+	// ReadHeader bounds reading the request line and headers.
+	ReadHeader time.Duration
+	// Idle bounds a keep-alive connection between requests.
+	Idle time.Duration
+	// BodyGrace and BodyMinRate (bytes per second) bound reading a
+	// request body: it must arrive within BodyGrace plus its size at
+	// BodyMinRate. A 1 byte/s upload is cut after about BodyGrace; a 32 MB
+	// CSV import at 1 Mbit/s is not. Responses have no write timeout:
+	// event streams and exports are long on purpose.
+	BodyGrace   time.Duration
+	BodyMinRate int
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.ReadHeader <= 0 {
+		t.ReadHeader = DefaultReadHeader
+	}
+	if t.Idle <= 0 {
+		t.Idle = DefaultIdle
+	}
+	if t.BodyGrace <= 0 {
+		t.BodyGrace = DefaultBodyGrace
+	}
+	if t.BodyMinRate <= 0 {
+		t.BodyMinRate = DefaultBodyMinRate
+	}
+	return t
 }
 
 // New returns the API server. Call Watch with presence changes to feed the
 // live stream.
 func New(deps Deps, log zerolog.Logger) *Server {
-	s := &Server{deps: deps, log: log.With().Str("component", "api").Logger(), mux: http.NewServeMux(), hub: newHub()}
+	if deps.StreamsPerKey <= 0 {
+		deps.StreamsPerKey = DefaultStreamsPerKey
+	}
+	if deps.StreamRecheck <= 0 {
+		deps.StreamRecheck = DefaultStreamRecheck
+	}
+	deps.Timeouts = deps.Timeouts.withDefaults()
+	s := &Server{
+		deps: deps, log: log.With().Str("component", "api").Logger(), mux: http.NewServeMux(), hub: newHub(),
+		quit: make(chan struct{}), streams: map[[sha256.Size]byte]int{},
+	}
 	s.routes()
 	return s
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	withBodyDeadline(s.deps.Timeouts, s.mux).ServeHTTP(w, r)
+}
+
+// withBodyDeadline bounds the time h's request bodies take to arrive (see
+// Timeouts.BodyGrace), whether h reads them or net/http discards them.
+func withBodyDeadline(t Timeouts, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			h.ServeHTTP(w, r)
+			return
+		}
+		b := &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), grace: t.BodyGrace, rate: float64(t.BodyMinRate)}
+		// Until h reads, the whole declared body may take its time at the
+		// minimum rate: net/http discards an unread body through the
+		// connection, not through b, before it answers.
+		_ = b.rc.SetReadDeadline(b.deadline(max(r.ContentLength, 0)))
+		r.Body = b
+		h.ServeHTTP(w, r)
+		if !b.done {
+			// What is left is discarded after h returns: no longer than
+			// the bytes read so far allow.
+			_ = b.rc.SetReadDeadline(b.deadline(b.n))
+		}
+	})
+}
+
+// HTTPServer returns an http.Server for h (s, or a mux around it) with
+// the header and idle timeouts of Deps.Timeouts. Its Shutdown drains s
+// first, so open event streams end instead of holding Shutdown up.
+func (s *Server) HTTPServer(h http.Handler) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.deps.Timeouts.ReadHeader,
+		IdleTimeout:       s.deps.Timeouts.Idle,
+		MaxHeaderBytes:    64 << 10,
+	}
+	srv.RegisterOnShutdown(s.Drain)
+	return srv
+}
+
+// Drain marks the server draining: /readyz answers 503 "draining", open
+// event streams end (clients reconnect to another instance) and new ones
+// are refused. Other requests are still served until the listener closes.
+// Drain is idempotent.
+func (s *Server) Drain() {
+	s.drainOnce.Do(func() {
+		s.draining.Store(true)
+		close(s.quit)
+	})
+}
+
+// deadlineBody bounds the time a request body takes to arrive: grace plus
+// the bytes read so far at rate. It moves the connection's read deadline
+// before every read and clears it at the end of the body only: net/http's
+// background read after the body would otherwise time out and cancel the
+// request's context while the handler still works.
+type deadlineBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	start time.Time
+	grace time.Duration
+	rate  float64 // bytes per second
+	n     int64
+	done  bool
+}
+
+// deadline is when n bytes must have arrived.
+func (b *deadlineBody) deadline(n int64) time.Time {
+	return b.start.Add(b.grace + time.Duration(float64(n)/b.rate*float64(time.Second)))
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	if !b.done {
+		_ = b.rc.SetReadDeadline(b.deadline(b.n)) // unsupported only by test recorders
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if errors.Is(err, io.EOF) && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	// After any other error (a timeout) the deadline stays past, so that
+	// net/http's discarding of the rest fails at once and it closes the
+	// connection instead of waiting on the client.
+	return n, err
+}
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
@@ -69,6 +238,7 @@ func (s *Server) routes() {
 	s.presenceRoutes()
 	s.directoryRoutes()
 	s.callerIDRoutes()
+	s.keyRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -94,21 +264,31 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if code != http.StatusOK {
 		status = "degraded"
 	}
+	if s.draining.Load() {
+		checks["http"] = "draining"
+		code, status = http.StatusServiceUnavailable, "draining"
+	}
 	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
 }
 
-// authenticate returns the caller's principal or answers 401 and false.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (directory.Principal, bool) {
+// bearerKey returns the API key a request carries, or "".
+func bearerKey(r *http.Request) string {
 	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		key = r.URL.Query().Get("key") // phones and PBX dialplans cannot set headers
 	}
+	return strings.TrimSpace(key)
+}
+
+// authenticate returns the caller's principal or answers 401 and false.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (directory.Principal, bool) {
+	key := bearerKey(r)
 	if key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "missing API key", "")
 		return directory.Principal{}, false
 	}
-	p, err := s.deps.Keys.Resolve(r.Context(), strings.TrimSpace(key))
+	p, err := s.deps.Keys.Resolve(r.Context(), key)
 	if err != nil && !errors.Is(err, directory.ErrNotFound) && !errors.Is(err, directory.ErrForbidden) {
 		s.log.Warn().Err(err).Msg("resolve api key")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "cannot check the API key now", "")

@@ -38,18 +38,68 @@ const (
 // working within KeyCacheTTL.
 const KeyCacheTTL = 10 * time.Second
 
+// KeyKind names what a key acts as; it follows from KeyInfo's fields.
+type KeyKind string
+
+// Key kinds.
+const (
+	// KeyKindUser acts as one user (User), in the user's domain.
+	KeyKindUser KeyKind = "user"
+	// KeyKindTenantAdmin is an admin key bound to one domain (tenant).
+	KeyKindTenantAdmin KeyKind = "tenant_admin"
+	// KeyKindOperator is an admin key with no domain: it acts in every
+	// served domain.
+	KeyKindOperator KeyKind = "operator"
+	// KeyKindPBX is what a PBX dialplan uses: scope lookup for any callee
+	// of its domain.
+	KeyKindPBX KeyKind = "pbx"
+)
+
 // KeyInfo describes an API key without its secret.
+//
+// Domain is the tenant the key is bound to. Keys stored before tenants
+// existed have none: a user key then takes its user's domain (see
+// normalize) and an admin key stays an operator key.
 type KeyInfo struct {
-	ID      string    `json:"id"`
-	User    string    `json:"user,omitempty"`
-	Admin   bool      `json:"admin,omitempty"`
-	Scopes  []Scope   `json:"scopes"`
-	Created time.Time `json:"created"`
+	ID     string  `json:"id"`
+	User   string  `json:"user,omitempty"`
+	Admin  bool    `json:"admin,omitempty"`
+	Domain string  `json:"domain,omitempty"`
+	PBX    bool    `json:"pbx,omitempty"`
+	Scopes []Scope `json:"scopes"`
+	// CreatedBy is the ID of the key that minted this one over the API,
+	// "bootstrap", or empty for the CLI.
+	CreatedBy string    `json:"created_by,omitempty"`
+	Created   time.Time `json:"created"`
+}
+
+// Kind reports what k acts as.
+func (k KeyInfo) Kind() KeyKind {
+	switch {
+	case k.PBX:
+		return KeyKindPBX
+	case k.Admin && k.Domain == "":
+		return KeyKindOperator
+	case k.Admin:
+		return KeyKindTenantAdmin
+	}
+	return KeyKindUser
+}
+
+// normalize fills the domain of a user key stored before keys had one.
+func (k KeyInfo) normalize() KeyInfo {
+	if k.Domain == "" && !k.Admin && !k.PBX {
+		if _, d, ok := splitAOR(k.User); ok {
+			k.Domain = strings.ToLower(d)
+		}
+	}
+	return k
 }
 
 // Principal returns the principal the key acts as.
 func (k KeyInfo) Principal() Principal {
-	return Principal{User: k.User, Admin: k.Admin, Scopes: slices.Clone(k.Scopes)}
+	k = k.normalize()
+	return Principal{User: k.User, Admin: k.Admin, Domain: k.Domain, PBX: k.PBX, Scopes: slices.Clone(k.Scopes)}
 }
 
 // StoredKey is a key as persisted: its description and the hex SHA-256 of
@@ -70,6 +120,10 @@ type KeyStore interface {
 	DeleteKey(ctx context.Context, id string) error
 	// ListKeys returns every key sorted by ID.
 	ListKeys(ctx context.Context) ([]StoredKey, error)
+	// PutFirstKey stores k and reports true only the first time it is
+	// called on the store, and only if the store holds no key then; it
+	// is atomic against concurrent callers on the same store.
+	PutFirstKey(ctx context.Context, k StoredKey) (bool, error)
 }
 
 // Keys mints, lists, revokes and resolves API keys. It is safe for
@@ -120,57 +174,165 @@ func scopeList() string {
 	return strings.Join(names, ", ")
 }
 
-// checkPrincipal validates the identity and scopes a key is minted for.
-func checkPrincipal(p Principal) error {
-	if p.User == "" && !p.Admin {
-		return &FieldError{Field: "user", Reason: "a key needs a user (ext@domain) or must be an admin key"}
+// checkPrincipal validates the identity and scopes a key is minted for and
+// returns it with its domain settled: a user key takes its user's domain.
+func checkPrincipal(p Principal) (Principal, error) {
+	p.Domain = strings.ToLower(strings.TrimSpace(p.Domain))
+	if p.User == "" && !p.Admin && !p.PBX {
+		return p, &FieldError{Field: "user", Reason: "a key needs a user (ext@domain), or must be an admin or pbx key"}
+	}
+	if p.Domain != "" && !validDomain(p.Domain) {
+		return p, &FieldError{Field: "domain", Reason: fmt.Sprintf("want a host name such as pbx.example.com, got %q", p.Domain)}
 	}
 	if p.User != "" {
 		ext, dom, ok := splitAOR(p.User)
 		u := User{Extension: ext, Domain: dom, FirstName: "-"}
 		if err := u.Validate(); !ok || err != nil || strings.ToLower(dom) != dom {
-			return &FieldError{Field: "user", Reason: fmt.Sprintf("want ext@domain with a numeric extension and a lowercase domain, got %q", p.User)}
+			return p, &FieldError{Field: "user", Reason: fmt.Sprintf("want ext@domain with a numeric extension and a lowercase domain, got %q", p.User)}
+		}
+		if p.Domain != "" && p.Domain != dom {
+			return p, &FieldError{Field: "domain", Reason: fmt.Sprintf("a key with a user is bound to its user's domain %s", dom)}
+		}
+		if !p.Admin {
+			p.Domain = dom
+		}
+	}
+	if p.PBX {
+		switch {
+		case p.Admin || p.User != "":
+			return p, &FieldError{Field: "pbx", Reason: "a pbx key has neither a user nor admin rights"}
+		case p.Domain == "":
+			return p, &FieldError{Field: "domain", Reason: "a pbx key is bound to one domain"}
 		}
 	}
 	if len(p.Scopes) == 0 {
-		return &FieldError{Field: "scopes", Reason: "at least one scope is required (" + scopeList() + ")"}
+		return p, &FieldError{Field: "scopes", Reason: "at least one scope is required (" + scopeList() + ")"}
 	}
 	for _, s := range p.Scopes {
 		if !slices.Contains(knownScopes, s) {
-			return &FieldError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q (want %s)", s, scopeList())}
+			return p, &FieldError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q (want %s)", s, scopeList())}
+		}
+		if p.PBX && s != ScopeLookup {
+			return p, &FieldError{Field: "scopes", Reason: "a pbx key has only the scope " + string(ScopeLookup)}
 		}
 	}
 	if p.User == "" && slices.Contains(p.Scopes, ScopePersonal) {
-		return &FieldError{Field: "scopes", Reason: string(ScopePersonal) + " needs a user"}
+		return p, &FieldError{Field: "scopes", Reason: string(ScopePersonal) + " needs a user"}
 	}
-	return nil
+	return p, nil
+}
+
+// validDomain reports whether d is a lowercase DNS host name.
+func validDomain(d string) bool {
+	if len(d) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Mint creates a key acting as p and returns it. The key string is shown
 // only here: the store keeps its hash.
 func (k *Keys) Mint(ctx context.Context, p Principal) (string, KeyInfo, error) {
-	if err := checkPrincipal(p); err != nil {
+	return k.MintBy(ctx, p, "")
+}
+
+// MintBy is Mint recording who minted the key (a key ID, or "bootstrap").
+func (k *Keys) MintBy(ctx context.Context, p Principal, createdBy string) (string, KeyInfo, error) {
+	key, sk, err := k.newKey(p, createdBy)
+	if err != nil {
 		return "", KeyInfo{}, err
+	}
+	if err := k.store.PutKey(ctx, sk); err != nil {
+		return "", KeyInfo{}, fmt.Errorf("store key %s: %w", sk.ID, err)
+	}
+	return key, sk.KeyInfo, nil
+}
+
+// newKey draws a key for p and returns it with its stored form.
+func (k *Keys) newKey(p Principal, createdBy string) (string, StoredKey, error) {
+	p, err := checkPrincipal(p)
+	if err != nil {
+		return "", StoredKey{}, err
 	}
 	var id [keyIDBytes]byte
 	var secret [keySecretLen]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return "", KeyInfo{}, fmt.Errorf("mint key: %w", err)
+		return "", StoredKey{}, fmt.Errorf("mint key: %w", err)
 	}
 	if _, err := rand.Read(secret[:]); err != nil {
-		return "", KeyInfo{}, fmt.Errorf("mint key: %w", err)
+		return "", StoredKey{}, fmt.Errorf("mint key: %w", err)
 	}
 	scopes := slices.Clone(p.Scopes)
 	slices.Sort(scopes)
 	info := KeyInfo{
-		ID: hex.EncodeToString(id[:]), User: p.User, Admin: p.Admin,
-		Scopes: slices.Compact(scopes), Created: k.now().UTC().Truncate(time.Second),
+		ID: hex.EncodeToString(id[:]), User: p.User, Admin: p.Admin, Domain: p.Domain, PBX: p.PBX,
+		Scopes: slices.Compact(scopes), CreatedBy: createdBy, Created: k.now().UTC().Truncate(time.Second),
 	}
 	sum := sha256.Sum256(secret[:])
-	if err := k.store.PutKey(ctx, StoredKey{KeyInfo: info, Hash: hex.EncodeToString(sum[:])}); err != nil {
-		return "", KeyInfo{}, fmt.Errorf("store key %s: %w", info.ID, err)
+	key := keyPrefix + info.ID + "_" + base64.RawURLEncoding.EncodeToString(secret[:])
+	return key, StoredKey{KeyInfo: info, Hash: hex.EncodeToString(sum[:])}, nil
+}
+
+// BootstrapPrincipal is what the bootstrap key acts as: an operator admin
+// that can provision users, write company contacts, look numbers up and
+// mint every other key.
+var BootstrapPrincipal = Principal{Admin: true, Scopes: []Scope{ScopeUsersAdmin, ScopeCompanyWrite, ScopeLookup}}
+
+// Bootstrap mints the first key of a fresh store, acting as
+// BootstrapPrincipal, and reports whether it did. A store bootstraps once
+// in its life, whatever happens to its keys later, and only if it holds no
+// key: of several instances starting at once on one store exactly one gets
+// a key, and deleting every key never makes a new admin key appear in a
+// log. stage, when set, runs with the key before the store is asked (to
+// write it where the operator will find it); if it fails nothing is
+// stored.
+func (k *Keys) Bootstrap(ctx context.Context, stage func(key string) error) (key string, info KeyInfo, ok bool, err error) {
+	key, sk, err := k.newKey(BootstrapPrincipal, "bootstrap")
+	if err != nil {
+		return "", KeyInfo{}, false, err
 	}
-	return keyPrefix + info.ID + "_" + base64.RawURLEncoding.EncodeToString(secret[:]), info, nil
+	if stage != nil {
+		if err := stage(key); err != nil {
+			return "", KeyInfo{}, false, fmt.Errorf("bootstrap key: %w", err)
+		}
+	}
+	ok, err = k.store.PutFirstKey(ctx, sk)
+	if err != nil {
+		return "", KeyInfo{}, false, fmt.Errorf("bootstrap key: %w", err)
+	}
+	if !ok {
+		return "", KeyInfo{}, false, nil
+	}
+	return key, sk.KeyInfo, true, nil
+}
+
+// KeyID returns the ID part of an API key string, or "" when key is not
+// one. It does not check the secret.
+func KeyID(key string) string {
+	id, _, ok := parseKey(key)
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+// Get returns key id without its secret, or ErrNotFound.
+func (k *Keys) Get(ctx context.Context, id string) (KeyInfo, error) {
+	sk, err := k.store.GetKey(ctx, id)
+	if err != nil {
+		return KeyInfo{}, fmt.Errorf("api key %s: %w", id, err)
+	}
+	return sk.normalize(), nil
 }
 
 // Revoke deletes key id. It stops working at once through k and within
@@ -193,7 +355,7 @@ func (k *Keys) List(ctx context.Context) ([]KeyInfo, error) {
 	}
 	out := make([]KeyInfo, len(all))
 	for i, sk := range all {
-		out[i] = sk.KeyInfo
+		out[i] = sk.normalize()
 	}
 	return out, nil
 }
@@ -222,6 +384,17 @@ func parseKey(key string) (id string, sum [sha256.Size]byte, ok bool) {
 // Resolve returns the principal key acts as. Unknown, revoked and
 // malformed keys are ErrNotFound; other errors come from the store.
 func (k *Keys) Resolve(ctx context.Context, key string) (Principal, error) {
+	return k.resolve(ctx, key, false)
+}
+
+// Recheck is Resolve asking the store, not the cache: long-lived uses of a
+// key (an open event stream) call it to learn of a revocation made on
+// another instance sooner than KeyCacheTTL.
+func (k *Keys) Recheck(ctx context.Context, key string) (Principal, error) {
+	return k.resolve(ctx, key, true)
+}
+
+func (k *Keys) resolve(ctx context.Context, key string, fresh bool) (Principal, error) {
 	id, sum, ok := parseKey(key)
 	if !ok {
 		return Principal{}, fmt.Errorf("api key: malformed: %w", ErrNotFound)
@@ -230,7 +403,7 @@ func (k *Keys) Resolve(ctx context.Context, key string) (Principal, error) {
 	k.mu.Lock()
 	c, hit := k.cache[id]
 	k.mu.Unlock()
-	if !hit || now.After(c.expires) {
+	if fresh || !hit || now.After(c.expires) {
 		sk, err := k.store.GetKey(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			k.mu.Lock()
@@ -255,8 +428,9 @@ func (k *Keys) Resolve(ctx context.Context, key string) (Principal, error) {
 
 // MemKeyStore is an in-memory KeyStore for tests.
 type MemKeyStore struct {
-	mu   sync.Mutex // guards keys
-	keys map[string]StoredKey
+	mu           sync.Mutex // guards keys and bootstrapped
+	keys         map[string]StoredKey
+	bootstrapped bool
 }
 
 var _ KeyStore = (*MemKeyStore)(nil)
@@ -296,6 +470,19 @@ func (s *MemKeyStore) DeleteKey(_ context.Context, id string) error {
 	return nil
 }
 
+// PutFirstKey implements KeyStore.
+func (s *MemKeyStore) PutFirstKey(_ context.Context, k StoredKey) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := !s.bootstrapped && len(s.keys) == 0
+	s.bootstrapped = true
+	if first {
+		k.Scopes = slices.Clone(k.Scopes)
+		s.keys[k.ID] = k
+	}
+	return first, nil
+}
+
 // ListKeys implements KeyStore.
 func (s *MemKeyStore) ListKeys(context.Context) ([]StoredKey, error) {
 	s.mu.Lock()
@@ -306,8 +493,13 @@ func (s *MemKeyStore) ListKeys(context.Context) ([]StoredKey, error) {
 }
 
 // bucketKeys holds API keys in the directory database: ID → JSON
-// StoredKey.
-var bucketKeys = []byte("keys")
+// StoredKey. bucketKeyMeta holds "bootstrapped" once the store has been
+// offered a bootstrap key.
+var (
+	bucketKeys    = []byte("keys")
+	bucketKeyMeta = []byte("keymeta")
+	keyBootstrap  = []byte("bootstrapped")
+)
 
 // BoltKeyStore keeps API keys in the bbolt database of a BoltStore.
 type BoltKeyStore struct {
@@ -351,6 +543,40 @@ func (s *BoltKeyStore) GetKey(_ context.Context, id string) (StoredKey, error) {
 	return k, err
 }
 
+// PutFirstKey implements KeyStore.
+func (s *BoltKeyStore) PutFirstKey(_ context.Context, k StoredKey) (bool, error) {
+	raw, err := json.Marshal(k)
+	if err != nil {
+		return false, err
+	}
+	first := false
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketKeyMeta)
+		if err != nil {
+			return err
+		}
+		if meta.Get(keyBootstrap) != nil {
+			return nil
+		}
+		if err := meta.Put(keyBootstrap, []byte(k.ID)); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucketIfNotExists(bucketKeys)
+		if err != nil {
+			return err
+		}
+		if id, _ := b.Cursor().First(); id != nil {
+			return nil
+		}
+		first = true
+		return b.Put([]byte(k.ID), raw)
+	})
+	if err != nil {
+		return false, fmt.Errorf("put first key: %w", err)
+	}
+	return first, nil
+}
+
 // DeleteKey implements KeyStore.
 func (s *BoltKeyStore) DeleteKey(_ context.Context, id string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
@@ -392,8 +618,9 @@ func forEachJSONTx[T any](ctx context.Context, tx *bolt.Tx, bucket []byte, fn fu
 
 // RedisKeyStore keeps API keys next to a RedisStore's data:
 //
-//	P key:<id>  string  JSON StoredKey
-//	P keys      set     every key ID
+//	P key:<id>             string  JSON StoredKey
+//	P keys                 set     every key ID
+//	P keys:bootstrapped    string  ID of the bootstrap key offered first
 type RedisKeyStore struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -432,6 +659,30 @@ func (s *RedisKeyStore) GetKey(ctx context.Context, id string) (StoredKey, error
 		return k, fmt.Errorf("get key %s: %w", id, err)
 	}
 	return k, json.Unmarshal(raw, &k)
+}
+
+// putFirstKey claims the bootstrap marker with SET NX and stores the key
+// only when the claim succeeds and no key exists, all in one script so
+// instances starting together cannot both bootstrap.
+var putFirstKey = redis.NewScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+if redis.call('SCARD', KEYS[2]) > 0 then return 0 end
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+`)
+
+// PutFirstKey implements KeyStore.
+func (s *RedisKeyStore) PutFirstKey(ctx context.Context, k StoredKey) (bool, error) {
+	raw, err := json.Marshal(k)
+	if err != nil {
+		return false, err
+	}
+	n, err := putFirstKey.Run(ctx, s.rdb, []string{s.prefix + "keys:bootstrapped", s.prefix + "keys", s.prefix + "key:" + k.ID}, k.ID, raw).Int()
+	if err != nil {
+		return false, fmt.Errorf("put first key: %w", err)
+	}
+	return n == 1, nil
 }
 
 // DeleteKey implements KeyStore.

@@ -66,6 +66,11 @@ type config struct {
 	SIPMaxConnsPerSource int
 	// MaxContactsPerUser bounds each user's personal contacts; -1: none.
 	MaxContactsPerUser int
+	// BootstrapKeyFile receives a fresh store's bootstrap key instead of
+	// stderr.
+	BootstrapKeyFile string
+	// SSEPerKey caps the event streams one API key holds per instance.
+	SSEPerKey int
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
@@ -116,6 +121,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.InstanceID, "instance-id", "", "this instance's name, unique among instances sharing Redis and NATS; default: host name plus a random suffix, made on first start and kept in --data-dir")
 	fs.DurationVar(&c.SIPTCPIdleTimeout, "sip-tcp-idle-timeout", 10*time.Minute, "close SIP TCP/TLS connections quiet this long (never a live subscription's); 0 never")
 	fs.IntVar(&c.SIPMaxConnsPerSource, "sip-max-conns-per-source", 128, "SIP TCP/TLS connections one address may hold (trusted CIDRs exempt); 0 no cap")
+	fs.StringVar(&c.BootstrapKeyFile, "bootstrap-key-file", "", "write a fresh store's one-time bootstrap admin key to this file (mode 0600) instead of printing it on stderr")
+	fs.IntVar(&c.SSEPerKey, "sse-streams-per-key", 8, "event streams (GET /v1/presence/stream) one API key may hold open per instance; more answer 429")
 
 	// Environment first, so flags given explicitly override it.
 	var envErrs []error
@@ -286,6 +293,9 @@ func (c config) validate() error {
 	}
 	if c.SIPMaxConnsPerSource < 0 {
 		errs = append(errs, errors.New("--sip-max-conns-per-source must not be negative"))
+	}
+	if c.SSEPerKey < 1 {
+		errs = append(errs, errors.New("--sse-streams-per-key must be at least 1"))
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))

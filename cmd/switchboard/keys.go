@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/switchboardhq/switchboard/directory"
@@ -56,13 +57,20 @@ func openDirectoryStore(dataDir string, rdb *redis.Client) (directoryStore, erro
 }
 
 const keysUsage = `usage:
-  switchboard keys create (--user EXT@DOMAIN | --admin) --scopes SCOPE[,SCOPE...] [store flags]
+  switchboard keys create --user EXT@DOMAIN --scopes SCOPE[,SCOPE...] [store flags]
+  switchboard keys create --admin [--domain DOMAIN] --scopes SCOPE[,SCOPE...] [store flags]
+  switchboard keys create --pbx --domain DOMAIN [--scopes lookup] [store flags]
   switchboard keys list [store flags]
   switchboard keys revoke ID [store flags]
 
 store flags (as for the server, with the same SWITCHBOARD_* environment):
   --data-dir DIR   directory holding the embedded database (directory.db)
   --redis URL      Redis URL of a shared store instead
+
+kinds: a user key acts as its user, in the user's domain; an admin key with
+--domain is a tenant admin confined to that domain, without it an operator
+key for every domain; a pbx key (what a dialplan uses for caller ID) has
+the scope lookup for any callee of its domain.
 
 scopes: contacts:personal, company:read, company:write, users:admin, lookup`
 
@@ -84,11 +92,13 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	fs.Usage = func() { fmt.Fprintln(stderr, keysUsage) }
 	dataDir := fs.String("data-dir", "./switchboard-data", "directory for the embedded stores")
 	redisURL := fs.String("redis", "", "Redis URL of the shared store")
-	var user, scopes string
-	var admin bool
+	var user, scopes, domain string
+	var admin, pbx bool
 	if cmd == "create" {
 		fs.StringVar(&user, "user", "", "user the key acts as, ext@domain")
 		fs.BoolVar(&admin, "admin", false, "mint an administrative key")
+		fs.BoolVar(&pbx, "pbx", false, "mint a PBX dialplan key (scope lookup, needs --domain)")
+		fs.StringVar(&domain, "domain", "", "tenant (SIP domain) the key is bound to; an admin key without one is an operator key")
 		fs.StringVar(&scopes, "scopes", "", "comma-separated scopes")
 	}
 	for _, f := range []string{"data-dir", "redis"} {
@@ -127,11 +137,14 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	var p directory.Principal
 	var err error
 	if cmd == "create" {
+		if pbx && scopes == "" {
+			scopes = string(directory.ScopeLookup)
+		}
 		sc, err := directory.ParseScopes(scopes)
 		if err != nil {
 			return fmt.Errorf("keys create: --%w", err)
 		}
-		p = directory.Principal{User: strings.ToLower(strings.TrimSpace(user)), Admin: admin, Scopes: sc}
+		p = directory.Principal{User: strings.ToLower(strings.TrimSpace(user)), Admin: admin, PBX: pbx, Domain: domain, Scopes: sc}
 	}
 
 	var rdb *redis.Client
@@ -168,9 +181,13 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("keys list: %w", err)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tIDENTITY\tSCOPES\tCREATED")
+		fmt.Fprintln(tw, "ID\tKIND\tIDENTITY\tDOMAIN\tSCOPES\tCREATED")
 		for _, k := range all {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, identity(k), joinScopes(k.Scopes), k.Created.Format(time.RFC3339))
+			dom := k.Domain
+			if dom == "" {
+				dom = "*"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Kind(), identity(k), dom, joinScopes(k.Scopes), k.Created.Format(time.RFC3339))
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("keys list: %w", err)
@@ -189,8 +206,12 @@ func identity(k directory.KeyInfo) string {
 	switch {
 	case k.Admin && k.User != "":
 		return k.User + " (admin)"
+	case k.Admin && k.Domain != "":
+		return "admin of " + k.Domain
 	case k.Admin:
-		return "admin"
+		return "operator admin"
+	case k.PBX:
+		return "pbx of " + k.Domain
 	}
 	return k.User
 }
@@ -201,4 +222,67 @@ func joinScopes(sc []directory.Scope) string {
 		out[i] = string(s)
 	}
 	return strings.Join(out, ",")
+}
+
+// bootstrapBanner frames the bootstrap key on stderr, where a newcomer
+// running the server in a terminal sees it.
+const bootstrapBanner = `
+================================================================================
+ Switchboard bootstrap key: an operator admin key (users:admin, company:write,
+ lookup) for this fresh store. It is shown only now. Mint other keys with it:
+   curl -H "Authorization: Bearer KEY" -d '{"admin":true,"domain":"...","scopes":["users:admin"]}' http://HOST/v1/keys
+
+   %s
+
+================================================================================
+`
+
+// bootstrapKey gives a fresh store its first key, so that a newcomer mints
+// every other key over the API without stopping the server. The key goes
+// to file (mode 0600) when set, else to stderr once. Of several instances
+// starting together on one store, exactly one bootstraps.
+func bootstrapKey(ctx context.Context, keys *directory.Keys, file string, stderr io.Writer, log zerolog.Logger) error {
+	var tmp string
+	stage := func(key string) error {
+		if file == "" {
+			return nil
+		}
+		// Written beside file and renamed after the store accepts the key,
+		// so a bad path fails before the store's one bootstrap is spent.
+		f, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*") // mode 0600
+		if err != nil {
+			return fmt.Errorf("--bootstrap-key-file: %w", err)
+		}
+		tmp = f.Name()
+		_, err = fmt.Fprintln(f, key)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("--bootstrap-key-file: %w", err)
+		}
+		return nil
+	}
+	key, info, ok, err := keys.Bootstrap(ctx, stage)
+	if !ok && tmp != "" {
+		os.Remove(tmp)
+	}
+	if err != nil || !ok {
+		return err
+	}
+	if file == "" {
+		log.Warn().Str("key_id", info.ID).Msg("fresh store: bootstrap admin key printed once on stderr")
+		fmt.Fprintf(stderr, bootstrapBanner, key)
+		return nil
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		os.Remove(tmp)
+		// Nobody holds the key: revoke it rather than leave it valid.
+		if rerr := keys.Revoke(ctx, info.ID); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return fmt.Errorf("--bootstrap-key-file: %w (mint an admin key with switchboard keys create --admin)", err)
+	}
+	log.Warn().Str("key_id", info.ID).Str("file", file).Msg("fresh store: bootstrap admin key written")
+	return nil
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -37,7 +40,7 @@ func TestKeysCLI(t *testing.T) {
 
 	p, err := resolve(t, dir, userKey)
 	require.NoError(t, err)
-	assert.Equal(t, directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopeCompanyRead, directory.ScopePersonal}}, p)
+	assert.Equal(t, directory.Principal{User: "201@pbx.example.com", Domain: "pbx.example.com", Scopes: []directory.Scope{directory.ScopeCompanyRead, directory.ScopePersonal}}, p)
 	p, err = resolve(t, dir, adminKey)
 	require.NoError(t, err)
 	assert.Equal(t, directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeCompanyWrite, directory.ScopeUsersAdmin}}, p)
@@ -49,7 +52,7 @@ func TestKeysCLI(t *testing.T) {
 	assert.Contains(t, stdout, "201@pbx.example.com")
 	assert.Contains(t, stdout, "admin")
 	for _, k := range []string{userKey, adminKey} {
-		assert.NotContains(t, stdout, k[strings.LastIndex(k, "_")+1:], "list never shows secrets")
+		assert.NotContains(t, stdout, k[len("sbk_0123456789abcdef_"):], "list never shows secrets")
 	}
 
 	// Revoke the user key by ID; flags may follow the ID.
@@ -118,4 +121,112 @@ func runKeysNoEnv(t *testing.T, args ...string) (stdout, stderr string, err erro
 	var out, errOut bytes.Buffer
 	err = runKeys(context.Background(), args, func(string) string { return "" }, &out, &errOut)
 	return out.String(), errOut.String(), err
+}
+
+func TestBootstrapKey(t *testing.T) {
+	ctx := context.Background()
+	open := func(t *testing.T, dir string) *directory.Keys {
+		t.Helper()
+		ds, err := openDirectoryStore(dir, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { ds.close() })
+		return directory.NewKeys(ds.keys)
+	}
+	keyIn := func(t *testing.T, s string) string {
+		t.Helper()
+		for _, f := range strings.Fields(s) {
+			if strings.HasPrefix(f, "sbk_") {
+				return f
+			}
+		}
+		t.Fatalf("no key in %q", s)
+		return ""
+	}
+
+	t.Run("printed once", func(t *testing.T) {
+		keys := open(t, t.TempDir())
+		var stderr bytes.Buffer
+		require.NoError(t, bootstrapKey(ctx, keys, "", &stderr, zerolog.Nop()))
+		key := keyIn(t, stderr.String())
+		p, err := keys.Resolve(ctx, key)
+		require.NoError(t, err)
+		assert.True(t, p.Admin)
+		assert.Empty(t, p.Domain, "an operator key")
+		assert.ElementsMatch(t, directory.BootstrapPrincipal.Scopes, p.Scopes)
+
+		stderr.Reset()
+		require.NoError(t, bootstrapKey(ctx, keys, "", &stderr, zerolog.Nop()))
+		assert.Empty(t, stderr.String(), "never twice")
+	})
+
+	t.Run("not over existing keys", func(t *testing.T) {
+		dir := t.TempDir()
+		_, _, err := runKeysCapture(t, dir, "create", "--admin", "--scopes", "users:admin")
+		require.NoError(t, err)
+		var stderr bytes.Buffer
+		require.NoError(t, bootstrapKey(ctx, open(t, dir), "", &stderr, zerolog.Nop()))
+		assert.Empty(t, stderr.String())
+	})
+
+	t.Run("written to a file", func(t *testing.T) {
+		keys := open(t, t.TempDir())
+		// A path whose directory is missing fails before the store's one
+		// bootstrap is spent.
+		var stderr bytes.Buffer
+		err := bootstrapKey(ctx, keys, filepath.Join(t.TempDir(), "missing", "key"), &stderr, zerolog.Nop())
+		require.ErrorContains(t, err, "--bootstrap-key-file")
+
+		file := filepath.Join(t.TempDir(), "bootstrap.key")
+		require.NoError(t, bootstrapKey(ctx, keys, file, &stderr, zerolog.Nop()))
+		assert.NotContains(t, stderr.String(), "sbk_", "not printed when written")
+		st, err := os.Stat(file)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+		raw, err := os.ReadFile(file)
+		require.NoError(t, err)
+		_, err = keys.Resolve(ctx, strings.TrimSpace(string(raw)))
+		require.NoError(t, err)
+		entries, err := os.ReadDir(filepath.Dir(file))
+		require.NoError(t, err)
+		assert.Len(t, entries, 1, "no temporary file left")
+	})
+}
+
+func TestKeysCLITenants(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr, err := runKeysCapture(t, dir, "create", "--pbx", "--domain", "a.example")
+	require.NoError(t, err, stderr)
+	p, err := resolve(t, dir, strings.TrimSpace(stdout))
+	require.NoError(t, err)
+	assert.Equal(t, directory.Principal{PBX: true, Domain: "a.example", Scopes: []directory.Scope{directory.ScopeLookup}}, p, "a pbx key defaults to scope lookup")
+	assert.Contains(t, stderr, "pbx of a.example")
+
+	stdout, stderr, err = runKeysCapture(t, dir, "create", "--admin", "--domain", "B.example", "--scopes", "users:admin")
+	require.NoError(t, err, stderr)
+	p, err = resolve(t, dir, strings.TrimSpace(stdout))
+	require.NoError(t, err)
+	assert.Equal(t, directory.Principal{Admin: true, Domain: "b.example", Scopes: []directory.Scope{directory.ScopeUsersAdmin}}, p)
+
+	stdout, _, err = runKeysCapture(t, dir, "list")
+	require.NoError(t, err)
+	assert.Contains(t, stdout, "KIND")
+	assert.Contains(t, stdout, "pbx ")
+	assert.Contains(t, stdout, "tenant_admin")
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "pbx without domain", args: []string{"create", "--pbx"}, want: "--domain"},
+		{name: "pbx with more scopes", args: []string{"create", "--pbx", "--domain", "a.example", "--scopes", "lookup,company:read"}, want: "--scopes"},
+		{name: "user key in another domain", args: []string{"create", "--user", "201@a.example", "--domain", "b.example", "--scopes", "lookup"}, want: "--domain"},
+		{name: "bad domain", args: []string{"create", "--admin", "--domain", "a b", "--scopes", "lookup"}, want: "--domain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runKeysCapture(t, dir, tc.args...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
 }

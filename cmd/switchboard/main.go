@@ -260,12 +260,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return nil
 	}
 
+	keys := directory.NewKeys(ds.keys)
+	if err := bootstrapKey(ctx, keys, cfg.BootstrapKeyFile, stderr, log); err != nil {
+		return err
+	}
 	apiSrv := api.New(api.Deps{
-		Presence:  core,
-		Directory: dir,
-		Keys:      directory.NewKeys(ds.keys),
-		Ready:     checkAll(ready),
-		Metrics:   promhttp.HandlerFor(newMetrics(edge, bus, storeHist), promhttp.HandlerOpts{}),
+		Presence:      core,
+		Directory:     dir,
+		Keys:          keys,
+		Domains:       cfg.Domains,
+		StreamsPerKey: cfg.SSEPerKey,
+		Ready:         checkAll(ready),
+		Metrics:       promhttp.HandlerFor(newMetrics(edge, bus, storeHist), promhttp.HandlerOpts{}),
 	}, log)
 	// The caller-ID index follows every contact change; build it after
 	// the event observer is set (the directory keeps the first observer).
@@ -303,14 +309,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		mux.Handle("/", apiSrv)
 		handler = mux
 	}
-	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := apiSrv.HTTPServer(handler) // header, body and idle timeouts
 	log.Info().Str("sip", ln.sip.UDP.LocalAddr().String()).Str("http", ln.http.Addr().String()).
 		Strs("domains", cfg.Domains).Bool("redis", redisStore != nil).Str("nats", natsURL).Msg("switchboard started")
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return core.Run(gctx) })
 	g.Go(func() error { return dir.Run(gctx) })
-	g.Go(func() error { return edge.ServeListeners(gctx, ln.sip, cfg.ShutdownGrace) })
+	sipDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(sipDone)
+		return edge.ServeListeners(gctx, ln.sip, cfg.ShutdownGrace)
+	})
 	if pbxWatcher != nil {
 		g.Go(func() error { return pbxWatcher.Run(gctx) })
 	}
@@ -332,13 +342,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info().Msg("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace+5*time.Second)
+		// /readyz says draining and event streams end while HTTP still
+		// answers; the listener closes once the SIP edge has drained.
+		apiSrv.Drain()
+		<-sipDone
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		// /readyz answers 503 "draining" while SIP drains (within the grace).
-		select {
-		case <-edge.Drained():
-		case <-sctx.Done():
-		}
 		return httpSrv.Shutdown(sctx)
 	})
 	err = g.Wait()
