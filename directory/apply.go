@@ -196,7 +196,15 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	onKey := s.onKey
+	defer func() {
+		s.mu.Unlock()
+		if onKey != nil {
+			for _, id := range b.Keys {
+				onKey(id)
+			}
+		}
+	}()
 	for _, u := range b.Users {
 		s.users[u.AOR()] = u
 	}

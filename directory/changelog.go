@@ -120,5 +120,5 @@ func (l *localLog) changes(ctx context.Context, after Position, limit int, wait 
 // size counts the writes in b.
 func (b *Batch) size() int {
 	return len(b.Contacts) + len(b.DeleteContacts) + len(b.Users) + len(b.DeleteUsers) +
-		len(b.Marks) + len(b.Groups) + len(b.DeleteGroups)
+		len(b.Marks) + len(b.Groups) + len(b.DeleteGroups) + len(b.Keys)
 }

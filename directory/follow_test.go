@@ -309,3 +309,20 @@ func BenchmarkPropagation(b *testing.B) {
 	b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99_µs")
 	b.ReportMetric(float64(lats[len(lats)-1].Microseconds()), "max_µs")
 }
+
+func TestKeyRevocationReachesTheOtherInstanceCache(t *testing.T) {
+	a, b, store := twoServices(t)
+	ctx := context.Background()
+	ksA, ksB := NewKeys(store.KeyStore()), NewKeys(store.KeyStore())
+	ksA.AnnounceChanges(a.KeyChanged)
+	b.OnKeyChange(ksB.Forget)
+	key, info, err := ksA.Mint(ctx, Principal{User: "201@pbx.example.com", Scopes: []Scope{ScopePersonal}})
+	require.NoError(t, err)
+	_, err = ksB.Resolve(ctx, key) // now cached on B for KeyCacheTTL
+	require.NoError(t, err)
+	require.NoError(t, ksA.Revoke(ctx, info.ID))
+	require.Eventually(t, func() bool {
+		_, err := ksB.Resolve(ctx, key)
+		return err != nil
+	}, time.Second, 5*time.Millisecond, "B stops accepting the key well before its cache would expire")
+}

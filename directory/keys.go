@@ -132,8 +132,22 @@ type Keys struct {
 	store KeyStore
 	now   func() time.Time
 
+	changed func(ctx context.Context, id string) // announces a revocation to every instance
+
 	mu    sync.Mutex // guards cache
 	cache map[string]cachedKey
+}
+
+// AnnounceChanges makes Revoke call fn after the store has dropped a key,
+// so every instance can Forget it at once (directory.Service.KeyChanged
+// does so through the change log). Call it before serving.
+func (k *Keys) AnnounceChanges(fn func(ctx context.Context, id string)) { k.changed = fn }
+
+// Forget drops key id from the cache, so its next use reads the store.
+func (k *Keys) Forget(id string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.cache, id)
 }
 
 type cachedKey struct {
@@ -343,6 +357,9 @@ func (k *Keys) Revoke(ctx context.Context, id string) error {
 	k.mu.Unlock()
 	if err := k.store.DeleteKey(ctx, id); err != nil {
 		return fmt.Errorf("revoke key %s: %w", id, err)
+	}
+	if k.changed != nil {
+		k.changed(ctx, id)
 	}
 	return nil
 }

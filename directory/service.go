@@ -44,6 +44,7 @@ type Service struct {
 	groups   map[string]Group               // own and shared groups by ID
 	users    map[string]User                // by AOR
 	onChange func(ChangeEvent)
+	onKey    func(id string)
 }
 
 // ChangeOp is the kind of a contact change.
@@ -117,6 +118,27 @@ func (s *Service) OnChange(fn func(ChangeEvent)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onChange = fn
+}
+
+// OnKeyChange sets the observer of API key changes read from the change
+// log (see KeyChanged), called outside the Service lock. A nil fn removes
+// it.
+func (s *Service) OnKeyChange(fn func(id string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onKey = fn
+}
+
+// KeyChanged records in the change log that API key id changed in the key
+// store (it was revoked), so that every instance drops its cached copy at
+// once instead of after KeyCacheTTL. A failure is logged: the revocation
+// itself is done, and caches still expire.
+func (s *Service) KeyChanged(ctx context.Context, id string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.commit(ctx, Batch{Keys: []string{id}}, ""); err != nil {
+		s.log.Warn().Err(err).Str("key", id).Msg("announce api key change; other instances notice within the cache time")
+	}
 }
 
 // commit writes b to the store and waits until the change log is applied

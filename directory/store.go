@@ -54,6 +54,9 @@ type Batch struct {
 	Marks          []Mark          `json:"marks,omitempty"`        // a Mark with no Groups removes it
 	Groups         []Group         `json:"groups,omitempty"`
 	DeleteGroups   []string        `json:"delete_groups,omitempty"` // group IDs
+	// Keys names API keys whose records changed in the key store (a
+	// revocation): every instance drops its cached copy on applying it.
+	Keys []string `json:"keys,omitempty"`
 
 	// Actor and Origin travel with the change log only: the principal's
 	// user who wrote the batch, and the writing Service's random origin
@@ -274,6 +277,7 @@ func (b Batch) clone() Batch {
 	}
 	b.Groups = slices.Clone(b.Groups)
 	b.DeleteGroups = slices.Clone(b.DeleteGroups)
+	b.Keys = slices.Clone(b.Keys)
 	return b
 }
 

@@ -261,6 +261,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 
 	keys := directory.NewKeys(ds.keys)
+	// A revocation goes through the directory's change log, so every
+	// instance drops the key from its cache at once.
+	keys.AnnounceChanges(dir.KeyChanged)
+	dir.OnKeyChange(keys.Forget)
 	if err := bootstrapKey(ctx, keys, cfg.BootstrapKeyFile, stderr, log); err != nil {
 		return err
 	}
