@@ -496,21 +496,26 @@ func TestSearchPlansAgree(t *testing.T) {
 			for _, h := range all {
 				want = append(want, h.d.c.ID)
 			}
-			var got []string
-			q := Query{Text: text, Limit: 500}
-			for pages := 0; ; pages++ {
-				require.Less(t, pages, 20, "paging does not terminate")
-				page, err := svc.Search(ctx, alice, q)
-				require.NoError(t, err)
-				for _, e := range page.Items {
-					got = append(got, e.Contact.ID)
-				}
-				if page.Next == "" {
-					break
-				}
-				q.Cursor = page.Next
-			}
-			assert.Equal(t, want, got)
+			assert.Equal(t, want, searchAll(t, svc, alice, Query{Text: text, Limit: 500}))
 		})
+	}
+}
+
+// searchAll pages through every result of q for p and returns the IDs in
+// order.
+func searchAll(t *testing.T, svc *Service, p Principal, q Query) []string {
+	t.Helper()
+	var got []string
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 1000, "paging does not terminate")
+		page, err := svc.Search(context.Background(), p, q)
+		require.NoError(t, err)
+		for _, e := range page.Items {
+			got = append(got, e.Contact.ID)
+		}
+		if page.Next == "" {
+			return got
+		}
+		q.Cursor = page.Next
 	}
 }

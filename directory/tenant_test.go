@@ -395,21 +395,7 @@ func TestSmallTenantSearchAgrees(t *testing.T) {
 			for _, h := range all {
 				want = append(want, h.d.c.ID)
 			}
-			var got []string
-			q := Query{Text: text, Limit: 7}
-			for pages := 0; ; pages++ {
-				require.Less(t, pages, 100, "paging does not terminate")
-				page, err := svc.Search(ctx, tenantUserA, q)
-				require.NoError(t, err)
-				for _, e := range page.Items {
-					got = append(got, e.Contact.ID)
-				}
-				if page.Next == "" {
-					break
-				}
-				q.Cursor = page.Next
-			}
-			assert.Equal(t, want, got)
+			assert.Equal(t, want, searchAll(t, svc, tenantUserA, Query{Text: text, Limit: 7}))
 		})
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	sipmsg "github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -38,22 +36,6 @@ func (in *instance) call(method, path, key, body string, hdr ...string) (int, st
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(res.Body)
 	return res.StatusCode, b.String(), res.Header.Get("ETag")
-}
-
-// authorization answers the digest challenge of res as user.
-func authorization(t *testing.T, res *sipmsg.Response, method, ruri, user, pass string) string {
-	t.Helper()
-	h := res.GetHeader("WWW-Authenticate")
-	require.NotNil(t, h, "401 without a challenge")
-	chal, err := digest.ParseChallenge(h.Value())
-	require.NoError(t, err)
-	creds, err := digest.Digest(chal, digest.Options{Method: method, URI: ruri, Username: user, Password: pass, Count: 1, Cnonce: "0a4f113b"})
-	require.NoError(t, err)
-	v := creds.String()
-	if !strings.HasPrefix(v, "Digest ") {
-		v = "Digest " + v
-	}
-	return "Authorization: " + v + "\n"
 }
 
 // within asserts that cond holds within 1 s: the time the directory
@@ -84,7 +66,7 @@ func TestDirectoryActsAsOneAcrossInstances(t *testing.T) {
 	phone.Request("REGISTER", "sip:pbx.example.com", 1, "reg-1", "r1", "", "Expires: 300\n", "")
 	res := phone.Response("REGISTER")
 	require.Equal(t, 401, res.StatusCode, res.Reason)
-	phone.Request("REGISTER", "sip:pbx.example.com", 2, "reg-1", "r1", "", "Expires: 300\n"+authorization(t, res, "REGISTER", "sip:pbx.example.com", "201", "s3cret-pass"), "")
+	phone.Request("REGISTER", "sip:pbx.example.com", 2, "reg-1", "r1", "", "Expires: 300\n"+siptest.Authorization(t, res, "REGISTER", "sip:pbx.example.com", "201", "s3cret-pass"), "")
 	res = phone.Response("REGISTER")
 	require.Equal(t, 200, res.StatusCode, res.Reason)
 

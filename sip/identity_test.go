@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/presence"
 	"github.com/switchboardhq/switchboard/sip/auth"
+	"github.com/switchboardhq/switchboard/sip/siptest"
 )
 
 // Two tenants, each with its own 201: the passwords differ.
@@ -102,7 +103,7 @@ func TestCrossTenantRegisterForbidden(t *testing.T) {
 	res := challenge(t, owner, "REGISTER", "sip:b.example", "sip:201@b.example", "sip:201@b.example", contact)
 	assert.Equal(t, "b.example", realmOf(t, res))
 	send(owner, "REGISTER", "sip:b.example", "sip:201@b.example", "sip:201@b.example", "own", 2,
-		contact+authorization(t, res, "REGISTER", "sip:b.example", "201", passB201), "")
+		contact+siptest.Authorization(t, res, "REGISTER", "sip:b.example", "201", passB201), "")
 	require.Equal(t, 200, owner.Response("REGISTER").StatusCode)
 	require.Len(t, bindingsOf(t, srv, "201@b.example"), 1)
 
@@ -113,7 +114,7 @@ func TestCrossTenantRegisterForbidden(t *testing.T) {
 	answerA := func() string {
 		res := challenge(t, attacker, "REGISTER", "sip:a.example", "sip:201@a.example", "sip:201@a.example", contact)
 		require.Equal(t, "a.example", realmOf(t, res))
-		return authorization(t, res, "REGISTER", "sip:a.example", "201", passA201)
+		return siptest.Authorization(t, res, "REGISTER", "sip:a.example", "201", passA201)
 	}
 	for _, tt := range []struct{ name, headers string }{
 		{name: "binding", headers: "Contact: <sip:evil@$ADDR>\nExpires: 600\n"},
@@ -153,7 +154,7 @@ func TestRegisterAsAnotherUserForbidden(t *testing.T) {
 	res := challenge(t, p, "REGISTER", "sip:a.example", "sip:202@a.example", "sip:202@a.example", contact)
 	// 201's own password, 202's AOR.
 	send(p, "REGISTER", "sip:a.example", "sip:202@a.example", "sip:202@a.example", "as-202", 2,
-		contact+authorization(t, res, "REGISTER", "sip:a.example", "201", passA201), "")
+		contact+siptest.Authorization(t, res, "REGISTER", "sip:a.example", "201", passA201), "")
 	assert.Equal(t, 403, p.Response("REGISTER").StatusCode)
 	assert.Empty(t, bindingsOf(t, srv, "202@a.example"))
 }
@@ -166,7 +167,7 @@ func TestDigestURIMustBeTheRequestURI(t *testing.T) {
 	// A response computed over another URI (one captured from a request to
 	// b.example, say) is not accepted for this one.
 	send(p, "REGISTER", "sip:a.example", "sip:201@a.example", "sip:201@a.example", "uri", 2,
-		contact+authorization(t, res, "REGISTER", "sip:b.example", "201", passA201), "")
+		contact+siptest.Authorization(t, res, "REGISTER", "sip:b.example", "201", passA201), "")
 	res = p.Response("REGISTER")
 	assert.Equal(t, 400, res.StatusCode)
 	assert.Contains(t, res.Reason, "digest uri")
@@ -198,7 +199,7 @@ func TestSubscribeAndPublishAsAnotherUserForbidden(t *testing.T) {
 			send(p, tt.method, tt.ruri, tt.from, tt.ruri, callID, 1, tt.headers, tt.body)
 			res := p.Response(tt.method)
 			require.Equal(t, 401, res.StatusCode)
-			send(p, tt.method, tt.ruri, tt.from, tt.ruri, callID, 2, tt.headers+authorization(t, res, tt.method, tt.ruri, tt.user, tt.pass), tt.body)
+			send(p, tt.method, tt.ruri, tt.from, tt.ruri, callID, 2, tt.headers+siptest.Authorization(t, res, tt.method, tt.ruri, tt.user, tt.pass), tt.body)
 			res = p.Response(tt.method)
 			assert.Equal(t, tt.want, res.StatusCode, res.Reason)
 		})
@@ -222,7 +223,7 @@ func TestWatcherStaysInItsDomainWithAuth(t *testing.T) {
 			res := p.Response("SUBSCRIBE")
 			require.Equal(t, 401, res.StatusCode)
 			assert.Equal(t, "b.example", realmOf(t, res), "the watcher authenticates in its own domain")
-			send(p, "SUBSCRIBE", tt.target, "sip:300@b.example", tt.target, callID, 2, sub+authorization(t, res, "SUBSCRIBE", tt.target, "300", passB300), "")
+			send(p, "SUBSCRIBE", tt.target, "sip:300@b.example", tt.target, callID, 2, sub+siptest.Authorization(t, res, "SUBSCRIBE", tt.target, "300", passB300), "")
 			res = p.Response("SUBSCRIBE")
 			assert.Equal(t, tt.want, res.StatusCode, res.Reason)
 		})
@@ -240,7 +241,7 @@ func TestFailedAttemptsThrottledPerAccount(t *testing.T) {
 		if res.StatusCode != 401 {
 			return res
 		}
-		send(p, "REGISTER", "sip:a.example", aor, aor, "g-"+ip, 2, contact+authorization(t, res, "REGISTER", "sip:a.example", user, pass), "")
+		send(p, "REGISTER", "sip:a.example", aor, aor, "g-"+ip, 2, contact+siptest.Authorization(t, res, "REGISTER", "sip:a.example", user, pass), "")
 		return p.Response("REGISTER")
 	}
 	// Three guesses from three sources, each under the per-source limits.

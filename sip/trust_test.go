@@ -11,12 +11,12 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/presence"
 	"github.com/switchboardhq/switchboard/sip/auth"
+	"github.com/switchboardhq/switchboard/sip/siptest"
 )
 
 const (
@@ -26,22 +26,6 @@ const (
 )
 
 var pbxCIDR = []netip.Prefix{netip.MustParsePrefix(pbxIP + "/32")}
-
-// authorization answers the first challenge of res as user.
-func authorization(t *testing.T, res *sipmsg.Response, method, ruri, user, pass string) string {
-	t.Helper()
-	h := res.GetHeader("WWW-Authenticate")
-	require.NotNil(t, h, "401 without a challenge")
-	chal, err := digest.ParseChallenge(h.Value())
-	require.NoError(t, err)
-	creds, err := digest.Digest(chal, digest.Options{Method: method, URI: ruri, Username: user, Password: pass, Count: 1, Cnonce: "0a4f113b"})
-	require.NoError(t, err)
-	v := creds.String()
-	if !strings.HasPrefix(v, "Digest ") {
-		v = "Digest " + v
-	}
-	return "Authorization: " + v + "\n"
-}
 
 func authServer(t *testing.T, cfg Config, policy Policy) *testServer {
 	t.Helper()
@@ -90,7 +74,7 @@ func TestDigestAuthentication(t *testing.T) {
 			if tt.pass != "" {
 				require.Equal(t, 401, res.StatusCode, res.Reason)
 				user := strings.TrimPrefix(strings.Split(tt.from, "@")[0], "sip:")
-				p.Request(tt.method, tt.ruri, tt.from, callID, 2, headers+authorization(t, res, tt.method, tt.ruri, user, tt.pass), body)
+				p.Request(tt.method, tt.ruri, tt.from, callID, 2, headers+siptest.Authorization(t, res, tt.method, tt.ruri, user, tt.pass), body)
 				res = p.Response(tt.method)
 			}
 			assert.Equal(t, tt.want, res.StatusCode, "%d: %s", i, res.Reason)
