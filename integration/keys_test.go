@@ -65,15 +65,10 @@ func startTogether(t *testing.T, ids []string, extra ...string) []*instance {
 // apiCall sends an API request with key and decodes a JSON answer.
 func apiCall(t *testing.T, in *instance, method, path, key, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+in.http+path, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
+	code, raw, _ := in.call(method, path, key, body)
 	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
+	_ = json.Unmarshal([]byte(raw), &out)
+	return code, out
 }
 
 func TestKeysAcrossInstances(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,22 +16,6 @@ import (
 	"github.com/switchboardhq/switchboard/integration/harness"
 	"github.com/switchboardhq/switchboard/sip/siptest"
 )
-
-// api calls the instance's HTTP API with a bearer key.
-func (in *instance) api(t *testing.T, method, path, key, body string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+in.http+path, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return res.StatusCode, string(b)
-}
 
 // sseUntil opens the presence stream of aor with key and returns a channel
 // delivering the first data line containing want (or closed on timeout).
@@ -90,7 +73,7 @@ func TestPersonalContactNeverReachesColleagues(t *testing.T) {
 	owner := mintKey(t, redisURL, "--user", "202@pbx.example.com", "--scopes", "contacts:personal,company:read,lookup")
 	other := mintKey(t, redisURL, "--user", "301@b.example", "--scopes", "contacts:personal,company:read,lookup")
 
-	code, body := in.api(t, "POST", "/v1/contacts", owner,
+	code, body, _ := in.call("POST", "/v1/contacts", owner,
 		`{"kind":"personal","first_name":"Secret","last_name":"Lover","phones":[{"type":"mobile","number":"06 99 88 77 66"}]}`)
 	require.Equal(t, 201, code, body)
 	var secret struct {
@@ -98,12 +81,12 @@ func TestPersonalContactNeverReachesColleagues(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(body), &secret))
 	require.NotEmpty(t, secret.Contact.ID)
-	code, body = in.api(t, "POST", "/v1/contacts", operator,
+	code, body, _ = in.call("POST", "/v1/contacts", operator,
 		`{"kind":"company","domain":"pbx.example.com","company":"ACME Marseille","phones":[{"type":"work","number":"+33 4 91 55 01 42"}]}`)
 	require.Equal(t, 201, code, body)
 	// The caller-ID index follows the directory asynchronously.
 	require.Eventually(t, func() bool {
-		code, body := in.api(t, "GET", "/v1/lookup?format=text&number=0699887766", owner, "")
+		code, body, _ := in.call("GET", "/v1/lookup?format=text&number=0699887766", owner, "")
 		return code == 200 && body == "Secret Lover"
 	}, 5*time.Second, 50*time.Millisecond, "the owner's own lookup names its contact")
 
@@ -142,11 +125,11 @@ func TestPersonalContactNeverReachesColleagues(t *testing.T) {
 	assert.Equal(t, "sip:0699887766@pbx.example.com", d.Dialogs[0].Remote.Identity, "the colleague's lamp shows the number")
 	noLeak("BLF NOTIFY", string(n.Body()))
 
-	code, body = in.api(t, "GET", "/v1/presence/202@pbx.example.com", colleague, "")
+	code, body, _ = in.call("GET", "/v1/presence/202@pbx.example.com", colleague, "")
 	require.Equal(t, 200, code, body)
 	assert.Contains(t, body, `"line":"ringing"`)
 	noLeak("colleague's GET", body)
-	code, body = in.api(t, "GET", "/v1/presence?aor=202@pbx.example.com", colleague, "")
+	code, body, _ = in.call("GET", "/v1/presence?aor=202@pbx.example.com", colleague, "")
 	require.Equal(t, 200, code, body)
 	noLeak("colleague's list GET", body)
 
@@ -168,7 +151,7 @@ func TestPersonalContactNeverReachesColleagues(t *testing.T) {
 	}
 
 	// The owner's own views may name the caller from its personal book.
-	code, body = in.api(t, "GET", "/v1/presence/202@pbx.example.com", owner, "")
+	code, body, _ = in.call("GET", "/v1/presence/202@pbx.example.com", owner, "")
 	require.Equal(t, 200, code, body)
 	assert.Contains(t, body, "Secret Lover")
 	select {
@@ -181,18 +164,18 @@ func TestPersonalContactNeverReachesColleagues(t *testing.T) {
 
 	// The other tenant neither finds nor looks up pbx.example.com's
 	// company contact, which pbx.example.com's users do find.
-	code, body = in.api(t, "GET", "/v1/lookup?format=text&number=0491550142", owner, "")
+	code, body, _ = in.call("GET", "/v1/lookup?format=text&number=0491550142", owner, "")
 	require.Equal(t, 200, code, body)
 	assert.Equal(t, "ACME Marseille", body)
-	code, body = in.api(t, "GET", "/v1/lookup?number=0491550142", other, "")
+	code, body, _ = in.call("GET", "/v1/lookup?number=0491550142", other, "")
 	assert.Equal(t, 404, code, body)
 	assert.NotContains(t, body, "ACME")
-	code, body = in.api(t, "GET", "/v1/contacts?q=acme", other, "")
+	code, body, _ = in.call("GET", "/v1/contacts?q=acme", other, "")
 	require.Equal(t, 200, code, body)
 	assert.NotContains(t, body, "ACME")
-	code, body = in.api(t, "GET", "/v1/contacts?q=0491550142", other, "")
+	code, body, _ = in.call("GET", "/v1/contacts?q=0491550142", other, "")
 	require.Equal(t, 200, code, body)
 	assert.NotContains(t, body, "ACME")
-	code, _ = in.api(t, "GET", "/v1/presence/202@pbx.example.com", other, "")
+	code, _, _ = in.call("GET", "/v1/presence/202@pbx.example.com", other, "")
 	assert.Equal(t, 403, code, "another tenant's user does not see presence")
 }
