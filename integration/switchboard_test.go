@@ -79,22 +79,31 @@ func (s *syncBuffer) String() string {
 }
 
 // startInstance runs switchboard on free loopback ports with extra args.
+// Another process may take a port between the check and the bind: then it
+// starts again on other ports.
 func startInstance(t *testing.T, id string, extra ...string) *instance {
 	t.Helper()
-	in := &instance{t: t, sipPort: freeSIPPort(t), http: "127.0.0.1:" + strconv.Itoa(harness.FreePort(t)), logs: &syncBuffer{}}
-	in.args = append([]string{
-		"--sip-listen", "127.0.0.1:" + strconv.Itoa(in.sipPort), "--http-listen", in.http,
-		"--domain", "pbx.example.com", "--data-dir", t.TempDir(), "--instance-id", id,
-		"--log-level", "debug", "--shutdown-grace", "2s", "--trusted-cidr", "127.0.0.1/32",
-	}, extra...)
-	in.start()
+	in := &instance{t: t, logs: &syncBuffer{}}
+	dataDir := t.TempDir()
 	t.Cleanup(func() {
 		in.kill()
 		if t.Failed() {
 			t.Logf("logs of %s:\n%s", id, tail(in.logs.String(), 6000))
 		}
 	})
-	return in
+	for attempt := 1; ; attempt++ {
+		in.sipPort, in.http = freeSIPPort(t), "127.0.0.1:"+strconv.Itoa(harness.FreePort(t))
+		in.args = append([]string{
+			"--sip-listen", "127.0.0.1:" + strconv.Itoa(in.sipPort), "--http-listen", in.http,
+			"--domain", "pbx.example.com", "--data-dir", dataDir, "--instance-id", id,
+			"--log-level", "debug", "--shutdown-grace", "2s", "--trusted-cidr", "127.0.0.1/32",
+		}, extra...)
+		if in.launch() || attempt == 3 || !strings.Contains(in.logs.String(), "address already in use") {
+			in.awaitHealthy()
+			return in
+		}
+		in.logs = &syncBuffer{}
+	}
 }
 
 // freeSIPPort finds a port free on both UDP and TCP.
@@ -113,6 +122,14 @@ func freeSIPPort(t *testing.T) int {
 
 func (in *instance) start() {
 	in.t.Helper()
+	in.launch()
+	in.awaitHealthy()
+}
+
+// launch starts the process and reports whether it became healthy; false
+// means it exited (see awaitHealthy for the failure).
+func (in *instance) launch() bool {
+	in.t.Helper()
 	in.cmd = exec.Command(binary(in.t), in.args...)
 	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
 	require.NoError(in.t, in.cmd.Start())
@@ -122,15 +139,29 @@ func (in *instance) start() {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		if code, _ := in.get("/healthz"); code == 200 {
-			return
+			return true
 		}
 		select {
 		case <-in.done:
-			in.t.Fatalf("switchboard exited at start: %v\n%s", in.waitErr, in.logs.String())
+			return false
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	in.t.Fatalf("switchboard not healthy within 15s\n%s", in.logs.String())
+	return false
+}
+
+// awaitHealthy fails the test unless the launched process is serving.
+func (in *instance) awaitHealthy() {
+	in.t.Helper()
+	if code, _ := in.get("/healthz"); code == 200 {
+		return
+	}
+	select {
+	case <-in.done:
+		in.t.Fatalf("switchboard exited at start: %v\n%s", in.waitErr, in.logs.String())
+	default:
+		in.t.Fatalf("switchboard not healthy within 15s\n%s", in.logs.String())
+	}
 }
 
 func (in *instance) sipAddr() string { return "127.0.0.1:" + strconv.Itoa(in.sipPort) }

@@ -16,8 +16,10 @@ package harness
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -47,26 +49,52 @@ func unavailable(t testing.TB, format string, args ...any) {
 	t.Skipf("skipping: %s (%s=required turns this skip into a failure)", msg, EnvRequired)
 }
 
+// Test servers listen on ports below Linux's default ephemeral range
+// (32768-60999): a port the kernel hands out at random is also the source
+// port of outgoing connections, so between the check and the bind another
+// process's connection could take it.
+const (
+	portLow  = 20000
+	portHigh = 32767
+)
+
+// freePort returns a random port in [portLow, portHigh] that free reports
+// bindable.
+func freePort(t testing.TB, proto string, free func(addr string) error) int {
+	t.Helper()
+	var err error
+	for range 100 {
+		p := portLow + rand.IntN(portHigh-portLow+1)
+		if err = free(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("find free %s port: %v", proto, err)
+	return 0
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find free tcp port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freePort(t, "tcp", func(addr string) error {
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			l.Close()
+		}
+		return err
+	})
 }
 
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find free udp port: %v", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	return freePort(t, "udp", func(addr string) error {
+		c, err := net.ListenPacket("udp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
 }
 
 // dockerErr reports why no Docker engine is usable, or nil when one answers.
