@@ -307,6 +307,13 @@ func (r *recordingSink) Register(ctx context.Context, aor presence.AOR, reg pres
 	return r.svc.Register(ctx, aor, reg)
 }
 
+// all returns a copy of the publications recorded so far.
+func (r *recordingSink) all() []presence.Publish {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]presence.Publish(nil), r.calls...)
+}
+
 func (r *recordingSink) last() presence.Publish {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -463,7 +470,7 @@ func TestRefreshAfterRestart(t *testing.T) {
 	require.Eventually(t, func() bool { return pbx.count(func(p *fakePBX) int { return p.initials }) == 2 }, wait, tick)
 	require.Eventually(t, func() bool { return pbx.live("201") == 1 }, wait, tick)
 	// The new subscription's first NOTIFY replaced the old publication.
-	require.Eventually(t, func() bool { return h.sink.publications("201") == 1 }, wait, tick, "publications: %d, calls %+v", h.sink.publications("201"), h.sink.calls)
+	require.Eventually(t, func() bool { return h.sink.publications("201") == 1 }, wait, tick, "publications: %d, calls %+v", h.sink.publications("201"), h.sink.all())
 	assert.Equal(t, presence.LineRinging, h.sink.line(t, "201"))
 
 	// Through the next refresh, still exactly one subscription.
