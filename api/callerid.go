@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -119,7 +120,7 @@ func (h *callerID) lookup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !p.Has(directory.ScopeLookup) {
+	if !p.Has(accounts.ScopeLookup) {
 		writeError(w, http.StatusForbidden, "forbidden", "caller-id lookup needs scope lookup", "")
 		return
 	}

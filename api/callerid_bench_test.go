@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -60,7 +61,7 @@ func benchHTTPServer(b *testing.B) *Server {
 		}
 		b.Logf("lookup over %d contacts built in %v", lk.Len(), time.Since(start).Round(time.Millisecond))
 		core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
-		benchHTTPSrv = New(Deps{Presence: core, Keys: keys{"pbx": {Domain: "pbx.example.com", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
+		benchHTTPSrv = New(Deps{Presence: core, Keys: keys{"pbx": {Domain: "pbx.example.com", PBX: true, Scopes: []accounts.Scope{accounts.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
 		benchHTTPSrv.SetCallerID(lk)
 	})
 	return benchHTTPSrv

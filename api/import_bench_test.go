@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -39,8 +40,8 @@ func BenchmarkLookupDuringImport(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	admin := directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite, directory.ScopeLookup}}
-	if _, err := svc.ProvisionUser(ctx, admin, directory.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-pass"}); err != nil {
+	admin := accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite, accounts.ScopeLookup}}
+	if _, err := svc.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-pass"}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Company: "ACME Marseille",
@@ -52,7 +53,7 @@ func BenchmarkLookupDuringImport(b *testing.B) {
 		b.Fatal(err)
 	}
 	core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
-	srv := New(Deps{Presence: core, Keys: keys{"pbx": {Scopes: []directory.Scope{directory.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
+	srv := New(Deps{Presence: core, Keys: keys{"pbx": {Scopes: []accounts.Scope{accounts.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
 	srv.SetCallerID(lk)
 	ts := httptest.NewServer(srv)
 	defer ts.Close()

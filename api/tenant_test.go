@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -30,13 +31,13 @@ type tenantEnv struct {
 }
 
 var tenantKeys = keys{
-	"a201":     {User: "201@a.example", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead, directory.ScopeLookup}},
-	"a202":     {User: "202@a.example", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead, directory.ScopeLookup}},
-	"b301":     {User: "301@b.example", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead, directory.ScopeLookup}},
-	"adminA":   {Admin: true, Domain: "a.example", Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite, directory.ScopeLookup}},
-	"adminB":   {Admin: true, Domain: "b.example", Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite, directory.ScopeLookup}},
-	"operator": {Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite}},
-	"pbxB":     {Domain: "b.example", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}},
+	"a201":     {User: "201@a.example", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}},
+	"a202":     {User: "202@a.example", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}},
+	"b301":     {User: "301@b.example", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}},
+	"adminA":   {Admin: true, Domain: "a.example", Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite, accounts.ScopeLookup}},
+	"adminB":   {Admin: true, Domain: "b.example", Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite, accounts.ScopeLookup}},
+	"operator": {Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}},
+	"pbxB":     {Domain: "b.example", PBX: true, Scopes: []accounts.Scope{accounts.ScopeLookup}},
 }
 
 func newTenantEnv(t *testing.T) *tenantEnv {
@@ -44,7 +45,7 @@ func newTenantEnv(t *testing.T) *tenantEnv {
 	ctx := context.Background()
 	svc, err := directory.New(ctx, directory.NewMemStore(), directory.Config{Domains: []string{"a.example", "b.example"}}, zerolog.Nop())
 	require.NoError(t, err)
-	for _, u := range []directory.User{
+	for _, u := range []accounts.User{
 		{Extension: "201", Domain: "a.example", FirstName: "Ana"},
 		{Extension: "202", Domain: "a.example", FirstName: "Bruno"},
 		{Extension: "301", Domain: "b.example", FirstName: "Bea"},

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // eventLog records change events delivered to an observer.
@@ -65,7 +67,7 @@ func TestChangesReachTheOtherInstance(t *testing.T) {
 	var seenB eventLog
 	b.OnChange(seenB.add)
 
-	_, err := a.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-pass"})
+	_, err := a.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-pass"})
 	require.NoError(t, err)
 	c, err := a.Create(ctx, alice, Contact{Kind: KindPersonal, FirstName: "Secret", LastName: "Friend", Phones: []Phone{{Type: PhoneMobile, Number: "+33 4 91 55 01 42"}}})
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory/phone"
 )
 
@@ -373,7 +374,7 @@ func (l *Lookup) indexForLocked(kind Kind, scope string) *phone.Index {
 	case KindPersonal:
 		x := l.personal[scope]
 		if x == nil {
-			_, dom, _ := splitAOR(scope)
+			_, dom, _ := accounts.SplitAOR(scope)
 			x = phone.NewIndex(l.parserFor(normDomain(dom)).norm)
 			l.personal[scope] = x
 		}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Benchmark directory: 1,000,000 contacts written straight into a MemStore
@@ -44,8 +46,8 @@ func benchLookup(b *testing.B) *Lookup {
 		}
 		n := 0
 		for u := range benchLookupUsers {
-			usr := User{Extension: fmt.Sprintf("%d", 1000+u), Domain: benchLookupDomain, FirstName: "User", LastName: fmt.Sprint(u)}
-			tc := usr.teamContact()
+			usr := accounts.User{Extension: fmt.Sprintf("%d", 1000+u), Domain: benchLookupDomain, FirstName: "User", LastName: fmt.Sprint(u)}
+			tc := teamContactOf(usr)
 			tc.Version = 1
 			batch.Users = append(batch.Users, usr)
 			batch.Contacts = append(batch.Contacts, ContactWrite{Contact: tc})

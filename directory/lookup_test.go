@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory/phone"
 )
 
@@ -24,8 +25,8 @@ type lookupFixture struct {
 	ids map[string]string // test name → contact ID
 }
 
-func lookupUser(ext, domain string) Principal {
-	return Principal{User: ext + "@" + domain, Scopes: []Scope{ScopePersonal, ScopeCompanyRead, ScopeLookup}}
+func lookupUser(ext, domain string) accounts.Principal {
+	return accounts.Principal{User: ext + "@" + domain, Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}}
 }
 
 var (
@@ -57,7 +58,7 @@ func newLookupFixture(t *testing.T) *lookupFixture {
 	svc, err := New(ctx, NewMemStore(), Config{}, testLogger())
 	require.NoError(t, err)
 	f := &lookupFixture{svc: svc, ids: map[string]string{}}
-	users := []User{
+	users := []accounts.User{
 		{Extension: "201", Domain: "pbx.example.com", FirstName: "Alice", LastName: "Martin"},
 		{Extension: "202", Domain: "pbx.example.com", FirstName: "Bob", LastName: "Durand"},
 		{Extension: "203", Domain: "pbx.example.com", FirstName: "Carol", LastName: "Petit"},
@@ -65,7 +66,7 @@ func newLookupFixture(t *testing.T) *lookupFixture {
 	}
 	for dom := range lookupDomains {
 		if dom != "pbx.example.com" {
-			users = append(users, User{Extension: "100", Domain: dom, FirstName: "Reception", LastName: dom})
+			users = append(users, accounts.User{Extension: "100", Domain: dom, FirstName: "Reception", LastName: dom})
 		}
 	}
 	for _, u := range users {
@@ -90,7 +91,7 @@ func newLookupFixture(t *testing.T) *lookupFixture {
 			}
 		}
 	}
-	personal := func(key string, p Principal, first string, number string, mark string) {
+	personal := func(key string, p accounts.Principal, first string, number string, mark string) {
 		got, err := svc.Create(ctx, p, Contact{Kind: KindPersonal, FirstName: first, Phones: []Phone{{Type: PhoneMobile, Number: number}}})
 		require.NoError(t, err)
 		f.ids[key] = got.ID
@@ -317,12 +318,12 @@ func TestLookupFollowsChanges(t *testing.T) {
 	}
 
 	// Team contacts follow user provisioning and deletion.
-	_, err = f.svc.ProvisionUser(ctx, admin, User{Extension: "204", Domain: "pbx.example.com", FirstName: "Dan", LastName: "Roux"})
+	_, err = f.svc.ProvisionUser(ctx, admin, accounts.User{Extension: "204", Domain: "pbx.example.com", FirstName: "Dan", LastName: "Roux"})
 	require.NoError(t, err)
 	got, ok = f.lk.Resolve(ctx, "204", callee)
 	require.True(t, ok)
 	assert.Equal(t, "Dan Roux", got.Display)
-	_, err = f.svc.ProvisionUser(ctx, admin, User{Extension: "204", Domain: "pbx.example.com", FirstName: "Daniel", LastName: "Roux"})
+	_, err = f.svc.ProvisionUser(ctx, admin, accounts.User{Extension: "204", Domain: "pbx.example.com", FirstName: "Daniel", LastName: "Roux"})
 	require.NoError(t, err)
 	got, _ = f.lk.Resolve(ctx, "204", callee)
 	assert.Equal(t, "Daniel Roux", got.Display)

@@ -14,15 +14,17 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Two tenants: a.example and b.example.
 var (
-	operator    = Principal{Admin: true, Scopes: []Scope{ScopeUsersAdmin, ScopeCompanyWrite, ScopeLookup}}
-	adminA      = Principal{Admin: true, Domain: "a.example", Scopes: []Scope{ScopeUsersAdmin, ScopeCompanyWrite}}
-	adminB      = Principal{Admin: true, Domain: "b.example", Scopes: []Scope{ScopeUsersAdmin, ScopeCompanyWrite}}
-	tenantUserA = Principal{User: "201@a.example", Scopes: []Scope{ScopePersonal, ScopeCompanyRead, ScopeLookup}}
-	tenantUserB = Principal{User: "301@b.example", Scopes: []Scope{ScopePersonal, ScopeCompanyRead, ScopeLookup}}
+	operator    = accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite, accounts.ScopeLookup}}
+	adminA      = accounts.Principal{Admin: true, Domain: "a.example", Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}}
+	adminB      = accounts.Principal{Admin: true, Domain: "b.example", Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}}
+	tenantUserA = accounts.Principal{User: "201@a.example", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}}
+	tenantUserB = accounts.Principal{User: "301@b.example", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}}
 )
 
 type tenantFixture struct {
@@ -37,9 +39,9 @@ func newTenantFixture(t *testing.T) *tenantFixture {
 	svc, err := New(ctx, NewMemStore(), Config{Domains: []string{"a.example", "b.example"}}, testLogger())
 	require.NoError(t, err)
 	f := &tenantFixture{svc: svc}
-	_, err = svc.ProvisionUser(ctx, adminA, User{Extension: "201", Domain: "a.example", FirstName: "Ana", LastName: "Silva"})
+	_, err = svc.ProvisionUser(ctx, adminA, accounts.User{Extension: "201", Domain: "a.example", FirstName: "Ana", LastName: "Silva"})
 	require.NoError(t, err)
-	_, err = svc.ProvisionUser(ctx, adminB, User{Extension: "301", Domain: "b.example", FirstName: "Bea", LastName: "Costa"})
+	_, err = svc.ProvisionUser(ctx, adminB, accounts.User{Extension: "301", Domain: "b.example", FirstName: "Bea", LastName: "Costa"})
 	require.NoError(t, err)
 	f.companyA, err = svc.Create(ctx, adminA, Contact{Kind: KindCompany, Company: "Alpha Plumbing", Phones: []Phone{{Type: PhoneWork, Number: "+33 4 91 55 01 42"}}})
 	require.NoError(t, err)
@@ -147,7 +149,7 @@ func TestTenantAdminWritesOnlyItsDomain(t *testing.T) {
 			return err
 		}},
 		{name: "provision a user of another domain", want: ErrForbidden, op: func(f *tenantFixture) error {
-			_, err := f.svc.ProvisionUser(ctx, adminB, User{Extension: "202", Domain: "a.example", FirstName: "Eve"})
+			_, err := f.svc.ProvisionUser(ctx, adminB, accounts.User{Extension: "202", Domain: "a.example", FirstName: "Eve"})
 			return err
 		}},
 		{name: "read a user of another domain", want: ErrNotFound, op: func(f *tenantFixture) error {
@@ -387,7 +389,7 @@ func TestSmallTenantSearchAgrees(t *testing.T) {
 			var want []string
 			var all []hit
 			for _, d := range svc.idx.docs {
-				if d.alive && tenantUserA.canSee(&d.c) && d.matches(pq.words, pq.digits) {
+				if d.alive && canSee(tenantUserA, &d.c) && d.matches(pq.words, pq.digits) {
 					all = append(all, hit{rank: rankOther, d: d})
 				}
 			}

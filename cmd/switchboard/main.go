@@ -26,6 +26,7 @@ import (
 	slogzerolog "github.com/samber/slog-zerolog/v2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/api"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/events"
@@ -260,7 +261,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return nil
 	}
 
-	keys := directory.NewKeys(ds.keys)
+	keys := accounts.NewKeys(ds.keys)
 	if err := bootstrapKey(ctx, keys, cfg.BootstrapKeyFile, stderr, log); err != nil {
 		return err
 	}
@@ -370,7 +371,7 @@ func exitOnSecondSignal(ctx context.Context, stop func(), log zerolog.Logger) {
 // provisionedExtensions lists the team users of domain: what the watcher
 // follows with --pbx-extensions all (read at start).
 func provisionedExtensions(ctx context.Context, dir *directory.Service, domain string) ([]string, error) {
-	users, err := dir.ListUsers(ctx, directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin}})
+	users, err := dir.ListUsers(ctx, accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin}})
 	if err != nil {
 		return nil, fmt.Errorf("list provisioned users: %w", err)
 	}
