@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -30,7 +31,7 @@ var (
 func benchHTTPNumber(i int) string { return fmt.Sprintf("+33 1 %08d", (i*7919)%100_000_000) }
 
 // benchHTTPServer builds, once, an API over 1,000,000 company contacts
-// written straight into a MemStore and indexed by directory.NewLookup.
+// written straight into a MemStore and indexed by callerid.New.
 func benchHTTPServer(b *testing.B) *Server {
 	b.Helper()
 	benchHTTPOnce.Do(func() {
@@ -55,7 +56,7 @@ func benchHTTPServer(b *testing.B) *Server {
 			panic(err)
 		}
 		start := time.Now()
-		lk, err := directory.NewLookup(ctx, svc, directory.LookupConfig{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"})
+		lk, err := callerid.New(ctx, svc, callerid.Config{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"}, zerolog.Nop())
 		if err != nil {
 			panic(err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -96,7 +97,7 @@ func newCallerIDEnv(t *testing.T, withLookup bool) *cidEnv {
 	env.core = presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
 	env.srv = New(Deps{Presence: env.core, Keys: cidKeys, Directory: svc}, zerolog.Nop())
 	if withLookup {
-		lk, err := directory.NewLookup(ctx, svc, directory.LookupConfig{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"})
+		lk, err := callerid.New(ctx, svc, callerid.Config{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"}, zerolog.Nop())
 		require.NoError(t, err)
 		env.srv.SetCallerID(lk)
 	}
@@ -212,7 +213,7 @@ func TestLookupAPIUnavailableUntilSet(t *testing.T) {
 	env := newCallerIDEnv(t, false)
 	res, _ := cidGet(t, env.ts.URL+"/v1/lookup?number=0491550142&callee=201", "pbx")
 	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
-	lk, err := directory.NewLookup(context.Background(), env.svc, directory.LookupConfig{DefaultRegion: "FR"})
+	lk, err := callerid.New(context.Background(), env.svc, callerid.Config{DefaultRegion: "FR"}, zerolog.Nop())
 	require.NoError(t, err)
 	env.srv.SetCallerID(lk)
 	res, _ = cidGet(t, env.ts.URL+"/v1/lookup?number=0491550142&callee=201@pbx.example.com", "pbx")

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -60,7 +61,7 @@ func newTenantEnv(t *testing.T) *tenantEnv {
 	env.secret, err = svc.Create(ctx, tenantKeys["a202"], directory.Contact{Kind: directory.KindPersonal, FirstName: "Secret", LastName: "Lover",
 		Phones: []directory.Phone{{Type: directory.PhoneMobile, Number: "06 99 88 77 66"}}})
 	require.NoError(t, err)
-	lk, err := directory.NewLookup(ctx, svc, directory.LookupConfig{DefaultRegion: "FR", DefaultDomain: "a.example"})
+	lk, err := callerid.New(ctx, svc, callerid.Config{DefaultRegion: "FR", DefaultDomain: "a.example"}, zerolog.Nop())
 	require.NoError(t, err)
 	env.core = presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
 	srv := New(Deps{Presence: env.core, Keys: tenantKeys, Directory: svc}, zerolog.Nop())

@@ -238,4 +238,3 @@ func teamContactOf(u accounts.User) Contact {
 	}
 	return c
 }
-

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/events"
 	"github.com/switchboardhq/switchboard/presence"
@@ -20,7 +21,7 @@ import (
 // Lover", a company contact of a.example and one of b.example.
 type callerEnv struct {
 	svc    *directory.Service
-	lookup *directory.Lookup
+	lookup *callerid.Lookup
 	secret directory.Contact
 }
 
@@ -44,7 +45,7 @@ func newCallerEnv(t *testing.T) callerEnv {
 	secret, err := svc.Create(ctx, owner, directory.Contact{Kind: directory.KindPersonal, FirstName: "Secret", LastName: "Lover",
 		Phones: []directory.Phone{{Type: directory.PhoneMobile, Number: "06 99 88 77 66"}}})
 	require.NoError(t, err)
-	lk, err := directory.NewLookup(ctx, svc, directory.LookupConfig{DefaultRegion: "FR", DefaultDomain: "a.example"})
+	lk, err := callerid.New(ctx, svc, callerid.Config{DefaultRegion: "FR", DefaultDomain: "a.example"}, zerolog.Nop())
 	require.NoError(t, err)
 	return callerEnv{svc: svc, lookup: lk, secret: secret}
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/api"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/events"
 	"github.com/switchboardhq/switchboard/instance"
@@ -276,10 +277,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}, log)
 	// The caller-ID index follows every contact change; build it after
 	// the event observer is set (the directory keeps the first observer).
-	lookup, err := directory.NewLookup(ctx, dir, directory.LookupConfig{
+	lookup, err := callerid.New(ctx, dir, callerid.Config{
 		DefaultRegion: cfg.Region, DomainRegions: cfg.DomainRegions, DefaultDomain: cfg.Domains[0],
 		DisplayPattern: cfg.CallerPattern, MaxDisplayLen: cfg.CallerMaxLen,
-	})
+	}, log)
 	if err != nil {
 		return fmt.Errorf("index caller-id numbers: %w", err)
 	}
