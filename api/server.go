@@ -1,5 +1,6 @@
-// Package api is Switchboard's HTTP edge: the REST API for presence and the
-// directory, the live change stream, health and metrics. Like the sip
+// Package api is Switchboard's HTTP edge: the REST API for presence, the
+// directory, API keys (accounts) and caller-ID lookup (callerid), the live
+// change stream, desk-phone phonebooks, health and metrics. Like the sip
 // package it translates domain errors into its protocol's status codes; it
 // never talks to Redis or NATS itself.
 package api
