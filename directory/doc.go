@@ -51,6 +51,6 @@
 // is locked for writing only while one logged change is applied. Imports
 // write in batches of importBatch rows.
 //
-// The package imports only accounts and its own subpackage phone
-// (layout_test.go at the module root holds that).
+// Of Switchboard's packages it imports only accounts (and may use its own
+// subpackages); layout_test.go at the module root holds that.
 package directory
