@@ -6,19 +6,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
 
-// callerLookup resolves incoming numbers for caller ID; *directory.Lookup
+// callerLookup resolves incoming numbers for caller ID; *callerid.Lookup
 // implements it. Resolve reads the callee's personal contacts and marks,
 // ResolveShared only what every user of the callee's domain may see.
 type callerLookup interface {
-	Resolve(ctx context.Context, number, callee string) (directory.LookupResult, bool)
-	ResolveShared(ctx context.Context, number, callee string) (directory.LookupResult, bool)
+	Resolve(ctx context.Context, number, callee string) (callerid.Result, bool)
+	ResolveShared(ctx context.Context, number, callee string) (callerid.Result, bool)
 }
 
-var _ callerLookup = (*directory.Lookup)(nil)
+var _ callerLookup = (*callerid.Lookup)(nil)
 
 // callerID serves the caller-ID routes of one Server.
 type callerID struct {
@@ -41,7 +43,7 @@ func (s *Server) callerIDRoutes() {
 	s.mux.HandleFunc("GET /v1/phonebook/{format}", h.phonebook)
 }
 
-// SetCallerID installs the caller-ID lookup (a *directory.Lookup). Call it
+// SetCallerID installs the caller-ID lookup (a *callerid.Lookup). Call it
 // before serving; until then /v1/lookup answers 503.
 func (s *Server) SetCallerID(l callerLookup) {
 	if l == nil {
@@ -119,7 +121,7 @@ func (h *callerID) lookup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !p.Has(directory.ScopeLookup) {
+	if !p.Has(accounts.ScopeLookup) {
 		writeError(w, http.StatusForbidden, "forbidden", "caller-id lookup needs scope lookup", "")
 		return
 	}
@@ -144,7 +146,7 @@ func (h *callerID) lookup(w http.ResponseWriter, r *http.Request) {
 	case !p.Operator() && callee == "":
 		callee = "@" + p.Tenant() // no extension: company contacts of the tenant
 	case !p.Operator():
-		ext, domain := directory.SplitCallee(callee, p.Tenant())
+		ext, domain := callerid.SplitCallee(callee, p.Tenant())
 		if ext == "" || domain != p.Tenant() {
 			writeError(w, http.StatusForbidden, "forbidden", "this key looks up only for callees of "+p.Tenant(), "callee")
 			return

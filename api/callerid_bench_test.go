@@ -13,6 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -29,7 +31,7 @@ var (
 func benchHTTPNumber(i int) string { return fmt.Sprintf("+33 1 %08d", (i*7919)%100_000_000) }
 
 // benchHTTPServer builds, once, an API over 1,000,000 company contacts
-// written straight into a MemStore and indexed by directory.NewLookup.
+// written straight into a MemStore and indexed by callerid.New.
 func benchHTTPServer(b *testing.B) *Server {
 	b.Helper()
 	benchHTTPOnce.Do(func() {
@@ -54,13 +56,13 @@ func benchHTTPServer(b *testing.B) *Server {
 			panic(err)
 		}
 		start := time.Now()
-		lk, err := directory.NewLookup(ctx, svc, directory.LookupConfig{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"})
+		lk, err := callerid.New(ctx, svc, callerid.Config{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"}, zerolog.Nop())
 		if err != nil {
 			panic(err)
 		}
 		b.Logf("lookup over %d contacts built in %v", lk.Len(), time.Since(start).Round(time.Millisecond))
 		core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
-		benchHTTPSrv = New(Deps{Presence: core, Keys: keys{"pbx": {Domain: "pbx.example.com", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
+		benchHTTPSrv = New(Deps{Presence: core, Keys: keys{"pbx": {Domain: "pbx.example.com", PBX: true, Scopes: []accounts.Scope{accounts.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
 		benchHTTPSrv.SetCallerID(lk)
 	})
 	return benchHTTPSrv

@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -27,16 +29,16 @@ import (
 var updateGolden = flag.Bool("update", false, "rewrite testdata/golden files")
 
 var (
-	cidAdmin = directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite}}
-	cidAlice = directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead, directory.ScopeLookup}}
-	cidBob   = directory.Principal{User: "202@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead}}
+	cidAdmin = accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}}
+	cidAlice = accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}}
+	cidBob   = accounts.Principal{User: "202@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead}}
 	cidKeys  = keys{
-		"pbx": {Domain: "pbx.example.com", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}},
+		"pbx": {Domain: "pbx.example.com", PBX: true, Scopes: []accounts.Scope{accounts.ScopeLookup}},
 		// A tenant admin's and an operator's lookup keys: no personal names.
-		"tenant":   {Admin: true, Domain: "pbx.example.com", Scopes: []directory.Scope{directory.ScopeLookup, directory.ScopeUsersAdmin}},
-		"operator": {Admin: true, Scopes: []directory.Scope{directory.ScopeLookup, directory.ScopeUsersAdmin}},
+		"tenant":   {Admin: true, Domain: "pbx.example.com", Scopes: []accounts.Scope{accounts.ScopeLookup, accounts.ScopeUsersAdmin}},
+		"operator": {Admin: true, Scopes: []accounts.Scope{accounts.ScopeLookup, accounts.ScopeUsersAdmin}},
 		// Another tenant's PBX.
-		"otherPBX": {Domain: "other.example.org", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}},
+		"otherPBX": {Domain: "other.example.org", PBX: true, Scopes: []accounts.Scope{accounts.ScopeLookup}},
 		"alice":    cidAlice,
 		"bob":      cidBob,
 		"admin":    cidAdmin,
@@ -60,7 +62,7 @@ func newCallerIDEnv(t *testing.T, withLookup bool) *cidEnv {
 	svc, err := directory.New(ctx, directory.NewMemStore(), directory.Config{}, zerolog.Nop())
 	require.NoError(t, err)
 	env := &cidEnv{svc: svc, ids: map[string]string{}}
-	for _, u := range []directory.User{
+	for _, u := range []accounts.User{
 		{Extension: "201", Domain: "pbx.example.com", FirstName: "Alice", LastName: "Martin"},
 		{Extension: "202", Domain: "pbx.example.com", FirstName: "Bob", LastName: "Durand"},
 		{Extension: "203", Domain: "pbx.example.com", FirstName: "Chloé", LastName: "Lévy"},
@@ -68,7 +70,7 @@ func newCallerIDEnv(t *testing.T, withLookup bool) *cidEnv {
 		_, err := svc.ProvisionUser(ctx, cidAdmin, u)
 		require.NoError(t, err)
 	}
-	create := func(key string, p directory.Principal, c directory.Contact, mark string) {
+	create := func(key string, p accounts.Principal, c directory.Contact, mark string) {
 		got, err := svc.Create(ctx, p, c)
 		require.NoError(t, err)
 		env.ids[key] = got.ID
@@ -95,7 +97,7 @@ func newCallerIDEnv(t *testing.T, withLookup bool) *cidEnv {
 	env.core = presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
 	env.srv = New(Deps{Presence: env.core, Keys: cidKeys, Directory: svc}, zerolog.Nop())
 	if withLookup {
-		lk, err := directory.NewLookup(ctx, svc, directory.LookupConfig{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"})
+		lk, err := callerid.New(ctx, svc, callerid.Config{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"}, zerolog.Nop())
 		require.NoError(t, err)
 		env.srv.SetCallerID(lk)
 	}
@@ -211,7 +213,7 @@ func TestLookupAPIUnavailableUntilSet(t *testing.T) {
 	env := newCallerIDEnv(t, false)
 	res, _ := cidGet(t, env.ts.URL+"/v1/lookup?number=0491550142&callee=201", "pbx")
 	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
-	lk, err := directory.NewLookup(context.Background(), env.svc, directory.LookupConfig{DefaultRegion: "FR"})
+	lk, err := callerid.New(context.Background(), env.svc, callerid.Config{DefaultRegion: "FR"}, zerolog.Nop())
 	require.NoError(t, err)
 	env.srv.SetCallerID(lk)
 	res, _ = cidGet(t, env.ts.URL+"/v1/lookup?number=0491550142&callee=201@pbx.example.com", "pbx")

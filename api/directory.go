@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -212,7 +213,7 @@ func (s *Server) getContact(w http.ResponseWriter, r *http.Request) {
 // ifMatch returns the contact version the request's If-Match names. It
 // answers 428 when the header is missing and 400 when it is not a single
 // strong ETag or "*"; "*" stands for the current version.
-func (s *Server) ifMatch(w http.ResponseWriter, r *http.Request, p directory.Principal, id string) (uint64, bool) {
+func (s *Server) ifMatch(w http.ResponseWriter, r *http.Request, p accounts.Principal, id string) (uint64, bool) {
 	raw := strings.TrimSpace(r.Header.Get("If-Match"))
 	if raw == "" {
 		writeError(w, http.StatusPreconditionRequired, "precondition_required", "send If-Match with the contact's ETag", "If-Match")
@@ -319,7 +320,7 @@ func bulkKind(r *http.Request) directory.Kind {
 
 // export renders with write into a buffer first, so that a refusal is
 // still answered as a JSON error, then sends it as an attachment.
-func (s *Server) export(w http.ResponseWriter, r *http.Request, contentType, ext string, write func(context.Context, directory.Principal, directory.Kind, io.Writer) error) {
+func (s *Server) export(w http.ResponseWriter, r *http.Request, contentType, ext string, write func(context.Context, accounts.Principal, directory.Kind, io.Writer) error) {
 	p, ok := s.authenticate(w, r)
 	if !ok {
 		return
@@ -347,12 +348,12 @@ func (s *Server) exportVCard(w http.ResponseWriter, r *http.Request) {
 	if version == "" {
 		version = "4.0"
 	}
-	s.export(w, r, "text/vcard; charset=utf-8", "vcf", func(ctx context.Context, p directory.Principal, k directory.Kind, out io.Writer) error {
+	s.export(w, r, "text/vcard; charset=utf-8", "vcf", func(ctx context.Context, p accounts.Principal, k directory.Kind, out io.Writer) error {
 		return s.deps.Directory.ExportVCard(ctx, p, k, version, out)
 	})
 }
 
-type importFunc func(context.Context, directory.Principal, directory.Kind, io.Reader, directory.ImportOptions) (directory.ImportReport, error)
+type importFunc func(context.Context, accounts.Principal, directory.Kind, io.Reader, directory.ImportOptions) (directory.ImportReport, error)
 
 // bulkImport reads the body (at most maxImportBody bytes) with imp and
 // answers the ImportReport, row errors included.
@@ -481,7 +482,7 @@ type userJSON struct {
 	SIPCredentialsUpdated *time.Time `json:"sip_credentials_updated,omitempty"`
 }
 
-func toUserJSON(u directory.User) userJSON {
+func toUserJSON(u accounts.User) userJSON {
 	out := userJSON{
 		AOR: u.AOR(), Extension: u.Extension, Domain: u.Domain, FirstName: u.FirstName, LastName: u.LastName,
 		Email: u.Email, Department: u.Department, JobTitle: u.JobTitle, Created: u.Created, Updated: u.Updated,
@@ -566,7 +567,7 @@ func (s *Server) provisionUser(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.deps.Directory.GetUser(r.Context(), p, ext+"@"+domain); errors.Is(err, directory.ErrNotFound) {
 		status = http.StatusCreated
 	}
-	u, err := s.deps.Directory.ProvisionUser(r.Context(), p, directory.User{
+	u, err := s.deps.Directory.ProvisionUser(r.Context(), p, accounts.User{
 		Extension: ext, Domain: domain, FirstName: req.FirstName, LastName: req.LastName,
 		Email: req.Email, Department: req.Department, JobTitle: req.JobTitle, SIPPassword: req.SIPPassword,
 	})

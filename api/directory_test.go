@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -23,7 +24,7 @@ import (
 type dirFixture struct {
 	ts       *httptest.Server
 	svc      *directory.Service
-	keys     *directory.Keys
+	keys     *accounts.Keys
 	personal directory.Contact // owner's
 	company  directory.Contact
 	team     string // ID of the team contact of 202
@@ -37,21 +38,21 @@ func newDirFixture(t *testing.T) *dirFixture {
 	svc, err := directory.New(ctx, directory.NewMemStore(), directory.Config{}, zerolog.Nop())
 	require.NoError(t, err)
 	core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
-	f := &dirFixture{svc: svc, keys: directory.NewKeys(directory.NewMemKeyStore())}
-	mint := func(p directory.Principal) string {
+	f := &dirFixture{svc: svc, keys: accounts.NewKeys(accounts.NewMemKeyStore())}
+	mint := func(p accounts.Principal) string {
 		key, _, err := f.keys.Mint(ctx, p)
 		require.NoError(t, err)
 		return key
 	}
-	f.owner = mint(directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead}})
-	f.other = mint(directory.Principal{User: "202@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead}})
-	f.noCompany = mint(directory.Principal{User: "203@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal}})
-	f.foreign = mint(directory.Principal{User: "301@other.example.org", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead}})
-	f.admin = mint(directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite}})
-	f.lookupOnly = mint(directory.Principal{User: "204@pbx.example.com", Scopes: []directory.Scope{directory.ScopeLookup}})
+	f.owner = mint(accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead}})
+	f.other = mint(accounts.Principal{User: "202@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead}})
+	f.noCompany = mint(accounts.Principal{User: "203@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal}})
+	f.foreign = mint(accounts.Principal{User: "301@other.example.org", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead}})
+	f.admin = mint(accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}})
+	f.lookupOnly = mint(accounts.Principal{User: "204@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopeLookup}})
 
-	admin := directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite}}
-	for _, u := range []directory.User{
+	admin := accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}}
+	for _, u := range []accounts.User{
 		{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", LastName: "Silva"},
 		{Extension: "202", Domain: "pbx.example.com", FirstName: "Bruno", LastName: "Costa"},
 		{Extension: "203", Domain: "pbx.example.com", FirstName: "Carla", LastName: "Dias"},
@@ -60,7 +61,7 @@ func newDirFixture(t *testing.T) *dirFixture {
 		require.NoError(t, err)
 	}
 	f.team = directory.TeamContactID("202@pbx.example.com")
-	f.personal, err = svc.Create(ctx, directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal}},
+	f.personal, err = svc.Create(ctx, accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal}},
 		directory.Contact{Kind: directory.KindPersonal, FirstName: "José", LastName: "Müller", Phones: []directory.Phone{{Type: directory.PhoneMobile, Number: "+33 4 91 55 01 42"}}})
 	require.NoError(t, err)
 	f.company, err = svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", Company: "Acme Plumbing", Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "+1 415 555 0100"}}})
@@ -550,7 +551,7 @@ func TestDirectoryAPIUsers(t *testing.T) {
 
 func TestDirectoryAPIRevokedKey(t *testing.T) {
 	f := newDirFixture(t)
-	key, info, err := f.keys.Mint(context.Background(), directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal}})
+	key, info, err := f.keys.Mint(context.Background(), accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal}})
 	require.NoError(t, err)
 	require.Equal(t, 200, f.call(t, "GET", "/v1/contacts/"+f.personal.ID, key, nil).StatusCode)
 	require.Equal(t, 200, f.call(t, "GET", "/v1/contacts/"+f.personal.ID+"?key="+key, "", nil).StatusCode, "key in the query")

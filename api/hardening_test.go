@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -23,10 +24,10 @@ func newQuotaFixture(t *testing.T) *dirFixture {
 	svc, err := directory.New(ctx, directory.NewMemStore(),
 		directory.Config{Domains: []string{"pbx.example.com"}, MaxContactsPerUser: 2}, zerolog.Nop())
 	require.NoError(t, err)
-	f := &dirFixture{svc: svc, keys: directory.NewKeys(directory.NewMemKeyStore())}
-	f.owner, _, err = f.keys.Mint(ctx, directory.Principal{User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal}})
+	f := &dirFixture{svc: svc, keys: accounts.NewKeys(accounts.NewMemKeyStore())}
+	f.owner, _, err = f.keys.Mint(ctx, accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal}})
 	require.NoError(t, err)
-	f.admin, _, err = f.keys.Mint(ctx, directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin}})
+	f.admin, _, err = f.keys.Mint(ctx, accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin}})
 	require.NoError(t, err)
 	core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
 	f.ts = httptest.NewServer(New(Deps{Presence: core, Keys: f.keys, Directory: svc}, zerolog.Nop()))

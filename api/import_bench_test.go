@@ -16,6 +16,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -39,20 +41,20 @@ func BenchmarkLookupDuringImport(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	admin := directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite, directory.ScopeLookup}}
-	if _, err := svc.ProvisionUser(ctx, admin, directory.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-pass"}); err != nil {
+	admin := accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite, accounts.ScopeLookup}}
+	if _, err := svc.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-pass"}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Company: "ACME Marseille",
 		Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "+33 4 91 55 01 42"}}}); err != nil {
 		b.Fatal(err)
 	}
-	lk, err := directory.NewLookup(ctx, svc, directory.LookupConfig{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"})
+	lk, err := callerid.New(ctx, svc, callerid.Config{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"}, zerolog.Nop())
 	if err != nil {
 		b.Fatal(err)
 	}
 	core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
-	srv := New(Deps{Presence: core, Keys: keys{"pbx": {Scopes: []directory.Scope{directory.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
+	srv := New(Deps{Presence: core, Keys: keys{"pbx": {Scopes: []accounts.Scope{accounts.ScopeLookup}}}, Directory: svc}, zerolog.Nop())
 	srv.SetCallerID(lk)
 	ts := httptest.NewServer(srv)
 	defer ts.Close()

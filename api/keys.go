@@ -9,21 +9,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboardhq/switchboard/directory"
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
-// keyManager is what the key endpoints need of directory.Keys.
+// keyManager is what the key endpoints need of accounts.Keys.
 type keyManager interface {
-	MintBy(ctx context.Context, p directory.Principal, createdBy string) (string, directory.KeyInfo, error)
-	List(ctx context.Context) ([]directory.KeyInfo, error)
-	Get(ctx context.Context, id string) (directory.KeyInfo, error)
+	MintBy(ctx context.Context, p accounts.Principal, createdBy string) (string, accounts.KeyInfo, error)
+	List(ctx context.Context) ([]accounts.KeyInfo, error)
+	Get(ctx context.Context, id string) (accounts.KeyInfo, error)
 	Revoke(ctx context.Context, id string) error
 }
 
-var _ keyManager = (*directory.Keys)(nil)
+var _ keyManager = (*accounts.Keys)(nil)
 
 // keyRoutes registers the API key endpoints when Deps.Keys can manage
-// keys (directory.Keys can; test fakes that only resolve cannot).
+// keys (accounts.Keys can; test fakes that only resolve cannot).
 func (s *Server) keyRoutes() {
 	km, ok := s.deps.Keys.(keyManager)
 	if !ok {
@@ -43,29 +43,29 @@ type keyHandlers struct {
 // keyRequest is the body of POST /v1/keys; the fields mean what the CLI's
 // flags of the same names mean.
 type keyRequest struct {
-	User   string            `json:"user"`
-	Admin  bool              `json:"admin"`
-	Domain string            `json:"domain"`
-	PBX    bool              `json:"pbx"`
-	Scopes []directory.Scope `json:"scopes"`
+	User   string           `json:"user"`
+	Admin  bool             `json:"admin"`
+	Domain string           `json:"domain"`
+	PBX    bool             `json:"pbx"`
+	Scopes []accounts.Scope `json:"scopes"`
 }
 
 // keyJSON is a key as the API shows it; Key is set only in the answer that
 // creates it.
 type keyJSON struct {
-	Key       string            `json:"key,omitempty"`
-	ID        string            `json:"id"`
-	Kind      directory.KeyKind `json:"kind"`
-	User      string            `json:"user,omitempty"`
-	Admin     bool              `json:"admin,omitempty"`
-	Domain    string            `json:"domain,omitempty"`
-	PBX       bool              `json:"pbx,omitempty"`
-	Scopes    []directory.Scope `json:"scopes"`
-	CreatedBy string            `json:"created_by,omitempty"`
-	Created   time.Time         `json:"created"`
+	Key       string           `json:"key,omitempty"`
+	ID        string           `json:"id"`
+	Kind      accounts.KeyKind `json:"kind"`
+	User      string           `json:"user,omitempty"`
+	Admin     bool             `json:"admin,omitempty"`
+	Domain    string           `json:"domain,omitempty"`
+	PBX       bool             `json:"pbx,omitempty"`
+	Scopes    []accounts.Scope `json:"scopes"`
+	CreatedBy string           `json:"created_by,omitempty"`
+	Created   time.Time        `json:"created"`
 }
 
-func toKeyJSON(k directory.KeyInfo) keyJSON {
+func toKeyJSON(k accounts.KeyInfo) keyJSON {
 	return keyJSON{
 		ID: k.ID, Kind: k.Kind(), User: k.User, Admin: k.Admin, Domain: k.Domain, PBX: k.PBX,
 		Scopes: k.Scopes, CreatedBy: k.CreatedBy, Created: k.Created,
@@ -74,11 +74,11 @@ func toKeyJSON(k directory.KeyInfo) keyJSON {
 
 // keyAdmin reports whether p manages keys as an administrator: of its
 // domain (tenant admin), or of every domain (operator, no domain).
-func keyAdmin(p directory.Principal) bool { return p.Has(directory.ScopeUsersAdmin) }
+func keyAdmin(p accounts.Principal) bool { return p.Has(accounts.ScopeUsersAdmin) }
 
 // keyVisible reports whether caller may see and revoke k. Keys of
 // another tenant or user answer 404, as if they did not exist.
-func keyVisible(caller directory.Principal, k directory.KeyInfo) bool {
+func keyVisible(caller accounts.Principal, k accounts.KeyInfo) bool {
 	switch {
 	case keyAdmin(caller):
 		return caller.Domain == "" || (k.Domain != "" && strings.EqualFold(k.Domain, caller.Domain))
@@ -93,8 +93,8 @@ func keyVisible(caller directory.Principal, k directory.KeyInfo) bool {
 // grants scopes it holds (and contacts:personal on user keys: a user's
 // own data), within its domain unless it is an operator; any other user
 // mints keys only for themself with a subset of their own scopes.
-func mayMint(caller directory.Principal, req keyRequest) (directory.Principal, string) {
-	p := directory.Principal{
+func mayMint(caller accounts.Principal, req keyRequest) (accounts.Principal, string) {
+	p := accounts.Principal{
 		User: strings.ToLower(strings.TrimSpace(req.User)), Admin: req.Admin, PBX: req.PBX,
 		Domain: strings.ToLower(strings.TrimSpace(req.Domain)), Scopes: req.Scopes,
 	}
@@ -131,7 +131,7 @@ func mayMint(caller directory.Principal, req keyRequest) (directory.Principal, s
 		}
 	}
 	for _, sc := range p.Scopes {
-		if !caller.Has(sc) && !(sc == directory.ScopePersonal && p.User != "") {
+		if !caller.Has(sc) && !(sc == accounts.ScopePersonal && p.User != "") {
 			return p, fmt.Sprintf("scope %s is not one of this key's scopes", sc)
 		}
 	}
@@ -148,7 +148,7 @@ func (h keyHandlers) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, sc := range req.Scopes {
-		if _, err := directory.ParseScopes(string(sc)); err != nil || sc == "" {
+		if _, err := accounts.ParseScopes(string(sc)); err != nil || sc == "" {
 			h.s.keyError(w, r, err)
 			return
 		}
@@ -162,7 +162,7 @@ func (h keyHandlers) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid", "domain "+p.Domain+" is not served here", "domain")
 		return
 	}
-	by := directory.KeyID(bearerKey(r))
+	by := accounts.KeyID(bearerKey(r))
 	key, info, err := h.keys.MintBy(r.Context(), p, by)
 	if err != nil {
 		h.s.keyError(w, r, err)
@@ -208,7 +208,7 @@ func (h keyHandlers) revoke(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	k, err := h.keys.Get(r.Context(), id)
 	if err == nil && !keyVisible(caller, k) {
-		err = fmt.Errorf("api key %s: %w", id, directory.ErrNotFound)
+		err = fmt.Errorf("api key %s: %w", id, accounts.ErrNotFound)
 	}
 	if err == nil {
 		err = h.keys.Revoke(r.Context(), id)
@@ -217,17 +217,17 @@ func (h keyHandlers) revoke(w http.ResponseWriter, r *http.Request) {
 		h.s.keyError(w, r, err)
 		return
 	}
-	h.s.log.Info().Str("key_id", id).Str("by", directory.KeyID(bearerKey(r))).Msg("api key revoked")
+	h.s.log.Info().Str("key_id", id).Str("by", accounts.KeyID(bearerKey(r))).Msg("api key revoked")
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // keyError answers an error of the key store.
 func (s *Server) keyError(w http.ResponseWriter, r *http.Request, err error) {
-	var fe *directory.FieldError
+	var fe *accounts.FieldError
 	switch {
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, "invalid", fe.Error(), fe.Field)
-	case errors.Is(err, directory.ErrNotFound):
+	case errors.Is(err, accounts.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no such API key", "")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 	default:

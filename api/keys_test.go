@@ -18,17 +18,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboardhq/switchboard/directory"
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/presence"
 )
 
-// keyFixture is an API over real directory.Keys with one key per kind of
+// keyFixture is an API over real accounts.Keys with one key per kind of
 // caller in two tenants, a.example and b.example.
 type keyFixture struct {
 	ts    *httptest.Server
 	srv   *Server
-	store *directory.MemKeyStore
-	keys  *directory.Keys
+	store *accounts.MemKeyStore
+	keys  *accounts.Keys
 	// API keys and their IDs.
 	operator, tenantA, user201, user202, user301, pbxA string
 	ids                                                map[string]string
@@ -37,20 +37,20 @@ type keyFixture struct {
 func newKeyFixture(t *testing.T, deps Deps) *keyFixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &keyFixture{store: directory.NewMemKeyStore(), ids: map[string]string{}}
-	f.keys = directory.NewKeys(f.store)
-	mint := func(p directory.Principal) string {
+	f := &keyFixture{store: accounts.NewMemKeyStore(), ids: map[string]string{}}
+	f.keys = accounts.NewKeys(f.store)
+	mint := func(p accounts.Principal) string {
 		key, info, err := f.keys.Mint(ctx, p)
 		require.NoError(t, err)
 		f.ids[key] = info.ID
 		return key
 	}
-	f.operator = mint(directory.BootstrapPrincipal)
-	f.tenantA = mint(directory.Principal{Admin: true, Domain: "a.example", Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyRead}})
-	f.user201 = mint(directory.Principal{User: "201@a.example", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead}})
-	f.user202 = mint(directory.Principal{User: "202@a.example", Scopes: []directory.Scope{directory.ScopePersonal}})
-	f.user301 = mint(directory.Principal{User: "301@b.example", Scopes: []directory.Scope{directory.ScopePersonal}})
-	f.pbxA = mint(directory.Principal{PBX: true, Domain: "a.example", Scopes: []directory.Scope{directory.ScopeLookup}})
+	f.operator = mint(accounts.BootstrapPrincipal)
+	f.tenantA = mint(accounts.Principal{Admin: true, Domain: "a.example", Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyRead}})
+	f.user201 = mint(accounts.Principal{User: "201@a.example", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead}})
+	f.user202 = mint(accounts.Principal{User: "202@a.example", Scopes: []accounts.Scope{accounts.ScopePersonal}})
+	f.user301 = mint(accounts.Principal{User: "301@b.example", Scopes: []accounts.Scope{accounts.ScopePersonal}})
+	f.pbxA = mint(accounts.Principal{PBX: true, Domain: "a.example", Scopes: []accounts.Scope{accounts.ScopeLookup}})
 
 	if deps.Presence == nil {
 		deps.Presence = presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
@@ -179,7 +179,7 @@ func TestKeysAPIListAndRevoke(t *testing.T) {
 			require.Equal(t, tc.want, code, body)
 			_, err := f.keys.Resolve(context.Background(), tc.target)
 			if tc.want == 204 {
-				require.ErrorIs(t, err, directory.ErrNotFound)
+				require.ErrorIs(t, err, accounts.ErrNotFound)
 				code, _ := f.do(t, "GET", "/v1/keys", tc.target, "")
 				assert.Equal(t, 401, code, "a revoked key stops at once on this instance")
 			} else if tc.name != "already revoked" {
@@ -267,7 +267,7 @@ func TestStreamEndsWhenKeyRevokedElsewhere(t *testing.T) {
 	require.Equal(t, 200, res.StatusCode)
 	// Another instance (its own Keys on the same store) revokes the key;
 	// this server's cache still holds it.
-	require.NoError(t, directory.NewKeys(f.store).Revoke(context.Background(), f.ids[f.user201]))
+	require.NoError(t, accounts.NewKeys(f.store).Revoke(context.Background(), f.ids[f.user201]))
 	_, err := f.keys.Resolve(context.Background(), f.user201)
 	require.NoError(t, err, "still cached here")
 
@@ -353,7 +353,7 @@ func getJSON(t *testing.T, url string) (int, map[string]any) {
 func serveWith(t *testing.T, tm Timeouts, h func(*Server) http.Handler) string {
 	t.Helper()
 	srv := New(Deps{Presence: presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop()),
-		Keys: directory.NewKeys(directory.NewMemKeyStore()), Timeouts: tm}, zerolog.Nop())
+		Keys: accounts.NewKeys(accounts.NewMemKeyStore()), Timeouts: tm}, zerolog.Nop())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	hs := srv.HTTPServer(h(srv))
@@ -458,18 +458,18 @@ func TestBodyDeadline(t *testing.T) {
 	})
 }
 
-// failingKeys is directory.Keys whose rechecks fail, as during a store
+// failingKeys is accounts.Keys whose rechecks fail, as during a store
 // outage, while fail is set.
 type failingKeys struct {
-	*directory.Keys
+	*accounts.Keys
 	fail  atomic.Bool
 	calls atomic.Int32
 }
 
-func (k *failingKeys) Recheck(ctx context.Context, key string) (directory.Principal, error) {
+func (k *failingKeys) Recheck(ctx context.Context, key string) (accounts.Principal, error) {
 	if k.fail.Load() {
 		k.calls.Add(1)
-		return directory.Principal{}, errors.New("redis: connection refused")
+		return accounts.Principal{}, errors.New("redis: connection refused")
 	}
 	return k.Keys.Recheck(ctx, key)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -112,7 +113,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	svc, err := directory.New(context.Background(), directory.NewMemStore(), directory.Config{}, zerolog.Nop())
 	require.NoError(t, err)
 	srv := New(Deps{
-		Presence: presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop()), Keys: directory.NewKeys(directory.NewMemKeyStore()),
+		Presence: presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop()), Keys: accounts.NewKeys(accounts.NewMemKeyStore()),
 		Directory: svc, Metrics: http.NotFoundHandler(),
 	}, zerolog.Nop())
 
@@ -181,7 +182,7 @@ func TestOpenAPIRefs(t *testing.T) {
 }
 
 func TestServeOpenAPI(t *testing.T) {
-	srv := New(Deps{Keys: directory.NewKeys(directory.NewMemKeyStore())}, zerolog.Nop())
+	srv := New(Deps{Keys: accounts.NewKeys(accounts.NewMemKeyStore())}, zerolog.Nop())
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/openapi.yaml", nil))
 	require.Equal(t, http.StatusOK, rec.Code)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 )
 
@@ -114,14 +115,14 @@ func (h *callerID) phonebook(w http.ResponseWriter, r *http.Request) {
 
 // phoneAuth accepts HTTP basic (username the user, password the key),
 // then a bearer key or ?key= through authenticate.
-func (h *callerID) phoneAuth(w http.ResponseWriter, r *http.Request) (directory.Principal, bool) {
+func (h *callerID) phoneAuth(w http.ResponseWriter, r *http.Request) (accounts.Principal, bool) {
 	user, key, basic := r.BasicAuth()
 	if !basic {
 		if r.Header.Get("Authorization") == "" && r.URL.Query().Get("key") == "" {
 			// Phones only send credentials after a Basic challenge.
 			w.Header().Set("WWW-Authenticate", `Basic realm="switchboard", charset="UTF-8"`)
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "missing credentials", "")
-			return directory.Principal{}, false
+			return accounts.Principal{}, false
 		}
 		return h.s.authenticate(w, r)
 	}
@@ -129,12 +130,12 @@ func (h *callerID) phoneAuth(w http.ResponseWriter, r *http.Request) (directory.
 	if err != nil && !errors.Is(err, directory.ErrNotFound) && !errors.Is(err, directory.ErrForbidden) {
 		h.s.log.Warn().Err(err).Msg("resolve api key")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "cannot check the API key now", "")
-		return directory.Principal{}, false
+		return accounts.Principal{}, false
 	}
 	if err != nil || (user != "" && p.User != "" && !sameCallee(user, p.User)) || (user != "" && p.User == "") {
 		w.Header().Set("WWW-Authenticate", `Basic realm="switchboard", charset="UTF-8"`)
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid username or key", "")
-		return directory.Principal{}, false
+		return accounts.Principal{}, false
 	}
 	return p, true
 }
@@ -162,7 +163,7 @@ type pbEntry struct {
 
 // collect returns up to want entries with at least one number, in search
 // order.
-func (h *callerID) collect(r *http.Request, p directory.Principal, text string, want int) ([]pbEntry, error) {
+func (h *callerID) collect(r *http.Request, p accounts.Principal, text string, want int) ([]pbEntry, error) {
 	var out []pbEntry
 	cursor := ""
 	for len(out) < want {

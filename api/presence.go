@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -73,8 +74,8 @@ func (s *Server) presenceRoutes() {
 // mayWatch reports whether p may see aor's presence: a user the
 // extensions of its own domain, a users:admin key those of its tenant
 // (every domain for an operator key).
-func mayWatch(p directory.Principal, aor presence.AOR) bool {
-	if p.Has(directory.ScopeUsersAdmin) && p.InTenant(aor.Domain) {
+func mayWatch(p accounts.Principal, aor presence.AOR) bool {
+	if p.Has(accounts.ScopeUsersAdmin) && p.InTenant(aor.Domain) {
 		return true
 	}
 	_, domain, ok := strings.Cut(p.User, "@")
@@ -85,7 +86,7 @@ func mayWatch(p directory.Principal, aor presence.AOR) bool {
 // from what every watcher may see (company and team contacts, per the
 // domain's caller display policy); the owner of the extension also sees
 // the names of its own personal contacts, resolved here and never stored.
-func (s *Server) viewFor(ctx context.Context, p directory.Principal, v presence.View) presence.View {
+func (s *Server) viewFor(ctx context.Context, p accounts.Principal, v presence.View) presence.View {
 	box := s.callers.Load()
 	if box == nil || p.User == "" || !strings.EqualFold(p.User, v.AOR.String()) || len(v.Dialogs) == 0 {
 		return v
@@ -179,7 +180,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !strings.EqualFold(p.User, aor.String()) && !(p.Has(directory.ScopeUsersAdmin) && p.InTenant(aor.Domain)) {
+	if !strings.EqualFold(p.User, aor.String()) && !(p.Has(accounts.ScopeUsersAdmin) && p.InTenant(aor.Domain)) {
 		writeError(w, http.StatusForbidden, "forbidden", "only the user or an administrator sets a status", "")
 		return
 	}
@@ -225,7 +226,7 @@ func (s *Server) Watch(c presence.Change) { s.hub.publish(c.View) }
 // keyRechecker is a keyResolver that can skip its cache; open streams use
 // it to notice a revocation made on another instance sooner.
 type keyRechecker interface {
-	Recheck(ctx context.Context, key string) (directory.Principal, error)
+	Recheck(ctx context.Context, key string) (accounts.Principal, error)
 }
 
 // streamPresence is the live change stream as Server-Sent Events, filtered
@@ -324,7 +325,7 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 // keyStillValid reports whether key still resolves. A store that cannot
 // answer keeps the stream open: an outage must not disconnect every
 // client at once.
-func (s *Server) keyStillValid(ctx context.Context, recheck func(context.Context, string) (directory.Principal, error), key string) bool {
+func (s *Server) keyStillValid(ctx context.Context, recheck func(context.Context, string) (accounts.Principal, error), key string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err := recheck(ctx, key)

@@ -14,26 +14,27 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
 
 // keys is a fake of our own keyResolver.
-type keys map[string]directory.Principal
+type keys map[string]accounts.Principal
 
-func (k keys) Resolve(_ context.Context, key string) (directory.Principal, error) {
+func (k keys) Resolve(_ context.Context, key string) (accounts.Principal, error) {
 	p, ok := k[key]
 	if !ok {
-		return directory.Principal{}, directory.ErrNotFound
+		return accounts.Principal{}, directory.ErrNotFound
 	}
 	return p, nil
 }
 
 var testKeys = keys{
-	"alice": {User: "201@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal}},
-	"bob":   {User: "202@pbx.example.com", Scopes: []directory.Scope{directory.ScopePersonal}},
-	"eve":   {User: "300@other.example.org", Scopes: []directory.Scope{directory.ScopePersonal}},
-	"admin": {Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin}},
+	"alice": {User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal}},
+	"bob":   {User: "202@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal}},
+	"eve":   {User: "300@other.example.org", Scopes: []accounts.Scope{accounts.ScopePersonal}},
+	"admin": {Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin}},
 }
 
 func newPresenceAPI(t *testing.T) (*httptest.Server, *presence.Service) {

@@ -1,5 +1,6 @@
-// Package api is Switchboard's HTTP edge: the REST API for presence and the
-// directory, the live change stream, health and metrics. Like the sip
+// Package api is Switchboard's HTTP edge: the REST API for presence, the
+// directory, API keys (accounts) and caller-ID lookup (callerid), the live
+// change stream, desk-phone phonebooks, health and metrics. Like the sip
 // package it translates domain errors into its protocol's status codes; it
 // never talks to Redis or NATS itself.
 package api
@@ -18,13 +19,14 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 )
 
 // keyResolver turns a bearer API key into the principal it was minted for;
 // an unknown or revoked key is directory.ErrNotFound.
 type keyResolver interface {
-	Resolve(ctx context.Context, key string) (directory.Principal, error)
+	Resolve(ctx context.Context, key string) (accounts.Principal, error)
 }
 
 // Server is the HTTP API.
@@ -281,23 +283,23 @@ func bearerKey(r *http.Request) string {
 }
 
 // authenticate returns the caller's principal or answers 401 and false.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (directory.Principal, bool) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (accounts.Principal, bool) {
 	key := bearerKey(r)
 	if key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "missing API key", "")
-		return directory.Principal{}, false
+		return accounts.Principal{}, false
 	}
 	p, err := s.deps.Keys.Resolve(r.Context(), key)
 	if err != nil && !errors.Is(err, directory.ErrNotFound) && !errors.Is(err, directory.ErrForbidden) {
 		s.log.Warn().Err(err).Msg("resolve api key")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "cannot check the API key now", "")
-		return directory.Principal{}, false
+		return accounts.Principal{}, false
 	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid API key", "")
-		return directory.Principal{}, false
+		return accounts.Principal{}, false
 	}
 	return p, true
 }

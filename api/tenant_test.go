@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -30,13 +32,13 @@ type tenantEnv struct {
 }
 
 var tenantKeys = keys{
-	"a201":     {User: "201@a.example", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead, directory.ScopeLookup}},
-	"a202":     {User: "202@a.example", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead, directory.ScopeLookup}},
-	"b301":     {User: "301@b.example", Scopes: []directory.Scope{directory.ScopePersonal, directory.ScopeCompanyRead, directory.ScopeLookup}},
-	"adminA":   {Admin: true, Domain: "a.example", Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite, directory.ScopeLookup}},
-	"adminB":   {Admin: true, Domain: "b.example", Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite, directory.ScopeLookup}},
-	"operator": {Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite}},
-	"pbxB":     {Domain: "b.example", PBX: true, Scopes: []directory.Scope{directory.ScopeLookup}},
+	"a201":     {User: "201@a.example", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}},
+	"a202":     {User: "202@a.example", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}},
+	"b301":     {User: "301@b.example", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}},
+	"adminA":   {Admin: true, Domain: "a.example", Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite, accounts.ScopeLookup}},
+	"adminB":   {Admin: true, Domain: "b.example", Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite, accounts.ScopeLookup}},
+	"operator": {Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}},
+	"pbxB":     {Domain: "b.example", PBX: true, Scopes: []accounts.Scope{accounts.ScopeLookup}},
 }
 
 func newTenantEnv(t *testing.T) *tenantEnv {
@@ -44,7 +46,7 @@ func newTenantEnv(t *testing.T) *tenantEnv {
 	ctx := context.Background()
 	svc, err := directory.New(ctx, directory.NewMemStore(), directory.Config{Domains: []string{"a.example", "b.example"}}, zerolog.Nop())
 	require.NoError(t, err)
-	for _, u := range []directory.User{
+	for _, u := range []accounts.User{
 		{Extension: "201", Domain: "a.example", FirstName: "Ana"},
 		{Extension: "202", Domain: "a.example", FirstName: "Bruno"},
 		{Extension: "301", Domain: "b.example", FirstName: "Bea"},
@@ -59,7 +61,7 @@ func newTenantEnv(t *testing.T) *tenantEnv {
 	env.secret, err = svc.Create(ctx, tenantKeys["a202"], directory.Contact{Kind: directory.KindPersonal, FirstName: "Secret", LastName: "Lover",
 		Phones: []directory.Phone{{Type: directory.PhoneMobile, Number: "06 99 88 77 66"}}})
 	require.NoError(t, err)
-	lk, err := directory.NewLookup(ctx, svc, directory.LookupConfig{DefaultRegion: "FR", DefaultDomain: "a.example"})
+	lk, err := callerid.New(ctx, svc, callerid.Config{DefaultRegion: "FR", DefaultDomain: "a.example"}, zerolog.Nop())
 	require.NoError(t, err)
 	env.core = presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
 	srv := New(Deps{Presence: env.core, Keys: tenantKeys, Directory: svc}, zerolog.Nop())

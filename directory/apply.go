@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Following the change log. Every instance applies every change, its own
@@ -26,7 +28,7 @@ type state struct {
 	idx    *index
 	marks  map[string]map[string][]string
 	groups map[string]Group
-	users  map[string]User
+	users  map[string]accounts.User
 	pos    Position
 }
 
@@ -34,7 +36,7 @@ type state struct {
 // committed during the load are applied again afterwards, which is
 // harmless because applying a change sets state rather than adjusting it.
 func (s *Service) load(ctx context.Context) (state, error) {
-	st := state{idx: newIndex(), marks: map[string]map[string][]string{}, groups: map[string]Group{}, users: map[string]User{}}
+	st := state{idx: newIndex(), marks: map[string]map[string][]string{}, groups: map[string]Group{}, users: map[string]accounts.User{}}
 	var err error
 	if st.pos, err = s.store.Head(ctx); err != nil {
 		return st, fmt.Errorf("read change log head: %w", err)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 var (
@@ -71,7 +73,7 @@ func bigService(b *testing.B) *Service {
 func BenchmarkSearch1M(b *testing.B) {
 	svc := bigService(b)
 	ctx := context.Background()
-	p := Principal{User: "201@pbx.example.com", Scopes: []Scope{ScopePersonal, ScopeCompanyRead}}
+	p := accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead}}
 	for _, q := range []Query{
 		{Text: "jose"},
 		{Text: "mull"},

@@ -3,17 +3,19 @@ package directory
 import (
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Sentinel errors returned by Service and Store. Edges branch on them with
 // errors.Is.
 var (
 	// ErrNotFound reports a missing contact, user or group, or one the
-	// caller may not see (existence of personal contacts never leaks).
-	ErrNotFound = errors.New("not found")
+	// caller may not see (existence of personal contacts never leaks). It
+	// is accounts.ErrNotFound, so one errors.Is covers API keys too.
+	ErrNotFound = accounts.ErrNotFound
 	// ErrForbidden reports a caller lacking the scope an operation needs.
 	ErrForbidden = errors.New("forbidden")
 	// ErrConflict reports a request contradicting existing state, such as a
@@ -31,14 +33,9 @@ var (
 )
 
 // FieldError is a validation failure of one field. Field is a path such as
-// "phones[1].number".
-type FieldError struct {
-	Field  string
-	Reason string
-}
-
-// Error implements error.
-func (e *FieldError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason) }
+// "phones[1].number". It is accounts.FieldError, which users and API keys
+// report too, so one errors.As covers both.
+type FieldError = accounts.FieldError
 
 // Kind is the kind of a contact.
 type Kind string
@@ -126,7 +123,7 @@ func (c Contact) Validate() error {
 		{"address.country", c.Address.Country, MaxAddressFieldBytes, false},
 		{"notes", c.Notes, MaxNotesBytes, true},
 	} {
-		if fe := checkText(f.name, f.v, f.max, f.multiline); fe != nil {
+		if fe := accounts.CheckText(f.name, f.v, f.max, f.multiline); fe != nil {
 			return fe
 		}
 	}
@@ -151,7 +148,7 @@ func (c Contact) Validate() error {
 		}
 	}
 	for i, e := range c.Emails {
-		if reason := checkEmail(e); reason != "" {
+		if reason := accounts.CheckEmail(e); reason != "" {
 			return &FieldError{Field: fmt.Sprintf("emails[%d]", i), Reason: reason}
 		}
 	}
@@ -195,24 +192,6 @@ func checkNumber(s string) string {
 	return ""
 }
 
-// checkEmail returns why s is not a plain email address, or "".
-func checkEmail(s string) string {
-	if len(s) > MaxEmailBytes {
-		return fmt.Sprintf("longer than %d bytes", MaxEmailBytes)
-	}
-	if fe := checkText("", s, MaxEmailBytes, false); fe != nil {
-		return fe.Reason
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil {
-		return fmt.Sprintf("not an email address: %q", s)
-	}
-	if a.Address != strings.TrimSpace(s) {
-		return fmt.Sprintf("want a bare address like name@example.com, got %q", s)
-	}
-	return ""
-}
-
 // Digits returns the digits of s, dropping every other character.
 func Digits(s string) string {
 	var b strings.Builder
@@ -243,61 +222,12 @@ func (c *Contact) normalize() {
 	}
 }
 
-// User is a PBX user provisioned by an administrator. Each user yields one
-// team contact with ID TeamContactID(user.AOR()).
-type User struct {
-	Extension  string    `json:"extension"`
-	Domain     string    `json:"domain"`
-	FirstName  string    `json:"first_name,omitempty"`
-	LastName   string    `json:"last_name,omitempty"`
-	Email      string    `json:"email,omitempty"`
-	Department string    `json:"department,omitempty"`
-	JobTitle   string    `json:"job_title,omitempty"`
-	Created    time.Time `json:"created"`
-	Updated    time.Time `json:"updated"`
-	// SIPPassword, when set on ProvisionUser input, replaces the user's
-	// SIP digest credentials; only its HA1 hashes are kept (credentials.go).
-	SIPPassword string `json:"-"`
-	// Digest holds the stored HA1 hashes. The Service never returns it.
-	Digest *Digest `json:"digest,omitempty"`
-}
-
-// AOR returns the user's address of record, "ext@domain".
-func (u User) AOR() string { return u.Extension + "@" + u.Domain }
-
 // TeamContactID returns the ID of the team contact derived from the user
 // with address of record aor.
 func TeamContactID(aor string) string { return "team:" + aor }
 
-// Validate checks the provisioning fields of u. Whether u.Domain is served
-// is checked by ProvisionUser.
-func (u User) Validate() error {
-	if u.Extension == "" || len(u.Extension) > MaxExtensionDigits || Digits(u.Extension) != u.Extension {
-		return &FieldError{Field: "extension", Reason: fmt.Sprintf("want 1 to %d digits", MaxExtensionDigits)}
-	}
-	if reason := checkHostName(u.Domain); reason != "" {
-		return &FieldError{Field: "domain", Reason: "want a SIP domain such as pbx.example.com: " + reason}
-	}
-	for _, f := range []struct{ name, v string }{
-		{"first_name", u.FirstName}, {"last_name", u.LastName}, {"department", u.Department}, {"job_title", u.JobTitle},
-	} {
-		if fe := checkText(f.name, f.v, MaxNameBytes, false); fe != nil {
-			return fe
-		}
-	}
-	if strings.TrimSpace(u.FirstName+u.LastName) == "" {
-		return &FieldError{Field: "name", Reason: "a first or last name is required"}
-	}
-	if u.Email != "" {
-		if reason := checkEmail(u.Email); reason != "" {
-			return &FieldError{Field: "email", Reason: reason}
-		}
-	}
-	return nil
-}
-
-// teamContact derives the team contact of u.
-func (u User) teamContact() Contact {
+// teamContactOf derives the team contact of u.
+func teamContactOf(u accounts.User) Contact {
 	c := Contact{
 		ID: TeamContactID(u.AOR()), Kind: KindTeam, Domain: u.Domain,
 		FirstName: u.FirstName, LastName: u.LastName, Department: u.Department, JobTitle: u.JobTitle,
@@ -307,10 +237,4 @@ func (u User) teamContact() Contact {
 		c.Emails = []string{u.Email}
 	}
 	return c
-}
-
-// splitAOR splits "ext@domain".
-func splitAOR(aor string) (ext, domain string, ok bool) {
-	ext, domain, ok = strings.Cut(aor, "@")
-	return ext, domain, ok && ext != "" && domain != ""
 }

@@ -2,8 +2,6 @@ package directory
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -13,15 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-func TestHA1Vector(t *testing.T) {
-	// RFC 2617 §3.5: HA1 of Mufasa:testrealm@host.com:Circle Of Life.
-	d := newDigest("Mufasa", "testrealm@host.com", "Circle Of Life", testNow)
-	assert.Equal(t, "939e7578ed9e3c518a452acee763bce9", d.MD5)
-	sum := sha256.Sum256([]byte("Mufasa:testrealm@host.com:Circle Of Life"))
-	assert.Equal(t, hex.EncodeToString(sum[:]), d.SHA256)
-}
+	"github.com/switchboardhq/switchboard/accounts"
+)
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -31,15 +23,15 @@ func TestProvisionSIPPassword(t *testing.T) {
 	svc, err := New(ctx, store, Config{}, testLogger())
 	require.NoError(t, err)
 	const pw = "s3cret-Passw0rd"
-	u := User{Extension: "201", Domain: "PBX.example.com", FirstName: "Ana", SIPPassword: pw}
+	u := accounts.User{Extension: "201", Domain: "PBX.example.com", FirstName: "Ana", SIPPassword: pw}
 	got, err := svc.ProvisionUser(ctx, admin, u)
 	require.NoError(t, err)
 	assertNoSecret(t, got, pw)
 	require.NotNil(t, got.Digest, "the returned user tells that credentials exist")
 	assert.False(t, got.Digest.Updated.IsZero())
 
-	wantMD5 := newDigest("201", "pbx.example.com", pw, testNow).MD5
-	wantSHA := newDigest("201", "pbx.example.com", pw, testNow).SHA256
+	wantMD5 := accounts.NewDigest("201", "pbx.example.com", pw, testNow).MD5
+	wantSHA := accounts.NewDigest("201", "pbx.example.com", pw, testNow).SHA256
 	for _, tc := range []struct {
 		name, user, realm, alg string
 		want                   string
@@ -79,16 +71,16 @@ func TestProvisionSIPPassword(t *testing.T) {
 
 	// Re-provisioning without a password keeps the credentials; with one,
 	// replaces them.
-	_, err = svc.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", LastName: "Silva"})
+	_, err = svc.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", LastName: "Silva"})
 	require.NoError(t, err)
 	h, ok, err := svc.HA1(ctx, "201", "pbx.example.com", "MD5")
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, wantMD5, h)
-	_, err = svc.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "another-password"})
+	_, err = svc.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "another-password"})
 	require.NoError(t, err)
 	h, _, _ = svc.HA1(ctx, "201", "pbx.example.com", "MD5")
-	assert.Equal(t, newDigest("201", "pbx.example.com", "another-password", testNow).MD5, h)
+	assert.Equal(t, accounts.NewDigest("201", "pbx.example.com", "another-password", testNow).MD5, h)
 
 	// Deleting the user deletes the credentials.
 	_, err = svc.DeleteUser(ctx, admin, "201@pbx.example.com", true)
@@ -112,7 +104,7 @@ func TestSIPPasswordValidation(t *testing.T) {
 		{name: "invalid utf-8", pw: "password\xff"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := svc.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: tc.pw})
+			_, err := svc.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: tc.pw})
 			var fe *FieldError
 			require.True(t, errors.As(err, &fe), "got %v", err)
 			assert.Equal(t, "sip_password", fe.Field)
@@ -128,7 +120,7 @@ func TestSIPCredentialsSurviveReopen(t *testing.T) {
 	require.NoError(t, err)
 	svc, err := New(ctx, s, Config{}, testLogger())
 	require.NoError(t, err)
-	_, err = svc.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-Passw0rd"})
+	_, err = svc.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-Passw0rd"})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 
@@ -137,10 +129,10 @@ func TestSIPCredentialsSurviveReopen(t *testing.T) {
 	h, ok, err := svc2.HA1(ctx, "201", "pbx.example.com", "SHA-256")
 	require.NoError(t, err)
 	require.True(t, ok)
-	assert.Equal(t, newDigest("201", "pbx.example.com", "s3cret-Passw0rd", testNow).SHA256, h)
+	assert.Equal(t, accounts.NewDigest("201", "pbx.example.com", "s3cret-Passw0rd", testNow).SHA256, h)
 }
 
-func assertNoSecret(t *testing.T, u User, secrets ...string) {
+func assertNoSecret(t *testing.T, u accounts.User, secrets ...string) {
 	t.Helper()
 	raw, err := json.Marshal(u)
 	require.NoError(t, err)

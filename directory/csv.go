@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // CSVHeader is the CSV template of ExportCSV and ImportCSV, one contact
@@ -47,7 +49,7 @@ const multiSep = "|"
 // ExportCSV writes p's personal contacts (kind personal) or the company
 // contacts (kind company, needs company:read) to w in the CSVHeader
 // template, sorted by name.
-func (s *Service) ExportCSV(ctx context.Context, p Principal, kind Kind, w io.Writer) error {
+func (s *Service) ExportCSV(ctx context.Context, p accounts.Principal, kind Kind, w io.Writer) error {
 	entries, err := s.exportEntries(ctx, p, kind)
 	if err != nil {
 		return err
@@ -69,15 +71,15 @@ func (s *Service) ExportCSV(ctx context.Context, p Principal, kind Kind, w io.Wr
 }
 
 // exportEntries returns the contacts of kind visible to p for export.
-func (s *Service) exportEntries(ctx context.Context, p Principal, kind Kind) ([]Entry, error) {
+func (s *Service) exportEntries(ctx context.Context, p accounts.Principal, kind Kind) ([]Entry, error) {
 	switch kind {
 	case KindPersonal:
-		if p.User == "" || !p.Has(ScopePersonal) {
-			return nil, fmt.Errorf("export personal contacts: needs a user with scope %s: %w", ScopePersonal, ErrForbidden)
+		if p.User == "" || !p.Has(accounts.ScopePersonal) {
+			return nil, fmt.Errorf("export personal contacts: needs a user with scope %s: %w", accounts.ScopePersonal, ErrForbidden)
 		}
 	case KindCompany:
-		if !p.Has(ScopeCompanyRead) {
-			return nil, fmt.Errorf("export company contacts: needs scope %s: %w", ScopeCompanyRead, ErrForbidden)
+		if !p.Has(accounts.ScopeCompanyRead) {
+			return nil, fmt.Errorf("export company contacts: needs scope %s: %w", accounts.ScopeCompanyRead, ErrForbidden)
 		}
 	default:
 		return nil, &FieldError{Field: "kind", Reason: "want personal or company"}
@@ -93,7 +95,7 @@ func (s *Service) exportEntries(ctx context.Context, p Principal, kind Kind) ([]
 		}
 	} else {
 		for _, d := range s.idx.docs {
-			if d.alive && d.c.Kind == KindCompany && p.canSee(&d.c) {
+			if d.alive && d.c.Kind == KindCompany && canSee(p, &d.c) {
 				docs = append(docs, d)
 			}
 		}
@@ -206,7 +208,7 @@ func splitMulti(cell string) []string {
 // contacts (kind company, needs company:write). Every rejected row is
 // reported; the import itself fails only on a read error, an unusable
 // header or a store error (rows of earlier batches stay imported).
-func (s *Service) ImportCSV(ctx context.Context, p Principal, kind Kind, r io.Reader, opts ImportOptions) (ImportReport, error) {
+func (s *Service) ImportCSV(ctx context.Context, p accounts.Principal, kind Kind, r io.Reader, opts ImportOptions) (ImportReport, error) {
 	rep := ImportReport{DryRun: opts.DryRun}
 	if err := checkImport(p, kind, opts); err != nil {
 		return rep, err
@@ -219,7 +221,7 @@ func (s *Service) ImportCSV(ctx context.Context, p Principal, kind Kind, r io.Re
 	return rep, err
 }
 
-func checkImport(p Principal, kind Kind, opts ImportOptions) error {
+func checkImport(p accounts.Principal, kind Kind, opts ImportOptions) error {
 	if kind != KindPersonal && kind != KindCompany {
 		return &FieldError{Field: "kind", Reason: "want personal or company"}
 	}
@@ -227,7 +229,7 @@ func checkImport(p Principal, kind Kind, opts ImportOptions) error {
 		return err
 	}
 	if kind == KindCompany {
-		if _, err := p.tenantFor(opts.Domain, nil); err != nil {
+		if _, err := tenantFor(p, opts.Domain, nil); err != nil {
 			return err
 		}
 	}

@@ -1,13 +1,17 @@
 // Package directory owns the contacts directory of Switchboard: personal,
-// company and team contacts, the PBX users that team contacts derive from,
-// per-user marks and groups (VIP, Favorite, Blocked, own and shared groups),
-// a search index with caller-ID friendly number matching, and the CSV and
-// vCard bulk paths.
+// company and team contacts, the PBX users that team contacts derive from
+// (stored and followed here; their type, SIP credentials and API keys are
+// in accounts), per-user marks and groups (VIP, Favorite, Blocked, own and
+// shared groups), a search index with caller-ID friendly number matching,
+// the CSV and vCard bulk paths, and the store with its change log.
 //
 // Service is the only entry point for callers. It enforces every permission
-// rule itself from the Principal passed with each call, so edges such as the
-// HTTP API only translate errors (ErrNotFound, ErrForbidden, ErrConflict,
-// ErrVersionMismatch, ErrConfirmationRequired, FieldError) to status codes.
+// rule itself from the accounts.Principal passed with each call (which
+// contacts a principal may see is decided here, access.go), so edges such
+// as the HTTP API only translate errors (ErrNotFound, ErrForbidden,
+// ErrConflict, ErrVersionMismatch, ErrConfirmationRequired, FieldError) to
+// status codes. Caller-ID lookup (callerid) is built on the Service's
+// snapshot, change observer and marks (observe.go).
 //
 // Persistence goes through the Store interface. BoltStore (embedded, the
 // default), RedisStore and MemStore (tests and benchmarks) implement it.
@@ -47,5 +51,6 @@
 // is locked for writing only while one logged change is applied. Imports
 // write in batches of importBatch rows.
 //
-// The package imports no other Switchboard package.
+// Of Switchboard's packages it imports only accounts (and may use its own
+// subpackages); layout_test.go at the module root holds that.
 package directory

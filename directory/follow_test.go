@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // eventLog records change events delivered to an observer.
@@ -65,7 +67,7 @@ func TestChangesReachTheOtherInstance(t *testing.T) {
 	var seenB eventLog
 	b.OnChange(seenB.add)
 
-	_, err := a.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-pass"})
+	_, err := a.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", SIPPassword: "s3cret-pass"})
 	require.NoError(t, err)
 	c, err := a.Create(ctx, alice, Contact{Kind: KindPersonal, FirstName: "Secret", LastName: "Friend", Phones: []Phone{{Type: PhoneMobile, Number: "+33 4 91 55 01 42"}}})
 	require.NoError(t, err)
@@ -313,10 +315,10 @@ func BenchmarkPropagation(b *testing.B) {
 func TestKeyRevocationReachesTheOtherInstanceCache(t *testing.T) {
 	a, b, store := twoServices(t)
 	ctx := context.Background()
-	ksA, ksB := NewKeys(store.KeyStore()), NewKeys(store.KeyStore())
+	ksA, ksB := accounts.NewKeys(store.KeyStore()), accounts.NewKeys(store.KeyStore())
 	ksA.AnnounceChanges(a.KeyChanged)
 	b.OnKeyChange(ksB.Forget)
-	key, info, err := ksA.Mint(ctx, Principal{User: "201@pbx.example.com", Scopes: []Scope{ScopePersonal}})
+	key, info, err := ksA.Mint(ctx, accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal}})
 	require.NoError(t, err)
 	_, err = ksB.Resolve(ctx, key) // now cached on B for KeyCacheTTL
 	require.NoError(t, err)

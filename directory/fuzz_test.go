@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
-var fuzzOwner = Principal{User: "201@pbx.example.com", Scopes: []Scope{ScopePersonal}}
+var fuzzOwner = accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal}}
 
 func fuzzService(t *testing.T) *Service {
 	t.Helper()

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 func newService(t *testing.T, cfg Config) *Service {
@@ -319,7 +321,7 @@ func TestControlCharactersRefused(t *testing.T) {
 		assert.Equal(t, "first_name", fe.Field)
 	})
 	t.Run("user", func(t *testing.T) {
-		_, err := s.ProvisionUser(ctx, admin, User{Extension: "250", Domain: "pbx.example.com", FirstName: "Eve\x1b]0;pwned\a"})
+		_, err := s.ProvisionUser(ctx, admin, accounts.User{Extension: "250", Domain: "pbx.example.com", FirstName: "Eve\x1b]0;pwned\a"})
 		var fe *FieldError
 		require.ErrorAs(t, err, &fe)
 		assert.Equal(t, "first_name", fe.Field)
@@ -474,7 +476,7 @@ func TestProvisionUserDomain(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newService(t, Config{Domains: tt.domains})
-			u, err := s.ProvisionUser(ctx, admin, User{Extension: "201", Domain: tt.domain, FirstName: "Ana"})
+			u, err := s.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: tt.domain, FirstName: "Ana"})
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				assert.Equal(t, strings.ToLower(tt.domain), u.Domain)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // DupPolicy says what an import does with a row duplicating an existing
@@ -90,7 +92,7 @@ const importBatch = 500
 // owned by p, in batches, reporting into rep. It reads the directory
 // without holding any lock across store I/O and takes the writer lock per
 // batch only, so other writers interleave and readers never wait on it.
-func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows []importRow, opts ImportOptions, rep *ImportReport) error {
+func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kind, rows []importRow, opts ImportOptions, rep *ImportReport) error {
 	if opts.OnDuplicate == "" {
 		opts.OnDuplicate = DupSkip
 	}
@@ -98,7 +100,7 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 	domain := ""
 	if kind == KindCompany {
 		var err error
-		if domain, err = p.tenantFor(opts.Domain, s.cfg.Domains); err != nil {
+		if domain, err = tenantFor(p, opts.Domain, s.cfg.Domains); err != nil {
 			return err
 		}
 	}
@@ -254,7 +256,7 @@ func (s *Service) importRows(ctx context.Context, p Principal, kind Kind, rows [
 // importGroups resolves the group names of a row to group IDs, queuing
 // creation of missing own groups into b. It returns a reason when the row
 // must be rejected.
-func (s *Service) importGroups(p Principal, names []string, own map[string]string, b *Batch) ([]string, string) {
+func (s *Service) importGroups(p accounts.Principal, names []string, own map[string]string, b *Batch) ([]string, string) {
 	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return strings.TrimSpace(n) == "" })
 	if len(names) == 0 {
 		return nil, ""

@@ -3,7 +3,8 @@ package directory
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Limits of every field and list the directory stores or reads. The README
@@ -11,7 +12,7 @@ import (
 const (
 	// MaxNameBytes bounds first_name, last_name, company, department and
 	// job_title of contacts and users.
-	MaxNameBytes = 200
+	MaxNameBytes = accounts.MaxNameBytes
 	// MaxAddressFieldBytes bounds each address field.
 	MaxAddressFieldBytes = 200
 	// MaxNotesBytes bounds notes.
@@ -23,16 +24,16 @@ const (
 	// display characters).
 	MaxNumberBytes = 40
 	// MaxEmailBytes bounds one email address (RFC 5321 §4.5.3.1.3 path).
-	MaxEmailBytes = 254
+	MaxEmailBytes = accounts.MaxEmailBytes
 	// MaxGroupNameBytes bounds a group name.
 	MaxGroupNameBytes = 100
 	// MaxGroupsPerOwner bounds the own groups of a user and the shared
 	// groups of a domain.
 	MaxGroupsPerOwner = 200
 	// MaxExtensionDigits bounds a user's extension.
-	MaxExtensionDigits = 20
+	MaxExtensionDigits = accounts.MaxExtensionDigits
 	// MaxDomainBytes bounds a SIP domain (RFC 1035 §2.3.4 host name).
-	MaxDomainBytes = 253
+	MaxDomainBytes = accounts.MaxDomainBytes
 
 	// MaxCSVColumns bounds the header of an imported CSV file; Outlook's
 	// own export has about 90 columns.
@@ -50,33 +51,10 @@ const (
 	MaxReportRows = 1000
 )
 
-// checkText returns a *FieldError when v is not acceptable text for field:
-// invalid UTF-8, longer than max bytes, or holding a control character. C0
-// controls, DEL, C1 controls and U+2028/U+2029 are refused, since they
-// break or forge lines in vCard, CSV, XML phonebooks, SIP display names
-// and logs; multiline fields (notes, street) may hold LF and tab.
-func checkText(field, v string, max int, multiline bool) *FieldError {
-	if !utf8.ValidString(v) {
-		return &FieldError{Field: field, Reason: "invalid UTF-8"}
-	}
-	if len(v) > max {
-		return &FieldError{Field: field, Reason: fmt.Sprintf("longer than %d bytes", max)}
-	}
-	for _, r := range v {
-		if multiline && (r == '\n' || r == '\t') {
-			continue
-		}
-		if r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == '\u2028' || r == '\u2029' {
-			return &FieldError{Field: field, Reason: fmt.Sprintf("control character %U not allowed", r)}
-		}
-	}
-	return nil
-}
-
 // checkGroupName validates the name of an own or shared group, as the API
 // and imports create them. Built-in names are the caller's to handle.
 func checkGroupName(name string) *FieldError {
-	if fe := checkText("name", name, MaxGroupNameBytes, false); fe != nil {
+	if fe := accounts.CheckText("name", name, MaxGroupNameBytes, false); fe != nil {
 		return fe
 	}
 	if strings.TrimSpace(name) == "" || groupSlug(name) == "" {
@@ -87,30 +65,6 @@ func checkGroupName(name string) *FieldError {
 		return &FieldError{Field: "name", Reason: `"|" not allowed`}
 	}
 	return nil
-}
-
-// checkHostName returns why d is not a lowercase DNS host name (RFC 1123
-// §2.1: dot-separated labels of letters, digits and inner hyphens, 1 to 63
-// bytes each), or "".
-func checkHostName(d string) string {
-	if d == "" || len(d) > MaxDomainBytes {
-		return fmt.Sprintf("want a host name of 1 to %d bytes", MaxDomainBytes)
-	}
-	for _, label := range strings.Split(d, ".") {
-		if label == "" || len(label) > 63 {
-			return fmt.Sprintf("%q: each dot-separated label needs 1 to 63 characters", d)
-		}
-		if label[0] == '-' || label[len(label)-1] == '-' {
-			return fmt.Sprintf("%q: a label cannot start or end with a hyphen", d)
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return fmt.Sprintf("%q: only lowercase letters, digits, hyphens and dots are allowed (use the xn-- form of an international name)", d)
-			}
-		}
-	}
-	return ""
 }
 
 // checkServedDomain refuses a user domain the Service does not serve.

@@ -6,13 +6,15 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Mark puts contact contactID in group groupID for p (on) or takes it out.
 // Built-in and own groups are p's own marks and need contacts:personal;
 // shared groups are domain-wide and need users:admin. A contact is never
 // both Favorite-or-VIP and Blocked: such a request fails with ErrConflict.
-func (s *Service) Mark(ctx context.Context, p Principal, contactID, groupID string, on bool) error {
+func (s *Service) Mark(ctx context.Context, p accounts.Principal, contactID, groupID string, on bool) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	owner, cur, err := s.markTarget(p, contactID, groupID)
@@ -39,7 +41,7 @@ func (s *Service) Mark(ctx context.Context, p Principal, contactID, groupID stri
 
 // markTarget checks that p may put contactID in groupID and returns the
 // owner of the marks and the contact's current groups of that owner.
-func (s *Service) markTarget(p Principal, contactID, groupID string) (string, []string, error) {
+func (s *Service) markTarget(p accounts.Principal, contactID, groupID string) (string, []string, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if _, err := s.visible(p, contactID); err != nil {
@@ -50,11 +52,11 @@ func (s *Service) markTarget(p Principal, contactID, groupID string) (string, []
 		return "", nil, err
 	}
 	if strings.HasPrefix(owner, "@") {
-		if !p.Has(ScopeUsersAdmin) {
-			return "", nil, fmt.Errorf("shared group %s needs scope %s: %w", groupID, ScopeUsersAdmin, ErrForbidden)
+		if !p.Has(accounts.ScopeUsersAdmin) {
+			return "", nil, fmt.Errorf("shared group %s needs scope %s: %w", groupID, accounts.ScopeUsersAdmin, ErrForbidden)
 		}
-	} else if !p.Has(ScopePersonal) {
-		return "", nil, fmt.Errorf("marks need scope %s: %w", ScopePersonal, ErrForbidden)
+	} else if !p.Has(accounts.ScopePersonal) {
+		return "", nil, fmt.Errorf("marks need scope %s: %w", accounts.ScopePersonal, ErrForbidden)
 	}
 	return owner, slices.Clone(s.marks[owner][contactID]), nil
 }
@@ -78,9 +80,9 @@ func markConflict(cur []string, groupID string) error {
 }
 
 // CreateGroup creates a named group owned by p.User.
-func (s *Service) CreateGroup(ctx context.Context, p Principal, name string) (Group, error) {
-	if p.User == "" || !p.Has(ScopePersonal) {
-		return Group{}, fmt.Errorf("own groups need a user with scope %s: %w", ScopePersonal, ErrForbidden)
+func (s *Service) CreateGroup(ctx context.Context, p accounts.Principal, name string) (Group, error) {
+	if p.User == "" || !p.Has(accounts.ScopePersonal) {
+		return Group{}, fmt.Errorf("own groups need a user with scope %s: %w", accounts.ScopePersonal, ErrForbidden)
 	}
 	return s.createGroup(ctx, Group{ID: ownGroupID(p.User, name), Name: strings.TrimSpace(name), Owner: p.User})
 }
@@ -88,11 +90,11 @@ func (s *Service) CreateGroup(ctx context.Context, p Principal, name string) (Gr
 // CreateSharedGroup creates a group shared by every user of domain. It
 // needs users:admin; domain defaults to p's tenant, and only an operator
 // key may name another one.
-func (s *Service) CreateSharedGroup(ctx context.Context, p Principal, domain, name string) (Group, error) {
-	if !p.Has(ScopeUsersAdmin) {
-		return Group{}, fmt.Errorf("shared groups need scope %s: %w", ScopeUsersAdmin, ErrForbidden)
+func (s *Service) CreateSharedGroup(ctx context.Context, p accounts.Principal, domain, name string) (Group, error) {
+	if !p.Has(accounts.ScopeUsersAdmin) {
+		return Group{}, fmt.Errorf("shared groups need scope %s: %w", accounts.ScopeUsersAdmin, ErrForbidden)
 	}
-	domain, err := p.tenantFor(domain, s.cfg.Domains)
+	domain, err := tenantFor(p, domain, s.cfg.Domains)
 	if err != nil {
 		return Group{}, err
 	}
@@ -129,7 +131,7 @@ func (s *Service) createGroup(ctx context.Context, g Group) (Group, error) {
 // ListGroups returns the groups p can use: the built-in ones and p's own
 // groups (for users), and the shared groups of p's domain (all shared
 // groups for users:admin), sorted by ID after the built-in ones.
-func (s *Service) ListGroups(_ context.Context, p Principal) ([]Group, error) {
+func (s *Service) ListGroups(_ context.Context, p accounts.Principal) ([]Group, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []Group
@@ -147,7 +149,7 @@ func (s *Service) ListGroups(_ context.Context, p Principal) ([]Group, error) {
 
 // DeleteGroup deletes an own group (its owner) or a shared group
 // (users:admin) and every membership in it. Built-in groups cannot go.
-func (s *Service) DeleteGroup(ctx context.Context, p Principal, id string) error {
+func (s *Service) DeleteGroup(ctx context.Context, p accounts.Principal, id string) error {
 	if isBuiltin(id) {
 		return fmt.Errorf("group %s is built in: %w", id, ErrForbidden)
 	}
@@ -155,8 +157,8 @@ func (s *Service) DeleteGroup(ctx context.Context, p Principal, id string) error
 	defer s.wmu.Unlock()
 	s.mu.RLock()
 	owner, err := s.groupOwnerLocked(p, id)
-	if err == nil && strings.HasPrefix(owner, "@") && !p.Has(ScopeUsersAdmin) {
-		err = fmt.Errorf("shared group %s needs scope %s: %w", id, ScopeUsersAdmin, ErrForbidden)
+	if err == nil && strings.HasPrefix(owner, "@") && !p.Has(accounts.ScopeUsersAdmin) {
+		err = fmt.Errorf("shared group %s needs scope %s: %w", id, accounts.ScopeUsersAdmin, ErrForbidden)
 	}
 	b := Batch{DeleteGroups: []string{id}}
 	for cid, groups := range s.marks[owner] {

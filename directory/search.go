@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Query selects contacts for Search. Text matches word prefixes of names,
@@ -74,19 +76,19 @@ func decodeCursor(s string) (rank int, key string, err error) {
 // Search returns the contacts visible to p matching q, favorites first,
 // then VIPs, then by name. Pagination is by key, so a page boundary stays
 // put when contacts are added before it.
-func (s *Service) Search(ctx context.Context, p Principal, q Query) (Page, error) {
-	if !p.Has(ScopePersonal) && !p.Has(ScopeCompanyRead) && !p.Has(ScopeUsersAdmin) {
-		return Page{}, fmt.Errorf("search needs scope %s, %s or %s: %w", ScopePersonal, ScopeCompanyRead, ScopeUsersAdmin, ErrForbidden)
+func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Page, error) {
+	if !p.Has(accounts.ScopePersonal) && !p.Has(accounts.ScopeCompanyRead) && !p.Has(accounts.ScopeUsersAdmin) {
+		return Page{}, fmt.Errorf("search needs scope %s, %s or %s: %w", accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeUsersAdmin, ErrForbidden)
 	}
 	switch q.Kind {
 	case "", KindTeam:
 	case KindPersonal:
-		if p.User == "" || !p.Has(ScopePersonal) {
-			return Page{}, fmt.Errorf("personal contacts need a user with scope %s: %w", ScopePersonal, ErrForbidden)
+		if p.User == "" || !p.Has(accounts.ScopePersonal) {
+			return Page{}, fmt.Errorf("personal contacts need a user with scope %s: %w", accounts.ScopePersonal, ErrForbidden)
 		}
 	case KindCompany:
-		if !p.Has(ScopeCompanyRead) {
-			return Page{}, fmt.Errorf("company contacts need scope %s: %w", ScopeCompanyRead, ErrForbidden)
+		if !p.Has(accounts.ScopeCompanyRead) {
+			return Page{}, fmt.Errorf("company contacts need scope %s: %w", accounts.ScopeCompanyRead, ErrForbidden)
 		}
 	default:
 		return Page{}, &FieldError{Field: "kind", Reason: fmt.Sprintf("unknown kind %q", q.Kind)}
@@ -132,7 +134,7 @@ func (s *Service) Search(ctx context.Context, p Principal, q Query) (Page, error
 		return rankOther
 	}
 	match := func(d *doc) bool {
-		if !d.alive || (q.Kind != "" && d.c.Kind != q.Kind) || !p.canSee(&d.c) {
+		if !d.alive || (q.Kind != "" && d.c.Kind != q.Kind) || !canSee(p, &d.c) {
 			return false
 		}
 		if q.Group != "" && !slices.Contains(s.marks[groupOwner][d.c.ID], q.Group) {
@@ -234,7 +236,7 @@ func (s *Service) Search(ctx context.Context, p Principal, q Query) (Page, error
 // group, the personal and team contacts when company contacts are out of
 // scope, the contacts of p's tenant when it is a small part of the
 // directory, or the index candidates for the query text.
-func (s *Service) smallUniverseLocked(p Principal, q Query, groupOwner string, pq parsedQuery) ([]uint32, bool) {
+func (s *Service) smallUniverseLocked(p accounts.Principal, q Query, groupOwner string, pq parsedQuery) ([]uint32, bool) {
 	if q.Group != "" {
 		var ids []uint32
 		for cid, groups := range s.marks[groupOwner] {
@@ -246,13 +248,13 @@ func (s *Service) smallUniverseLocked(p Principal, q Query, groupOwner string, p
 		}
 		return ids, true
 	}
-	if q.Kind == KindPersonal || q.Kind == KindTeam || !p.Has(ScopeCompanyRead) {
+	if q.Kind == KindPersonal || q.Kind == KindTeam || !p.Has(accounts.ScopeCompanyRead) {
 		var ids []uint32
 		if q.Kind != KindTeam && p.User != "" {
 			ids = append(ids, s.idx.owners[p.User]...)
 		}
 		if q.Kind != KindPersonal {
-			if p.Has(ScopeUsersAdmin) && p.Operator() {
+			if p.Has(accounts.ScopeUsersAdmin) && p.Operator() {
 				for _, l := range s.idx.teams {
 					ids = append(ids, l...)
 				}
@@ -280,7 +282,7 @@ func (s *Service) smallUniverseLocked(p Principal, q Query, groupOwner string, p
 
 // groupOwnerLocked checks that p may use group id and returns the mark
 // owner holding its membership for p.
-func (s *Service) groupOwnerLocked(p Principal, id string) (string, error) {
+func (s *Service) groupOwnerLocked(p accounts.Principal, id string) (string, error) {
 	if isBuiltin(id) {
 		if p.User == "" {
 			return "", fmt.Errorf("group %s: %w", id, ErrNotFound)
@@ -290,7 +292,7 @@ func (s *Service) groupOwnerLocked(p Principal, id string) (string, error) {
 	g, ok := s.groups[id]
 	switch {
 	case !ok:
-	case g.Shared() && ((p.User != "" && g.Domain == p.domain()) || (p.Has(ScopeUsersAdmin) && p.InTenant(g.Domain))):
+	case g.Shared() && ((p.User != "" && g.Domain == p.Tenant()) || (p.Has(accounts.ScopeUsersAdmin) && p.InTenant(g.Domain))):
 		return sharedOwner(g.Domain), nil
 	case !g.Shared() && p.User != "" && g.Owner == p.User:
 		return p.User, nil

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Service is the directory: contacts, users, marks and groups, with every
@@ -42,7 +44,7 @@ type Service struct {
 	idx      *index
 	marks    map[string]map[string][]string // owner → contact ID → sorted group IDs
 	groups   map[string]Group               // own and shared groups by ID
-	users    map[string]User                // by AOR
+	users    map[string]accounts.User       // by AOR
 	onChange func(ChangeEvent)
 	onKey    func(id string)
 }
@@ -201,11 +203,11 @@ func setMark(marks map[string]map[string][]string, owner, contactID string, grou
 
 // marksFor returns the group IDs p sees on contact id: its own marks plus
 // the shared group membership of its domain.
-func (s *Service) marksFor(p Principal, id string) []string {
+func (s *Service) marksFor(p accounts.Principal, id string) []string {
 	var out []string
 	if p.User != "" {
 		out = append(out, s.marks[p.User][id]...)
-		out = append(out, s.marks[sharedOwner(p.domain())][id]...)
+		out = append(out, s.marks[sharedOwner(p.Tenant())][id]...)
 	}
 	if len(out) == 0 {
 		return nil
@@ -225,30 +227,30 @@ func newID() string {
 // visible returns the live contact id if p may read it, ErrNotFound for
 // missing and hidden contacts, and ErrForbidden for company contacts
 // without company:read.
-func (s *Service) visible(p Principal, id string) (*doc, error) {
+func (s *Service) visible(p accounts.Principal, id string) (*doc, error) {
 	d, ok := s.idx.get(id)
 	if !ok {
 		return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound)
 	}
-	if !p.canSee(&d.c) {
-		if p.hidden(&d.c) {
+	if !canSee(p, &d.c) {
+		if hidden(p, &d.c) {
 			return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound)
 		}
-		return nil, fmt.Errorf("read company contact %s: missing scope %s: %w", id, ScopeCompanyRead, ErrForbidden)
+		return nil, fmt.Errorf("read company contact %s: missing scope %s: %w", id, accounts.ScopeCompanyRead, ErrForbidden)
 	}
 	return d, nil
 }
 
 // canWrite checks that p may create, change or delete a contact of kind k.
-func canWrite(p Principal, k Kind) error {
+func canWrite(p accounts.Principal, k Kind) error {
 	switch k {
 	case KindPersonal:
-		if p.User == "" || !p.Has(ScopePersonal) {
-			return fmt.Errorf("personal contacts need a user with scope %s: %w", ScopePersonal, ErrForbidden)
+		if p.User == "" || !p.Has(accounts.ScopePersonal) {
+			return fmt.Errorf("personal contacts need a user with scope %s: %w", accounts.ScopePersonal, ErrForbidden)
 		}
 	case KindCompany:
-		if !p.Has(ScopeCompanyWrite) {
-			return fmt.Errorf("company contacts need scope %s: %w", ScopeCompanyWrite, ErrForbidden)
+		if !p.Has(accounts.ScopeCompanyWrite) {
+			return fmt.Errorf("company contacts need scope %s: %w", accounts.ScopeCompanyWrite, ErrForbidden)
 		}
 	case KindTeam:
 		return fmt.Errorf("team contacts change only through user provisioning: %w", ErrForbidden)
@@ -262,7 +264,7 @@ func canWrite(p Principal, k Kind) error {
 // ID, owner, times and version 1 set. Personal contacts belong to p.User;
 // company contacts to p's tenant, or for an operator key to the c.Domain
 // it names.
-func (s *Service) Create(ctx context.Context, p Principal, c Contact) (Contact, error) {
+func (s *Service) Create(ctx context.Context, p accounts.Principal, c Contact) (Contact, error) {
 	if err := canWrite(p, c.Kind); err != nil {
 		return Contact{}, err
 	}
@@ -277,7 +279,7 @@ func (s *Service) Create(ctx context.Context, p Principal, c Contact) (Contact, 
 	}
 	if c.Kind == KindCompany {
 		var err error
-		if c.Domain, err = p.tenantFor(requested, s.cfg.Domains); err != nil {
+		if c.Domain, err = tenantFor(p, requested, s.cfg.Domains); err != nil {
 			return Contact{}, err
 		}
 	}
@@ -298,7 +300,7 @@ func (s *Service) Create(ctx context.Context, p Principal, c Contact) (Contact, 
 }
 
 // Get returns contact id with p's marks.
-func (s *Service) Get(_ context.Context, p Principal, id string) (Entry, error) {
+func (s *Service) Get(_ context.Context, p accounts.Principal, id string) (Entry, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	d, err := s.visible(p, id)
@@ -311,7 +313,7 @@ func (s *Service) Get(_ context.Context, p Principal, id string) (Entry, error) 
 // Update replaces the editable fields of contact c.ID if its stored
 // version is expectedVersion (else ErrVersionMismatch), and returns the new
 // state. Kind and owner cannot change.
-func (s *Service) Update(ctx context.Context, p Principal, c Contact, expectedVersion uint64) (Contact, error) {
+func (s *Service) Update(ctx context.Context, p accounts.Principal, c Contact, expectedVersion uint64) (Contact, error) {
 	c.normalize()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -349,7 +351,7 @@ func (s *Service) Update(ctx context.Context, p Principal, c Contact, expectedVe
 
 // Delete removes contact id if its stored version is expectedVersion, with
 // every mark referencing it.
-func (s *Service) Delete(ctx context.Context, p Principal, id string, expectedVersion uint64) error {
+func (s *Service) Delete(ctx context.Context, p accounts.Principal, id string, expectedVersion uint64) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.RLock()
@@ -390,9 +392,9 @@ func (s *Service) marksOfContactLocked(id string) []Mark {
 // scope lookup, which covers team and company contacts of p's tenant; p's own personal
 // contacts are included when p holds contacts:personal. fn runs under the
 // Service read lock and must not call the Service.
-func (s *Service) ForEachNumber(ctx context.Context, p Principal, fn func(digits string, c Contact) bool) error {
-	if !p.Has(ScopeLookup) {
-		return fmt.Errorf("number lookup needs scope %s: %w", ScopeLookup, ErrForbidden)
+func (s *Service) ForEachNumber(ctx context.Context, p accounts.Principal, fn func(digits string, c Contact) bool) error {
+	if !p.Has(accounts.ScopeLookup) {
+		return fmt.Errorf("number lookup needs scope %s: %w", accounts.ScopeLookup, ErrForbidden)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -402,7 +404,7 @@ func (s *Service) ForEachNumber(ctx context.Context, p Principal, fn func(digits
 				return err
 			}
 		}
-		if !d.alive || (d.c.Kind == KindPersonal && !p.canSee(&d.c)) || (d.c.Kind != KindPersonal && !p.InTenant(d.c.Domain)) {
+		if !d.alive || (d.c.Kind == KindPersonal && !canSee(p, &d.c)) || (d.c.Kind != KindPersonal && !p.InTenant(d.c.Domain)) {
 			continue
 		}
 		for _, dg := range d.digits {

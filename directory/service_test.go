@@ -10,21 +10,23 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 func testLogger() zerolog.Logger { return zerolog.Nop() }
 
 var (
-	admin = Principal{Admin: true, Scopes: []Scope{ScopeUsersAdmin, ScopeCompanyWrite}}
-	alice = Principal{User: "201@pbx.example.com", Scopes: []Scope{ScopePersonal, ScopeCompanyRead, ScopeLookup}}
-	bob   = Principal{User: "202@pbx.example.com", Scopes: []Scope{ScopePersonal, ScopeCompanyRead}}
+	admin = accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}}
+	alice = accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}}
+	bob   = accounts.Principal{User: "202@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead}}
 	// carol has no company permission.
-	carol = Principal{User: "203@pbx.example.com", Scopes: []Scope{ScopePersonal}}
+	carol = accounts.Principal{User: "203@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal}}
 	// dave is a user of another domain.
-	dave = Principal{User: "301@other.example.org", Scopes: []Scope{ScopePersonal, ScopeCompanyRead}}
+	dave = accounts.Principal{User: "301@other.example.org", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead}}
 	// adminUser is an administrator who is also a user: still no access
 	// to other users' personal contacts.
-	adminUser = Principal{User: "200@pbx.example.com", Admin: true, Scopes: []Scope{ScopePersonal, ScopeUsersAdmin, ScopeCompanyWrite}}
+	adminUser = accounts.Principal{User: "200@pbx.example.com", Admin: true, Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}}
 )
 
 type fixture struct {
@@ -42,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	f := &fixture{svc: svc}
 	svc.OnChange(func(e ChangeEvent) { f.events = append(f.events, e) })
-	for _, u := range []User{
+	for _, u := range []accounts.User{
 		{Extension: "201", Domain: "pbx.example.com", FirstName: "Alice", LastName: "Martin", Email: "alice@example.com"},
 		{Extension: "202", Domain: "pbx.example.com", FirstName: "Bob", LastName: "Durand"},
 		{Extension: "203", Domain: "pbx.example.com", FirstName: "Carol", LastName: "Petit"},
@@ -68,7 +70,7 @@ func TestPermissionsRead(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name string
-		p    Principal
+		p    accounts.Principal
 		id   string
 		want error
 	}{
@@ -103,8 +105,8 @@ func TestPermissionsWrite(t *testing.T) {
 	newCompany := Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "Acme", Emails: []string{"info@acme.example"}}
 	tests := []struct {
 		name string
-		p    Principal
-		op   func(f *fixture, p Principal) error
+		p    accounts.Principal
+		op   func(f *fixture, p accounts.Principal) error
 		want error
 	}{
 		{name: "owner updates personal", p: alice, op: updateOf(func(f *fixture) Contact { return f.personal })},
@@ -124,35 +126,35 @@ func TestPermissionsWrite(t *testing.T) {
 		{name: "user creates company", p: alice, op: createOf(newCompany), want: ErrForbidden},
 		{name: "company writer creates company", p: admin, op: createOf(newCompany)},
 		{name: "nobody creates team", p: adminUser, op: createOf(Contact{Kind: KindTeam, FirstName: "X", Emails: []string{"x@example.com"}}), want: ErrForbidden},
-		{name: "user provisions user", p: alice, op: func(f *fixture, p Principal) error {
-			_, err := f.svc.ProvisionUser(ctx, p, User{Extension: "209", Domain: "pbx.example.com", FirstName: "Eve"})
+		{name: "user provisions user", p: alice, op: func(f *fixture, p accounts.Principal) error {
+			_, err := f.svc.ProvisionUser(ctx, p, accounts.User{Extension: "209", Domain: "pbx.example.com", FirstName: "Eve"})
 			return err
 		}, want: ErrForbidden},
-		{name: "user lists users", p: alice, op: func(f *fixture, p Principal) error { _, err := f.svc.ListUsers(ctx, p); return err }, want: ErrForbidden},
-		{name: "user deletes user", p: bob, op: func(f *fixture, p Principal) error {
+		{name: "user lists users", p: alice, op: func(f *fixture, p accounts.Principal) error { _, err := f.svc.ListUsers(ctx, p); return err }, want: ErrForbidden},
+		{name: "user deletes user", p: bob, op: func(f *fixture, p accounts.Principal) error {
 			_, err := f.svc.DeleteUser(ctx, p, alice.User, true)
 			return err
 		}, want: ErrForbidden},
-		{name: "user creates shared group", p: alice, op: func(f *fixture, p Principal) error {
+		{name: "user creates shared group", p: alice, op: func(f *fixture, p accounts.Principal) error {
 			_, err := f.svc.CreateSharedGroup(ctx, p, "pbx.example.com", "Sales")
 			return err
 		}, want: ErrForbidden},
-		{name: "lookup without scope", p: bob, op: func(f *fixture, p Principal) error {
+		{name: "lookup without scope", p: bob, op: func(f *fixture, p accounts.Principal) error {
 			return f.svc.ForEachNumber(ctx, p, func(string, Contact) bool { return true })
 		}, want: ErrForbidden},
-		{name: "other user marks personal", p: bob, op: func(f *fixture, p Principal) error {
+		{name: "other user marks personal", p: bob, op: func(f *fixture, p accounts.Principal) error {
 			return f.svc.Mark(ctx, p, f.personal.ID, GroupVIP, true)
 		}, want: ErrNotFound},
-		{name: "admin exports company", p: admin, op: func(f *fixture, p Principal) error {
+		{name: "admin exports company", p: admin, op: func(f *fixture, p accounts.Principal) error {
 			return f.svc.ExportCSV(ctx, p, KindCompany, &strings.Builder{})
 		}},
-		{name: "user without company exports company", p: carol, op: func(f *fixture, p Principal) error {
+		{name: "user without company exports company", p: carol, op: func(f *fixture, p accounts.Principal) error {
 			return f.svc.ExportCSV(ctx, p, KindCompany, &strings.Builder{})
 		}, want: ErrForbidden},
-		{name: "admin key exports personal", p: admin, op: func(f *fixture, p Principal) error {
+		{name: "admin key exports personal", p: admin, op: func(f *fixture, p accounts.Principal) error {
 			return f.svc.ExportCSV(ctx, p, KindPersonal, &strings.Builder{})
 		}, want: ErrForbidden},
-		{name: "user imports company", p: alice, op: func(f *fixture, p Principal) error {
+		{name: "user imports company", p: alice, op: func(f *fixture, p accounts.Principal) error {
 			_, err := f.svc.ImportCSV(ctx, p, KindCompany, strings.NewReader(CSVHeader+"\nA,,,,,0123,"), ImportOptions{})
 			return err
 		}, want: ErrForbidden},
@@ -172,8 +174,8 @@ func TestPermissionsWrite(t *testing.T) {
 	}
 }
 
-func updateOf(pick func(f *fixture) Contact) func(f *fixture, p Principal) error {
-	return func(f *fixture, p Principal) error {
+func updateOf(pick func(f *fixture) Contact) func(f *fixture, p accounts.Principal) error {
+	return func(f *fixture, p accounts.Principal) error {
 		c := pick(f)
 		c.Notes = "changed"
 		_, err := f.svc.Update(context.Background(), p, c, c.Version)
@@ -181,15 +183,15 @@ func updateOf(pick func(f *fixture) Contact) func(f *fixture, p Principal) error
 	}
 }
 
-func deleteOf(pick func(f *fixture) Contact) func(f *fixture, p Principal) error {
-	return func(f *fixture, p Principal) error {
+func deleteOf(pick func(f *fixture) Contact) func(f *fixture, p accounts.Principal) error {
+	return func(f *fixture, p accounts.Principal) error {
 		c := pick(f)
 		return f.svc.Delete(context.Background(), p, c.ID, c.Version)
 	}
 }
 
-func createOf(c Contact) func(f *fixture, p Principal) error {
-	return func(f *fixture, p Principal) error {
+func createOf(c Contact) func(f *fixture, p accounts.Principal) error {
+	return func(f *fixture, p accounts.Principal) error {
 		_, err := f.svc.Create(context.Background(), p, c)
 		return err
 	}
@@ -200,7 +202,7 @@ func TestSearchVisibility(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name string
-		p    Principal
+		p    accounts.Principal
 		q    Query
 		want []string // display names in order
 		err  error
@@ -213,7 +215,7 @@ func TestSearchVisibility(t *testing.T) {
 		{name: "other domain sees only its tenant", p: dave, want: []string{"Dave Jones"}},
 		{name: "company kind without scope", p: carol, q: Query{Kind: KindCompany}, err: ErrForbidden},
 		{name: "personal kind for admin key", p: admin, q: Query{Kind: KindPersonal}, err: ErrForbidden},
-		{name: "no scope", p: Principal{User: "204@pbx.example.com"}, err: ErrForbidden},
+		{name: "no scope", p: accounts.Principal{User: "204@pbx.example.com"}, err: ErrForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -442,7 +444,7 @@ func TestProvisionUpdatesTeamContactAndEvents(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.events = nil
-	_, err := f.svc.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Alicia", LastName: "Martin", JobTitle: "CFO"})
+	_, err := f.svc.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Alicia", LastName: "Martin", JobTitle: "CFO"})
 	require.NoError(t, err)
 	got, err := f.svc.Get(ctx, bob, f.team.ID)
 	require.NoError(t, err)
@@ -503,7 +505,7 @@ func TestSearchPlansAgree(t *testing.T) {
 
 // searchAll pages through every result of q for p and returns the IDs in
 // order.
-func searchAll(t *testing.T, svc *Service, p Principal, q Query) []string {
+func searchAll(t *testing.T, svc *Service, p accounts.Principal, q Query) []string {
 	t.Helper()
 	var got []string
 	for pages := 0; ; pages++ {

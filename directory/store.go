@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Store persists contacts, users, marks and groups. It is the source of
@@ -33,9 +35,9 @@ type Store interface {
 	// stopping at the first error fn returns.
 	ForEachContact(ctx context.Context, fn func(Contact) error) error
 	// GetUser returns the user with address of record aor, or ErrNotFound.
-	GetUser(ctx context.Context, aor string) (User, error)
+	GetUser(ctx context.Context, aor string) (accounts.User, error)
 	// ListUsers returns every user sorted by AOR.
-	ListUsers(ctx context.Context) ([]User, error)
+	ListUsers(ctx context.Context) ([]accounts.User, error)
 	// ForEachMark calls fn for every non-empty mark.
 	ForEachMark(ctx context.Context, fn func(Mark) error) error
 	// ListGroups returns every own and shared group sorted by ID.
@@ -49,7 +51,7 @@ type Store interface {
 type Batch struct {
 	Contacts       []ContactWrite  `json:"contacts,omitempty"`
 	DeleteContacts []ContactDelete `json:"delete_contacts,omitempty"`
-	Users          []User          `json:"users,omitempty"`
+	Users          []accounts.User `json:"users,omitempty"`
 	DeleteUsers    []string        `json:"delete_users,omitempty"` // AORs
 	Marks          []Mark          `json:"marks,omitempty"`        // a Mark with no Groups removes it
 	Groups         []Group         `json:"groups,omitempty"`
@@ -126,7 +128,7 @@ type MemStore struct {
 
 	mu       sync.RWMutex // guards the maps below
 	contacts map[string]Contact
-	users    map[string]User
+	users    map[string]accounts.User
 	marks    map[string]Mark
 	groups   map[string]Group
 }
@@ -136,7 +138,7 @@ var _ Store = (*MemStore)(nil)
 // NewMemStore returns an empty in-memory store.
 func NewMemStore() *MemStore {
 	return &MemStore{
-		log: newLocalLog(), contacts: map[string]Contact{}, users: map[string]User{},
+		log: newLocalLog(), contacts: map[string]Contact{}, users: map[string]accounts.User{},
 		marks: map[string]Mark{}, groups: map[string]Group{},
 	}
 }
@@ -217,18 +219,18 @@ func (s *MemStore) ForEachContact(ctx context.Context, fn func(Contact) error) e
 }
 
 // GetUser implements Store.
-func (s *MemStore) GetUser(_ context.Context, aor string) (User, error) {
+func (s *MemStore) GetUser(_ context.Context, aor string) (accounts.User, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	u, ok := s.users[aor]
 	if !ok {
-		return User{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
+		return accounts.User{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
 	}
 	return u, nil
 }
 
 // ListUsers implements Store.
-func (s *MemStore) ListUsers(context.Context) ([]User, error) {
+func (s *MemStore) ListUsers(context.Context) ([]accounts.User, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := slices.Collect(maps.Values(s.users))

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Bolt buckets: contacts (ID → JSON Contact), users (AOR → JSON User),
@@ -51,6 +53,10 @@ func OpenBolt(path string) (*BoltStore, error) {
 	}
 	return &BoltStore{db: db, log: newLocalLog()}, nil
 }
+
+// KeyStore returns the API key store sharing s's database file. It is
+// valid until s is closed.
+func (s *BoltStore) KeyStore() *accounts.BoltKeyStore { return accounts.NewBoltKeyStore(s.db) }
 
 // Apply implements Store in one bbolt read-write transaction. Only this
 // process writes the file (bbolt locks it), so the change log is kept in
@@ -164,8 +170,8 @@ func (s *BoltStore) ForEachContact(ctx context.Context, fn func(Contact) error) 
 }
 
 // GetUser implements Store.
-func (s *BoltStore) GetUser(_ context.Context, aor string) (User, error) {
-	var u User
+func (s *BoltStore) GetUser(_ context.Context, aor string) (accounts.User, error) {
+	var u accounts.User
 	err := s.db.View(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketUsers).Get([]byte(aor))
 		if raw == nil {
@@ -178,9 +184,9 @@ func (s *BoltStore) GetUser(_ context.Context, aor string) (User, error) {
 
 // ListUsers implements Store; bbolt keys are sorted, so users come sorted
 // by AOR.
-func (s *BoltStore) ListUsers(ctx context.Context) ([]User, error) {
-	var out []User
-	err := forEachJSON(ctx, s.db, bucketUsers, func(u User) error {
+func (s *BoltStore) ListUsers(ctx context.Context) ([]accounts.User, error) {
+	var out []accounts.User
+	err := forEachJSON(ctx, s.db, bucketUsers, func(u accounts.User) error {
 		out = append(out, u)
 		return nil
 	})

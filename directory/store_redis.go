@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // RedisStore is a Store on Redis, for deployments that run several
@@ -41,6 +43,12 @@ type RedisStore struct {
 }
 
 var _ Store = (*RedisStore)(nil)
+
+// KeyStore returns the API key store on s's client and prefix (its key
+// layout is in accounts.RedisKeyStore).
+func (s *RedisStore) KeyStore() *accounts.RedisKeyStore {
+	return accounts.NewRedisKeyStore(s.rdb, s.prefix)
+}
 
 // RedisLogLen is about how many changes the Redis change log keeps. An
 // instance that falls further behind (a long partition) reloads from the
@@ -273,8 +281,8 @@ func (s *RedisStore) ForEachContact(ctx context.Context, fn func(Contact) error)
 }
 
 // GetUser implements Store.
-func (s *RedisStore) GetUser(ctx context.Context, aor string) (User, error) {
-	var u User
+func (s *RedisStore) GetUser(ctx context.Context, aor string) (accounts.User, error) {
+	var u accounts.User
 	raw, err := s.rdb.Get(ctx, s.k("u:", aor)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return u, fmt.Errorf("user %s: %w", aor, ErrNotFound)
@@ -286,9 +294,9 @@ func (s *RedisStore) GetUser(ctx context.Context, aor string) (User, error) {
 }
 
 // ListUsers implements Store.
-func (s *RedisStore) ListUsers(ctx context.Context) ([]User, error) {
-	var out []User
-	err := redisForEach(ctx, s, "users", "u:", func(u User) error {
+func (s *RedisStore) ListUsers(ctx context.Context) ([]accounts.User, error) {
+	var out []accounts.User
+	err := redisForEach(ctx, s, "users", "u:", func(u accounts.User) error {
 		out = append(out, u)
 		return nil
 	})

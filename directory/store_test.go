@@ -14,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // testStore is the contract every Store implementation must meet.
@@ -64,7 +66,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		requireApply(t, s, ctx, Batch{Contacts: []ContactWrite{{Contact: contact("a", 1)}}})
 		_, err := s.Apply(ctx, Batch{
 			Contacts: []ContactWrite{{Contact: contact("b", 1)}, {Contact: contact("a", 9), Expected: 7}},
-			Users:    []User{{Extension: "201", Domain: "pbx.example.com"}},
+			Users:    []accounts.User{{Extension: "201", Domain: "pbx.example.com"}},
 			Marks:    []Mark{{Owner: "201@pbx.example.com", ContactID: "a", Groups: []string{"vip"}}},
 		})
 		require.ErrorIs(t, err, ErrVersionMismatch)
@@ -77,18 +79,18 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 
 	t.Run("users marks groups and iteration", func(t *testing.T) {
 		s := newStore(t)
-		u1 := User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", Created: time.Unix(5, 0).UTC(), Updated: time.Unix(5, 0).UTC()}
-		u2 := User{Extension: "100", Domain: "pbx.example.com", FirstName: "Bo", Created: time.Unix(5, 0).UTC(), Updated: time.Unix(5, 0).UTC()}
+		u1 := accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", Created: time.Unix(5, 0).UTC(), Updated: time.Unix(5, 0).UTC()}
+		u2 := accounts.User{Extension: "100", Domain: "pbx.example.com", FirstName: "Bo", Created: time.Unix(5, 0).UTC(), Updated: time.Unix(5, 0).UTC()}
 		g := Group{ID: "own:201@pbx.example.com:golf", Name: "Golf", Owner: "201@pbx.example.com"}
 		requireApply(t, s, ctx, Batch{
 			Contacts: []ContactWrite{{Contact: contact("a", 1)}, {Contact: contact("b", 1)}},
-			Users:    []User{u1, u2},
+			Users:    []accounts.User{u1, u2},
 			Marks:    []Mark{{Owner: u1.AOR(), ContactID: "a", Groups: []string{"vip", g.ID}}, {Owner: "@pbx.example.com", ContactID: "b", Groups: []string{"shared:x"}}},
 			Groups:   []Group{g},
 		})
 		users, err := s.ListUsers(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, []User{u2, u1}, users)
+		assert.Equal(t, []accounts.User{u2, u1}, users)
 		got, err := s.GetUser(ctx, u1.AOR())
 		require.NoError(t, err)
 		assert.Equal(t, u1, got)
@@ -111,7 +113,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		})
 		users, err = s.ListUsers(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, []User{u1}, users)
+		assert.Equal(t, []accounts.User{u1}, users)
 		groups, err = s.ListGroups(ctx)
 		require.NoError(t, err)
 		assert.Empty(t, groups)
@@ -200,7 +202,7 @@ func TestLocalLogTrimsToAGap(t *testing.T) {
 	s := NewMemStore()
 	ctx := context.Background()
 	for i := range localLogMaxEntries + 10 {
-		_, err := s.Apply(ctx, Batch{Users: []User{{Extension: strconv.Itoa(200 + i), Domain: "x"}}})
+		_, err := s.Apply(ctx, Batch{Users: []accounts.User{{Extension: strconv.Itoa(200 + i), Domain: "x"}}})
 		require.NoError(t, err)
 	}
 	_, err := s.Changes(ctx, Position{Seq: 1}, 10, 0)
@@ -242,7 +244,7 @@ func TestBoltStoreSurvivesReopen(t *testing.T) {
 	require.NoError(t, err)
 	svc, err := New(ctx, s, Config{}, testLogger())
 	require.NoError(t, err)
-	_, err = svc.ProvisionUser(ctx, admin, User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", LastName: "Silva"})
+	_, err = svc.ProvisionUser(ctx, admin, accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana", LastName: "Silva"})
 	require.NoError(t, err)
 	c, err := svc.Create(ctx, alice, Contact{Kind: KindPersonal, FirstName: "José", LastName: "Müller", Phones: []Phone{{Type: PhoneMobile, Number: "+33 4 91 55 01 42"}}})
 	require.NoError(t, err)

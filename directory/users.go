@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // Dependents is what deleting a user would take with it.
@@ -20,41 +22,41 @@ type Dependents struct {
 	OwnGroups int `json:"own_groups"`
 }
 
-func requireUsersAdmin(p Principal) error {
-	if !p.Has(ScopeUsersAdmin) {
-		return fmt.Errorf("user management needs scope %s: %w", ScopeUsersAdmin, ErrForbidden)
+func requireUsersAdmin(p accounts.Principal) error {
+	if !p.Has(accounts.ScopeUsersAdmin) {
+		return fmt.Errorf("user management needs scope %s: %w", accounts.ScopeUsersAdmin, ErrForbidden)
 	}
 	return nil
 }
 
 // ProvisionUser creates or updates PBX user u and its team contact. It
 // needs users:admin.
-func (s *Service) ProvisionUser(ctx context.Context, p Principal, u User) (User, error) {
+func (s *Service) ProvisionUser(ctx context.Context, p accounts.Principal, u accounts.User) (accounts.User, error) {
 	if err := requireUsersAdmin(p); err != nil {
-		return User{}, err
+		return accounts.User{}, err
 	}
 	u.Extension, u.Domain = strings.TrimSpace(u.Extension), strings.ToLower(strings.TrimSpace(u.Domain))
 	u.FirstName, u.LastName = strings.TrimSpace(u.FirstName), strings.TrimSpace(u.LastName)
 	u.Email, u.Department, u.JobTitle = strings.TrimSpace(u.Email), strings.TrimSpace(u.Department), strings.TrimSpace(u.JobTitle)
 	if err := u.Validate(); err != nil {
-		return User{}, err
+		return accounts.User{}, err
 	}
 	if err := s.checkServedDomain(u.Domain); err != nil {
-		return User{}, err
+		return accounts.User{}, err
 	}
 	if !p.InTenant(u.Domain) {
-		return User{}, fmt.Errorf("provision user %s: not in this key's domain %s: %w", u.AOR(), p.Tenant(), ErrForbidden)
+		return accounts.User{}, fmt.Errorf("provision user %s: not in this key's domain %s: %w", u.AOR(), p.Tenant(), ErrForbidden)
 	}
 	password := u.SIPPassword
 	u.SIPPassword, u.Digest = "", nil
-	if err := checkSIPPassword(password); err != nil {
-		return User{}, err
+	if err := accounts.CheckSIPPassword(password); err != nil {
+		return accounts.User{}, err
 	}
 	now := s.now().UTC()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	u.Created, u.Updated = now, now
-	tc := u.teamContact()
+	tc := teamContactOf(u)
 	tc.Created, tc.Updated, tc.Version = now, now, 1
 	var expected uint64
 	s.mu.RLock()
@@ -66,42 +68,42 @@ func (s *Service) ProvisionUser(ctx context.Context, p Principal, u User) (User,
 	}
 	s.mu.RUnlock()
 	if password != "" {
-		u.Digest = newDigest(u.Extension, u.Domain, password, now)
+		u.Digest = accounts.NewDigest(u.Extension, u.Domain, password, now)
 	}
-	err := s.commit(ctx, Batch{Users: []User{u}, Contacts: []ContactWrite{{Contact: tc, Expected: expected}}}, p.User)
+	err := s.commit(ctx, Batch{Users: []accounts.User{u}, Contacts: []ContactWrite{{Contact: tc, Expected: expected}}}, p.User)
 	if err != nil {
-		return User{}, fmt.Errorf("provision user %s: %w", u.AOR(), err)
+		return accounts.User{}, fmt.Errorf("provision user %s: %w", u.AOR(), err)
 	}
-	return u.public(), nil
+	return u.Public(), nil
 }
 
 // GetUser returns the user with address of record aor. It needs
 // users:admin.
-func (s *Service) GetUser(_ context.Context, p Principal, aor string) (User, error) {
+func (s *Service) GetUser(_ context.Context, p accounts.Principal, aor string) (accounts.User, error) {
 	if err := requireUsersAdmin(p); err != nil {
-		return User{}, err
+		return accounts.User{}, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	u, ok := s.users[aor]
 	if !ok || !p.InTenant(u.Domain) {
-		return User{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
+		return accounts.User{}, fmt.Errorf("user %s: %w", aor, ErrNotFound)
 	}
-	return u.public(), nil
+	return u.Public(), nil
 }
 
 // ListUsers returns every user of p's tenant sorted by AOR. It needs
 // users:admin.
-func (s *Service) ListUsers(_ context.Context, p Principal) ([]User, error) {
+func (s *Service) ListUsers(_ context.Context, p accounts.Principal) ([]accounts.User, error) {
 	if err := requireUsersAdmin(p); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]User, 0, len(s.users))
+	out := make([]accounts.User, 0, len(s.users))
 	for _, u := range s.users {
 		if p.InTenant(u.Domain) {
-			out = append(out, u.public())
+			out = append(out, u.Public())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].AOR() < out[j].AOR() })
@@ -112,7 +114,7 @@ func (s *Service) ListUsers(_ context.Context, p Principal) ([]User, error) {
 // contact, and the user's personal contacts, marks and own groups. Without
 // confirm it changes nothing and returns the Dependents report with
 // ErrConfirmationRequired. It needs users:admin.
-func (s *Service) DeleteUser(ctx context.Context, p Principal, aor string, confirm bool) (Dependents, error) {
+func (s *Service) DeleteUser(ctx context.Context, p accounts.Principal, aor string, confirm bool) (Dependents, error) {
 	if err := requireUsersAdmin(p); err != nil {
 		return Dependents{}, err
 	}
@@ -133,7 +135,7 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, aor string, confi
 
 // userDependents reports what deleting user aor takes with it, and the
 // batch that deletes it all.
-func (s *Service) userDependents(p Principal, aor string) (Dependents, Batch, error) {
+func (s *Service) userDependents(p accounts.Principal, aor string) (Dependents, Batch, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if u, ok := s.users[aor]; !ok || !p.InTenant(u.Domain) {
@@ -190,4 +192,21 @@ func dedupeMarks(ms []Mark) []Mark {
 		}
 	}
 	return out
+}
+
+// HA1 returns the stored HA1 of the user with extension user in realm
+// (the user's SIP domain, matched exactly as the HA1 was computed over it)
+// for algorithm "MD5" (or "") or "SHA-256", case-insensitively. ok is
+// false for unknown users, users without SIP credentials and other
+// algorithms. It makes *Service a sip/auth Credentials store and never
+// fails.
+func (s *Service) HA1(_ context.Context, user, realm, algorithm string) (string, bool, error) {
+	s.mu.RLock()
+	u, found := s.users[user+"@"+realm]
+	s.mu.RUnlock()
+	if !found || u.Digest == nil {
+		return "", false, nil
+	}
+	h := u.Digest.HA1(algorithm)
+	return h, h != "", nil
 }

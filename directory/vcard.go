@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-vcard"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // vCard mapping: N (last;first), FN, ORG (company;department), TITLE,
@@ -24,7 +26,7 @@ var telTypes = map[PhoneType]string{PhoneWork: vcard.TypeWork, PhoneMobile: vcar
 
 // ExportVCard writes p's personal contacts or the company contacts (see
 // ExportCSV for the rules) to w as vCards of version "3.0" or "4.0".
-func (s *Service) ExportVCard(ctx context.Context, p Principal, kind Kind, version string, w io.Writer) error {
+func (s *Service) ExportVCard(ctx context.Context, p accounts.Principal, kind Kind, version string, w io.Writer) error {
 	if version != "3.0" && version != "4.0" {
 		return &FieldError{Field: "version", Reason: "want 3.0 or 4.0"}
 	}
@@ -83,7 +85,7 @@ func (s *Service) ExportVCard(ctx context.Context, p Principal, kind Kind, versi
 // imported properties exceed MaxVCardBytes, rejects that card only.
 // Properties that are not imported (PHOTO, LOGO, KEY…) are skipped
 // without being held in memory, whatever their size.
-func (s *Service) ImportVCard(ctx context.Context, p Principal, kind Kind, r io.Reader, opts ImportOptions) (ImportReport, error) {
+func (s *Service) ImportVCard(ctx context.Context, p accounts.Principal, kind Kind, r io.Reader, opts ImportOptions) (ImportReport, error) {
 	rep := ImportReport{DryRun: opts.DryRun}
 	if err := checkImport(p, kind, opts); err != nil {
 		return rep, err

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -57,7 +58,7 @@ func parseCallerDisplay(s string, domains []string) (map[string]callerDisplay, e
 // contacts of the tenant, team members). The owner sees its personal
 // names in its own API views, resolved there and never stored.
 type callerNames struct {
-	lookup *directory.Lookup
+	lookup *callerid.Lookup
 	policy map[string]callerDisplay // by domain; "" for the rest; missing is name
 }
 

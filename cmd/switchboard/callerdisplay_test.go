@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/events"
 	"github.com/switchboardhq/switchboard/presence"
@@ -19,7 +21,7 @@ import (
 // Lover", a company contact of a.example and one of b.example.
 type callerEnv struct {
 	svc    *directory.Service
-	lookup *directory.Lookup
+	lookup *callerid.Lookup
 	secret directory.Contact
 }
 
@@ -28,8 +30,8 @@ func newCallerEnv(t *testing.T) callerEnv {
 	ctx := context.Background()
 	svc, err := directory.New(ctx, directory.NewMemStore(), directory.Config{Domains: []string{"a.example", "b.example"}}, zerolog.Nop())
 	require.NoError(t, err)
-	op := directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin, directory.ScopeCompanyWrite}}
-	for _, u := range []directory.User{{Extension: "201", Domain: "a.example", FirstName: "Ana"}, {Extension: "202", Domain: "a.example", FirstName: "Bruno"}} {
+	op := accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}}
+	for _, u := range []accounts.User{{Extension: "201", Domain: "a.example", FirstName: "Ana"}, {Extension: "202", Domain: "a.example", FirstName: "Bruno"}} {
 		_, err := svc.ProvisionUser(ctx, op, u)
 		require.NoError(t, err)
 	}
@@ -39,11 +41,11 @@ func newCallerEnv(t *testing.T) callerEnv {
 	_, err = svc.Create(ctx, op, directory.Contact{Kind: directory.KindCompany, Domain: "b.example", Company: "Other Tenant SA",
 		Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "+33 4 72 00 11 22"}}})
 	require.NoError(t, err)
-	owner := directory.Principal{User: "202@a.example", Scopes: []directory.Scope{directory.ScopePersonal}}
+	owner := accounts.Principal{User: "202@a.example", Scopes: []accounts.Scope{accounts.ScopePersonal}}
 	secret, err := svc.Create(ctx, owner, directory.Contact{Kind: directory.KindPersonal, FirstName: "Secret", LastName: "Lover",
 		Phones: []directory.Phone{{Type: directory.PhoneMobile, Number: "06 99 88 77 66"}}})
 	require.NoError(t, err)
-	lk, err := directory.NewLookup(ctx, svc, directory.LookupConfig{DefaultRegion: "FR", DefaultDomain: "a.example"})
+	lk, err := callerid.New(ctx, svc, callerid.Config{DefaultRegion: "FR", DefaultDomain: "a.example"}, zerolog.Nop())
 	require.NoError(t, err)
 	return callerEnv{svc: svc, lookup: lk, secret: secret}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/sip/auth"
 )
@@ -31,7 +32,7 @@ const directoryFile = "directory.db"
 // directoryStore is the opened directory store and its API key store.
 type directoryStore struct {
 	store directory.Store
-	keys  directory.KeyStore
+	keys  accounts.KeyStore
 	close func() error
 }
 
@@ -134,17 +135,17 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stderr, keysUsage)
 		return fmt.Errorf("keys: unknown command %q", cmd)
 	}
-	var p directory.Principal
+	var p accounts.Principal
 	var err error
 	if cmd == "create" {
 		if pbx && scopes == "" {
-			scopes = string(directory.ScopeLookup)
+			scopes = string(accounts.ScopeLookup)
 		}
-		sc, err := directory.ParseScopes(scopes)
+		sc, err := accounts.ParseScopes(scopes)
 		if err != nil {
 			return fmt.Errorf("keys create: --%w", err)
 		}
-		p = directory.Principal{User: strings.ToLower(strings.TrimSpace(user)), Admin: admin, PBX: pbx, Domain: domain, Scopes: sc}
+		p = accounts.Principal{User: strings.ToLower(strings.TrimSpace(user)), Admin: admin, PBX: pbx, Domain: domain, Scopes: sc}
 	}
 
 	var rdb *redis.Client
@@ -159,7 +160,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("keys: %w", err)
 	}
 	defer ds.close()
-	keys := directory.NewKeys(ds.keys)
+	keys := accounts.NewKeys(ds.keys)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
@@ -167,7 +168,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	case "create":
 		key, info, err := keys.Mint(ctx, p)
 		if err != nil {
-			var fe *directory.FieldError
+			var fe *accounts.FieldError
 			if errors.As(err, &fe) {
 				return fmt.Errorf("keys create: --%s: %s", fe.Field, fe.Reason)
 			}
@@ -196,13 +197,13 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		if err := keys.Revoke(ctx, pos[0]); err != nil {
 			return fmt.Errorf("keys: %w", err)
 		}
-		fmt.Fprintf(stderr, "revoked key %s; servers stop accepting it within %s\n", pos[0], directory.KeyCacheTTL)
+		fmt.Fprintf(stderr, "revoked key %s; servers stop accepting it within %s\n", pos[0], accounts.KeyCacheTTL)
 	}
 	return nil
 }
 
 // identity describes who a key acts as.
-func identity(k directory.KeyInfo) string {
+func identity(k accounts.KeyInfo) string {
 	switch {
 	case k.Admin && k.User != "":
 		return k.User + " (admin)"
@@ -216,7 +217,7 @@ func identity(k directory.KeyInfo) string {
 	return k.User
 }
 
-func joinScopes(sc []directory.Scope) string {
+func joinScopes(sc []accounts.Scope) string {
 	out := make([]string, len(sc))
 	for i, s := range sc {
 		out[i] = string(s)
@@ -241,7 +242,7 @@ const bootstrapBanner = `
 // every other key over the API without stopping the server. The key goes
 // to file (mode 0600) when set, else to stderr once. Of several instances
 // starting together on one store, exactly one bootstraps.
-func bootstrapKey(ctx context.Context, keys *directory.Keys, file string, stderr io.Writer, log zerolog.Logger) error {
+func bootstrapKey(ctx context.Context, keys *accounts.Keys, file string, stderr io.Writer, log zerolog.Logger) error {
 	var tmp string
 	stage := func(key string) error {
 		if file == "" {

@@ -13,16 +13,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboardhq/switchboard/directory"
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
 // resolve opens the data dir's store as the server would and resolves key.
-func resolve(t *testing.T, dataDir, key string) (directory.Principal, error) {
+func resolve(t *testing.T, dataDir, key string) (accounts.Principal, error) {
 	t.Helper()
 	ds, err := openDirectoryStore(dataDir, nil)
 	require.NoError(t, err)
 	defer ds.close()
-	return directory.NewKeys(ds.keys).Resolve(context.Background(), key)
+	return accounts.NewKeys(ds.keys).Resolve(context.Background(), key)
 }
 
 func TestKeysCLI(t *testing.T) {
@@ -40,10 +40,10 @@ func TestKeysCLI(t *testing.T) {
 
 	p, err := resolve(t, dir, userKey)
 	require.NoError(t, err)
-	assert.Equal(t, directory.Principal{User: "201@pbx.example.com", Domain: "pbx.example.com", Scopes: []directory.Scope{directory.ScopeCompanyRead, directory.ScopePersonal}}, p)
+	assert.Equal(t, accounts.Principal{User: "201@pbx.example.com", Domain: "pbx.example.com", Scopes: []accounts.Scope{accounts.ScopeCompanyRead, accounts.ScopePersonal}}, p)
 	p, err = resolve(t, dir, adminKey)
 	require.NoError(t, err)
-	assert.Equal(t, directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeCompanyWrite, directory.ScopeUsersAdmin}}, p)
+	assert.Equal(t, accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeCompanyWrite, accounts.ScopeUsersAdmin}}, p)
 
 	stdout, _, err = runKeysCapture(t, dir, "list")
 	require.NoError(t, err)
@@ -60,14 +60,14 @@ func TestKeysCLI(t *testing.T) {
 	_, stderr, err = runKeysNoEnv(t, "revoke", id, "--data-dir", dir)
 	require.NoError(t, err, stderr)
 	_, err = resolve(t, dir, userKey)
-	require.ErrorIs(t, err, directory.ErrNotFound)
+	require.ErrorIs(t, err, accounts.ErrNotFound)
 	_, err = resolve(t, dir, adminKey)
 	require.NoError(t, err)
 	stdout, _, err = runKeysCapture(t, dir, "list")
 	require.NoError(t, err)
 	assert.NotContains(t, stdout, id)
 	_, _, err = runKeysCapture(t, dir, "revoke", id)
-	require.ErrorIs(t, err, directory.ErrNotFound)
+	require.ErrorIs(t, err, accounts.ErrNotFound)
 }
 
 func TestKeysCLIErrors(t *testing.T) {
@@ -125,12 +125,12 @@ func runKeysNoEnv(t *testing.T, args ...string) (stdout, stderr string, err erro
 
 func TestBootstrapKey(t *testing.T) {
 	ctx := context.Background()
-	open := func(t *testing.T, dir string) *directory.Keys {
+	open := func(t *testing.T, dir string) *accounts.Keys {
 		t.Helper()
 		ds, err := openDirectoryStore(dir, nil)
 		require.NoError(t, err)
 		t.Cleanup(func() { ds.close() })
-		return directory.NewKeys(ds.keys)
+		return accounts.NewKeys(ds.keys)
 	}
 	keyIn := func(t *testing.T, s string) string {
 		t.Helper()
@@ -152,7 +152,7 @@ func TestBootstrapKey(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, p.Admin)
 		assert.Empty(t, p.Domain, "an operator key")
-		assert.ElementsMatch(t, directory.BootstrapPrincipal.Scopes, p.Scopes)
+		assert.ElementsMatch(t, accounts.BootstrapPrincipal.Scopes, p.Scopes)
 
 		stderr.Reset()
 		require.NoError(t, bootstrapKey(ctx, keys, "", &stderr, zerolog.Nop()))
@@ -198,14 +198,14 @@ func TestKeysCLITenants(t *testing.T) {
 	require.NoError(t, err, stderr)
 	p, err := resolve(t, dir, strings.TrimSpace(stdout))
 	require.NoError(t, err)
-	assert.Equal(t, directory.Principal{PBX: true, Domain: "a.example", Scopes: []directory.Scope{directory.ScopeLookup}}, p, "a pbx key defaults to scope lookup")
+	assert.Equal(t, accounts.Principal{PBX: true, Domain: "a.example", Scopes: []accounts.Scope{accounts.ScopeLookup}}, p, "a pbx key defaults to scope lookup")
 	assert.Contains(t, stderr, "pbx of a.example")
 
 	stdout, stderr, err = runKeysCapture(t, dir, "create", "--admin", "--domain", "B.example", "--scopes", "users:admin")
 	require.NoError(t, err, stderr)
 	p, err = resolve(t, dir, strings.TrimSpace(stdout))
 	require.NoError(t, err)
-	assert.Equal(t, directory.Principal{Admin: true, Domain: "b.example", Scopes: []directory.Scope{directory.ScopeUsersAdmin}}, p)
+	assert.Equal(t, accounts.Principal{Admin: true, Domain: "b.example", Scopes: []accounts.Scope{accounts.ScopeUsersAdmin}}, p)
 
 	stdout, _, err = runKeysCapture(t, dir, "list")
 	require.NoError(t, err)

@@ -26,7 +26,9 @@ import (
 	slogzerolog "github.com/samber/slog-zerolog/v2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/api"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/events"
 	"github.com/switchboardhq/switchboard/instance"
@@ -260,7 +262,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return nil
 	}
 
-	keys := directory.NewKeys(ds.keys)
+	keys := accounts.NewKeys(ds.keys)
 	// A revocation goes through the directory's change log, so every
 	// instance drops the key from its cache at once.
 	keys.AnnounceChanges(dir.KeyChanged)
@@ -279,10 +281,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}, log)
 	// The caller-ID index follows every contact change; build it after
 	// the event observer is set (the directory keeps the first observer).
-	lookup, err := directory.NewLookup(ctx, dir, directory.LookupConfig{
+	lookup, err := callerid.New(ctx, dir, callerid.Config{
 		DefaultRegion: cfg.Region, DomainRegions: cfg.DomainRegions, DefaultDomain: cfg.Domains[0],
 		DisplayPattern: cfg.CallerPattern, MaxDisplayLen: cfg.CallerMaxLen,
-	})
+	}, log)
 	if err != nil {
 		return fmt.Errorf("index caller-id numbers: %w", err)
 	}
@@ -374,7 +376,7 @@ func exitOnSecondSignal(ctx context.Context, stop func(), log zerolog.Logger) {
 // provisionedExtensions lists the team users of domain: what the watcher
 // follows with --pbx-extensions all (read at start).
 func provisionedExtensions(ctx context.Context, dir *directory.Service, domain string) ([]string, error) {
-	users, err := dir.ListUsers(ctx, directory.Principal{Admin: true, Scopes: []directory.Scope{directory.ScopeUsersAdmin}})
+	users, err := dir.ListUsers(ctx, accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin}})
 	if err != nil {
 		return nil, fmt.Errorf("list provisioned users: %w", err)
 	}

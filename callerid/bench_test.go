@@ -1,4 +1,4 @@
-package directory
+package callerid
 
 import (
 	"context"
@@ -6,11 +6,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/directory"
 )
 
 // Benchmark directory: 1,000,000 contacts written straight into a MemStore
 // (Service.Create per contact would only add ID generation and event
-// overhead), loaded by New, then indexed by NewLookup's parallel build.
+// overhead), loaded by directory.New, then indexed by callerid.New's parallel build.
 const (
 	benchLookupUsers    = 1_000
 	benchLookupPersonal = 300 // per user: 300,000 personal contacts
@@ -27,6 +30,12 @@ var (
 // scattered by a prime stride so neighbours share no trailing digits.
 func benchCompanyNumber(i int) string { return fmt.Sprintf("+33 1 %08d", (i*7919)%100_000_000) }
 
+var (
+	firstNames = []string{"José", "Jean", "Marie", "Anna", "Paul", "Léa", "Lukas", "Sofia", "Mohamed", "Chloé", "Jürgen", "Zoé", "Ana", "Björn", "Eva", "Noah"}
+	lastNames  = []string{"Müller", "Martin", "Dupont", "García", "Schmidt", "Rossi", "Nowak", "Lévy", "Petit", "Durand", "Fischer", "Öztürk", "Silva", "Kowalski"}
+	companies  = []string{"Acme", "Plomberie Générale", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises"}
+)
+
 // benchPersonalNumber is personal contact i's mobile, national format.
 func benchPersonalNumber(i int) string { return fmt.Sprintf("06 %08d", (i*104729)%100_000_000) }
 
@@ -34,39 +43,40 @@ func benchLookup(b *testing.B) *Lookup {
 	b.Helper()
 	benchLookupOnce.Do(func() {
 		ctx := context.Background()
-		store := NewMemStore()
-		var batch Batch
+		store := directory.NewMemStore()
+		var batch directory.Batch
 		flush := func() {
 			if _, err := store.Apply(ctx, batch); err != nil {
 				panic(err)
 			}
-			batch = Batch{}
+			batch = directory.Batch{}
 		}
 		n := 0
 		for u := range benchLookupUsers {
-			usr := User{Extension: fmt.Sprintf("%d", 1000+u), Domain: benchLookupDomain, FirstName: "User", LastName: fmt.Sprint(u)}
-			tc := usr.teamContact()
+			usr := accounts.User{Extension: fmt.Sprintf("%d", 1000+u), Domain: benchLookupDomain, FirstName: "User", LastName: fmt.Sprint(u)}
+			tc := directory.Contact{ID: directory.TeamContactID(usr.AOR()), Kind: directory.KindTeam, Domain: usr.Domain,
+				FirstName: usr.FirstName, LastName: usr.LastName, Phones: []directory.Phone{{Type: directory.PhoneWork, Number: usr.Extension}}}
 			tc.Version = 1
 			batch.Users = append(batch.Users, usr)
-			batch.Contacts = append(batch.Contacts, ContactWrite{Contact: tc})
+			batch.Contacts = append(batch.Contacts, directory.ContactWrite{Contact: tc})
 			n++
 			for p := range benchLookupPersonal {
 				i := u*benchLookupPersonal + p
-				batch.Contacts = append(batch.Contacts, ContactWrite{Contact: Contact{
-					ID: fmt.Sprintf("p_%07d", i), Kind: KindPersonal, Owner: usr.AOR(), Version: 1,
+				batch.Contacts = append(batch.Contacts, directory.ContactWrite{Contact: directory.Contact{
+					ID: fmt.Sprintf("p_%07d", i), Kind: directory.KindPersonal, Owner: usr.AOR(), Version: 1,
 					FirstName: firstNames[i%len(firstNames)], LastName: lastNames[i%len(lastNames)],
-					Phones: []Phone{{Type: PhoneMobile, Number: benchPersonalNumber(i)}},
+					Phones: []directory.Phone{{Type: directory.PhoneMobile, Number: benchPersonalNumber(i)}},
 				}})
 				n++
 			}
-			batch.Marks = append(batch.Marks, Mark{Owner: usr.AOR(), ContactID: fmt.Sprintf("p_%07d", u*benchLookupPersonal), Groups: []string{GroupVIP}})
+			batch.Marks = append(batch.Marks, directory.Mark{Owner: usr.AOR(), ContactID: fmt.Sprintf("p_%07d", u*benchLookupPersonal), Groups: []string{directory.GroupVIP}})
 			flush()
 		}
 		for i := 0; n < benchLookupTotal; i++ {
-			batch.Contacts = append(batch.Contacts, ContactWrite{Contact: Contact{
-				ID: fmt.Sprintf("c_%07d", i), Kind: KindCompany, Domain: "pbx.example.com", Version: 1,
+			batch.Contacts = append(batch.Contacts, directory.ContactWrite{Contact: directory.Contact{
+				ID: fmt.Sprintf("c_%07d", i), Kind: directory.KindCompany, Domain: "pbx.example.com", Version: 1,
 				FirstName: firstNames[i%len(firstNames)], LastName: lastNames[i%len(lastNames)], Company: companies[i%len(companies)],
-				Phones: []Phone{{Type: PhoneWork, Number: benchCompanyNumber(i)}},
+				Phones: []directory.Phone{{Type: directory.PhoneWork, Number: benchCompanyNumber(i)}},
 			}})
 			n++
 			if len(batch.Contacts) == 10_000 {
@@ -74,16 +84,16 @@ func benchLookup(b *testing.B) *Lookup {
 			}
 		}
 		flush()
-		svc, err := New(ctx, store, Config{}, testLogger())
+		svc, err := directory.New(ctx, store, directory.Config{}, testLogger())
 		if err != nil {
 			panic(err)
 		}
 		start := time.Now()
-		lk, err := NewLookup(ctx, svc, LookupConfig{DefaultRegion: "FR", DefaultDomain: benchLookupDomain})
+		lk, err := New(ctx, svc, Config{DefaultRegion: "FR", DefaultDomain: benchLookupDomain}, testLogger())
 		if err != nil {
 			panic(err)
 		}
-		b.Logf("NewLookup over %d contacts: %v", lk.Len(), time.Since(start).Round(time.Millisecond))
+		b.Logf("callerid.New over %d contacts: %v", lk.Len(), time.Since(start).Round(time.Millisecond))
 		benchLookupLk = lk
 	})
 	return benchLookupLk

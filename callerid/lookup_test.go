@@ -1,4 +1,4 @@
-package directory
+package callerid
 
 import (
 	"context"
@@ -6,11 +6,18 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/directory/phone"
 )
+
+func testLogger() zerolog.Logger { return zerolog.Nop() }
+
+var admin = accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite}}
 
 // lookupDomains are the test tenants and their regions.
 var lookupDomains = map[string]string{
@@ -19,13 +26,13 @@ var lookupDomains = map[string]string{
 }
 
 type lookupFixture struct {
-	svc *Service
+	svc *directory.Service
 	lk  *Lookup
 	ids map[string]string // test name → contact ID
 }
 
-func lookupUser(ext, domain string) Principal {
-	return Principal{User: ext + "@" + domain, Scopes: []Scope{ScopePersonal, ScopeCompanyRead, ScopeLookup}}
+func lookupUser(ext, domain string) accounts.Principal {
+	return accounts.Principal{User: ext + "@" + domain, Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeLookup}}
 }
 
 var (
@@ -49,15 +56,15 @@ func (f *lookupFixture) idFor(key, callee string) string {
 }
 
 // newLookupFixture provisions users, company and personal contacts (some
-// before NewLookup, some after, so both the snapshot and the change path
+// before New, some after, so both the snapshot and the change path
 // are exercised) and returns the fixture.
 func newLookupFixture(t *testing.T) *lookupFixture {
 	t.Helper()
 	ctx := context.Background()
-	svc, err := New(ctx, NewMemStore(), Config{}, testLogger())
+	svc, err := directory.New(ctx, directory.NewMemStore(), directory.Config{}, testLogger())
 	require.NoError(t, err)
 	f := &lookupFixture{svc: svc, ids: map[string]string{}}
-	users := []User{
+	users := []accounts.User{
 		{Extension: "201", Domain: "pbx.example.com", FirstName: "Alice", LastName: "Martin"},
 		{Extension: "202", Domain: "pbx.example.com", FirstName: "Bob", LastName: "Durand"},
 		{Extension: "203", Domain: "pbx.example.com", FirstName: "Carol", LastName: "Petit"},
@@ -65,7 +72,7 @@ func newLookupFixture(t *testing.T) *lookupFixture {
 	}
 	for dom := range lookupDomains {
 		if dom != "pbx.example.com" {
-			users = append(users, User{Extension: "100", Domain: dom, FirstName: "Reception", LastName: dom})
+			users = append(users, accounts.User{Extension: "100", Domain: dom, FirstName: "Reception", LastName: dom})
 		}
 	}
 	for _, u := range users {
@@ -77,9 +84,9 @@ func newLookupFixture(t *testing.T) *lookupFixture {
 	// ids[key+"@"+domain] elsewhere.
 	company := func(key, name string, numbers ...string) {
 		for dom := range lookupDomains {
-			c := Contact{Kind: KindCompany, Domain: dom, Company: name}
+			c := directory.Contact{Kind: directory.KindCompany, Domain: dom, Company: name}
 			for _, n := range numbers {
-				c.Phones = append(c.Phones, Phone{Type: PhoneWork, Number: n})
+				c.Phones = append(c.Phones, directory.Phone{Type: directory.PhoneWork, Number: n})
 			}
 			got, err := svc.Create(ctx, admin, c)
 			require.NoError(t, err)
@@ -90,8 +97,8 @@ func newLookupFixture(t *testing.T) *lookupFixture {
 			}
 		}
 	}
-	personal := func(key string, p Principal, first string, number string, mark string) {
-		got, err := svc.Create(ctx, p, Contact{Kind: KindPersonal, FirstName: first, Phones: []Phone{{Type: PhoneMobile, Number: number}}})
+	personal := func(key string, p accounts.Principal, first string, number string, mark string) {
+		got, err := svc.Create(ctx, p, directory.Contact{Kind: directory.KindPersonal, FirstName: first, Phones: []directory.Phone{{Type: directory.PhoneMobile, Number: number}}})
 		require.NoError(t, err)
 		f.ids[key] = got.ID
 		if mark != "" {
@@ -100,15 +107,15 @@ func newLookupFixture(t *testing.T) *lookupFixture {
 	}
 	// Before the Lookup exists: indexed by the initial build.
 	company("acme", "ACME", "+33 4 91 55 01 42")
-	personal("maman", userA, "Maman", "+33 4 91 55 01 42", GroupBlocked)
+	personal("maman", userA, "Maman", "+33 4 91 55 01 42", directory.GroupBlocked)
 	company("london", "London Ltd", "+44 20 7183 8750")
 	company("google", "Mountain View Inc", "+1 650 253 0000")
 
-	f.lk, err = NewLookup(ctx, svc, LookupConfig{DefaultRegion: "FR", DomainRegions: lookupDomains, DefaultDomain: "pbx.example.com"})
+	f.lk, err = New(ctx, svc, Config{DefaultRegion: "FR", DomainRegions: lookupDomains, DefaultDomain: "pbx.example.com"}, testLogger())
 	require.NoError(t, err)
 
 	// After: indexed through the change observer.
-	personal("clientx", userB, "Client X", "04 91 55 01 42", GroupVIP)
+	personal("clientx", userB, "Client X", "04 91 55 01 42", directory.GroupVIP)
 	company("berlin", "Berlin Amt", "+49 30 901820")
 	company("paris", "Paris Mairie", "+33 1 42 68 53 00")
 	company("amsterdam", "Gemeente Amsterdam", "+31 20 624 1111")
@@ -116,8 +123,8 @@ func newLookupFixture(t *testing.T) *lookupFixture {
 	company("sydney", "Sydney Office", "+61 2 9374 4000")
 	company("sf", "SF Branch", "+1 415 253 0000")
 	company("leer", "Leer GmbH", "+49 491 550142")
-	personal("french_friend", userD, "Ami", "+33 4 91 55 01 42", GroupBlocked)
-	personal("near_miss", userC, "Near", "+33 5 91 55 01 42", GroupBlocked)
+	personal("french_friend", userD, "Ami", "+33 4 91 55 01 42", directory.GroupBlocked)
+	personal("near_miss", userC, "Near", "+33 5 91 55 01 42", directory.GroupBlocked)
 	return f
 }
 
@@ -127,30 +134,30 @@ func TestLookupPrecedenceAndMarks(t *testing.T) {
 	tests := []struct {
 		name, number, callee string
 		wantID               string
-		wantKind             Kind
+		wantKind             directory.Kind
 		wantDisplay          string
-		wantMarks            LookupMarks
+		wantMarks            Marks
 		wantBlocked          bool
 		wantRank             phone.Rank
 	}{
 		{name: "A keeps it as blocked personal", number: "04 91 55 01 42", callee: "201@pbx.example.com",
-			wantID: "maman", wantKind: KindPersonal, wantDisplay: "Maman", wantMarks: LookupMarks{Blocked: true}, wantBlocked: true, wantRank: phone.RankExact},
+			wantID: "maman", wantKind: directory.KindPersonal, wantDisplay: "Maman", wantMarks: Marks{Blocked: true}, wantBlocked: true, wantRank: phone.RankExact},
 		{name: "B keeps it as VIP personal", number: "+33491550142", callee: "sip:202@PBX.example.com;user=phone",
-			wantID: "clientx", wantKind: KindPersonal, wantDisplay: "Client X", wantMarks: LookupMarks{VIP: true}, wantRank: phone.RankExact},
+			wantID: "clientx", wantKind: directory.KindPersonal, wantDisplay: "Client X", wantMarks: Marks{VIP: true}, wantRank: phone.RankExact},
 		{name: "C has no personal contact: company", number: "0033 4 91 55 01 42", callee: "203@pbx.example.com",
-			wantID: "acme", wantKind: KindCompany, wantDisplay: "ACME", wantRank: phone.RankExact},
+			wantID: "acme", wantKind: directory.KindCompany, wantDisplay: "ACME", wantRank: phone.RankExact},
 		{name: "bare extension callee uses the default domain", number: "0491550142", callee: "201",
-			wantID: "maman", wantKind: KindPersonal, wantDisplay: "Maman", wantMarks: LookupMarks{Blocked: true}, wantBlocked: true, wantRank: phone.RankExact},
+			wantID: "maman", wantKind: directory.KindPersonal, wantDisplay: "Maman", wantMarks: Marks{Blocked: true}, wantBlocked: true, wantRank: phone.RankExact},
 		{name: "no callee: company only", number: "0491550142", callee: "",
-			wantID: "acme", wantKind: KindCompany, wantDisplay: "ACME", wantRank: phone.RankExact},
+			wantID: "acme", wantKind: directory.KindCompany, wantDisplay: "ACME", wantRank: phone.RankExact},
 		{name: "personal trailing match does not beat company exact, nor block", number: "+33 4 91 55 01 42", callee: "203@pbx.example.com",
-			wantID: "acme", wantKind: KindCompany, wantDisplay: "ACME", wantRank: phone.RankExact},
+			wantID: "acme", wantKind: directory.KindCompany, wantDisplay: "ACME", wantRank: phone.RankExact},
 		{name: "personal national match loses the name but its block applies", number: "0491 550142", callee: "100@de.example",
-			wantID: "leer", wantKind: KindCompany, wantDisplay: "Leer GmbH", wantMarks: LookupMarks{Blocked: true}, wantBlocked: true, wantRank: phone.RankExact},
+			wantID: "leer", wantKind: directory.KindCompany, wantDisplay: "Leer GmbH", wantMarks: Marks{Blocked: true}, wantBlocked: true, wantRank: phone.RankExact},
 		{name: "internal extension is a team contact", number: "202", callee: "201@pbx.example.com",
-			wantID: TeamContactID("202@pbx.example.com"), wantKind: KindTeam, wantDisplay: "Bob Durand", wantRank: phone.RankExact},
+			wantID: directory.TeamContactID("202@pbx.example.com"), wantKind: directory.KindTeam, wantDisplay: "Bob Durand", wantRank: phone.RankExact},
 		{name: "extension as a SIP URI", number: "sip:203@pbx.example.com", callee: "201@pbx.example.com",
-			wantID: TeamContactID("203@pbx.example.com"), wantKind: KindTeam, wantDisplay: "Carol Petit", wantRank: phone.RankExact},
+			wantID: directory.TeamContactID("203@pbx.example.com"), wantKind: directory.KindTeam, wantDisplay: "Carol Petit", wantRank: phone.RankExact},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,8 +256,8 @@ func TestLookupAmbiguity(t *testing.T) {
 	// Two company contacts with one number: ambiguous, but they share the
 	// company, which is what the phone shows.
 	for _, first := range []string{"Jean", "Paul"} {
-		_, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", FirstName: first, Company: "Standard SA",
-			Phones: []Phone{{Type: PhoneWork, Number: "+33 2 40 00 00 01"}}})
+		_, err := f.svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", FirstName: first, Company: "Standard SA",
+			Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "+33 2 40 00 00 01"}}})
 		require.NoError(t, err)
 	}
 	got, ok = f.lk.Resolve(ctx, "02 40 00 00 01", "201@pbx.example.com")
@@ -261,8 +268,8 @@ func TestLookupAmbiguity(t *testing.T) {
 	assert.Equal(t, "Standard SA", got.Display)
 
 	// An unreadable prefix whose trailing digits fit two numbers.
-	_, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "Nantes",
-		Phones: []Phone{{Type: PhoneWork, Number: "+33 2 42 68 53 00"}}})
+	_, err := f.svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", Company: "Nantes",
+		Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "+33 2 42 68 53 00"}}})
 	require.NoError(t, err)
 	got, ok = f.lk.Resolve(ctx, "*31#68 53 00 ", "201@pbx.example.com")
 	assert.False(t, ok, "fewer digits than the fallback needs stay a miss")
@@ -278,8 +285,8 @@ func TestLookupFollowsChanges(t *testing.T) {
 	ctx := context.Background()
 	callee := "201@pbx.example.com"
 
-	c, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", FirstName: "Zoé", LastName: "Lefèvre", Company: "Globex",
-		Phones: []Phone{{Type: PhoneWork, Number: "03 20 00 00 01"}, {Type: PhoneMobile, Number: "06 12 34 56 78"}}})
+	c, err := f.svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", FirstName: "Zoé", LastName: "Lefèvre", Company: "Globex",
+		Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "03 20 00 00 01"}, {Type: directory.PhoneMobile, Number: "06 12 34 56 78"}}})
 	require.NoError(t, err)
 	for _, n := range []string{"+33320000001", "0612345678"} {
 		got, ok := f.lk.Resolve(ctx, n, callee)
@@ -289,7 +296,7 @@ func TestLookupFollowsChanges(t *testing.T) {
 	}
 
 	// Update: one number replaced, the name changed.
-	c.Phones = []Phone{{Type: PhoneWork, Number: "03 20 00 00 02"}, {Type: PhoneMobile, Number: "06 12 34 56 78"}}
+	c.Phones = []directory.Phone{{Type: directory.PhoneWork, Number: "03 20 00 00 02"}, {Type: directory.PhoneMobile, Number: "06 12 34 56 78"}}
 	c.LastName = "Lefebvre"
 	c, err = f.svc.Update(ctx, admin, c, c.Version)
 	require.NoError(t, err)
@@ -303,7 +310,7 @@ func TestLookupFollowsChanges(t *testing.T) {
 	assert.Equal(t, c.ID, got.ContactID)
 
 	// Marks are read live.
-	require.NoError(t, f.svc.Mark(ctx, userA, c.ID, GroupBlocked, true))
+	require.NoError(t, f.svc.Mark(ctx, userA, c.ID, directory.GroupBlocked, true))
 	got, _ = f.lk.Resolve(ctx, "0612345678", callee)
 	assert.True(t, got.Blocked)
 	got, _ = f.lk.Resolve(ctx, "0612345678", "202@pbx.example.com")
@@ -317,12 +324,12 @@ func TestLookupFollowsChanges(t *testing.T) {
 	}
 
 	// Team contacts follow user provisioning and deletion.
-	_, err = f.svc.ProvisionUser(ctx, admin, User{Extension: "204", Domain: "pbx.example.com", FirstName: "Dan", LastName: "Roux"})
+	_, err = f.svc.ProvisionUser(ctx, admin, accounts.User{Extension: "204", Domain: "pbx.example.com", FirstName: "Dan", LastName: "Roux"})
 	require.NoError(t, err)
 	got, ok = f.lk.Resolve(ctx, "204", callee)
 	require.True(t, ok)
 	assert.Equal(t, "Dan Roux", got.Display)
-	_, err = f.svc.ProvisionUser(ctx, admin, User{Extension: "204", Domain: "pbx.example.com", FirstName: "Daniel", LastName: "Roux"})
+	_, err = f.svc.ProvisionUser(ctx, admin, accounts.User{Extension: "204", Domain: "pbx.example.com", FirstName: "Daniel", LastName: "Roux"})
 	require.NoError(t, err)
 	got, _ = f.lk.Resolve(ctx, "204", callee)
 	assert.Equal(t, "Daniel Roux", got.Display)
@@ -343,13 +350,13 @@ func TestLookupFollowsChanges(t *testing.T) {
 
 func TestLookupKeepsOtherObserver(t *testing.T) {
 	ctx := context.Background()
-	svc, err := New(ctx, NewMemStore(), Config{}, testLogger())
+	svc, err := directory.New(ctx, directory.NewMemStore(), directory.Config{}, testLogger())
 	require.NoError(t, err)
 	var seen int
-	svc.OnChange(func(ChangeEvent) { seen++ })
-	lk, err := NewLookup(ctx, svc, LookupConfig{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"})
+	svc.OnChange(func(directory.ChangeEvent) { seen++ })
+	lk, err := New(ctx, svc, Config{DefaultRegion: "FR", DefaultDomain: "pbx.example.com"}, testLogger())
 	require.NoError(t, err)
-	_, err = svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "X", Phones: []Phone{{Type: PhoneWork, Number: "0142685300"}}})
+	_, err = svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", Company: "X", Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "0142685300"}}})
 	require.NoError(t, err)
 	assert.Equal(t, 1, seen)
 	_, ok := lk.Resolve(ctx, "0142685300", "")
@@ -357,24 +364,24 @@ func TestLookupKeepsOtherObserver(t *testing.T) {
 }
 
 func TestLookupConfig(t *testing.T) {
-	svc, err := New(context.Background(), NewMemStore(), Config{}, testLogger())
+	svc, err := directory.New(context.Background(), directory.NewMemStore(), directory.Config{}, testLogger())
 	require.NoError(t, err)
 	tests := []struct {
 		name string
-		cfg  LookupConfig
+		cfg  Config
 		ok   bool
 	}{
-		{name: "defaults", cfg: LookupConfig{DefaultRegion: "FR"}, ok: true},
-		{name: "no region", cfg: LookupConfig{}},
-		{name: "bad domain region", cfg: LookupConfig{DefaultRegion: "FR", DomainRegions: map[string]string{"x": "ZZ"}}},
-		{name: "unknown placeholder", cfg: LookupConfig{DefaultRegion: "FR", DisplayPattern: "{nick}"}},
-		{name: "unbalanced", cfg: LookupConfig{DefaultRegion: "FR", DisplayPattern: "{first} ({company}"}},
-		{name: "tiny display", cfg: LookupConfig{DefaultRegion: "FR", MaxDisplayLen: 2}},
-		{name: "fallback too short", cfg: LookupConfig{DefaultRegion: "FR", TrailingFallback: 3}},
+		{name: "defaults", cfg: Config{DefaultRegion: "FR"}, ok: true},
+		{name: "no region", cfg: Config{}},
+		{name: "bad domain region", cfg: Config{DefaultRegion: "FR", DomainRegions: map[string]string{"x": "ZZ"}}},
+		{name: "unknown placeholder", cfg: Config{DefaultRegion: "FR", DisplayPattern: "{nick}"}},
+		{name: "unbalanced", cfg: Config{DefaultRegion: "FR", DisplayPattern: "{first} ({company}"}},
+		{name: "tiny display", cfg: Config{DefaultRegion: "FR", MaxDisplayLen: 2}},
+		{name: "fallback too short", cfg: Config{DefaultRegion: "FR", TrailingFallback: 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewLookup(context.Background(), svc, tt.cfg)
+			_, err := New(context.Background(), svc, tt.cfg, testLogger())
 			if tt.ok {
 				assert.NoError(t, err)
 			} else {
@@ -385,26 +392,26 @@ func TestLookupConfig(t *testing.T) {
 }
 
 func TestDisplayFormat(t *testing.T) {
-	full := Contact{FirstName: "Jean-Baptiste", LastName: "Dupont-Martin", Company: "Plomberie Générale"}
+	full := directory.Contact{FirstName: "Jean-Baptiste", LastName: "Dupont-Martin", Company: "Plomberie Générale"}
 	tests := []struct {
 		name    string
 		pattern string
 		max     int
-		c       Contact
+		c       directory.Contact
 		want    string
 	}{
-		{name: "all parts", pattern: DefaultDisplayPattern, c: Contact{FirstName: "Zoé", LastName: "Roux", Company: "ACME"}, want: "Zoé Roux (ACME)"},
-		{name: "no company drops the brackets", pattern: DefaultDisplayPattern, c: Contact{FirstName: "Zoé", LastName: "Roux"}, want: "Zoé Roux"},
-		{name: "company only unwraps", pattern: DefaultDisplayPattern, c: Contact{Company: "ACME"}, want: "ACME"},
-		{name: "last only", pattern: DefaultDisplayPattern, c: Contact{LastName: "Roux", Company: "ACME"}, want: "Roux (ACME)"},
-		{name: "separators collapse", pattern: "{last}, {first} - {company}", c: Contact{FirstName: "Zoé", Company: "ACME"}, want: "Zoé - ACME"},
-		{name: "leading separator dropped", pattern: "{last}, {first}", c: Contact{FirstName: "Zoé"}, want: "Zoé"},
-		{name: "white space and control chars", pattern: DefaultDisplayPattern, c: Contact{FirstName: " Zoé\t", LastName: "Le\nRoux"}, want: "Zoé Le Roux"},
+		{name: "all parts", pattern: DefaultDisplayPattern, c: directory.Contact{FirstName: "Zoé", LastName: "Roux", Company: "ACME"}, want: "Zoé Roux (ACME)"},
+		{name: "no company drops the brackets", pattern: DefaultDisplayPattern, c: directory.Contact{FirstName: "Zoé", LastName: "Roux"}, want: "Zoé Roux"},
+		{name: "company only unwraps", pattern: DefaultDisplayPattern, c: directory.Contact{Company: "ACME"}, want: "ACME"},
+		{name: "last only", pattern: DefaultDisplayPattern, c: directory.Contact{LastName: "Roux", Company: "ACME"}, want: "Roux (ACME)"},
+		{name: "separators collapse", pattern: "{last}, {first} - {company}", c: directory.Contact{FirstName: "Zoé", Company: "ACME"}, want: "Zoé - ACME"},
+		{name: "leading separator dropped", pattern: "{last}, {first}", c: directory.Contact{FirstName: "Zoé"}, want: "Zoé"},
+		{name: "white space and control chars", pattern: DefaultDisplayPattern, c: directory.Contact{FirstName: " Zoé\t", LastName: "Le\nRoux"}, want: "Zoé Le Roux"},
 		{name: "truncated with a dot", pattern: DefaultDisplayPattern, max: 24, c: full, want: "Jean-Baptiste Dupont-Ma."},
-		{name: "truncation trims a dangling bracket", pattern: DefaultDisplayPattern, max: 16, c: Contact{FirstName: "Zoé", LastName: "Roux", Company: "ACME Corporation"}, want: "Zoé Roux (ACME."},
-		{name: "exact length kept", pattern: DefaultDisplayPattern, max: 15, c: Contact{FirstName: "Zoé", LastName: "Roux", Company: "ACME"}, want: "Zoé Roux (ACME)"},
-		{name: "pattern without the name falls back", pattern: "{company}", c: Contact{FirstName: "Zoé"}, want: "Zoé"},
-		{name: "square brackets", pattern: "[{department}] {last}", c: Contact{LastName: "Roux", Department: "Ventes"}, want: "[Ventes] Roux"},
+		{name: "truncation trims a dangling bracket", pattern: DefaultDisplayPattern, max: 16, c: directory.Contact{FirstName: "Zoé", LastName: "Roux", Company: "ACME Corporation"}, want: "Zoé Roux (ACME."},
+		{name: "exact length kept", pattern: DefaultDisplayPattern, max: 15, c: directory.Contact{FirstName: "Zoé", LastName: "Roux", Company: "ACME"}, want: "Zoé Roux (ACME)"},
+		{name: "pattern without the name falls back", pattern: "{company}", c: directory.Contact{FirstName: "Zoé"}, want: "Zoé"},
+		{name: "square brackets", pattern: "[{department}] {last}", c: directory.Contact{LastName: "Roux", Department: "Ventes"}, want: "[Ventes] Roux"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -440,9 +447,9 @@ func TestNumberCacheEvicts(t *testing.T) {
 }
 
 func TestLookupCacheBounded(t *testing.T) {
-	svc, err := New(context.Background(), NewMemStore(), Config{}, testLogger())
+	svc, err := directory.New(context.Background(), directory.NewMemStore(), directory.Config{}, testLogger())
 	require.NoError(t, err)
-	lk, err := NewLookup(context.Background(), svc, LookupConfig{DefaultRegion: "FR", CacheSize: 16 * 4})
+	lk, err := New(context.Background(), svc, Config{DefaultRegion: "FR", CacheSize: 16 * 4}, testLogger())
 	require.NoError(t, err)
 	for i := range 500 {
 		lk.Resolve(context.Background(), fmt.Sprintf("01 42 68 %04d", i), "")
@@ -466,8 +473,8 @@ func TestLookupConcurrent(t *testing.T) {
 		}()
 	}
 	for i := range 100 {
-		c, err := f.svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "Load",
-			Phones: []Phone{{Type: PhoneWork, Number: fmt.Sprintf("03 20 00 %02d %02d", i/100, i%100)}}})
+		c, err := f.svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", Company: "Load",
+			Phones: []directory.Phone{{Type: directory.PhoneWork, Number: fmt.Sprintf("03 20 00 %02d %02d", i/100, i%100)}}})
 		require.NoError(t, err)
 		if i%2 == 0 {
 			require.NoError(t, f.svc.Delete(ctx, admin, c.ID, c.Version))
@@ -481,19 +488,19 @@ func TestLookupConcurrent(t *testing.T) {
 }
 
 func TestLookupBuildCancelled(t *testing.T) {
-	svc, err := New(context.Background(), NewMemStore(), Config{}, testLogger())
+	svc, err := directory.New(context.Background(), directory.NewMemStore(), directory.Config{}, testLogger())
 	require.NoError(t, err)
 	for i := range 10 {
-		_, err := svc.Create(context.Background(), admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "X",
-			Phones: []Phone{{Type: PhoneWork, Number: fmt.Sprintf("01 42 00 00 %02d", i)}}})
+		_, err := svc.Create(context.Background(), admin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", Company: "X",
+			Phones: []directory.Phone{{Type: directory.PhoneWork, Number: fmt.Sprintf("01 42 00 00 %02d", i)}}})
 		require.NoError(t, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = NewLookup(ctx, svc, LookupConfig{DefaultRegion: "FR"})
+	_, err = New(ctx, svc, Config{DefaultRegion: "FR"}, testLogger())
 	require.ErrorIs(t, err, context.Canceled)
 	// The orphaned observer must not queue changes forever.
-	_, err = svc.Create(context.Background(), admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", Company: "Y",
-		Phones: []Phone{{Type: PhoneWork, Number: "01 42 00 00 99"}}})
+	_, err = svc.Create(context.Background(), admin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", Company: "Y",
+		Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "01 42 00 00 99"}}})
 	require.NoError(t, err)
 }

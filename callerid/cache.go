@@ -1,4 +1,4 @@
-package directory
+package callerid
 
 import (
 	"hash/maphash"

@@ -1,7 +1,6 @@
-package directory
+package accounts
 
 import (
-	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,9 +17,9 @@ import (
 // leaked store does not give the passwords away (though an HA1 lets one
 // authenticate in its realm, so the store stays confidential).
 
-// Digest holds a user's HA1 hashes as lowercase hex. The Service keeps
-// them with the user and never returns them: users it hands out carry a
-// Digest with only Updated set, telling that credentials exist.
+// Digest holds a user's HA1 hashes as lowercase hex. The directory keeps
+// them with the user and never returns them: users it hands out (Public)
+// carry a Digest with only Updated set, telling that credentials exist.
 type Digest struct {
 	MD5     string    `json:"md5,omitempty"`
 	SHA256  string    `json:"sha256,omitempty"`
@@ -33,7 +32,9 @@ const (
 	maxSIPPassword = 128
 )
 
-func checkSIPPassword(pw string) error {
+// CheckSIPPassword validates a SIP password given when provisioning a
+// user; "" (keep the current credentials) passes.
+func CheckSIPPassword(pw string) error {
 	if pw == "" {
 		return nil
 	}
@@ -46,7 +47,9 @@ func checkSIPPassword(pw string) error {
 	return nil
 }
 
-func newDigest(ext, realm, password string, now time.Time) *Digest {
+// NewDigest computes the HA1 hashes of extension ext in realm (the user's
+// SIP domain) for password, stamped now.
+func NewDigest(ext, realm, password string, now time.Time) *Digest {
 	return &Digest{
 		MD5:     ha1(md5.New(), ext, realm, password),
 		SHA256:  ha1(sha256.New(), ext, realm, password),
@@ -59,8 +62,9 @@ func ha1(h hash.Hash, user, realm, password string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// public returns u without its HA1 hashes.
-func (u User) public() User {
+// Public returns u without its HA1 hashes and password, as the directory
+// hands users out.
+func (u User) Public() User {
 	if u.Digest != nil {
 		u.Digest = &Digest{Updated: u.Digest.Updated}
 	}
@@ -68,25 +72,14 @@ func (u User) public() User {
 	return u
 }
 
-// HA1 returns the stored HA1 of the user with extension user in realm
-// (the user's SIP domain, matched exactly as the HA1 was computed over it)
-// for algorithm "MD5" (or "") or "SHA-256", case-insensitively. ok is
-// false for unknown users, users without SIP credentials and other
-// algorithms. It makes *Service a sip/auth Credentials store and never
-// fails.
-func (s *Service) HA1(_ context.Context, user, realm, algorithm string) (string, bool, error) {
-	s.mu.RLock()
-	u, found := s.users[user+"@"+realm]
-	s.mu.RUnlock()
-	if !found || u.Digest == nil {
-		return "", false, nil
-	}
-	var h string
+// HA1 returns the hash of d for algorithm "MD5" (or "") or "SHA-256",
+// case-insensitively, and "" for other algorithms.
+func (d *Digest) HA1(algorithm string) string {
 	switch {
 	case algorithm == "", strings.EqualFold(algorithm, "MD5"):
-		h = u.Digest.MD5
+		return d.MD5
 	case strings.EqualFold(algorithm, "SHA-256"):
-		h = u.Digest.SHA256
+		return d.SHA256
 	}
-	return h, h != "", nil
+	return ""
 }

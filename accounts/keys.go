@@ -1,4 +1,4 @@
-package directory
+package accounts
 
 import (
 	"context"
@@ -89,7 +89,7 @@ func (k KeyInfo) Kind() KeyKind {
 // normalize fills the domain of a user key stored before keys had one.
 func (k KeyInfo) normalize() KeyInfo {
 	if k.Domain == "" && !k.Admin && !k.PBX {
-		if _, d, ok := splitAOR(k.User); ok {
+		if _, d, ok := SplitAOR(k.User); ok {
 			k.Domain = strings.ToLower(d)
 		}
 	}
@@ -199,7 +199,7 @@ func checkPrincipal(p Principal) (Principal, error) {
 		return p, &FieldError{Field: "domain", Reason: fmt.Sprintf("want a host name such as pbx.example.com, got %q", p.Domain)}
 	}
 	if p.User != "" {
-		ext, dom, ok := splitAOR(p.User)
+		ext, dom, ok := SplitAOR(p.User)
 		u := User{Extension: ext, Domain: dom, FirstName: "-"}
 		if err := u.Validate(); !ok || err != nil || strings.ToLower(dom) != dom {
 			return p, &FieldError{Field: "user", Reason: fmt.Sprintf("want ext@domain with a numeric extension and a lowercase domain, got %q", p.User)}
@@ -518,16 +518,17 @@ var (
 	keyBootstrap  = []byte("bootstrapped")
 )
 
-// BoltKeyStore keeps API keys in the bbolt database of a BoltStore.
+// BoltKeyStore keeps API keys in a bbolt database, the directory's own
+// file (directory.BoltStore.KeyStore).
 type BoltKeyStore struct {
 	db *bolt.DB
 }
 
 var _ KeyStore = (*BoltKeyStore)(nil)
 
-// KeyStore returns the API key store sharing s's database file. It is
-// valid until s is closed.
-func (s *BoltStore) KeyStore() *BoltKeyStore { return &BoltKeyStore{db: s.db} }
+// NewBoltKeyStore returns the API key store in db. It is valid until db is
+// closed.
+func NewBoltKeyStore(db *bolt.DB) *BoltKeyStore { return &BoltKeyStore{db: db} }
 
 // PutKey implements KeyStore.
 func (s *BoltKeyStore) PutKey(_ context.Context, k StoredKey) error {
@@ -633,7 +634,8 @@ func forEachJSONTx[T any](ctx context.Context, tx *bolt.Tx, bucket []byte, fn fu
 	})
 }
 
-// RedisKeyStore keeps API keys next to a RedisStore's data:
+// RedisKeyStore keeps API keys next to the directory's data in Redis
+// (directory.RedisStore.KeyStore), P being the key prefix:
 //
 //	P key:<id>             string  JSON StoredKey
 //	P keys                 set     every key ID
@@ -645,8 +647,10 @@ type RedisKeyStore struct {
 
 var _ KeyStore = (*RedisKeyStore)(nil)
 
-// KeyStore returns the API key store on s's client and prefix.
-func (s *RedisStore) KeyStore() *RedisKeyStore { return &RedisKeyStore{rdb: s.rdb, prefix: s.prefix} }
+// NewRedisKeyStore returns the API key store on rdb under prefix.
+func NewRedisKeyStore(rdb redis.UniversalClient, prefix string) *RedisKeyStore {
+	return &RedisKeyStore{rdb: rdb, prefix: prefix}
+}
 
 // PutKey implements KeyStore.
 func (s *RedisKeyStore) PutKey(ctx context.Context, k StoredKey) error {

@@ -1,7 +1,6 @@
-package directory
+package accounts
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -9,7 +8,7 @@ import (
 // Scope is a permission granted to a Principal.
 type Scope string
 
-// Scopes understood by the Service.
+// Scopes a Principal may hold; the directory and the API check them.
 const (
 	// ScopePersonal lets a user read and edit their own personal contacts,
 	// marks and groups, and read team contacts of their domain.
@@ -27,7 +26,8 @@ const (
 	ScopeLookup Scope = "lookup"
 )
 
-// Principal is the caller of a Service method.
+// Principal is the caller of a directory or API operation: what an API
+// key acts as (KeyInfo.Principal).
 //
 // User is the caller's address of record ("ext@domain"); it is empty for
 // admin-only API keys. Admin marks an administrative principal; it grants no
@@ -87,53 +87,9 @@ func (p Principal) PBXFor(domain string) bool {
 
 // domain returns the lower-case SIP domain of p.User, or "".
 func (p Principal) domain() string {
-	_, d, ok := splitAOR(p.User)
+	_, d, ok := SplitAOR(p.User)
 	if !ok {
 		return ""
 	}
 	return strings.ToLower(d)
-}
-
-// tenantFor returns the domain a company contact or shared group p
-// creates belongs to: p's tenant, or for an operator key the domain it
-// names (required then). A tenant principal naming another domain is
-// refused with ErrForbidden. served, when not empty, lists the domains
-// that exist.
-func (p Principal) tenantFor(requested string, served []string) (string, error) {
-	requested = strings.ToLower(strings.TrimSpace(requested))
-	t := p.Tenant()
-	switch {
-	case t != "" && requested != "" && requested != t:
-		return "", fmt.Errorf("domain %s is not this key's domain %s: %w", requested, t, ErrForbidden)
-	case t != "":
-		return t, nil
-	case requested == "":
-		return "", &FieldError{Field: "domain", Reason: "an operator key must name the domain (tenant) to write in"}
-	case len(served) > 0 && !slices.Contains(served, requested):
-		return "", &FieldError{Field: "domain", Reason: fmt.Sprintf("%q is not a served domain", requested)}
-	}
-	return requested, nil
-}
-
-// canSee reports whether p may read c. Personal contacts are visible only
-// to their owner; company contacts need company:read and p's tenant; team
-// contacts are visible to users of their domain and to users:admin
-// principals of that tenant.
-func (p Principal) canSee(c *Contact) bool {
-	switch c.Kind {
-	case KindPersonal:
-		return p.User != "" && c.Owner == p.User && p.Has(ScopePersonal)
-	case KindCompany:
-		return p.Has(ScopeCompanyRead) && p.InTenant(c.Domain)
-	case KindTeam:
-		return (p.User != "" && strings.EqualFold(p.domain(), c.Domain)) || (p.Has(ScopeUsersAdmin) && p.InTenant(c.Domain))
-	}
-	return false
-}
-
-// hidden reports whether a contact p cannot see must be reported as
-// ErrNotFound rather than ErrForbidden, so that its existence does not
-// leak: everything but a company contact of p's own tenant.
-func (p Principal) hidden(c *Contact) bool {
-	return c.Kind != KindCompany || !p.InTenant(c.Domain)
 }

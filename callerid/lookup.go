@@ -1,4 +1,4 @@
-package directory
+package callerid
 
 import (
 	"context"
@@ -12,19 +12,21 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/directory/phone"
 )
 
-// Defaults of LookupConfig.
+// Defaults of Config.
 const (
 	DefaultDisplayPattern   = "{first} {last} ({company})"
 	DefaultMaxDisplayLen    = 24
 	DefaultTrailingFallback = 9
-	DefaultLookupCacheSize  = 10000
+	DefaultCacheSize        = 10000
 )
 
-// LookupConfig configures a Lookup.
-type LookupConfig struct {
+// Config configures a Lookup.
+type Config struct {
 	// DefaultRegion is the ISO 3166 region ("FR") numbers are read in when
 	// the callee's SIP domain has no entry in DomainRegions. Required.
 	DefaultRegion string
@@ -58,23 +60,23 @@ type LookupConfig struct {
 	// in a plain "." (0: DefaultMaxDisplayLen; negative: no limit).
 	MaxDisplayLen int
 	// CacheSize bounds the LRU of parsed incoming numbers, per region
-	// (0: DefaultLookupCacheSize; negative: no cache).
+	// (0: DefaultCacheSize; negative: no cache).
 	CacheSize int
 }
 
-// LookupMarks are the callee's built-in marks on a matched contact.
-type LookupMarks struct {
+// Marks are the callee's built-in marks on a matched contact.
+type Marks struct {
 	VIP      bool
 	Favorite bool
 	Blocked  bool
 }
 
-// LookupResult is the caller-ID answer for one incoming call.
-type LookupResult struct {
+// Result is the caller-ID answer for one incoming call.
+type Result struct {
 	// ContactID is the matched contact; empty when Ambiguous.
 	ContactID string
 	// Kind is the kind of the matched contact (or candidates).
-	Kind Kind
+	Kind directory.Kind
 	// Name is the contact's plain name ("First Last", else company).
 	Name string
 	// Display is the name formatted and truncated for phone screens. For
@@ -91,7 +93,7 @@ type LookupResult struct {
 	// Marks are the callee's marks on the matched contact, merged with
 	// the marks of the callee's personal contact for the number (see
 	// Resolve).
-	Marks LookupMarks
+	Marks Marks
 	// Blocked tells a PBX to reject the call before ringing: the callee
 	// blocked this number, matched at the national rank or better. A
 	// trailing-digits hint never blocks.
@@ -103,7 +105,7 @@ type LookupResult struct {
 
 // lookupEntry is what the Lookup keeps of one contact.
 type lookupEntry struct {
-	kind    Kind
+	kind    directory.Kind
 	scope   string // owner for personal, domain for team and company
 	name    string
 	display string
@@ -176,7 +178,7 @@ func stripExtension(raw string) (string, bool) {
 // Service lock is never held while taking mu, and Resolve releases mu
 // before reading marks from the Service.
 type Lookup struct {
-	svc      *Service
+	svc      Source
 	log      zerolog.Logger
 	display  displayFormat
 	fallback int
@@ -193,26 +195,38 @@ type Lookup struct {
 	personal map[string]*phone.Index // by owner AOR
 	entries  map[string]*lookupEntry // by contact ID
 	building bool
-	closed   bool          // the build failed; changes are ignored
-	pending  []ChangeEvent // received while building
+	closed   bool                    // the build failed; changes are ignored
+	pending  []directory.ChangeEvent // received while building
 }
 
-// NewLookup builds the caller-ID indexes from every contact of svc and
-// keeps them current through svc's change observer (chained after any
-// observer already set; an OnChange call after NewLookup would unhook the
-// Lookup). Parsing the stored numbers dominates the build (25–60 µs per
-// number), so it runs on every CPU; ctx cancels it.
-func NewLookup(ctx context.Context, svc *Service, cfg LookupConfig) (*Lookup, error) {
-	l, err := newLookup(svc, cfg)
+// Source is what a Lookup reads of the directory (*directory.Service):
+// every live contact once, each change after that, and the callee's
+// built-in marks at lookup time.
+type Source interface {
+	ScanContacts(fn func(c *directory.Contact))
+	AddChangeObserver(fn func(directory.ChangeEvent))
+	BuiltinMarks(owner string, ids []string) (vip, favorite, blocked bool)
+}
+
+var _ Source = (*directory.Service)(nil)
+
+// New builds the caller-ID indexes from every contact of svc (a
+// *directory.Service) and keeps them current through svc's change
+// observer (chained after any observer already set; an OnChange call
+// after New would unhook the Lookup). Parsing the stored numbers
+// dominates the build (25–60 µs per number), so it runs on every CPU; ctx
+// cancels it.
+func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Lookup, error) {
+	l, err := newLookup(svc, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	l.building = true
-	svc.addChangeObserver(l.observe)
+	svc.AddChangeObserver(l.observe)
 
 	var snap []*lookupEntry
 	var ids []string
-	svc.lookupSnapshot(func(c *Contact) {
+	svc.ScanContacts(func(c *directory.Contact) {
 		ids = append(ids, c.ID)
 		snap = append(snap, l.entryOf(c))
 	})
@@ -274,7 +288,7 @@ func NewLookup(ctx context.Context, svc *Service, cfg LookupConfig) (*Lookup, er
 }
 
 // newLookup validates cfg and returns an empty Lookup.
-func newLookup(svc *Service, cfg LookupConfig) (*Lookup, error) {
+func newLookup(svc Source, cfg Config, log zerolog.Logger) (*Lookup, error) {
 	if cfg.DisplayPattern == "" {
 		cfg.DisplayPattern = DefaultDisplayPattern
 	}
@@ -285,7 +299,7 @@ func newLookup(svc *Service, cfg LookupConfig) (*Lookup, error) {
 		cfg.TrailingFallback = DefaultTrailingFallback
 	}
 	if cfg.CacheSize == 0 {
-		cfg.CacheSize = DefaultLookupCacheSize
+		cfg.CacheSize = DefaultCacheSize
 	}
 	var errs []error
 	display, err := parseDisplayPattern(cfg.DisplayPattern, max(cfg.MaxDisplayLen, 0))
@@ -299,7 +313,7 @@ func newLookup(svc *Service, cfg LookupConfig) (*Lookup, error) {
 		errs = append(errs, fmt.Errorf("trailing fallback %d: want 6 to 15 digits", cfg.TrailingFallback))
 	}
 	l := &Lookup{
-		svc: svc, log: svc.log.With().Str("component", "lookup").Logger(),
+		svc: svc, log: log.With().Str("component", "lookup").Logger(),
 		display: display, fallback: cfg.TrailingFallback, defDom: normDomain(cfg.DefaultDomain),
 		byDomain: map[string]*regionParser{}, regions: map[string]*regionParser{},
 		company: map[string]*phone.Index{}, teams: map[string]*phone.Index{}, personal: map[string]*phone.Index{},
@@ -347,15 +361,15 @@ func (l *Lookup) parserFor(domain string) *regionParser {
 }
 
 // entryOf extracts what the Lookup keeps of c.
-func (l *Lookup) entryOf(c *Contact) *lookupEntry {
+func (l *Lookup) entryOf(c *directory.Contact) *lookupEntry {
 	e := &lookupEntry{
 		kind: c.Kind, name: c.DisplayName(), display: l.display.render(c),
 		company: cleanDisplay(c.Company), version: c.Version,
 	}
 	switch c.Kind {
-	case KindPersonal:
+	case directory.KindPersonal:
 		e.scope = c.Owner
-	case KindTeam, KindCompany:
+	case directory.KindTeam, directory.KindCompany:
 		e.scope = normDomain(c.Domain)
 	}
 	for _, p := range c.Phones {
@@ -368,17 +382,17 @@ func (l *Lookup) entryOf(c *Contact) *lookupEntry {
 
 // indexForLocked returns the index holding contacts of kind in scope,
 // creating it. Callers hold mu for writing.
-func (l *Lookup) indexForLocked(kind Kind, scope string) *phone.Index {
+func (l *Lookup) indexForLocked(kind directory.Kind, scope string) *phone.Index {
 	switch kind {
-	case KindPersonal:
+	case directory.KindPersonal:
 		x := l.personal[scope]
 		if x == nil {
-			_, dom, _ := splitAOR(scope)
+			_, dom, _ := accounts.SplitAOR(scope)
 			x = phone.NewIndex(l.parserFor(normDomain(dom)).norm)
 			l.personal[scope] = x
 		}
 		return x
-	case KindTeam:
+	case directory.KindTeam:
 		x := l.teams[scope]
 		if x == nil {
 			x = phone.NewIndex(l.parserFor(scope).norm)
@@ -396,7 +410,7 @@ func (l *Lookup) indexForLocked(kind Kind, scope string) *phone.Index {
 
 // observe is the Service change observer. It must not block for long:
 // while the initial build runs, events are queued and applied after it.
-func (l *Lookup) observe(e ChangeEvent) {
+func (l *Lookup) observe(e directory.ChangeEvent) {
 	l.mu.Lock()
 	if l.building || l.closed {
 		if !l.closed {
@@ -413,13 +427,13 @@ func (l *Lookup) observe(e ChangeEvent) {
 
 // apply updates the indexes for one change. Callers hold applyMu. Stored
 // numbers are parsed outside mu, so lookups wait only for map writes.
-func (l *Lookup) apply(e ChangeEvent) {
+func (l *Lookup) apply(e directory.ChangeEvent) {
 	id := e.Contact.ID
 	l.mu.RLock()
 	old := l.entries[id]
 	l.mu.RUnlock()
 	var next *lookupEntry
-	if e.Op != ChangeDeleted {
+	if e.Op != directory.ChangeDeleted {
 		if old != nil && e.Contact.Version < old.version {
 			return // stale: replayed after the build saw a newer state
 		}
@@ -451,7 +465,7 @@ func (l *Lookup) apply(e ChangeEvent) {
 			}
 			if err := newX.Add(id, raw); err != nil {
 				ev := l.log.Debug().Str("contact_id", id)
-				if next.kind != KindPersonal {
+				if next.kind != directory.KindPersonal {
 					ev = ev.Err(err) // the error quotes the number: a personal one is its owner's alone
 				}
 				ev.Msg("number not indexed for caller id")
@@ -489,7 +503,7 @@ func (l *Lookup) apply(e ChangeEvent) {
 // Resolve reads the callee's personal contacts and marks: use it only for
 // the callee (owner) or a PBX key of the callee's domain. Every other
 // reader gets ResolveShared.
-func (l *Lookup) Resolve(ctx context.Context, number, callee string) (LookupResult, bool) {
+func (l *Lookup) Resolve(ctx context.Context, number, callee string) (Result, bool) {
 	return l.resolve(ctx, number, callee, true)
 }
 
@@ -498,13 +512,13 @@ func (l *Lookup) Resolve(ctx context.Context, number, callee string) (LookupResu
 // members, which every user of that domain may see. It names callers in
 // views shared with colleagues (presence, lamps, events) and answers
 // lookup keys that are neither the callee nor the domain's PBX.
-func (l *Lookup) ResolveShared(ctx context.Context, number, callee string) (LookupResult, bool) {
+func (l *Lookup) ResolveShared(ctx context.Context, number, callee string) (Result, bool) {
 	return l.resolve(ctx, number, callee, false)
 }
 
-func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bool) (LookupResult, bool) {
+func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bool) (Result, bool) {
 	if ctx.Err() != nil {
-		return LookupResult{}, false
+		return Result{}, false
 	}
 	ext, domain := l.parseCallee(callee)
 	owner := ""
@@ -515,17 +529,17 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 	fallback := false
 	if !ok {
 		if num, ok = l.fallbackNumber(number); !ok {
-			return LookupResult{}, false
+			return Result{}, false
 		}
 		fallback = true
 	}
 
 	type source struct {
-		kind Kind
+		kind directory.Kind
 		r    phone.Result
 	}
 	var src [3]source
-	src[0].kind, src[1].kind, src[2].kind = KindPersonal, KindCompany, KindTeam
+	src[0].kind, src[1].kind, src[2].kind = directory.KindPersonal, directory.KindCompany, directory.KindTeam
 	l.mu.RLock()
 	if x := l.personal[owner]; x != nil && owner != "" && personal {
 		src[0].r = x.LookupNumber(num)
@@ -547,10 +561,10 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 	}
 	if best < 0 {
 		l.mu.RUnlock()
-		return LookupResult{}, false
+		return Result{}, false
 	}
 	win := src[best].r
-	res := LookupResult{Kind: src[best].kind, Rank: win.Rank, E164: num.E164}
+	res := Result{Kind: src[best].kind, Rank: win.Rank, E164: num.E164}
 	var first *lookupEntry
 	n := 0
 	for _, id := range win.IDs {
@@ -564,11 +578,11 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 	switch {
 	case n == 0:
 		l.mu.RUnlock()
-		return LookupResult{}, false // raced with a delete
+		return Result{}, false // raced with a delete
 	case n == 1 && !win.Ambiguous:
 		res.Name, res.Display = first.name, first.display
-		if res.Kind == KindTeam {
-			res.AOR = strings.TrimPrefix(res.ContactID, TeamContactID(""))
+		if res.Kind == directory.KindTeam {
+			res.AOR = strings.TrimPrefix(res.ContactID, directory.TeamContactID(""))
 		}
 	default:
 		res.ContactID, res.Ambiguous = "", true
@@ -583,10 +597,10 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 		return res, true // marks are the callee's own: not shared
 	}
 	if !win.Ambiguous {
-		res.Marks = l.svc.builtinMarks(owner, win.IDs)
+		res.Marks = l.marks(owner, win.IDs)
 	}
 	if pr := src[0].r; best != 0 && pr.Rank >= phone.RankNationalNumber && !pr.Ambiguous {
-		pm := l.svc.builtinMarks(owner, pr.IDs)
+		pm := l.marks(owner, pr.IDs)
 		res.Marks.VIP = res.Marks.VIP || pm.VIP
 		res.Marks.Favorite = res.Marks.Favorite || pm.Favorite
 		res.Marks.Blocked = res.Marks.Blocked || pm.Blocked
@@ -594,6 +608,12 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 	}
 	res.Blocked = res.Blocked || (res.Marks.Blocked && res.Rank >= phone.RankNationalNumber && !win.Ambiguous)
 	return res, true
+}
+
+// marks returns the built-in marks owner put on any of ids.
+func (l *Lookup) marks(owner string, ids []string) (m Marks) {
+	m.VIP, m.Favorite, m.Blocked = l.svc.BuiltinMarks(owner, ids)
+	return m
 }
 
 // commonNameLocked returns the display and name every candidate shares,
@@ -635,7 +655,7 @@ func (l *Lookup) fallbackNumber(raw string) (phone.Number, bool) {
 	if i := strings.IndexAny(s, "@;>"); i >= 0 {
 		s = s[:i]
 	}
-	d := Digits(s)
+	d := directory.Digits(s)
 	if len(d) < l.fallback {
 		return phone.Number{}, false
 	}

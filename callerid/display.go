@@ -1,13 +1,15 @@
-package directory
+package callerid
 
 import (
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/switchboardhq/switchboard/directory"
 )
 
-// displayField names a placeholder of LookupConfig.DisplayPattern.
+// displayField names a placeholder of Config.DisplayPattern.
 type displayField uint8
 
 const (
@@ -139,7 +141,7 @@ func parseDisplayPattern(pattern string, max int) (displayFormat, error) {
 	return f, nil
 }
 
-func fieldValue(c *Contact, fd displayField) string {
+func fieldValue(c *directory.Contact, fd displayField) string {
 	switch fd {
 	case fieldFirst:
 		return c.FirstName
@@ -157,7 +159,7 @@ func fieldValue(c *Contact, fd displayField) string {
 
 // renderSeq renders a sequence of parts with the separator rule. groups
 // says how a non-empty group is written: bracketed or bare.
-func renderSeq(ps []displayPart, c *Contact, bracketed bool) string {
+func renderSeq(ps []displayPart, c *directory.Contact, bracketed bool) string {
 	var b strings.Builder
 	sep := ""
 	for _, p := range ps {
@@ -188,7 +190,7 @@ func renderSeq(ps []displayPart, c *Contact, bracketed bool) string {
 }
 
 // hasTopValue reports whether a placeholder outside any group is non-empty.
-func (f displayFormat) hasTopValue(c *Contact) bool {
+func (f displayFormat) hasTopValue(c *directory.Contact) bool {
 	for _, p := range f.parts {
 		if p.field != fieldNone && cleanDisplay(fieldValue(c, p.field)) != "" {
 			return true
@@ -198,7 +200,7 @@ func (f displayFormat) hasTopValue(c *Contact) bool {
 }
 
 // render returns c's display text, truncated to f.max runes.
-func (f displayFormat) render(c *Contact) string {
+func (f displayFormat) render(c *directory.Contact) string {
 	s := renderSeq(f.parts, c, f.hasTopValue(c))
 	if s == "" {
 		s = cleanDisplay(c.DisplayName())

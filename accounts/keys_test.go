@@ -1,4 +1,4 @@
-package directory
+package accounts
 
 import (
 	"context"
@@ -50,7 +50,7 @@ func TestMemKeyStore(t *testing.T) { testKeyStore(t, NewMemKeyStore()) }
 
 func TestBoltKeyStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dir.db")
-	testKeyStore(t, openTestBolt(t, path).KeyStore())
+	testKeyStore(t, openTestBolt(t, path))
 }
 
 func TestRedisKeyStore(t *testing.T) {
@@ -64,7 +64,7 @@ func TestRedisKeyStore(t *testing.T) {
 			rdb.Del(ctx, keys...)
 		}
 	})
-	testKeyStore(t, NewRedisStore(rdb, prefix).KeyStore())
+	testKeyStore(t, NewRedisKeyStore(rdb, prefix))
 }
 
 func TestKeysMintResolve(t *testing.T) {
@@ -240,7 +240,7 @@ func testPutFirstKey(t *testing.T, s KeyStore) {
 func TestPutFirstKey(t *testing.T) {
 	t.Run("mem", func(t *testing.T) { testPutFirstKey(t, NewMemKeyStore()) })
 	t.Run("bolt", func(t *testing.T) {
-		testPutFirstKey(t, openTestBolt(t, filepath.Join(t.TempDir(), "dir.db")).KeyStore())
+		testPutFirstKey(t, openTestBolt(t, filepath.Join(t.TempDir(), "dir.db")))
 	})
 	t.Run("redis", func(t *testing.T) { testPutFirstKey(t, newTestRedisKeyStore(t)) })
 	t.Run("not when keys exist", func(t *testing.T) {
@@ -265,7 +265,7 @@ func newTestRedisKeyStore(t *testing.T) *RedisKeyStore {
 			rdb.Del(ctx, keys...)
 		}
 	})
-	return NewRedisStore(rdb, prefix).KeyStore()
+	return NewRedisKeyStore(rdb, prefix)
 }
 
 func TestKeysBootstrap(t *testing.T) {
