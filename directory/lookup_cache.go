@@ -3,7 +3,8 @@ package directory
 import (
 	"hash/maphash"
 	"strings"
-	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/switchboardhq/switchboard/directory/phone"
 )
@@ -15,101 +16,40 @@ import (
 // same garbage every time. Safe for concurrent use; a hit allocates
 // nothing.
 type numberCache struct {
-	capacity int
-
-	mu         sync.Mutex // guards the fields below
-	m          map[string]*cacheNode
-	head, tail *cacheNode // most and least recently used
+	lru *lru.Cache[string, cachedParse]
 }
 
-type cacheNode struct {
-	key        string
-	num        phone.Number
-	ok         bool
-	prev, next *cacheNode
+// cachedParse is the outcome of parsing one raw number.
+type cachedParse struct {
+	num phone.Number
+	ok  bool
 }
 
 func newNumberCache(capacity int) *numberCache {
-	return &numberCache{capacity: capacity, m: make(map[string]*cacheNode, capacity)}
+	c, err := lru.New[string, cachedParse](max(capacity, 1))
+	if err != nil {
+		panic(err) // only for a size below 1, excluded above
+	}
+	return &numberCache{lru: c}
 }
 
 // get returns the cached parse of raw and whether raw was cached.
 func (c *numberCache) get(raw string) (num phone.Number, ok, found bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.m[raw]
-	if n == nil {
-		return phone.Number{}, false, false
-	}
-	c.moveFront(n)
-	return n.num, n.ok, true
+	p, found := c.lru.Get(raw)
+	return p.num, p.ok, found
 }
 
 // put records the parse of raw, evicting the least recently used entry
 // when full.
 func (c *numberCache) put(raw string, num phone.Number, ok bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n := c.m[raw]; n != nil {
-		n.num, n.ok = num, ok
-		c.moveFront(n)
-		return
-	}
-	var n *cacheNode
-	if len(c.m) >= c.capacity && c.tail != nil {
-		n = c.tail
-		c.unlink(n)
-		delete(c.m, n.key)
-		*n = cacheNode{}
-	} else {
-		n = &cacheNode{}
-	}
 	// Own the key: raw may be a slice of a large request buffer.
-	n.key, n.num, n.ok = strings.Clone(raw), num, ok
-	n.num.Raw = n.key
-	c.m[n.key] = n
-	c.pushFront(n)
+	key := strings.Clone(raw)
+	num.Raw = key
+	c.lru.Add(key, cachedParse{num: num, ok: ok})
 }
 
 // len returns the number of cached entries.
-func (c *numberCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}
-
-func (c *numberCache) moveFront(n *cacheNode) {
-	if c.head == n {
-		return
-	}
-	c.unlink(n)
-	c.pushFront(n)
-}
-
-func (c *numberCache) pushFront(n *cacheNode) {
-	n.prev, n.next = nil, c.head
-	if c.head != nil {
-		c.head.prev = n
-	}
-	c.head = n
-	if c.tail == nil {
-		c.tail = n
-	}
-}
-
-func (c *numberCache) unlink(n *cacheNode) {
-	if n.prev != nil {
-		n.prev.next = n.next
-	} else {
-		c.head = n.next
-	}
-	if n.next != nil {
-		n.next.prev = n.prev
-	} else {
-		c.tail = n.prev
-	}
-	n.prev, n.next = nil, nil
-}
+func (c *numberCache) len() int { return c.lru.Len() }
 
 // cacheShards splits the parse cache so concurrent lookups of different
 // numbers do not queue on one mutex (every hit reorders the LRU list).
