@@ -20,8 +20,9 @@ import (
 //     address and email2 the others. A cell with several values separates
 //     them with " | ".
 //   - groups holds the caller's groups of the contact by name (Favorite,
-//     VIP, Blocked or an own group, created on import when missing),
-//     separated by " | ".
+//     VIP, Blocked or an own group), separated by " | ". Import creates a
+//     missing own group for an accepted row, within MaxGroupsPerOwner, and
+//     lists it in ImportReport.CreatedGroups.
 //   - notes may span several lines (quoted, as Excel writes it).
 //
 // When a row updates an existing contact (ImportOptions.OnDuplicate
