@@ -162,7 +162,9 @@ func rawValues(text, name string) ([]string, bool) {
 }
 
 // ImportVCard reads vCards 3.0 or 4.0 from r and stores them like
-// ImportCSV. RowError.Line is the line of the card's BEGIN:VCARD.
+// ImportCSV. RowError.Line is the line of the card's BEGIN:VCARD. A card
+// is a whole contact: under DupUpdate it replaces every field, and the
+// contact's groups when it has CATEGORIES.
 //
 // Lines are unfolded here, in linear time, and bounded: a property that is
 // imported and longer than MaxVCardLineBytes unfolded, or a card whose
