@@ -3,8 +3,9 @@ package directory
 import (
 	"hash/maphash"
 	"strings"
+	"sync"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/switchboardhq/switchboard/directory/phone"
 )
@@ -16,7 +17,10 @@ import (
 // same garbage every time. Safe for concurrent use; a hit allocates
 // nothing.
 type numberCache struct {
-	lru *lru.Cache[string, cachedParse]
+	// A plain mutex over simplelru costs less per hit than lru.Cache's
+	// RWMutex, which every Get takes for writing anyway.
+	mu  sync.Mutex                          // guards lru
+	lru *simplelru.LRU[string, cachedParse] // not safe for concurrent use on its own
 }
 
 // cachedParse is the outcome of parsing one raw number.
@@ -26,16 +30,18 @@ type cachedParse struct {
 }
 
 func newNumberCache(capacity int) *numberCache {
-	c, err := lru.New[string, cachedParse](max(capacity, 1))
+	l, err := simplelru.NewLRU[string, cachedParse](max(capacity, 1), nil)
 	if err != nil {
 		panic(err) // only for a size below 1, excluded above
 	}
-	return &numberCache{lru: c}
+	return &numberCache{lru: l}
 }
 
 // get returns the cached parse of raw and whether raw was cached.
 func (c *numberCache) get(raw string) (num phone.Number, ok, found bool) {
+	c.mu.Lock()
 	p, found := c.lru.Get(raw)
+	c.mu.Unlock()
 	return p.num, p.ok, found
 }
 
@@ -45,11 +51,17 @@ func (c *numberCache) put(raw string, num phone.Number, ok bool) {
 	// Own the key: raw may be a slice of a large request buffer.
 	key := strings.Clone(raw)
 	num.Raw = key
+	c.mu.Lock()
 	c.lru.Add(key, cachedParse{num: num, ok: ok})
+	c.mu.Unlock()
 }
 
 // len returns the number of cached entries.
-func (c *numberCache) len() int { return c.lru.Len() }
+func (c *numberCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
 
 // cacheShards splits the parse cache so concurrent lookups of different
 // numbers do not queue on one mutex (every hit reorders the LRU list).
