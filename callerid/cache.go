@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
 	"github.com/switchboardhq/switchboard/directory/phone"
 )
 
@@ -15,100 +17,50 @@ import (
 // same garbage every time. Safe for concurrent use; a hit allocates
 // nothing.
 type numberCache struct {
-	capacity int
-
-	mu         sync.Mutex // guards the fields below
-	m          map[string]*cacheNode
-	head, tail *cacheNode // most and least recently used
+	// A plain mutex over simplelru costs less per hit than lru.Cache's
+	// RWMutex, which every Get takes for writing anyway.
+	mu  sync.Mutex                          // guards lru
+	lru *simplelru.LRU[string, cachedParse] // not safe for concurrent use on its own
 }
 
-type cacheNode struct {
-	key        string
-	num        phone.Number
-	ok         bool
-	prev, next *cacheNode
+// cachedParse is the outcome of parsing one raw number.
+type cachedParse struct {
+	num phone.Number
+	ok  bool
 }
 
 func newNumberCache(capacity int) *numberCache {
-	return &numberCache{capacity: capacity, m: make(map[string]*cacheNode, capacity)}
+	l, err := simplelru.NewLRU[string, cachedParse](max(capacity, 1), nil)
+	if err != nil {
+		panic(err) // only for a size below 1, excluded above
+	}
+	return &numberCache{lru: l}
 }
 
 // get returns the cached parse of raw and whether raw was cached.
 func (c *numberCache) get(raw string) (num phone.Number, ok, found bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.m[raw]
-	if n == nil {
-		return phone.Number{}, false, false
-	}
-	c.moveFront(n)
-	return n.num, n.ok, true
+	p, found := c.lru.Get(raw)
+	c.mu.Unlock()
+	return p.num, p.ok, found
 }
 
 // put records the parse of raw, evicting the least recently used entry
 // when full.
 func (c *numberCache) put(raw string, num phone.Number, ok bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n := c.m[raw]; n != nil {
-		n.num, n.ok = num, ok
-		c.moveFront(n)
-		return
-	}
-	var n *cacheNode
-	if len(c.m) >= c.capacity && c.tail != nil {
-		n = c.tail
-		c.unlink(n)
-		delete(c.m, n.key)
-		*n = cacheNode{}
-	} else {
-		n = &cacheNode{}
-	}
 	// Own the key: raw may be a slice of a large request buffer.
-	n.key, n.num, n.ok = strings.Clone(raw), num, ok
-	n.num.Raw = n.key
-	c.m[n.key] = n
-	c.pushFront(n)
+	key := strings.Clone(raw)
+	num.Raw = key
+	c.mu.Lock()
+	c.lru.Add(key, cachedParse{num: num, ok: ok})
+	c.mu.Unlock()
 }
 
 // len returns the number of cached entries.
 func (c *numberCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.m)
-}
-
-func (c *numberCache) moveFront(n *cacheNode) {
-	if c.head == n {
-		return
-	}
-	c.unlink(n)
-	c.pushFront(n)
-}
-
-func (c *numberCache) pushFront(n *cacheNode) {
-	n.prev, n.next = nil, c.head
-	if c.head != nil {
-		c.head.prev = n
-	}
-	c.head = n
-	if c.tail == nil {
-		c.tail = n
-	}
-}
-
-func (c *numberCache) unlink(n *cacheNode) {
-	if n.prev != nil {
-		n.prev.next = n.next
-	} else {
-		c.head = n.next
-	}
-	if n.next != nil {
-		n.next.prev = n.prev
-	} else {
-		c.tail = n.prev
-	}
-	n.prev, n.next = nil, nil
+	return c.lru.Len()
 }
 
 // cacheShards splits the parse cache so concurrent lookups of different

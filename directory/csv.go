@@ -22,9 +22,17 @@ import (
 //     address and email2 the others. A cell with several values separates
 //     them with " | ".
 //   - groups holds the caller's groups of the contact by name (Favorite,
-//     VIP, Blocked or an own group, created on import when missing),
-//     separated by " | ".
+//     VIP, Blocked or an own group), separated by " | ". Import creates a
+//     missing own group for an accepted row, within MaxGroupsPerOwner, and
+//     lists it in ImportReport.CreatedGroups.
 //   - notes may span several lines (quoted, as Excel writes it).
+//
+// When a row updates an existing contact (ImportOptions.OnDuplicate
+// DupUpdate), only the columns the file has change it: a field whose
+// column is absent keeps its value (phone_work absent: the work numbers
+// stay; email absent: the first address stays), an empty cell in a
+// present column clears the field, and a groups cell replaces the
+// contact's built-in and own groups (shared groups are not touched).
 //
 // Import accepts UTF-8 with or without BOM, "," or ";" (or tab) separators
 // sniffed from the header line, header names in any case and order, and
@@ -342,13 +350,21 @@ func csvRow(line int, cols, rec []string) (*importRow, *RowError) {
 	if len(rec) > len(cols) {
 		return nil, &RowError{Line: line, Reason: fmt.Sprintf("row has %d fields, header has %d", len(rec), len(cols))}
 	}
-	row := &importRow{line: line, fieldCols: map[string]string{
+	row := &importRow{line: line, present: map[string]bool{}, fieldCols: map[string]string{
 		"name": "first_name", "phones": "phone_work", "first_name": "first_name", "last_name": "last_name",
 		"company": "company", "department": "department", "job_title": "job_title", "notes": "notes",
 		"address.street": "street", "address.city": "city", "address.region": "region",
 		"address.postal_code": "postal_code", "address.country": "country",
 	}}
 	c := &row.c
+	// A short record's missing trailing cells are empty cells of columns
+	// the file has, so they count as present.
+	for _, col := range cols {
+		if col != "" {
+			row.present[col] = true
+		}
+	}
+	row.groupsGiven = row.present["groups"]
 	for i, v := range rec {
 		col := cols[i]
 		if col == "" {

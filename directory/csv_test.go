@@ -176,7 +176,7 @@ func TestRoundTrips(t *testing.T) {
 			require.NoError(t, err)
 			rep, err := tt.imp(dst, &buf)
 			require.NoError(t, err)
-			require.Equal(t, ImportReport{Imported: 3}, rep)
+			require.Equal(t, ImportReport{Imported: 3, CreatedGroups: []string{"Golf"}}, rep)
 
 			want, err := src.Search(ctx, alice, Query{})
 			require.NoError(t, err)

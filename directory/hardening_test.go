@@ -104,7 +104,7 @@ func TestExportCSVNeutralizesFormulas(t *testing.T) {
 	dst := newService(t, Config{})
 	rep, err := dst.ImportCSV(ctx, alice, KindPersonal, strings.NewReader(exported), ImportOptions{})
 	require.NoError(t, err)
-	require.Equal(t, ImportReport{Imported: 2}, rep)
+	require.Equal(t, ImportReport{Imported: 2, CreatedGroups: []string{"=2+5+cmd"}}, rep)
 	want, err := src.Search(ctx, alice, Query{})
 	require.NoError(t, err)
 	got, err := dst.Search(ctx, alice, Query{})

@@ -17,7 +17,7 @@ type DupPolicy string
 // Duplicate policies.
 const (
 	DupSkip   DupPolicy = "skip"   // keep the existing contact, count the row as skipped
-	DupUpdate DupPolicy = "update" // overwrite the existing contact with the row
+	DupUpdate DupPolicy = "update" // update the existing contact with the fields the row carries
 )
 
 // ImportOptions controls ImportCSV and ImportVCard.
@@ -39,14 +39,18 @@ type RowError struct {
 }
 
 // ImportReport is the outcome of an import. Errors lists every rejected
-// row; Skips lists duplicate rows skipped under DupSkip.
+// row; Skips lists duplicate rows skipped under DupSkip. CreatedGroups
+// names, in order of first use, the own groups the import created (or, in
+// a dry run, would create) because a row named a group the user did not
+// have.
 type ImportReport struct {
-	Imported int        `json:"imported"`
-	Updated  int        `json:"updated"`
-	Skipped  int        `json:"skipped"`
-	Errors   []RowError `json:"errors,omitempty"`
-	Skips    []RowError `json:"skips,omitempty"`
-	DryRun   bool       `json:"dry_run"`
+	Imported      int        `json:"imported"`
+	Updated       int        `json:"updated"`
+	Skipped       int        `json:"skipped"`
+	Errors        []RowError `json:"errors,omitempty"`
+	Skips         []RowError `json:"skips,omitempty"`
+	CreatedGroups []string   `json:"created_groups,omitempty"`
+	DryRun        bool       `json:"dry_run"`
 	// ErrorsOmitted and SkipsOmitted count the rows beyond the first
 	// MaxReportRows of Errors and Skips.
 	ErrorsOmitted int `json:"errors_omitted,omitempty"`
@@ -60,6 +64,72 @@ type importRow struct {
 	c         Contact
 	groups    []string // group names as written
 	fieldCols map[string]string
+	// present holds the CSV columns of the file: an update changes only
+	// the fields they carry. nil (a vCard) carries every field.
+	present map[string]bool
+	// groupsGiven: the input carries the contact's groups (a groups
+	// column, CATEGORIES), so an update replaces them.
+	groupsGiven bool
+}
+
+// merged returns the stored contact old updated with the fields r
+// carries (see CSVHeader): absent columns keep old's values.
+func (r *importRow) merged(old Contact) Contact {
+	if r.present == nil {
+		return r.c
+	}
+	c, n := cloneContact(old), r.c
+	for _, f := range []struct {
+		col      string
+		dst, src *string
+	}{
+		{"first_name", &c.FirstName, &n.FirstName}, {"last_name", &c.LastName, &n.LastName},
+		{"company", &c.Company, &n.Company}, {"department", &c.Department, &n.Department},
+		{"job_title", &c.JobTitle, &n.JobTitle}, {"notes", &c.Notes, &n.Notes},
+		{"street", &c.Address.Street, &n.Address.Street}, {"city", &c.Address.City, &n.Address.City},
+		{"region", &c.Address.Region, &n.Address.Region}, {"postal_code", &c.Address.PostalCode, &n.Address.PostalCode},
+		{"country", &c.Address.Country, &n.Address.Country},
+	} {
+		if r.present[f.col] {
+			*f.dst = *f.src
+		}
+	}
+	// Phones by type, in column order: a present column replaces the
+	// numbers of its type.
+	var phones []Phone
+	for _, t := range phoneTypes {
+		from := old.Phones
+		if r.present["phone_"+string(t)] {
+			from = n.Phones
+		}
+		for _, ph := range from {
+			if ph.Type == t {
+				phones = append(phones, ph)
+			}
+		}
+	}
+	c.Phones = phones
+	// email holds the first address, email2 the others; the row's own
+	// addresses came from email first, then email2.
+	var oldFirst, oldRest, newFirst, newRest []string
+	if len(old.Emails) > 0 {
+		oldFirst, oldRest = old.Emails[:1], old.Emails[1:]
+	}
+	for i, e := range n.Emails {
+		if r.fieldCols[fmt.Sprintf("emails[%d]", i)] == "email" {
+			newFirst = append(newFirst, e)
+		} else {
+			newRest = append(newRest, e)
+		}
+	}
+	if r.present["email"] {
+		oldFirst = newFirst
+	}
+	if r.present["email2"] {
+		oldRest = newRest
+	}
+	c.Emails = append(slices.Clone(oldFirst), oldRest...)
+	return c
 }
 
 func (r *importRow) column(field string) string {
@@ -118,7 +188,7 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			}
 		}
 	}
-	ownGroups := map[string]string{} // folded name → ID
+	ownGroups := map[string]bool{} // IDs of p's own groups
 	s.mu.RLock()
 	if kind == KindPersonal {
 		for _, id := range s.idx.owners[p.User] {
@@ -135,7 +205,7 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 	}
 	for id, g := range s.groups {
 		if p.User != "" && g.Owner == p.User {
-			ownGroups[fold(g.Name)] = id
+			ownGroups[id] = true
 		}
 	}
 	room := s.personalRoomLocked(p.User) // personal quota, counted down per created row
@@ -198,12 +268,27 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			rep.reject(RowError{Line: r.line, Reason: s.quotaReason()})
 			continue
 		}
-		groupIDs, rerr := s.importGroups(p, r.groups, ownGroups, &b)
+		groupIDs, created, rerr := importGroups(p, r.groups, ownGroups)
 		if rerr != "" {
 			rep.reject(RowError{Line: r.line, Column: "groups", Reason: rerr})
 			continue
 		}
 		c := r.c
+		if dup != nil {
+			c = r.merged(dup.c)
+			c.normalize()
+			if err := c.Validate(); err != nil {
+				fe := err.(*FieldError)
+				rep.reject(RowError{Line: r.line, Column: r.column(fe.Field), Reason: "updated contact: " + fe.Reason})
+				continue
+			}
+		}
+		// The row is accepted: only now may its new groups exist.
+		for _, g := range created {
+			b.Groups = append(b.Groups, g)
+			ownGroups[g.ID] = true
+			rep.CreatedGroups = append(rep.CreatedGroups, g.Name)
+		}
 		if dup != nil {
 			c.ID, c.Owner, c.Created = dup.c.ID, dup.c.Owner, dup.c.Created
 			c.Updated, c.Version = now, dup.c.Version+1
@@ -231,14 +316,23 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			add(t)
 			rep.Imported++
 		}
-		if len(groupIDs) > 0 {
+		// An update replaces the groups when the input carries them; a
+		// new contact starts with the row's.
+		replace := dup != nil && r.groupsGiven && p.User != ""
+		if len(groupIDs) > 0 || replace {
 			cur, ok := marks[c.ID]
 			if !ok {
 				s.mu.RLock()
 				cur = slices.Clone(s.marks[p.User][c.ID])
 				s.mu.RUnlock()
 			}
-			marks[c.ID] = sortedMarkGroups(append(cur, groupIDs...))
+			next := sortedMarkGroups(append(cur, groupIDs...))
+			if replace {
+				next = sortedMarkGroups(groupIDs)
+			}
+			if ok || !slices.Equal(next, sortedMarkGroups(cur)) {
+				marks[c.ID] = next
+			}
 		}
 		if len(b.Contacts) >= importBatch {
 			if err := flush(); err != nil {
@@ -253,45 +347,40 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 	return nil
 }
 
-// importGroups resolves the group names of a row to group IDs, queuing
-// creation of missing own groups into b. It returns a reason when the row
-// must be rejected.
-func (s *Service) importGroups(p accounts.Principal, names []string, own map[string]string, b *Batch) ([]string, string) {
+// importGroups resolves the group names of a row to group IDs. Names of
+// own groups p does not have (own holds the IDs of those it has) come
+// back in created, for the caller to create once the row is accepted. It
+// returns a reason when the row must be rejected.
+func importGroups(p accounts.Principal, names []string, own map[string]bool) (ids []string, created []Group, reason string) {
 	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return strings.TrimSpace(n) == "" })
 	if len(names) == 0 {
-		return nil, ""
+		return nil, nil, ""
 	}
 	if p.User == "" {
-		return nil, "groups need a user principal"
+		return nil, nil, "groups need a user principal"
 	}
-	var ids []string
 	for _, n := range names {
-		if n = strings.TrimSpace(n); n == "" {
+		n = strings.TrimSpace(n)
+		if slug := groupSlug(n); isBuiltin(slug) { // the same rule as CreateGroup
+			ids = append(ids, slug)
 			continue
 		}
-		switch f := fold(n); {
-		case isBuiltin(groupSlug(n)): // the same rule as CreateGroup
-			ids = append(ids, groupSlug(n))
-		default:
-			id, ok := own[f]
-			if !ok {
-				g := Group{ID: ownGroupID(p.User, n), Name: n, Owner: p.User}
-				if fe := checkGroupName(n); fe != nil {
-					return nil, fmt.Sprintf("invalid group name %q: %s", n, fe.Reason)
-				}
-				if len(own) >= MaxGroupsPerOwner {
-					return nil, fmt.Sprintf("group limit of %d reached; %q not created", MaxGroupsPerOwner, n)
-				}
-				b.Groups = append(b.Groups, g)
-				own[f], id = g.ID, g.ID
+		// IDs, not names, identify a group: "Golf Club" and "golf  club"
+		// are one group, as CreateGroup sees them.
+		id := ownGroupID(p.User, n)
+		if !own[id] && !slices.ContainsFunc(created, func(g Group) bool { return g.ID == id }) {
+			if fe := checkGroupName(n); fe != nil {
+				return nil, nil, fmt.Sprintf("invalid group name %q: %s", n, fe.Reason)
 			}
-			ids = append(ids, id)
+			if len(own)+len(created) >= MaxGroupsPerOwner {
+				return nil, nil, fmt.Sprintf("group limit of %d reached; %q not created", MaxGroupsPerOwner, n)
+			}
+			created = append(created, Group{ID: id, Name: n, Owner: p.User})
 		}
+		ids = append(ids, id)
 	}
-	for _, id := range ids {
-		if err := markConflict(ids, id); err != nil && (id == GroupBlocked) {
-			return nil, "a contact cannot be both blocked and favorite or VIP"
-		}
+	if slices.Contains(ids, GroupBlocked) && (slices.Contains(ids, GroupFavorite) || slices.Contains(ids, GroupVIP)) {
+		return nil, nil, "a contact cannot be both blocked and favorite or VIP"
 	}
-	return ids, ""
+	return ids, created, ""
 }

@@ -202,12 +202,25 @@ func setMark(marks map[string]map[string][]string, owner, contactID string, grou
 }
 
 // marksFor returns the group IDs p sees on contact id: its own marks plus
-// the shared group membership of its domain.
+// the shared group membership of its domain. An administrator (users:admin)
+// manages shared groups, so it sees their membership in its tenant, or in
+// the contact's domain for an operator key. Call with s.mu held.
 func (s *Service) marksFor(p accounts.Principal, id string) []string {
 	var out []string
 	if p.User != "" {
 		out = append(out, s.marks[p.User][id]...)
 		out = append(out, s.marks[sharedOwner(p.Tenant())][id]...)
+	}
+	if p.Has(accounts.ScopeUsersAdmin) {
+		// Shared groups of a domain hold contacts its users see: those of
+		// that domain.
+		d := p.Tenant()
+		if dc, ok := s.idx.get(id); ok && p.Operator() {
+			d = dc.c.Domain
+		}
+		if d != "" && (p.User == "" || d != p.Tenant()) {
+			out = append(out, s.marks[sharedOwner(d)][id]...)
+		}
 	}
 	if len(out) == 0 {
 		return nil

@@ -18,7 +18,8 @@ import (
 // vCard mapping: N (last;first), FN, ORG (company;department), TITLE,
 // TEL;TYPE=work|cell|home|fax (other: no type), EMAIL, ADR
 // (;;street;city;region;postal code;country), NOTE, CATEGORIES (the
-// caller's group names, as in CSV). go-vcard does not escape ";" inside
+// caller's group names, as in CSV; see writeCategories). go-vcard does not
+// escape ";" inside
 // structured values, so a ";" in a company or department name does not
 // survive a vCard round trip (it does in CSV).
 
@@ -34,7 +35,8 @@ func (s *Service) ExportVCard(ctx context.Context, p accounts.Principal, kind Ki
 	if err != nil {
 		return err
 	}
-	enc := vcard.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := vcard.NewEncoder(&buf)
 	for _, e := range entries {
 		c := vcardSafe(e.Contact)
 		card := vcard.Card{}
@@ -64,21 +66,107 @@ func (s *Service) ExportVCard(ctx context.Context, p accounts.Principal, kind Ki
 		if c.Notes != "" {
 			card.SetValue(vcard.FieldNote, c.Notes)
 		}
-		if names := s.groupNames(e.Marks); len(names) > 0 {
-			for i := range names {
-				names[i] = vcardText(names[i])
-			}
-			card.SetCategories(names)
-		}
+		buf.Reset()
 		if err := enc.Encode(card); err != nil {
+			return fmt.Errorf("write vcard: %w", err)
+		}
+		out := buf.Bytes()
+		if names := s.groupNames(e.Marks); len(names) > 0 {
+			// go-vcard escapes every comma of a value, which makes a list
+			// one category: write the line before END:VCARD ourselves.
+			end := bytes.LastIndex(out, []byte("END:VCARD"))
+			out = slices.Concat(out[:end], []byte(formatCategories(names)+"\r\n"), out[end:])
+		}
+		if _, err := w.Write(out); err != nil {
 			return fmt.Errorf("write vcard: %w", err)
 		}
 	}
 	return nil
 }
 
+// formatCategories returns the CATEGORIES line of names: RFC 6350 §6.7.1
+// makes the value a comma-separated list, in which a comma (and a
+// backslash, semicolon or line break) inside a name is escaped (§3.4).
+func formatCategories(names []string) string {
+	esc := strings.NewReplacer(`\`, `\\`, ",", `\,`, ";", `\;`, "\n", `\n`)
+	for i, n := range names {
+		names[i] = esc.Replace(vcardText(n))
+	}
+	return vcard.FieldCategories + ":" + strings.Join(names, ",")
+}
+
+// parseCategories returns the names in the value of a CATEGORIES property
+// (RFC 6350 §6.7.1): a comma-separated list where "\," is a comma inside
+// a name. Switchboard's exports before that rule wrote the list escaped,
+// as one text ("Blocked\,Golf Club"): a value with escaped commas and no
+// bare one is read in that form, as a list split at each "\,".
+func parseCategories(raw string) []string {
+	legacy := true
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '\\' {
+			i++
+		} else if raw[i] == ',' {
+			legacy = false
+			break
+		}
+	}
+	var (
+		out []string
+		cur strings.Builder
+	)
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == ',':
+			out, cur = append(out, cur.String()), strings.Builder{}
+		case c == '\\' && i+1 < len(raw):
+			i++
+			switch raw[i] {
+			case ',':
+				if legacy {
+					out, cur = append(out, cur.String()), strings.Builder{}
+				} else {
+					cur.WriteByte(',')
+				}
+			case 'n', 'N':
+				cur.WriteByte('\n')
+			default:
+				cur.WriteByte(raw[i])
+			}
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(out, cur.String())
+}
+
+// rawValues returns the undecoded values of the properties named name in
+// the unfolded card text, and whether there was any.
+func rawValues(text, name string) ([]string, bool) {
+	var out []string
+	for _, l := range strings.Split(text, "\r\n") {
+		if vcardName([]byte(l)) != name {
+			continue
+		}
+		// The value starts after the first colon outside a quoted
+		// parameter value (RFC 6350 §3.3).
+		quoted := false
+		for i := 0; i < len(l); i++ {
+			if l[i] == '"' {
+				quoted = !quoted
+			} else if l[i] == ':' && !quoted {
+				out = append(out, l[i+1:])
+				break
+			}
+		}
+	}
+	return out, len(out) > 0
+}
+
 // ImportVCard reads vCards 3.0 or 4.0 from r and stores them like
-// ImportCSV. RowError.Line is the line of the card's BEGIN:VCARD.
+// ImportCSV. RowError.Line is the line of the card's BEGIN:VCARD. A card
+// is a whole contact: under DupUpdate it replaces every field, and the
+// contact's groups when it has CATEGORIES.
 //
 // Lines are unfolded here, in linear time, and bounded: a property that is
 // imported and longer than MaxVCardLineBytes unfolded, or a card whose
@@ -336,7 +424,13 @@ func vcardRow(line int, text string) (*importRow, *RowError) {
 		c.Address = Address{Street: a.StreetAddress, City: a.Locality, Region: a.Region, PostalCode: a.PostalCode, Country: a.Country}
 	}
 	c.Notes = card.Value(vcard.FieldNote)
-	row.groups = card.Categories()
+	// go-vcard unescapes "\," before splitting, which loses the list
+	// structure: read the raw values.
+	raws, given := rawValues(text, vcard.FieldCategories)
+	for _, raw := range raws {
+		row.groups = append(row.groups, parseCategories(raw)...)
+	}
+	row.groupsGiven = given
 	for f, col := range map[string]string{"first_name": "N", "last_name": "N", "company": "ORG", "department": "ORG", "job_title": "TITLE", "notes": "NOTE"} {
 		row.fieldCols[f] = col
 	}

@@ -1,9 +1,10 @@
 package auth
 
 import (
-	"container/list"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // ncTable remembers the highest nonce-count accepted per nonce so that a
@@ -18,26 +19,33 @@ import (
 // nonce is refused (the client is re-challenged with stale=true and simply
 // retries with a fresh nonce).
 type ncTable struct {
-	max int
-
-	mu        sync.Mutex               // guards entries, lru and watermark
-	entries   map[string]*list.Element // nonce -> element holding *ncEntry
-	lru       *list.List               // front = most recently used
-	watermark time.Time                // newest issue time evicted before expiry
+	mu        sync.Mutex                       // guards lru, watermark and now
+	lru       *simplelru.LRU[string, *ncEntry] // not safe for concurrent use on its own
+	watermark time.Time                        // newest issue time evicted before expiry
+	now       time.Time                        // time of the advance in progress, for onEvict
 }
 
 type ncEntry struct {
-	nonce   string
 	nc      uint32
 	issued  time.Time
 	expires time.Time
 }
 
-func newNCTable(max int) *ncTable {
-	return &ncTable{
-		max:     max,
-		entries: make(map[string]*list.Element, min(max, 1024)),
-		lru:     list.New(),
+func newNCTable(size int) *ncTable {
+	t := &ncTable{}
+	l, err := simplelru.NewLRU(max(size, 1), t.onEvict)
+	if err != nil {
+		panic(err) // only for a size below 1, excluded above
+	}
+	t.lru = l
+	return t
+}
+
+// onEvict raises the watermark when an entry leaves before its nonce
+// expired. simplelru calls it for every removal, under t.mu.
+func (t *ncTable) onEvict(_ string, e *ncEntry) {
+	if e.expires.After(t.now) && e.issued.After(t.watermark) {
+		t.watermark = e.issued
 	}
 }
 
@@ -49,42 +57,29 @@ const sweepLimit = 8
 func (t *ncTable) advance(nonce string, nc uint32, issued, expires, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.now = now
 
-	if el, ok := t.entries[nonce]; ok {
-		e := el.Value.(*ncEntry)
+	if e, ok := t.lru.Get(nonce); ok {
 		if nc <= e.nc {
 			return false
 		}
 		e.nc = nc
-		t.lru.MoveToFront(el)
 		return true
 	}
 	if !t.watermark.IsZero() && !issued.After(t.watermark) {
 		return false
 	}
-
-	// Drop expired entries from the cold end, then make room if needed.
-	for i := 0; i < sweepLimit; i++ {
-		back := t.lru.Back()
-		if back == nil || back.Value.(*ncEntry).expires.After(now) {
+	// Drop expired entries from the cold end (they leave the watermark
+	// alone); Add then evicts the least recently used if still full.
+	for range sweepLimit {
+		_, e, ok := t.lru.GetOldest()
+		if !ok || e.expires.After(now) {
 			break
 		}
-		t.remove(back)
+		t.lru.RemoveOldest()
 	}
-	for t.lru.Len() >= t.max {
-		back := t.lru.Back()
-		if e := back.Value.(*ncEntry); e.expires.After(now) && e.issued.After(t.watermark) {
-			t.watermark = e.issued
-		}
-		t.remove(back)
-	}
-	t.entries[nonce] = t.lru.PushFront(&ncEntry{nonce: nonce, nc: nc, issued: issued, expires: expires})
+	t.lru.Add(nonce, &ncEntry{nc: nc, issued: issued, expires: expires})
 	return true
-}
-
-func (t *ncTable) remove(el *list.Element) {
-	delete(t.entries, el.Value.(*ncEntry).nonce)
-	t.lru.Remove(el)
 }
 
 func (t *ncTable) len() int {

@@ -7,11 +7,13 @@
 package limit
 
 import (
-	"container/list"
 	"hash/maphash"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/time/rate"
 )
 
 // Defaults applied by New for zero Config fields.
@@ -83,37 +85,29 @@ func (l *Limiter) Len() int { return l.buckets.Len() }
 // Buckets is a bounded table of token buckets, one per key: the core of
 // Limiter, usable with any key (an account name, a source address). It is
 // safe for concurrent use; the table is sharded so concurrent handlers
-// rarely contend on one mutex.
+// rarely contend on one mutex. Each bucket is a rate.Limiter; each shard's
+// table is an LRU.
 type Buckets[K comparable] struct {
-	rate   float64
-	burst  float64
+	rate   rate.Limit
+	burst  int
 	seed   maphash.Seed
 	shards []shard[K]
 }
 
 // shard is one lock domain of the table.
 type shard[K comparable] struct {
-	max int
-
-	mu      sync.Mutex          // guards buckets and lru
-	buckets map[K]*list.Element // key -> element holding *bucket
-	lru     *list.List          // front = most recently seen
-	_       [64]byte            // keep neighbouring shards' mutexes off one cache line
-}
-
-type bucket[K comparable] struct {
-	key    K
-	tokens float64
-	last   time.Time
+	mu  sync.Mutex                       // guards lru (not safe for concurrent use on its own)
+	lru *simplelru.LRU[K, *rate.Limiter] // most recently seen first
+	_   [64]byte                         // keep neighbouring shards' mutexes off one cache line
 }
 
 // NewBuckets returns a table of buckets refilling at rate tokens per
 // second up to burst, tracking at most maxKeys keys; when full, the least
 // recently seen key is forgotten (and starts again with a full bucket).
 // Values below 1 (0 for rate) are raised to the package defaults.
-func NewBuckets[K comparable](rate float64, burst, maxKeys int) *Buckets[K] {
-	if rate <= 0 {
-		rate = DefaultRate
+func NewBuckets[K comparable](perSecond float64, burst, maxKeys int) *Buckets[K] {
+	if perSecond <= 0 {
+		perSecond = DefaultRate
 	}
 	if burst <= 0 {
 		burst = DefaultBurst
@@ -127,9 +121,13 @@ func NewBuckets[K comparable](rate float64, burst, maxKeys int) *Buckets[K] {
 	if maxKeys < 16*64 {
 		n = 1
 	}
-	b := &Buckets[K]{rate: rate, burst: float64(burst), seed: maphash.MakeSeed(), shards: make([]shard[K], n)}
+	b := &Buckets[K]{rate: rate.Limit(perSecond), burst: burst, seed: maphash.MakeSeed(), shards: make([]shard[K], n)}
 	for i := range b.shards {
-		b.shards[i] = shard[K]{max: maxKeys / n, buckets: make(map[K]*list.Element), lru: list.New()}
+		l, err := simplelru.NewLRU[K, *rate.Limiter](maxKeys/n, nil)
+		if err != nil {
+			panic(err) // only for a size below 1, excluded above
+		}
+		b.shards[i].lru = l
 	}
 	return b
 }
@@ -140,12 +138,17 @@ func (b *Buckets[K]) Take(key K, now time.Time) (ok bool, retryAfter time.Durati
 	s := &b.shards[b.shardOf(key)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	bk := b.refill(s, key, now, true)
-	if bk.tokens >= 1 {
-		bk.tokens--
+	lim, found := s.lru.Get(key)
+	if !found {
+		// A new key starts with a full bucket (rate.Limiter fills an
+		// unused bucket on first use).
+		lim = rate.NewLimiter(b.rate, b.burst)
+		s.lru.Add(key, lim)
+	}
+	if lim.AllowN(now, 1) {
 		return true, 0
 	}
-	return false, b.wait(bk)
+	return false, b.wait(lim, now)
 }
 
 // Wait reports how long until key's bucket holds a token at time now,
@@ -156,41 +159,20 @@ func (b *Buckets[K]) Wait(key K, now time.Time) time.Duration {
 	s := &b.shards[b.shardOf(key)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	bk := b.refill(s, key, now, false)
-	if bk == nil || bk.tokens >= 1 {
+	lim, found := s.lru.Get(key)
+	if !found {
 		return 0
 	}
-	return b.wait(bk)
+	return b.wait(lim, now)
 }
 
-// refill returns key's bucket topped up to now, creating it (and evicting
-// the least recently seen) when create is set; nil if absent otherwise.
-// The caller holds s.mu.
-func (b *Buckets[K]) refill(s *shard[K], key K, now time.Time, create bool) *bucket[K] {
-	if el, found := s.buckets[key]; found {
-		bk := el.Value.(*bucket[K])
-		s.lru.MoveToFront(el)
-		if elapsed := now.Sub(bk.last); elapsed > 0 {
-			bk.tokens = min(b.burst, bk.tokens+elapsed.Seconds()*b.rate)
-			bk.last = now
-		}
-		return bk
+// wait returns how long until lim holds a token at now, zero if it does.
+func (b *Buckets[K]) wait(lim *rate.Limiter, now time.Time) time.Duration {
+	tokens := lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0
 	}
-	if !create {
-		return nil
-	}
-	for s.lru.Len() >= s.max {
-		back := s.lru.Back()
-		delete(s.buckets, back.Value.(*bucket[K]).key)
-		s.lru.Remove(back)
-	}
-	bk := &bucket[K]{key: key, tokens: b.burst, last: now}
-	s.buckets[key] = s.lru.PushFront(bk)
-	return bk
-}
-
-func (b *Buckets[K]) wait(bk *bucket[K]) time.Duration {
-	wait := time.Duration((1 - bk.tokens) / b.rate * float64(time.Second))
+	wait := time.Duration((1 - tokens) / float64(b.rate) * float64(time.Second))
 	return max(wait, time.Nanosecond)
 }
 
