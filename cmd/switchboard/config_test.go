@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -92,4 +96,44 @@ func TestParseConfig(t *testing.T) {
 			tt.check(t, c)
 		})
 	}
+}
+
+// TestCheckConfigAgreesWithStart runs configurations start refuses through
+// --check-config and through start: both refuse, for the same reason.
+func TestCheckConfigAgreesWithStart(t *testing.T) {
+	policy := filepath.Join(t.TempDir(), "policy")
+	require.NoError(t, os.WriteFile(policy, []byte("this is not a rule\n"), 0o600))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "unknown region", args: []string{"--region", "XX"}, want: `"XX"`},
+		{name: "unknown tenant region", args: []string{"--domain-region", "b.example.com=ZZ"}, want: `"ZZ"`},
+		{name: "unknown caller-id placeholder", args: []string{"--callerid-pattern", "{nick}"}, want: "{nick}"},
+		{name: "missing presence policy", args: []string{"--presence-policy", filepath.Join(t.TempDir(), "none")}, want: "--presence-policy"},
+		{name: "malformed presence policy", args: []string{"--presence-policy", policy}, want: "--presence-policy"},
+		{name: "missing tls certificate", args: []string{"--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"}, want: "--tls-cert"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := []string{"--data-dir", t.TempDir(), "--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--sips-listen", "127.0.0.1:0"}
+			var out bytes.Buffer
+			checkErr := run(context.Background(), append(append([]string{"--check-config"}, base...), tt.args...), func(string) string { return "" }, &out)
+			require.Error(t, checkErr, "--check-config accepted it")
+			assert.Contains(t, checkErr.Error(), tt.want)
+			assert.NotContains(t, out.String(), "configuration ok")
+
+			startErr := run(context.Background(), append(base, tt.args...), func(string) string { return "" }, io.Discard)
+			require.Error(t, startErr, "start accepted it")
+			assert.Equal(t, checkErr.Error(), startErr.Error())
+		})
+	}
+
+	t.Run("valid", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"--check-config", "--data-dir", t.TempDir(), "--region", "FR", "--domain-region", "b.example.com=DE"}, func(string) string { return "" }, &out)
+		require.NoError(t, err)
+		assert.Contains(t, out.String(), "configuration ok")
+	})
 }

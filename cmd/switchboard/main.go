@@ -108,6 +108,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	pre, err := prepare(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
 	if cfg.CheckConfig {
 		fmt.Fprintln(stderr, "configuration ok")
 		return nil
@@ -138,12 +142,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	var certs *sip.CertReloader
-	if cfg.TLSCert != "" {
-		if certs, err = sip.NewCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
-			return fmt.Errorf("load tls certificate: %w", err)
-		}
-	}
+	certs := pre.certs
 	ln, err := bind(cfg, certs)
 	if err != nil {
 		return err
@@ -213,19 +212,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	})
 
-	deps := sip.Deps{Core: core}
-	if cfg.PolicyFile != "" {
-		f, err := os.Open(cfg.PolicyFile)
-		if err != nil {
-			return fmt.Errorf("presence policy: %w", err)
-		}
-		policy, err := sip.ReadAllowList(f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		deps.Policy = policy
-	}
+	deps := sip.Deps{Core: core, Policy: pre.policy}
 	var refreshAuth func(context.Context) error // shares nonce secrets; nil when none to share
 	if cfg.SIPAuth {
 		deps.Auth, refreshAuth = newSIPAuth(ctx, cfg, dir, rdb, log)
@@ -275,10 +262,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}, log)
 	// The caller-ID index follows every contact change; build it after
 	// the event observer is set (the directory keeps the first observer).
-	lookup, err := directory.NewLookup(ctx, dir, directory.LookupConfig{
-		DefaultRegion: cfg.Region, DomainRegions: cfg.DomainRegions, DefaultDomain: cfg.Domains[0],
-		DisplayPattern: cfg.CallerPattern, MaxDisplayLen: cfg.CallerMaxLen,
-	})
+	lookup, err := directory.NewLookup(ctx, dir, cfg.lookupConfig())
 	if err != nil {
 		return fmt.Errorf("index caller-id numbers: %w", err)
 	}
