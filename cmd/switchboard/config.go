@@ -385,3 +385,16 @@ func readPolicy(file string) (*sip.AllowList, error) {
 	defer f.Close()
 	return sip.ReadAllowList(f)
 }
+
+// redactURL drops the credentials from a URL, or from each of a
+// comma-separated list as NATS takes them, so it can be logged and shown.
+func redactURL(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			u.User = nil
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}

@@ -258,6 +258,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Domains:       cfg.Domains,
 		StreamsPerKey: cfg.SSEPerKey,
 		Ready:         checkAll(ready),
+		Subscriptions: edge, // the user-delete report counts SIP subscriptions
+		NATSURL:       redactURL(natsURL),
 		Metrics:       promhttp.HandlerFor(newMetrics(edge, bus, storeHist), promhttp.HandlerOpts{}),
 	}, log)
 	// The caller-ID index follows every contact change; build it after
@@ -295,7 +297,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	httpSrv := apiSrv.HTTPServer(handler) // header, body and idle timeouts
 	log.Info().Str("sip", ln.sip.UDP.LocalAddr().String()).Str("http", ln.http.Addr().String()).
-		Strs("domains", cfg.Domains).Bool("redis", redisStore != nil).Str("nats", natsURL).Msg("switchboard started")
+		Strs("domains", cfg.Domains).Bool("redis", redisStore != nil).Str("nats", redactURL(natsURL)).Msg("switchboard started")
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return core.Run(gctx) })
