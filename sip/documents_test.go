@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/presence"
+	"github.com/switchboardhq/switchboard/sip/pidf"
 )
 
 // heldBody is a confirmed call whose local target does not render media,
@@ -48,4 +49,34 @@ func TestPublishedHoldInEitherForm(t *testing.T) {
 			assert.True(t, v.Dialogs[0].Held)
 		})
 	}
+}
+
+// TestPIDFPublishInventsNoBinding: a softphone that never registered
+// publishes "open": watchers see it online, but it is not registered.
+func TestPIDFPublishInventsNoBinding(t *testing.T) {
+	srv := startServer(t, Config{})
+	watcher := newPhone(t, srv, "UDP")
+	watcher.Request("SUBSCRIBE", ext201, 1, "sub-unreg", "s1", "", "Event: presence\n", "")
+	require.Equal(t, 200, watcher.Response("SUBSCRIBE").StatusCode)
+	doc, err := pidf.Parse(watcher.Notify(200).Body())
+	require.NoError(t, err)
+	assert.Equal(t, pidf.Closed, doc.Tuples[0].Basic, "never seen: offline")
+	assert.Empty(t, doc.Activities)
+
+	softphone := newPhone(t, srv, "UDP")
+	body := `<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:201@pbx.example.com">
+ <tuple id="t1"><status><basic>open</basic></status></tuple>
+</presence>`
+	softphone.Request("PUBLISH", ext201, 1, "pub-unreg", "ps", "", "Event: presence\nContent-Type: application/pidf+xml\nExpires: 600\n", body)
+	res := softphone.Response("PUBLISH")
+	require.Equal(t, 200, res.StatusCode, res.Reason)
+
+	doc, err = pidf.Parse(watcher.Notify(200).Body())
+	require.NoError(t, err)
+	assert.Equal(t, pidf.Open, doc.Tuples[0].Basic, "an open publication is online")
+	v, err := srv.core.Get(context.Background(), mustAOR(t, "201@pbx.example.com"))
+	require.NoError(t, err)
+	assert.False(t, v.Registered, "no REGISTER, no binding")
+	assert.Equal(t, presence.LineIdle, v.Line)
 }
