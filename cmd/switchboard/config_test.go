@@ -137,3 +137,15 @@ func TestCheckConfigAgreesWithStart(t *testing.T) {
 		assert.Contains(t, out.String(), "configuration ok")
 	})
 }
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{name: "embedded", in: "nats://127.0.0.1:4222", want: "nats://127.0.0.1:4222"},
+		{name: "password", in: "nats://sb:s3cret@10.0.0.11:4222", want: "nats://10.0.0.11:4222"},
+		{name: "token", in: "tls://t0ken@nats.example.com:4222", want: "tls://nats.example.com:4222"},
+		{name: "server list", in: "nats://a:pw@10.0.0.11:4222,nats://a:pw@10.0.0.12:4222", want: "nats://10.0.0.11:4222,nats://10.0.0.12:4222"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, redactURL(tt.in)) })
+	}
+}
