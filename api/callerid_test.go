@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -123,7 +124,11 @@ func cidGet(t *testing.T, url, bearer string) (*http.Response, []byte) {
 
 func TestLookupAPI(t *testing.T) {
 	env := newCallerIDEnv(t, true)
-	_, err := env.core.SetStatus(context.Background(), presence.NewAOR("202", "pbx.example.com"), presence.UserStatus{Status: "away"})
+	// Online, so watchers see the status chosen.
+	_, err := env.core.Register(context.Background(), presence.NewAOR("202", "pbx.example.com"), presence.Registration{CallID: "c", CSeq: 1,
+		Contacts: []presence.ContactUpdate{{URI: "sip:202@10.0.0.6", Expires: time.Hour}}})
+	require.NoError(t, err)
+	_, err = env.core.SetStatus(context.Background(), presence.NewAOR("202", "pbx.example.com"), presence.UserStatus{Status: "away"})
 	require.NoError(t, err)
 
 	tests := []struct {

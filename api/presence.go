@@ -132,7 +132,28 @@ func (s *Server) getPresence(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, err)
 		return
 	}
+	if !s.exists(r.Context(), aor, v) {
+		writeError(w, http.StatusNotFound, "not_found", "no such extension: "+aor.String(), "aor")
+		return
+	}
 	writeJSON(w, http.StatusOK, toJSON(s.viewFor(r.Context(), p, v)))
+}
+
+// lookupUsers is the principal existence checks read users as: the
+// caller's own rights were checked before.
+var lookupUsers = accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin}}
+
+// exists reports whether aor is an extension to answer for: a user
+// provisioned in the directory, or one presence holds state of (a
+// REGISTER, PUBLISH or status; a PBX may push extensions nobody
+// provisioned). A view never stored has version 0. Without a directory
+// every extension may exist.
+func (s *Server) exists(ctx context.Context, aor presence.AOR, v presence.View) bool {
+	if v.Version > 0 || s.deps.Directory == nil {
+		return true
+	}
+	_, err := s.deps.Directory.GetUser(ctx, lookupUsers, aor.String())
+	return err == nil
 }
 
 func (s *Server) listPresence(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +179,10 @@ func (s *Server) listPresence(w http.ResponseWriter, r *http.Request) {
 		v, err := s.deps.Presence.Get(r.Context(), aor)
 		if err != nil {
 			s.unavailable(w, err)
+			return
+		}
+		if !s.exists(r.Context(), aor, v) {
+			writeError(w, http.StatusNotFound, "not_found", "no such extension: "+aor.String(), "aor")
 			return
 		}
 		out = append(out, toJSON(s.viewFor(r.Context(), p, v)))

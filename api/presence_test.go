@@ -121,6 +121,9 @@ func TestPresenceStream(t *testing.T) {
 	defer res.Body.Close()
 	require.Equal(t, 200, res.StatusCode)
 	require.Equal(t, "text/event-stream", res.Header.Get("Content-Type"))
+	_, err = core.Register(t.Context(), presence.NewAOR("201", "pbx.example.com"), presence.Registration{CallID: "c", CSeq: 1,
+		Contacts: []presence.ContactUpdate{{URI: "sip:201@10.0.0.5", Expires: time.Hour}}})
+	require.NoError(t, err)
 
 	// A change of another extension is filtered out; 201's arrives.
 	_, err = core.SetStatus(t.Context(), presence.NewAOR("203", "pbx.example.com"), presence.UserStatus{Status: presence.StatusAway})
@@ -138,8 +141,87 @@ func TestPresenceStream(t *testing.T) {
 		var ev presenceJSON
 		require.NoError(t, json.Unmarshal([]byte(data), &ev))
 		assert.Equal(t, "201@pbx.example.com", ev.AOR)
+		if ev.Status == "available" {
+			continue // the registration
+		}
 		assert.Equal(t, "dnd", ev.Status)
 		return
 	}
 	t.Fatal("stream ended without the event")
+}
+
+// TestPresenceOfOfflineAndUnknownExtensions: an offline user shows
+// offline to watchers (presence GET and team contacts) and gets the
+// chosen status back with the phone; an extension neither provisioned nor
+// ever seen answers 404.
+func TestPresenceOfOfflineAndUnknownExtensions(t *testing.T) {
+	ctx := context.Background()
+	dir, err := directory.New(ctx, directory.NewMemStore(), directory.Config{}, zerolog.Nop())
+	require.NoError(t, err)
+	_, err = dir.ProvisionUser(ctx, accounts.Principal{Admin: true, Scopes: []accounts.Scope{accounts.ScopeUsersAdmin}},
+		accounts.User{Extension: "201", Domain: "pbx.example.com", FirstName: "Ana"})
+	require.NoError(t, err)
+	core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
+	ts := httptest.NewServer(New(Deps{Presence: core, Keys: testKeys, Directory: dir}, zerolog.Nop()))
+	t.Cleanup(ts.Close)
+
+	res, body := do(t, "GET", ts.URL+"/v1/presence/201@pbx.example.com", "bob", "")
+	require.Equal(t, 200, res.StatusCode, "provisioned, never seen")
+	assert.Equal(t, "offline", body["status"])
+	assert.Equal(t, "offline", body["line"])
+	assert.Equal(t, false, body["registered"])
+
+	res, body = do(t, "GET", ts.URL+"/v1/presence/299@pbx.example.com", "bob", "")
+	assert.Equal(t, 404, res.StatusCode, body)
+	res, body = do(t, "GET", ts.URL+"/v1/presence?aor=201@pbx.example.com&aor=299@pbx.example.com", "bob", "")
+	assert.Equal(t, 404, res.StatusCode, body)
+
+	// The user chooses lunch while offline: watchers still see offline,
+	// in presence and in team contacts.
+	res, body = do(t, "PUT", ts.URL+"/v1/presence/201@pbx.example.com/status", "alice", `{"status":"lunch","note":"back at 2"}`)
+	require.Equal(t, 200, res.StatusCode, body)
+	assert.Equal(t, "offline", body["status"])
+	res, body = do(t, "GET", ts.URL+"/v1/presence/201@pbx.example.com", "bob", "")
+	require.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, "offline", body["status"])
+	assert.Nil(t, body["note"])
+	assert.Equal(t, "offline", teamStatus(t, ts.URL, "bob", "201@pbx.example.com"))
+
+	// The phone registers: the choice is back.
+	_, err = core.Register(ctx, presence.NewAOR("201", "pbx.example.com"), presence.Registration{CallID: "c", CSeq: 1,
+		Contacts: []presence.ContactUpdate{{URI: "sip:201@10.0.0.5", Expires: time.Hour}}})
+	require.NoError(t, err)
+	res, body = do(t, "GET", ts.URL+"/v1/presence/201@pbx.example.com", "bob", "")
+	require.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, "lunch", body["status"])
+	assert.Equal(t, "back at 2", body["note"])
+	assert.Equal(t, "lunch", teamStatus(t, ts.URL, "bob", "201@pbx.example.com"))
+
+	// An extension nobody provisioned that the PBX reports is known.
+	_, err = core.Register(ctx, presence.NewAOR("299", "pbx.example.com"), presence.Registration{CallID: "c", CSeq: 1,
+		Contacts: []presence.ContactUpdate{{URI: "sip:299@10.0.0.9", Expires: time.Hour}}})
+	require.NoError(t, err)
+	res, body = do(t, "GET", ts.URL+"/v1/presence/299@pbx.example.com", "bob", "")
+	assert.Equal(t, 200, res.StatusCode, body)
+	assert.Equal(t, "available", body["status"])
+}
+
+// teamStatus is the presence status the team contact of aor shows to key.
+func teamStatus(t *testing.T, base, key, aor string) string {
+	t.Helper()
+	res, body := do(t, "GET", base+"/v1/contacts?kind=team", key, "")
+	require.Equal(t, 200, res.StatusCode, body)
+	items, _ := body["items"].([]any)
+	for _, it := range items {
+		e, _ := it.(map[string]any)
+		c, _ := e["contact"].(map[string]any)
+		if c["id"] == directory.TeamContactID(aor) {
+			p, _ := e["presence"].(map[string]any)
+			require.NotNil(t, p, "team contact %s has presence", aor)
+			s, _ := p["status"].(string)
+			return s
+		}
+	}
+	t.Fatalf("no team contact %s in %v", aor, body)
+	return ""
 }

@@ -60,6 +60,9 @@ type Deps struct {
 	// Subscriptions counts a user's SIP subscriptions for the report before
 	// deleting the user; optional.
 	Subscriptions subscriptionCounter
+	// NATSURL is the NATS server events go through, without credentials,
+	// shown on /readyz: where to find an embedded server's random port.
+	NATSURL string
 	// Domains are the served SIP domains; keys are minted only in them.
 	// Empty accepts any domain (tests).
 	Domains []string
@@ -270,7 +273,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		checks["http"] = "draining"
 		code, status = http.StatusServiceUnavailable, "draining"
 	}
-	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
+	body := map[string]any{"status": status, "checks": checks}
+	if s.deps.NATSURL != "" {
+		body["nats_url"] = s.deps.NATSURL
+	}
+	writeJSON(w, code, body)
 }
 
 // bearerKey returns the API key a request carries, or "".

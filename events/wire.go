@@ -41,6 +41,8 @@ const (
 	StatusLunch        = "lunch"
 	StatusBusinessTrip = "business_trip"
 	StatusUnavailable  = "unavailable"
+	// StatusOffline: the line is offline, whatever status the user chose.
+	StatusOffline = "offline"
 )
 
 // ContactEvent types.
@@ -107,7 +109,7 @@ func (e PresenceEvent) Validate() error {
 	if !oneOf(e.Line, "", LineOffline, LineIdle, LineRinging, LineInCall, LineOnHold) {
 		return fmt.Errorf("line %q: %w", e.Line, ErrInvalidEvent)
 	}
-	if !oneOf(e.Status, "", StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable) {
+	if !oneOf(e.Status, "", StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable, StatusOffline) {
 		return fmt.Errorf("status %q: %w", e.Status, ErrInvalidEvent)
 	}
 	if _, err := PresenceSubject(e.Domain, e.Extension); err != nil {

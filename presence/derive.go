@@ -11,12 +11,15 @@ import (
 func Derive(r *Record, now time.Time) View {
 	v := View{AOR: r.AOR, Status: StatusAvailable}
 
+	// Registered means a live REGISTER binding, nothing else: a PUBLISH
+	// never invents one.
 	for _, b := range r.Bindings {
 		if b.Expires.After(now) {
 			v.Registered = true
 			break
 		}
 	}
+	online := v.Registered
 
 	// Dialogs: the union over live publications, the most recently updated
 	// report of each dialog winning, terminated ones left out.
@@ -27,9 +30,9 @@ func Derive(r *Record, now time.Time) View {
 			continue
 		}
 		if p.Online {
-			// A PIDF "open" from a softphone or the PBX is as good as a
-			// binding: some PBXs never forward REGISTER.
-			v.Registered = true
+			// A PIDF "open" from a softphone or the PBX puts the user
+			// online: some PBXs never forward REGISTER.
+			online = true
 		}
 		if p.Status != nil && (status == nil || p.Status.Since.After(status.Since)) {
 			status = p.Status
@@ -64,7 +67,13 @@ func Derive(r *Record, now time.Time) View {
 		return a.Started.Compare(b.Started)
 	})
 	v.Dialogs = dialogs
-	v.Line = lineState(v.Registered, dialogs)
+	v.Line = lineState(online, dialogs)
+	if v.Line == LineOffline {
+		// The one offline rule: no live binding, no open PIDF publication
+		// and no call. Watchers see the user offline; the status the user
+		// chose stays in the record for when they are back.
+		v.Status, v.Note, v.Until = StatusOffline, "", time.Time{}
+	}
 	return v
 }
 
@@ -83,9 +92,9 @@ func dialogRank(d Dialog) int {
 	}
 }
 
-func lineState(registered bool, dialogs []Dialog) LineState {
+func lineState(online bool, dialogs []Dialog) LineState {
 	if len(dialogs) == 0 {
-		if registered {
+		if online {
 			return LineIdle
 		}
 		return LineOffline

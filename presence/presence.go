@@ -68,6 +68,9 @@ const (
 	StatusLunch        Status = "lunch"
 	StatusBusinessTrip Status = "business_trip"
 	StatusUnavailable  Status = "unavailable"
+	// StatusOffline is what watchers see of a user whose line is offline
+	// (see Derive), whatever status the user chose; no one sets it.
+	StatusOffline Status = "offline"
 )
 
 // Valid reports whether s is one of the defined statuses.
@@ -94,6 +97,8 @@ func (s Status) Label() string {
 		return "Business trip"
 	case StatusUnavailable:
 		return "Unavailable"
+	case StatusOffline:
+		return "Offline"
 	}
 	return string(s)
 }

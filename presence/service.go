@@ -128,7 +128,7 @@ func (s *Service) Deliver(c Change) {
 func (s *Service) Get(ctx context.Context, aor AOR) (View, error) {
 	rec, err := s.store.Get(ctx, aor)
 	if errors.Is(err, ErrNotFound) {
-		return View{AOR: aor, Line: LineOffline, Status: StatusAvailable}, nil
+		return Derive(&Record{AOR: aor}, s.now()), nil // never seen: version 0
 	}
 	if err != nil {
 		return View{}, fmt.Errorf("get presence of %s: %w", aor, err)

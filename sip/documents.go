@@ -68,7 +68,7 @@ func activityOf(st presence.Status) string {
 func renderPIDF(v presence.View) []byte {
 	doc := pidf.Document{Entity: v.AOR.URI()}
 	basic := pidf.Closed
-	if v.Registered {
+	if v.Line != presence.LineOffline {
 		basic = pidf.Open
 	}
 	var acts []string

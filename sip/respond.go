@@ -107,7 +107,7 @@ func (s *Server) replyErr(req *sipmsg.Request, tx sipmsg.ServerTransaction, err 
 	}
 	if code == sipmsg.StatusBadRequest {
 		// Say why: phones log the reason phrase.
-		reason = "Bad Request (" + trimReason(err.Error()) + ")"
+		reason = "Bad Request (" + reasonDetail(err) + ")"
 	}
 	var hs []sipmsg.Header
 	if code == sipmsg.StatusServiceUnavailable {
@@ -134,16 +134,67 @@ func (s *Server) count(m sipmsg.RequestMethod, ok bool) {
 	}
 }
 
+// maxReasonDetail bounds the "why" in a 400's reason phrase: long enough
+// for one parser message, short enough for a phone's log line.
+const maxReasonDetail = 64
+
+// reasonRedundant are parts of error messages a 400's reason phrase
+// already says ("Bad Request") or that name our packages, not the fault.
+var reasonRedundant = strings.NewReplacer(
+	errBadRequest.Error()+": ", "", errBadRequest.Error()+"\n", "",
+	"dialoginfo: ", "", "pidf: ", "", "malformed document: ", "",
+)
+
+// reasonDetail is err's message made fit for a reason phrase (RFC 3261
+// §25.1: printable text, no CR or LF): the redundant parts removed,
+// whitespace collapsed, and cut after a whole word, marked "...", when
+// longer than maxReasonDetail.
+func reasonDetail(err error) string {
+	out := ""
+	for _, w := range strings.Fields(printable(reasonRedundant.Replace(err.Error()))) {
+		next := w
+		if out != "" {
+			next = out + " " + w
+		}
+		if len(next) <= maxReasonDetail {
+			out = next
+			continue
+		}
+		// Cut: drop words until the marker fits.
+		for len(out)+len(" ...") > maxReasonDetail {
+			i := strings.LastIndexByte(out, ' ')
+			if i < 0 {
+				i = 0
+			}
+			out = out[:i]
+		}
+		if out == "" {
+			// A single word longer than the whole budget: its start.
+			return w[:maxReasonDetail-len("...")] + "..."
+		}
+		return out + " ..."
+	}
+	return out
+}
+
+// trimReason makes a value quoted in an error message printable and at
+// most 80 bytes; reasonDetail later cuts the whole message at a word.
 func trimReason(s string) string {
 	const max = 80
+	s = printable(s)
+	if len(s) > max {
+		s = s[:max]
+	}
+	return s
+}
+
+// printable replaces every byte outside printable ASCII with a space.
+func printable(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		if c < 0x20 || c > 0x7e {
 			b[i] = ' '
 		}
-	}
-	if len(b) > max {
-		b = b[:max]
 	}
 	return string(b)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,12 +9,17 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
+	"github.com/switchboardhq/switchboard/callerid"
+	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/instance"
+	"github.com/switchboardhq/switchboard/sip"
 	"github.com/switchboardhq/switchboard/sip/watcher"
 )
 
@@ -321,4 +327,75 @@ func offIfZero[T int | time.Duration](v T) T {
 		return -1
 	}
 	return v
+}
+
+// startup is what start makes of the configuration before it binds a
+// socket or opens a store.
+type startup struct {
+	// policy is the presence allow-list of --presence-policy; nil without.
+	policy sip.Policy
+	// certs serve SIP over TLS and HTTPS; nil without --tls-cert.
+	certs *sip.CertReloader
+}
+
+// prepare reads and checks what the configuration names beyond its own
+// values: the presence policy file, the TLS certificate, and the
+// caller-ID settings (regions, display pattern), built as start builds
+// them over an empty directory. Start and --check-config both run it, so
+// a configuration one accepts the other accepts too.
+func prepare(ctx context.Context, c config) (startup, error) {
+	var s startup
+	var errs []error
+	if c.PolicyFile != "" {
+		if p, err := readPolicy(c.PolicyFile); err != nil {
+			errs = append(errs, fmt.Errorf("--presence-policy: %w", err))
+		} else {
+			s.policy = p
+		}
+	}
+	if c.TLSCert != "" && c.TLSKey != "" {
+		certs, err := sip.NewCertReloader(c.TLSCert, c.TLSKey)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--tls-cert: %w", err))
+		}
+		s.certs = certs
+	}
+	empty, err := directory.New(ctx, directory.NewMemStore(), directory.Config{Domains: c.Domains}, zerolog.Nop())
+	if err == nil {
+		_, err = callerid.New(ctx, empty, c.lookupConfig(), zerolog.Nop())
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("caller id (--region, --domain-region, --callerid-*): %w", err))
+	}
+	return s, errors.Join(errs...)
+}
+
+// lookupConfig is the caller-ID configuration.
+func (c config) lookupConfig() callerid.Config {
+	return callerid.Config{
+		DefaultRegion: c.Region, DomainRegions: c.DomainRegions, DefaultDomain: c.Domains[0],
+		DisplayPattern: c.CallerPattern, MaxDisplayLen: c.CallerMaxLen,
+	}
+}
+
+func readPolicy(file string) (*sip.AllowList, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return sip.ReadAllowList(f)
+}
+
+// redactURL drops the credentials from a URL, or from each of a
+// comma-separated list as NATS takes them, so it can be logged and shown.
+func redactURL(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			u.User = nil
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -91,5 +95,57 @@ func TestParseConfig(t *testing.T) {
 			require.NoError(t, err)
 			tt.check(t, c)
 		})
+	}
+}
+
+// TestCheckConfigAgreesWithStart runs configurations start refuses through
+// --check-config and through start: both refuse, for the same reason.
+func TestCheckConfigAgreesWithStart(t *testing.T) {
+	policy := filepath.Join(t.TempDir(), "policy")
+	require.NoError(t, os.WriteFile(policy, []byte("this is not a rule\n"), 0o600))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "unknown region", args: []string{"--region", "XX"}, want: `"XX"`},
+		{name: "unknown tenant region", args: []string{"--domain-region", "b.example.com=ZZ"}, want: `"ZZ"`},
+		{name: "unknown caller-id placeholder", args: []string{"--callerid-pattern", "{nick}"}, want: "{nick}"},
+		{name: "missing presence policy", args: []string{"--presence-policy", filepath.Join(t.TempDir(), "none")}, want: "--presence-policy"},
+		{name: "malformed presence policy", args: []string{"--presence-policy", policy}, want: "--presence-policy"},
+		{name: "missing tls certificate", args: []string{"--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"}, want: "--tls-cert"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := []string{"--data-dir", t.TempDir(), "--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--sips-listen", "127.0.0.1:0"}
+			var out bytes.Buffer
+			checkErr := run(context.Background(), append(append([]string{"--check-config"}, base...), tt.args...), func(string) string { return "" }, &out)
+			require.Error(t, checkErr, "--check-config accepted it")
+			assert.Contains(t, checkErr.Error(), tt.want)
+			assert.NotContains(t, out.String(), "configuration ok")
+
+			startErr := run(context.Background(), append(base, tt.args...), func(string) string { return "" }, io.Discard)
+			require.Error(t, startErr, "start accepted it")
+			assert.Equal(t, checkErr.Error(), startErr.Error())
+		})
+	}
+
+	t.Run("valid", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"--check-config", "--data-dir", t.TempDir(), "--region", "FR", "--domain-region", "b.example.com=DE"}, func(string) string { return "" }, &out)
+		require.NoError(t, err)
+		assert.Contains(t, out.String(), "configuration ok")
+	})
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{name: "embedded", in: "nats://127.0.0.1:4222", want: "nats://127.0.0.1:4222"},
+		{name: "password", in: "nats://sb:s3cret@10.0.0.11:4222", want: "nats://10.0.0.11:4222"},
+		{name: "token", in: "tls://t0ken@nats.example.com:4222", want: "tls://nats.example.com:4222"},
+		{name: "server list", in: "nats://a:pw@10.0.0.11:4222,nats://a:pw@10.0.0.12:4222", want: "nats://10.0.0.11:4222,nats://10.0.0.12:4222"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, redactURL(tt.in)) })
 	}
 }

@@ -110,6 +110,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	pre, err := prepare(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
 	if cfg.CheckConfig {
 		fmt.Fprintln(stderr, "configuration ok")
 		return nil
@@ -140,12 +144,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	var certs *sip.CertReloader
-	if cfg.TLSCert != "" {
-		if certs, err = sip.NewCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
-			return fmt.Errorf("load tls certificate: %w", err)
-		}
-	}
+	certs := pre.certs
 	ln, err := bind(cfg, certs)
 	if err != nil {
 		return err
@@ -215,19 +214,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	})
 
-	deps := sip.Deps{Core: core}
-	if cfg.PolicyFile != "" {
-		f, err := os.Open(cfg.PolicyFile)
-		if err != nil {
-			return fmt.Errorf("presence policy: %w", err)
-		}
-		policy, err := sip.ReadAllowList(f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		deps.Policy = policy
-	}
+	deps := sip.Deps{Core: core, Policy: pre.policy}
 	var refreshAuth func(context.Context) error // shares nonce secrets; nil when none to share
 	if cfg.SIPAuth {
 		deps.Auth, refreshAuth = newSIPAuth(ctx, cfg, dir, rdb, log)
@@ -277,14 +264,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Domains:       cfg.Domains,
 		StreamsPerKey: cfg.SSEPerKey,
 		Ready:         checkAll(ready),
+		Subscriptions: edge, // the user-delete report counts SIP subscriptions
+		NATSURL:       redactURL(natsURL),
 		Metrics:       promhttp.HandlerFor(newMetrics(edge, bus, storeHist), promhttp.HandlerOpts{}),
 	}, log)
 	// The caller-ID index follows every contact change; build it after
 	// the event observer is set (the directory keeps the first observer).
-	lookup, err := callerid.New(ctx, dir, callerid.Config{
-		DefaultRegion: cfg.Region, DomainRegions: cfg.DomainRegions, DefaultDomain: cfg.Domains[0],
-		DisplayPattern: cfg.CallerPattern, MaxDisplayLen: cfg.CallerMaxLen,
-	}, log)
+	lookup, err := callerid.New(ctx, dir, cfg.lookupConfig(), log)
 	if err != nil {
 		return fmt.Errorf("index caller-id numbers: %w", err)
 	}
@@ -317,7 +303,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	httpSrv := apiSrv.HTTPServer(handler) // header, body and idle timeouts
 	log.Info().Str("sip", ln.sip.UDP.LocalAddr().String()).Str("http", ln.http.Addr().String()).
-		Strs("domains", cfg.Domains).Bool("redis", redisStore != nil).Str("nats", natsURL).Msg("switchboard started")
+		Strs("domains", cfg.Domains).Bool("redis", redisStore != nil).Str("nats", redactURL(natsURL)).Msg("switchboard started")
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return core.Run(gctx) })

@@ -129,7 +129,9 @@ type Participant struct {
 	Target string
 	// Held reports that the participant does not render media: its target
 	// carries the feature parameter +sip.rendering="no" (RFC 4235 §4.1.6,
-	// RFC 3840 §9). Asterisk and FreeSWITCH use it to signal a held call.
+	// RFC 3840 §9), with its value in "pval" as the RFC names it or in
+	// "pvalue" as Asterisk writes it. Asterisk and FreeSWITCH use it to
+	// signal a held call.
 	Held bool
 }
 

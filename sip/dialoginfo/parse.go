@@ -120,7 +120,12 @@ func parseParticipant(n *xmldoc.Node) Participant {
 				continue
 			}
 			name, _ := c.Attr("pname")
-			val, _ := c.Attr("pvalue")
+			// RFC 4235 §4.1.6 names the value "pval"; Asterisk writes
+			// "pvalue". Read either.
+			val, ok := c.Attr("pval")
+			if !ok {
+				val, _ = c.Attr("pvalue")
+			}
 			// RFC 3840 §9: feature tag names and values compare
 			// case-insensitively; "no" means media is not rendered.
 			if strings.EqualFold(name, "+sip.rendering") && strings.EqualFold(strings.TrimSpace(val), "no") {

@@ -59,6 +59,19 @@ func TestParseSamples(t *testing.T) {
 				}}},
 		},
 		{
+			name: "rfc 4235 pval attribute carries hold",
+			file: "rfc4235_hold.xml",
+			want: &Document{Version: 2, State: StateFull, Entity: "sip:bob@example.com",
+				Dialogs: []Dialog{{
+					ID: "as7d900as8", CallID: "a84b4c76e66710", LocalTag: "1928301774", RemoteTag: "456fa",
+					Direction: DirectionRecipient, State: DialogConfirmed,
+					Local: Participant{Identity: "sip:bob@example.com", Display: "Bob",
+						Target: "sip:bob@pc33.example.com", Held: true},
+					Remote: Participant{Identity: "sip:alice@example.com", Display: "Alice",
+						Target: "sip:alice@pc22.example.com"},
+				}}},
+		},
+		{
 			name: "freeswitch rendering yes is not held",
 			file: "freeswitch_confirmed.xml",
 			want: &Document{Version: 12, State: StateFull, Entity: "sip:1001@10.0.0.5",
