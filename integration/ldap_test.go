@@ -30,10 +30,11 @@ import (
 // The searches desk phones send, from their vendors' documentation, with
 // the typed text or the caller's number in place of %:
 //
-//   - Yealink: ldap.name_filter=(|(cn=%)(sn=%)) (the phone adds * to the
-//     typed text for a prefix search), ldap.number_filter=
+//   - Yealink: ldap.name_filter=(|(cn=%)(sn=%)), ldap.number_filter=
 //     (|(telephoneNumber=%)(mobile=%)(homePhone=%)) for
-//     ldap.call_in_lookup; bind ldap.user=201@pbx.example.com.
+//     ldap.call_in_lookup; % is what the user typed, or the caller's
+//     number, followed by * in prefix mode (ldap.search_type=0, the
+//     default); bind ldap.user=201@pbx.example.com.
 //   - Snom: ldap_search_filter=(&(telephoneNumber=*)(sn=%)),
 //     ldap_number_filter=(&(telephoneNumber=%)(sn=*)); bind with the
 //     full DN uid=201,ou=users,dc=….
@@ -50,6 +51,10 @@ var phoneSearches = []struct {
 	{name: "yealink name by last name", bind: "201@pbx.example.com", filter: "(|(cn=Mul*)(sn=Mul*))", want: []string{"Alice Müller"}},
 	{name: "yealink number as the trunk sends it", bind: "201@pbx.example.com",
 		filter: "(|(telephoneNumber=+14155550132)(mobile=+14155550132)(homePhone=+14155550132))", want: []string{"Alice Müller"}},
+	{name: "yealink number in prefix mode", bind: "201@pbx.example.com",
+		filter: "(|(telephoneNumber=+14155550132*)(mobile=+14155550132*)(homePhone=+14155550132*))", want: []string{"Alice Müller"}},
+	{name: "yealink typed digits in prefix mode", bind: "201@pbx.example.com",
+		filter: "(|(telephoneNumber=415555014*)(mobile=415555014*)(homePhone=415555014*))", want: []string{"Dave Secret"}},
 	{name: "yealink number of a mobile", bind: "201@pbx.example.com",
 		filter: "(|(telephoneNumber=14155550199)(mobile=14155550199)(homePhone=14155550199))", want: []string{"Alice Müller"}},
 	{name: "yealink number of own personal contact", bind: "201@pbx.example.com",
@@ -190,7 +195,9 @@ func TestLDAPDirectoryForDeskPhones(t *testing.T) {
 
 	base := "dc=pbx,dc=example,dc=com"
 	plain, tls := "ldap://"+ldapAddr, "ldaps://"+ldapsAddr
-	search := func(uri string, extra ...string) ldapResult { return ldapsearch(t, cert, append([]string{"-H", uri}, extra...)...) }
+	search := func(uri string, extra ...string) ldapResult {
+		return ldapsearch(t, cert, append([]string{"-H", uri}, extra...)...)
+	}
 	// gldap binds its socket once serving starts: wait for it.
 	require.Eventually(t, func() bool {
 		return search(plain, "-D", "201@pbx.example.com", "-w", k201, "-b", base, "(cn=Alice*)").code == 0
@@ -274,7 +281,7 @@ func TestLDAPDirectoryForDeskPhones(t *testing.T) {
 		require.ErrorAs(t, err, &exit, string(out))
 		require.Equal(t, 53, exit.ExitCode(), string(out)) // unwillingToPerform
 	})
-	require.True(t, in.alive())
+	in.stop() // SIGTERM: the LDAP listeners close with the rest
 }
 
 // TestSubscriptionCapsConfigurable: one watcher holds 200 subscriptions

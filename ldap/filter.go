@@ -154,7 +154,13 @@ func (f *filter) matchValue(v string, isNum bool, num numberMatcher) bool {
 			// RFC 4517 §4.2.30, ignores spaces and hyphens likewise).
 			norm = digitsOf
 		}
-		return substringMatch(norm(v), norm(f.initial), mapStrings(f.any, norm), norm(f.final))
+		if substringMatch(norm(v), norm(f.initial), mapStrings(f.any, norm), norm(f.final)) {
+			return true
+		}
+		// Phones in prefix mode append * to a whole caller number
+		// (Yealink: (telephoneNumber=+14155550132*)): that number must
+		// still match however the contact's number is written.
+		return isNum && len(f.any) == 0 && f.final == "" && num(f.initial, v)
 	}
 	return false
 }

@@ -43,6 +43,9 @@ func TestFilterMatch(t *testing.T) {
 		{name: "yealink number E.164", filter: "(|(telephoneNumber=+14155550132)(mobile=+14155550132)(homePhone=+14155550132))", want: true},
 		{name: "yealink number national digits", filter: "(|(telephoneNumber=4155550199)(mobile=4155550199)(homePhone=4155550199))", want: true},
 		{name: "yealink number with trunk prefix", filter: "(|(telephoneNumber=14155550100)(mobile=14155550100)(homePhone=14155550100))", want: true},
+		{name: "yealink prefix mode, whole number", filter: "(|(telephoneNumber=+14155550132*)(mobile=+14155550132*)(homePhone=+14155550132*))", want: true},
+		{name: "yealink prefix mode, typed digits", filter: "(|(telephoneNumber=41555*)(mobile=41555*)(homePhone=41555*))", want: true},
+		{name: "yealink prefix mode, other digits", filter: "(|(telephoneNumber=41566*)(mobile=41566*)(homePhone=41566*))", want: false},
 		{name: "yealink number other", filter: "(|(telephoneNumber=4155550111)(mobile=4155550111)(homePhone=4155550111))", want: false},
 		// Snom ldap_search_filter / ldap_number_filter.
 		{name: "snom name", filter: "(&(telephoneNumber=*)(sn=Mu*))", want: true},

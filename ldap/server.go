@@ -38,6 +38,11 @@ const maxRequestBytes = 64 << 10
 // searchPage is how many contacts one directory.Search call returns.
 const searchPage = 500
 
+// maxSearches bounds the searches running at once: gldap starts a
+// goroutine per request, so a client pipelining thousands would otherwise
+// run them all; beyond it searches answer busy.
+const maxSearches = 64
+
 // Config configures a Server.
 type Config struct {
 	// Listen is the plain LDAP address (StartTLS offered when TLS is
@@ -91,6 +96,7 @@ type Server struct {
 	log     zerolog.Logger
 	numbers map[string]*phone.Normalizer // by domain; "" the default region
 	anon    map[string]bool
+	running chan struct{} // a slot per search in progress, maxSearches
 }
 
 // New validates cfg and returns a Server.
@@ -108,7 +114,8 @@ func New(cfg Config, dir searcher, keys resolver, log zerolog.Logger) (*Server, 
 	if cfg.ListenTLS != "" && cfg.TLS == nil {
 		errs = append(errs, errors.New("ldaps needs a certificate"))
 	}
-	s := &Server{cfg: cfg, dir: dir, keys: keys, log: log, numbers: map[string]*phone.Normalizer{}, anon: map[string]bool{}}
+	s := &Server{cfg: cfg, dir: dir, keys: keys, log: log, numbers: map[string]*phone.Normalizer{}, anon: map[string]bool{},
+		running: make(chan struct{}, maxSearches)}
 	for _, d := range cfg.Anonymous {
 		d = strings.ToLower(strings.TrimSpace(d))
 		if !slices.Contains(cfg.Domains, d) {
@@ -463,6 +470,13 @@ func (s *Server) search(w *gldap.ResponseWriter, r *gldap.Request, ss *sessions)
 			res.SetControls(controls...)
 		}
 		_ = w.Write(res)
+	}
+	select {
+	case s.running <- struct{}{}:
+		defer func() { <-s.running }()
+	default:
+		done(gldap.ResultBusy, "too many searches")
+		return
 	}
 	m, err := r.GetSearchMessage()
 	if err != nil {
