@@ -281,6 +281,18 @@ func TestLDAPDirectoryForDeskPhones(t *testing.T) {
 		require.ErrorAs(t, err, &exit, string(out))
 		require.Equal(t, 53, exit.ExitCode(), string(out)) // unwillingToPerform
 	})
+	t.Run("garbage keeps serving", func(t *testing.T) {
+		for _, junk := range []string{"GET / HTTP/1.1\r\n\r\n", "\x30\x84\xff\xff\xff\xff", "\x30\x05\x02\x01\x01\x63\x00"} {
+			c, err := net.Dial("tcp", ldapAddr)
+			require.NoError(t, err)
+			_, _ = c.Write([]byte(junk))
+			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_, _ = c.Read(make([]byte, 512))
+			c.Close()
+		}
+		res := search(plain, "-D", "201@pbx.example.com", "-w", k201, "-b", base, "(cn=Alice*)")
+		require.Equal(t, []string{"Alice Müller"}, res.cns(), res.out)
+	})
 	in.stop() // SIGTERM: the LDAP listeners close with the rest
 }
 

@@ -28,7 +28,7 @@ import (
 const (
 	DefaultMaxResults  = 500
 	DefaultTimeLimit   = 10 * time.Second
-	DefaultConnTimeout = 30 * time.Second
+	DefaultConnTimeout = 15 * time.Second
 )
 
 // maxRequestBytes bounds one LDAP message; phones send a few hundred
@@ -267,11 +267,12 @@ func (s *Server) newGLDAP() (*gldap.Server, error) {
 	return srv, nil
 }
 
-// logWriter passes gldap's error lines to zerolog.
+// logWriter passes gldap's error lines to zerolog at debug: they are
+// per-connection events (a phone hanging up, a read deadline), not faults.
 type logWriter struct{ log zerolog.Logger }
 
 func (l logWriter) Write(p []byte) (int, error) {
-	l.log.Warn().Str("component", "ldap").Msg(strings.TrimSpace(string(p)))
+	l.log.Debug().Msg(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
 
