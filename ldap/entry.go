@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/switchboardhq/switchboard/directory"
@@ -25,14 +26,79 @@ var attrNames = []string{
 // its superclasses, what phones' default filters expect.
 var objectClasses = []string{"top", "person", "organizationalPerson", "inetOrgPerson"}
 
-// entry is one contact as an LDAP entry. attrs is keyed by lower-case
-// attribute name.
+// entry is one contact as an LDAP entry. Attribute values are derived
+// from the contact when asked for, so that filtering thousands of
+// contacts builds no entry that is not sent.
 type entry struct {
-	dn    string
-	attrs map[string][]string
+	c    *directory.Contact
+	base string
 }
 
-func (e *entry) values(attr string) []string { return e.attrs[attr] }
+// dn is the entry's name: uid=<contact id> below the domain's base.
+func (e *entry) dn() string { return "uid=" + escapeRDN(e.c.ID) + "," + e.base }
+
+// values returns the values of the lower-case attribute attr. The phone
+// types map to the attributes phones query: work and other →
+// telephoneNumber, a team member's extension → ipPhone as well.
+func (e *entry) values(attr string) []string {
+	c := e.c
+	switch attr {
+	case "objectclass":
+		return objectClasses
+	case "uid":
+		return nonEmpty(c.ID)
+	case "cn", "displayname":
+		return nonEmpty(c.DisplayName())
+	case "sn":
+		if c.LastName != "" {
+			return nonEmpty(c.LastName)
+		}
+		return nonEmpty(c.DisplayName()) // sn is mandatory in person (RFC 4519 §3.12)
+	case "givenname":
+		return nonEmpty(c.FirstName)
+	case "o":
+		return nonEmpty(c.Company)
+	case "ou":
+		return nonEmpty(c.Department)
+	case "title":
+		return nonEmpty(c.JobTitle)
+	case "mail":
+		return nonEmpty(c.Emails...)
+	case "telephonenumber":
+		return e.phones(directory.PhoneWork, directory.PhoneOther)
+	case "mobile":
+		return e.phones(directory.PhoneMobile)
+	case "homephone":
+		return e.phones(directory.PhoneHome)
+	case "facsimiletelephonenumber":
+		return e.phones(directory.PhoneFax)
+	case "ipphone":
+		if c.Kind == directory.KindTeam {
+			return e.phones(directory.PhoneWork)
+		}
+	}
+	return nil
+}
+
+func (e *entry) phones(types ...directory.PhoneType) []string {
+	var out []string
+	for _, p := range e.c.Phones {
+		if slices.Contains(types, p.Type) {
+			out = append(out, nonEmpty(p.Number)...)
+		}
+	}
+	return out
+}
+
+func nonEmpty(vs ...string) []string {
+	var out []string
+	for _, v := range vs {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
 
 // baseDN returns the naming context of domain: pbx.example.com →
 // dc=pbx,dc=example,dc=com.
@@ -56,50 +122,8 @@ func contactDomain(c *directory.Contact) string {
 	return ""
 }
 
-// entryFor renders c below base: one entry with every number, the
-// phone types mapped to the attributes phones query (work and other →
-// telephoneNumber, a team member's extension → ipPhone as well).
-func entryFor(c *directory.Contact, base string) *entry {
-	e := &entry{dn: "uid=" + escapeRDN(c.ID) + "," + base, attrs: map[string][]string{}}
-	add := func(attr string, vs ...string) {
-		for _, v := range vs {
-			if v = strings.TrimSpace(v); v != "" {
-				e.attrs[attr] = append(e.attrs[attr], v)
-			}
-		}
-	}
-	add("objectclass", objectClasses...)
-	add("uid", c.ID)
-	name := c.DisplayName()
-	add("cn", name)
-	add("displayname", name)
-	if c.LastName != "" {
-		add("sn", c.LastName)
-	} else {
-		add("sn", name) // sn is mandatory in person (RFC 4519 §3.12)
-	}
-	add("givenname", c.FirstName)
-	add("o", c.Company)
-	add("ou", c.Department)
-	add("title", c.JobTitle)
-	add("mail", c.Emails...)
-	for _, p := range c.Phones {
-		switch p.Type {
-		case directory.PhoneMobile:
-			add("mobile", p.Number)
-		case directory.PhoneHome:
-			add("homephone", p.Number)
-		case directory.PhoneFax:
-			add("facsimiletelephonenumber", p.Number)
-		default:
-			add("telephonenumber", p.Number)
-			if c.Kind == directory.KindTeam {
-				add("ipphone", p.Number)
-			}
-		}
-	}
-	return e
-}
+// entryFor returns c as an entry below base.
+func entryFor(c *directory.Contact, base string) *entry { return &entry{c: c, base: base} }
 
 // selected returns e's attributes as the client asked for them (RFC 4511
 // §4.5.1.8: none listed or "*" means all user attributes, "1.1" none).
@@ -118,7 +142,10 @@ func (e *entry) selected(requested []string) map[string][]string {
 	out := map[string][]string{}
 	for _, name := range attrNames {
 		l := strings.ToLower(name)
-		if vs := e.attrs[l]; len(vs) > 0 && (all || want[l]) {
+		if !all && !want[l] {
+			continue
+		}
+		if vs := e.values(l); len(vs) > 0 {
 			out[name] = vs
 		}
 	}

@@ -542,23 +542,51 @@ func (s *Server) search(w *gldap.ResponseWriter, r *gldap.Request, ss *sessions)
 		max = min(int(paging.PagingSize), s.cfg.MaxResults)
 	}
 
+	rest, more, err := s.find(ctx, p, domain, f, max, start, func(e *entry) error {
+		attrs := e.selected(m.Attributes)
+		if m.TypesOnly {
+			for k := range attrs {
+				attrs[k] = nil
+			}
+		}
+		return w.Write(r.NewSearchResponseEntry(e.dn(), gldap.WithAttributes(attrs)))
+	})
+	switch {
+	case errors.Is(err, directory.ErrForbidden):
+		done(gldap.ResultInsufficientAccessRights, "this key may not read contacts")
+	case ctx.Err() != nil:
+		done(gldap.ResultTimeLimitExceeded, "")
+	case errors.Is(err, errWrite):
+		// The client is gone.
+	case err != nil:
+		s.log.Error().Err(err).Msg("ldap search")
+		done(gldap.ResultOther, "search failed")
+	case paging != nil && more:
+		done(gldap.ResultSuccess, "", &gldap.ControlPaging{Cookie: rest.encode()})
+	case paging != nil:
+		done(gldap.ResultSuccess, "", &gldap.ControlPaging{})
+	case more:
+		done(gldap.ResultSizeLimitExceeded, "")
+	default:
+		done(gldap.ResultSuccess, "")
+	}
+}
+
+// errWrite marks a failure to send an entry to the client.
+var errWrite = errors.New("write entry")
+
+// find passes emit the entries of the contacts p sees in domain that match
+// f, from start on, at most max of them. more reports a further match,
+// and rest is where it waits (the next page's cookie).
+func (s *Server) find(ctx context.Context, p directory.Principal, domain string, f *filter, max int, start pagingCookie, emit func(*entry) error) (rest pagingCookie, more bool, err error) {
 	base := baseDN(domain)
 	num := s.numberMatcher(domain)
 	q := directory.Query{Text: f.hint(), Limit: searchPage, Cursor: start.cursor}
 	skip, sent := start.skip, 0
 	for {
 		page, err := s.dir.Search(ctx, p, q)
-		switch {
-		case errors.Is(err, directory.ErrForbidden):
-			done(gldap.ResultInsufficientAccessRights, "this key may not read contacts")
-			return
-		case ctx.Err() != nil:
-			done(gldap.ResultTimeLimitExceeded, "")
-			return
-		case err != nil:
-			s.log.Error().Err(err).Msg("ldap search")
-			done(gldap.ResultOther, "search failed")
-			return
+		if err != nil {
+			return rest, false, fmt.Errorf("search %s: %w", domain, err)
 		}
 		for i := skip; i < len(page.Items); i++ {
 			c := &page.Items[i].Contact
@@ -570,37 +598,18 @@ func (s *Server) search(w *gldap.ResponseWriter, r *gldap.Request, ss *sessions)
 				continue
 			}
 			if sent == max {
-				if paging != nil {
-					done(gldap.ResultSuccess, "", &gldap.ControlPaging{Cookie: pagingCookie{cursor: q.Cursor, skip: i}.encode()})
-					return
-				}
-				done(gldap.ResultSizeLimitExceeded, "")
-				return
+				return pagingCookie{cursor: q.Cursor, skip: i}, true, nil
 			}
-			var attrs map[string][]string
-			if m.TypesOnly {
-				attrs = map[string][]string{}
-				for k := range e.selected(m.Attributes) {
-					attrs[k] = nil
-				}
-			} else {
-				attrs = e.selected(m.Attributes)
-			}
-			if err := w.Write(r.NewSearchResponseEntry(e.dn, gldap.WithAttributes(attrs))); err != nil {
-				return
+			if err := emit(e); err != nil {
+				return rest, false, fmt.Errorf("%w: %w", errWrite, err)
 			}
 			sent++
 		}
 		if page.Next == "" {
-			break
+			return rest, false, nil
 		}
 		q.Cursor, skip = page.Next, 0
 	}
-	if paging != nil {
-		done(gldap.ResultSuccess, "", &gldap.ControlPaging{})
-		return
-	}
-	done(gldap.ResultSuccess, "")
 }
 
 // rootDSE answers a base search of "" (RFC 4512 §5.1): what the server
@@ -660,8 +669,14 @@ func (s *Server) numberMatcher(domain string) numberMatcher {
 		parsed[v] = ks
 		return ks
 	}
+	digits := map[string]string{} // likewise
 	return func(want, have string) bool {
-		dw, dh := digitsOf(want), digitsOf(have)
+		dw, ok := digits[want]
+		if !ok {
+			dw = digitsOf(want)
+			digits[want] = dw
+		}
+		dh := digitsOf(have)
 		if dw == "" || dh == "" {
 			return false
 		}
