@@ -281,6 +281,14 @@ func TestLDAPDirectoryForDeskPhones(t *testing.T) {
 		require.ErrorAs(t, err, &exit, string(out))
 		require.Equal(t, 53, exit.ExitCode(), string(out)) // unwillingToPerform
 	})
+	t.Run("root DSE", func(t *testing.T) {
+		res := search(plain, "-D", "201@pbx.example.com", "-w", k201, "-b", "", "-s", "base", "(objectClass=*)", "+", "*")
+		require.Equal(t, 0, res.code, res.out)
+		require.Len(t, res.entries, 1, res.out)
+		require.Equal(t, []string{base}, res.entries[0]["namingContexts"], "only 201's own domain")
+		require.Contains(t, res.entries[0]["supportedControl"], "1.2.840.113556.1.4.319") // paged results
+		require.Contains(t, res.entries[0]["supportedExtension"], "1.3.6.1.4.1.1466.20037") // StartTLS
+	})
 	t.Run("garbage keeps serving", func(t *testing.T) {
 		for _, junk := range []string{"GET / HTTP/1.1\r\n\r\n", "\x30\x84\xff\xff\xff\xff", "\x30\x05\x02\x01\x01\x63\x00"} {
 			c, err := net.Dial("tcp", ldapAddr)
