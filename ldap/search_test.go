@@ -133,3 +133,13 @@ func BenchmarkFind(b *testing.B) {
 		})
 	}
 }
+
+func TestFindRefusesForgedCookie(t *testing.T) {
+	s, err := New(Config{Domains: []string{"pbx.example.com"}, Region: "US"}, directoryWith(t, 3), nil, zerolog.Nop())
+	require.NoError(t, err)
+	f, err := parseFilter("(cn=*)")
+	require.NoError(t, err)
+	_, _, err = s.find(context.Background(), user201, "pbx.example.com", f, 10, pagingCookie{cursor: "not-a-cursor"}, func(*entry) error { return nil })
+	var fe *directory.FieldError
+	require.ErrorAs(t, err, &fe)
+}

@@ -558,6 +558,9 @@ func (s *Server) search(w *gldap.ResponseWriter, r *gldap.Request, ss *sessions)
 		done(gldap.ResultTimeLimitExceeded, "")
 	case errors.Is(err, errWrite):
 		// The client is gone.
+	case errors.As(err, new(*directory.FieldError)):
+		// A cookie naming no directory position.
+		done(gldap.ResultUnwillingToPerform, "bad paging cookie")
 	case err != nil:
 		s.log.Error().Err(err).Msg("ldap search")
 		done(gldap.ResultOther, "search failed")
