@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The import direction (README "Layout"): cmd → edges (sip, api) →
+// The import direction (README "Layout"): cmd → edges (sip, api, ldap) →
 // callerid → directory → accounts, with presence, events, accounts, lease
 // and instance importing no other project package, and the edges never
 // reaching events, Redis or NATS. Each rule names a package (with its
@@ -38,7 +38,7 @@ var layoutRules = []struct {
 // never events (not even through another package), nor a Redis or NATS
 // client: state and messaging are wired in cmd.
 var (
-	edges          = []string{"sip", "api"}
+	edges          = []string{"sip", "api", "ldap"}
 	edgesNeverDeps = []string{"events"}
 	edgesNeverLibs = []string{"github.com/redis/", "github.com/nats-io/"}
 )

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,6 +78,16 @@ type config struct {
 	BootstrapKeyFile string
 	// SSEPerKey caps the event streams one API key holds per instance.
 	SSEPerKey int
+	// MaxSubsPerTarget and MaxSubsPerWatcher cap SIP subscriptions per
+	// watched extension and per watcher; -1: no cap.
+	MaxSubsPerTarget  int
+	MaxSubsPerWatcher int
+	// LDAPListen and LDAPSListen serve the directory to desk phones
+	// (ldap package); empty: off. LDAPAnonymous lists domains whose
+	// company contacts anonymous LDAP searches may read.
+	LDAPListen    string
+	LDAPSListen   string
+	LDAPAnonymous []string
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
@@ -84,7 +95,7 @@ type config struct {
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
 	var domains, trusted, pbxExts, pbxEvents, algs, domainRegions string
-	var callerDisplayFlag string
+	var callerDisplayFlag, ldapAnonymous string
 	fs := flag.NewFlagSet("switchboard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.SIPListen, "sip-listen", ":5060", "SIP address, served on UDP and TCP")
@@ -129,6 +140,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.SIPMaxConnsPerSource, "sip-max-conns-per-source", 128, "SIP TCP/TLS connections one address may hold (trusted CIDRs exempt); 0 no cap")
 	fs.StringVar(&c.BootstrapKeyFile, "bootstrap-key-file", "", "write a fresh store's one-time bootstrap admin key to this file (mode 0600) instead of printing it on stderr")
 	fs.IntVar(&c.SSEPerKey, "sse-streams-per-key", 8, "event streams (GET /v1/presence/stream) one API key may hold open per instance; more answer 429")
+	fs.IntVar(&c.MaxSubsPerTarget, "max-subs-per-target", 1000, "SIP subscriptions one extension may have (beyond: 403); -1 no cap")
+	fs.IntVar(&c.MaxSubsPerWatcher, "max-subs-per-watcher", 200, "SIP subscriptions one watcher (From AOR) may hold (beyond: 403); -1 no cap")
+	fs.StringVar(&c.LDAPListen, "ldap-listen", "", "read-only LDAP directory for desk phones (StartTLS with --tls-cert), e.g. :389; empty: off")
+	fs.StringVar(&c.LDAPSListen, "ldaps-listen", "", "LDAP over TLS with --tls-cert, e.g. :636; empty: off")
+	fs.StringVar(&ldapAnonymous, "ldap-anonymous", "", "domains whose company contacts anonymous LDAP searches may read, comma-separated; default none (binds only)")
 
 	// Environment first, so flags given explicitly override it.
 	var envErrs []error
@@ -170,6 +186,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			continue
 		}
 		c.DomainRegions[strings.ToLower(strings.TrimSpace(d))] = strings.ToUpper(strings.TrimSpace(r))
+	}
+	for _, d := range splitList(ldapAnonymous) {
+		c.LDAPAnonymous = append(c.LDAPAnonymous, strings.ToLower(d))
 	}
 	if cd, err := parseCallerDisplay(callerDisplayFlag, c.Domains); err != nil {
 		envErrs = append(envErrs, err)
@@ -303,6 +322,10 @@ func (c config) validate() error {
 	if c.SSEPerKey < 1 {
 		errs = append(errs, errors.New("--sse-streams-per-key must be at least 1"))
 	}
+	errs = append(errs, c.validateLDAP()...)
+	if c.MaxSubsPerTarget == 0 || c.MaxSubsPerTarget < -1 || c.MaxSubsPerWatcher == 0 || c.MaxSubsPerWatcher < -1 {
+		errs = append(errs, errors.New("--max-subs-per-target and --max-subs-per-watcher must be positive, or -1 for no cap"))
+	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
 	}
@@ -398,4 +421,26 @@ func redactURL(raw string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// validateLDAP checks the LDAP directory's flags.
+func (c config) validateLDAP() []error {
+	var errs []error
+	for flag, addr := range map[string]string{"--ldap-listen": c.LDAPListen, "--ldaps-listen": c.LDAPSListen} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", flag, addr, err))
+		}
+	}
+	if c.LDAPSListen != "" && c.TLSCert == "" {
+		errs = append(errs, errors.New("--ldaps-listen needs --tls-cert and --tls-key"))
+	}
+	for _, d := range c.LDAPAnonymous {
+		if !slices.Contains(c.Domains, d) {
+			errs = append(errs, fmt.Errorf("--ldap-anonymous %q is not a served --domain", d))
+		}
+	}
+	return errs
 }

@@ -226,6 +226,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Domains: cfg.Domains, SingleDialog: cfg.SingleDialog,
 		TrustedCIDRs: cfg.TrustedCIDRs, RateLimit: cfg.RateLimit,
 		TCPIdleTimeout: offIfZero(cfg.SIPTCPIdleTimeout), MaxConnsPerSource: offIfZero(cfg.SIPMaxConnsPerSource),
+		MaxSubscriptionsPerTarget: cfg.MaxSubsPerTarget, MaxSubscriptionsPerWatcher: cfg.MaxSubsPerWatcher,
 	}, deps, log)
 	if err != nil {
 		return err
@@ -275,6 +276,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("index caller-id numbers: %w", err)
 	}
 	apiSrv.SetCallerID(lookup)
+	ldapSrv, err := newLDAP(cfg, certs, dir, keys, log)
+	if err != nil {
+		return err
+	}
 	core.SetCallerResolver(callerNames{lookup: lookup, policy: cfg.CallerDisplay})
 	br := &bridge{bus: bus, core: core, log: log.With().Str("component", "bridge").Logger()}
 	core.Watch(edge.Changed)
@@ -324,6 +329,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	if certs != nil {
 		g.Go(func() error { reloadOnHangup(gctx, certs, log); return nil })
+	}
+	if ldapSrv != nil {
+		g.Go(func() error { return ldapSrv.Run(gctx) })
 	}
 	g.Go(func() error {
 		if err := httpSrv.Serve(ln.http); err != nil && !errors.Is(err, http.ErrServerClosed) {
