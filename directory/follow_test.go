@@ -77,15 +77,13 @@ func TestChangesReachTheOtherInstance(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		e, err := b.Get(ctx, alice, c.ID)
-		return err == nil && len(e.Marks) == 1
+		groups, _ := b.ListGroups(ctx, alice)
+		return err == nil && len(e.Marks) == 1 && slices.Contains(groups, g)
 	}, time.Second, 5*time.Millisecond, "B follows A within 1 s")
 	ha1, ok, err := b.HA1(ctx, "201", "pbx.example.com", "MD5")
 	require.NoError(t, err)
 	assert.True(t, ok)
 	assert.NotEmpty(t, ha1)
-	groups, err := b.ListGroups(ctx, alice)
-	require.NoError(t, err)
-	assert.Contains(t, groups, g)
 	page, err := b.Search(ctx, alice, Query{Text: "secret"})
 	require.NoError(t, err)
 	require.Len(t, page.Items, 1)
