@@ -286,7 +286,7 @@ func TestLDAPDirectoryForDeskPhones(t *testing.T) {
 		require.Equal(t, 0, res.code, res.out)
 		require.Len(t, res.entries, 1, res.out)
 		require.Equal(t, []string{base}, res.entries[0]["namingContexts"], "only 201's own domain")
-		require.Contains(t, res.entries[0]["supportedControl"], "1.2.840.113556.1.4.319") // paged results
+		require.Contains(t, res.entries[0]["supportedControl"], "1.2.840.113556.1.4.319")   // paged results
 		require.Contains(t, res.entries[0]["supportedExtension"], "1.3.6.1.4.1.1466.20037") // StartTLS
 	})
 	t.Run("garbage keeps serving", func(t *testing.T) {
