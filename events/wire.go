@@ -41,6 +41,7 @@ const (
 	StatusLunch        = "lunch"
 	StatusBusinessTrip = "business_trip"
 	StatusUnavailable  = "unavailable"
+	StatusMeeting      = "meeting"
 )
 
 // ContactEvent types.
@@ -107,7 +108,7 @@ func (e PresenceEvent) Validate() error {
 	if !oneOf(e.Line, "", LineOffline, LineIdle, LineRinging, LineInCall, LineOnHold) {
 		return fmt.Errorf("line %q: %w", e.Line, ErrInvalidEvent)
 	}
-	if !oneOf(e.Status, "", StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable) {
+	if !oneOf(e.Status, "", StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable, StatusMeeting) {
 		return fmt.Errorf("status %q: %w", e.Status, ErrInvalidEvent)
 	}
 	if _, err := PresenceSubject(e.Domain, e.Extension); err != nil {

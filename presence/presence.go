@@ -68,12 +68,15 @@ const (
 	StatusLunch        Status = "lunch"
 	StatusBusinessTrip Status = "business_trip"
 	StatusUnavailable  Status = "unavailable"
+	// StatusMeeting is set by the user's calendar while it says they are
+	// busy (see Record.Calendar), or by hand.
+	StatusMeeting Status = "meeting"
 )
 
 // Valid reports whether s is one of the defined statuses.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable:
+	case StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable, StatusMeeting:
 		return true
 	}
 	return false
@@ -94,6 +97,8 @@ func (s Status) Label() string {
 		return "Business trip"
 	case StatusUnavailable:
 		return "Unavailable"
+	case StatusMeeting:
+		return "In a meeting"
 	}
 	return string(s)
 }
