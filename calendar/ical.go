@@ -18,7 +18,7 @@ import (
 const (
 	// maxIterations bounds the recurrence instances generated over a whole
 	// feed (a daily event since 2010 is about 6,000).
-	maxIterations = 2_000_000
+	maxIterations = 1_000_000
 	// maxBlocks bounds the merged busy blocks kept for one user.
 	maxBlocks = 5000
 )
@@ -38,6 +38,10 @@ var errTooComplex = errors.New("too many recurrences to expand")
 // first VTIMEZONE), else in fallback. A malformed event is skipped; a
 // stream that is not iCalendar is an error.
 func ParseBusy(r io.Reader, from, to time.Time, fallback *time.Location) ([]presence.Busy, error) {
+	return parseBusy(r, from, to, fallback, maxIterations)
+}
+
+func parseBusy(r io.Reader, from, to time.Time, fallback *time.Location, budget int) ([]presence.Busy, error) {
 	cal, err := ical.NewDecoder(r).Decode()
 	if err != nil {
 		return nil, fmt.Errorf("read icalendar: %w", err)
@@ -45,7 +49,7 @@ func ParseBusy(r io.Reader, from, to time.Time, fallback *time.Location) ([]pres
 	if fallback == nil {
 		fallback = time.UTC
 	}
-	p := &parser{zones: newZones(cal, fallback), from: from, to: to, budget: maxIterations}
+	p := &parser{zones: newZones(cal, fallback), from: from, to: to, budget: budget}
 
 	// RFC 5545 §3.8.4.4: instances with a RECURRENCE-ID replace the
 	// instance of the same UID they name.
