@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/switchboardhq/switchboard/calendar"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -114,6 +115,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	srv := New(Deps{
 		Presence: presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop()), Keys: directory.NewKeys(directory.NewMemKeyStore()),
 		Directory: svc, Metrics: http.NotFoundHandler(),
+		Calendar: calendar.New(calendar.Config{}, calendar.NewMemStore(), nil, zerolog.Nop()),
 	}, zerolog.Nop())
 
 	for _, route := range registered {
