@@ -71,6 +71,10 @@ type config struct {
 	BootstrapKeyFile string
 	// SSEPerKey caps the event streams one API key holds per instance.
 	SSEPerKey int
+	// CalendarInterval is how often users' calendar feeds are read.
+	CalendarInterval time.Duration
+	// CalendarAllowPrivate lets calendar feeds live on private addresses.
+	CalendarAllowPrivate bool
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
@@ -123,6 +127,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.SIPMaxConnsPerSource, "sip-max-conns-per-source", 128, "SIP TCP/TLS connections one address may hold (trusted CIDRs exempt); 0 no cap")
 	fs.StringVar(&c.BootstrapKeyFile, "bootstrap-key-file", "", "write a fresh store's one-time bootstrap admin key to this file (mode 0600) instead of printing it on stderr")
 	fs.IntVar(&c.SSEPerKey, "sse-streams-per-key", 8, "event streams (GET /v1/presence/stream) one API key may hold open per instance; more answer 429")
+	fs.DurationVar(&c.CalendarInterval, "calendar-interval", 5*time.Minute, "how often each user's calendar feed is read")
+	fs.BoolVar(&c.CalendarAllowPrivate, "calendar-allow-private", false, "let calendar feeds live on loopback, private and link-local addresses (an on-premises Nextcloud); off, users cannot point Switchboard at its own network")
 
 	// Environment first, so flags given explicitly override it.
 	var envErrs []error
@@ -299,6 +305,9 @@ func (c config) validate() error {
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
+	}
+	if c.CalendarInterval < 30*time.Second {
+		errs = append(errs, errors.New("--calendar-interval must be at least 30s"))
 	}
 	return errors.Join(errs...)
 }
