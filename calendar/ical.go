@@ -41,7 +41,17 @@ func ParseBusy(r io.Reader, from, to time.Time, fallback *time.Location) ([]pres
 	return parseBusy(r, from, to, fallback, maxIterations)
 }
 
-func parseBusy(r io.Reader, from, to time.Time, fallback *time.Location, budget int) ([]presence.Busy, error) {
+// errMalformed reports a feed that made the iCalendar or recurrence code
+// panic: go-ical indexes past the end of some malformed content lines
+// (the fuzz corpus holds one), and a feed is anyone's input.
+var errMalformed = errors.New("malformed icalendar")
+
+func parseBusy(r io.Reader, from, to time.Time, fallback *time.Location, budget int) (busy []presence.Busy, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			busy, err = nil, fmt.Errorf("%w: %v", errMalformed, v)
+		}
+	}()
 	cal, err := ical.NewDecoder(r).Decode()
 	if err != nil {
 		return nil, fmt.Errorf("read icalendar: %w", err)

@@ -96,6 +96,7 @@ func TestParseBusyRejectsGarbage(t *testing.T) {
 		"<!DOCTYPE html><html><body>Please sign in</body></html>",
 		"",
 		"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n",
+		"0;0=", // makes go-ical panic: recovered into an error
 	} {
 		_, err := ParseBusy(strings.NewReader(body), utc("2026-12-01T00:00:00Z"), utc("2026-12-31T00:00:00Z"), time.UTC)
 		assert.Error(t, err, "%q", body)
