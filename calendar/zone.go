@@ -2,6 +2,8 @@ package calendar
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -35,36 +37,35 @@ func (z locZone) wall(t time.Time) time.Time {
 	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), 0, time.UTC)
 }
 
-// observance is one STANDARD or DAYLIGHT part of a VTIMEZONE: from each
-// onset (local time, before the change) the offset is to.
-type observance struct {
-	onsets   *rrule.Set
-	from, to time.Duration
+// transition is an onset of a VTIMEZONE observance: from wall time at
+// (before the change) the offset is off.
+type transition struct {
+	at  time.Time
+	off time.Duration
 }
 
 // vtimezone is a zone defined only by its VTIMEZONE component, as
 // Microsoft 365 writes them under Windows names ("W. Europe Standard Time").
+// Its transitions are expanded once, so placing a time is a binary search.
 type vtimezone struct {
-	obs []observance
+	trans []transition // by at
+	first time.Duration // before the first transition
 }
 
+// The years a VTIMEZONE's rules are expanded over.
+var (
+	zoneFrom  = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	zoneUntil = time.Date(2150, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // offsetAt is the UTC offset in force at wall time w: that of the latest
-// onset at or before w, else the "from" offset of the earliest observance.
+// onset at or before w.
 func (z *vtimezone) offsetAt(w time.Time) time.Duration {
-	var best, first time.Time
-	var off, firstFrom time.Duration
-	for _, o := range z.obs {
-		if t := o.onsets.Before(w, true); !t.IsZero() && (best.IsZero() || t.After(best)) {
-			best, off = t, o.to
-		}
-		if d := o.onsets.GetDTStart(); first.IsZero() || d.Before(first) {
-			first, firstFrom = d, o.from
-		}
+	i := sort.Search(len(z.trans), func(i int) bool { return z.trans[i].at.After(w) })
+	if i == 0 {
+		return z.first
 	}
-	if best.IsZero() {
-		return firstFrom
-	}
-	return off
+	return z.trans[i-1].off
 }
 
 func (z *vtimezone) instant(w time.Time) time.Time { return w.Add(-z.offsetAt(w)) }
@@ -137,6 +138,7 @@ func (zs zones) lookup(tzid string) (zone, bool) {
 
 func parseVTimezone(c *ical.Component) (*vtimezone, bool) {
 	z := &vtimezone{}
+	var firstStart time.Time
 	for _, o := range c.Children {
 		if o.Name != "STANDARD" && o.Name != "DAYLIGHT" {
 			continue
@@ -179,9 +181,19 @@ func parseVTimezone(c *ical.Component) (*vtimezone, bool) {
 				}
 			}
 		}
-		z.obs = append(z.obs, observance{onsets: set, from: from, to: to})
+		onsets := set.Between(zoneFrom, zoneUntil, true)
+		if start.Before(zoneFrom) {
+			onsets = append(onsets, start) // a single onset before 1970
+		}
+		for _, t := range onsets {
+			z.trans = append(z.trans, transition{at: t, off: to})
+		}
+		if firstStart.IsZero() || start.Before(firstStart) {
+			firstStart, z.first = start, from
+		}
 	}
-	return z, len(z.obs) > 0
+	slices.SortFunc(z.trans, func(a, b transition) int { return a.at.Compare(b.at) })
+	return z, len(z.trans) > 0
 }
 
 // parseOffset reads a UTC offset such as "+0100" or "-053000".
