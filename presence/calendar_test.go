@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -69,4 +70,21 @@ func TestSetCalendarUnchangedAndInvalid(t *testing.T) {
 
 	err := s.SetCalendar(ctx, alice, []Busy{{Start: now, End: now}})
 	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+// TestCalendarOutlivesRedisExpiry: a record holding only coming meetings
+// stays in Redis until they are over, so the status still flips.
+func TestCalendarOutlivesRedisExpiry(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := testRedis(t)
+	store := NewRedisStore(rdb, prefix)
+	s := New(Config{}, store, zerolog.Nop())
+	start := time.Now().Add(3 * time.Hour)
+	require.NoError(t, s.SetCalendar(ctx, alice, []Busy{{Start: start, End: start.Add(time.Hour)}}))
+	ttl, err := rdb.PTTL(ctx, store.key(alice)).Result()
+	require.NoError(t, err)
+	assert.Greater(t, ttl, 4*time.Hour, "kept until the meeting ends, plus the grace")
+	due, err := store.Due(ctx, start)
+	require.NoError(t, err)
+	assert.Contains(t, due, alice, "due when the meeting starts")
 }
