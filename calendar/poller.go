@@ -167,6 +167,12 @@ func (s *Service) Poll(ctx context.Context, aor presence.AOR) error {
 	}
 	if res.err == nil {
 		s.tellPresence(ctx, f)
+		// A Delete between our store update and the push above cleared
+		// presence first: clear it again rather than leave its meetings.
+		if _, err := s.store.Get(ctx, aor); errors.Is(err, ErrNotFound) {
+			f.Busy = nil
+			s.tellPresence(ctx, f)
+		}
 	}
 	return nil
 }
