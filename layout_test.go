@@ -32,6 +32,7 @@ var layoutRules = []struct {
 	{"instance", nil},
 	{"directory", []string{"accounts"}},
 	{"callerid", []string{"directory", "accounts"}},
+	{"calendar", []string{"presence"}},
 }
 
 // edges are the protocol edges. They may import the domain packages, but

@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/calendar"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -115,6 +116,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	srv := New(Deps{
 		Presence: presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop()), Keys: accounts.NewKeys(accounts.NewMemKeyStore()),
 		Directory: svc, Metrics: http.NotFoundHandler(),
+		Calendar: calendar.New(calendar.Config{}, calendar.NewMemStore(), nil, zerolog.Nop()),
 	}, zerolog.Nop())
 
 	for _, route := range registered {

@@ -217,7 +217,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !req.Status.Valid() {
-		writeError(w, http.StatusBadRequest, "invalid", "status must be one of available, away, dnd, lunch, business_trip, unavailable", "status")
+		writeError(w, http.StatusBadRequest, "invalid", "status must be one of available, away, dnd, lunch, business_trip, unavailable, meeting", "status")
 		return
 	}
 	if len(req.Note) > 200 {

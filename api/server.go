@@ -74,6 +74,11 @@ type Deps struct {
 	StreamRecheck time.Duration
 	// Timeouts bound slow clients; zero fields take the defaults.
 	Timeouts Timeouts
+	// Calendar serves users' calendar feeds and availability when set.
+	Calendar calendarService
+	// WatchPolicy, when set, restricts who sees a colleague's
+	// availability, as it does their presence over SIP.
+	WatchPolicy watchPolicy
 }
 
 // Defaults of Deps and Timeouts.
@@ -244,6 +249,7 @@ func (s *Server) routes() {
 	s.directoryRoutes()
 	s.callerIDRoutes()
 	s.keyRoutes()
+	s.calendarRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -43,6 +43,7 @@ const (
 	StatusUnavailable  = "unavailable"
 	// StatusOffline: the line is offline, whatever status the user chose.
 	StatusOffline = "offline"
+	StatusMeeting = "meeting"
 )
 
 // ContactEvent types.
@@ -109,7 +110,7 @@ func (e PresenceEvent) Validate() error {
 	if !oneOf(e.Line, "", LineOffline, LineIdle, LineRinging, LineInCall, LineOnHold) {
 		return fmt.Errorf("line %q: %w", e.Line, ErrInvalidEvent)
 	}
-	if !oneOf(e.Status, "", StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable, StatusOffline) {
+	if !oneOf(e.Status, "", StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable, StatusOffline, StatusMeeting) {
 		return fmt.Errorf("status %q: %w", e.Status, ErrInvalidEvent)
 	}
 	if _, err := PresenceSubject(e.Domain, e.Extension); err != nil {

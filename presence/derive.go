@@ -59,6 +59,9 @@ func Derive(r *Record, now time.Time) View {
 	if status != nil && (status.Until.IsZero() || status.Until.After(now)) {
 		v.Status, v.Note, v.Until = status.Status, status.Note, status.Until
 	}
+	if v.Status == StatusAvailable && r.inMeeting(now) {
+		v.Status = StatusMeeting
+	}
 
 	slices.SortStableFunc(dialogs, func(a, b Dialog) int {
 		if c := cmp.Compare(dialogRank(a), dialogRank(b)); c != 0 {

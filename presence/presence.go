@@ -71,12 +71,15 @@ const (
 	// StatusOffline is what watchers see of a user whose line is offline
 	// (see Derive), whatever status the user chose; no one sets it.
 	StatusOffline Status = "offline"
+	// StatusMeeting is set by the user's calendar while it says they are
+	// busy (see Record.Calendar), or by hand.
+	StatusMeeting Status = "meeting"
 )
 
 // Valid reports whether s is one of the defined statuses.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable:
+	case StatusAvailable, StatusAway, StatusDND, StatusLunch, StatusBusinessTrip, StatusUnavailable, StatusMeeting:
 		return true
 	}
 	return false
@@ -99,6 +102,8 @@ func (s Status) Label() string {
 		return "Unavailable"
 	case StatusOffline:
 		return "Offline"
+	case StatusMeeting:
+		return "In a meeting"
 	}
 	return string(s)
 }

@@ -51,7 +51,10 @@ type Record struct {
 	// Status is the status set through the API, as opposed to one published
 	// by a softphone.
 	Status *UserStatus `json:"status,omitempty"`
-	View   View        `json:"view"`
+	// Calendar is the user's coming busy time from their calendar feed
+	// (see SetCalendar), a separate input combined in Derive.
+	Calendar []Busy `json:"calendar,omitempty"`
+	View     View   `json:"view"`
 	// Next is when the record next changes by itself; stores index it.
 	Next time.Time `json:"next,omitzero"`
 }
@@ -74,6 +77,7 @@ func (r Record) Clone() Record {
 		s := *r.Status
 		r.Status = &s
 	}
+	r.Calendar = slices.Clone(r.Calendar)
 	r.View.Dialogs = slices.Clone(r.View.Dialogs)
 	return r
 }
@@ -137,6 +141,7 @@ func (r *Record) prune(now time.Time, maxRinging time.Duration) {
 	if r.Status != nil && !r.Status.Until.IsZero() && !r.Status.Until.After(now) {
 		r.Status = nil
 	}
+	r.Calendar = slices.DeleteFunc(r.Calendar, func(b Busy) bool { return !b.End.After(now) })
 }
 
 func (r *Record) tombstoned(key string) bool {
@@ -157,5 +162,5 @@ func (r *Record) bury(key string, now time.Time) {
 
 // Empty reports whether the record holds nothing worth keeping.
 func (r *Record) Empty() bool {
-	return len(r.Bindings) == 0 && len(r.Publications) == 0 && len(r.Tombstones) == 0 && r.Status == nil
+	return len(r.Bindings) == 0 && len(r.Publications) == 0 && len(r.Tombstones) == 0 && r.Status == nil && len(r.Calendar) == 0
 }

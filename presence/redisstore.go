@@ -111,6 +111,9 @@ func recordExpiry(r *Record) time.Time {
 	if r.Status != nil {
 		last = later(last, r.Status.Until)
 	}
+	for _, b := range r.Calendar {
+		last = later(last, b.End) // the meeting must still flip the status
+	}
 	if last.IsZero() {
 		last = time.Now()
 	}

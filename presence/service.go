@@ -449,7 +449,7 @@ func (s *Service) update(ctx context.Context, aor AOR, fn func(*Record, time.Tim
 			change = &Change{View: v, Prev: prev}
 		}
 		r.View = v
-		r.Next = r.Deadline(s.cfg.MaxRinging)
+		r.Next = earliest(r.Deadline(s.cfg.MaxRinging), r.calendarDeadline(now))
 		return nil
 	})
 	if err != nil {

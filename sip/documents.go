@@ -60,6 +60,8 @@ func activityOf(st presence.Status) string {
 		return "travel"
 	case presence.StatusUnavailable:
 		return "permanent-absence"
+	case presence.StatusMeeting:
+		return "meeting"
 	}
 	return ""
 }

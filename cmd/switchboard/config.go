@@ -88,6 +88,10 @@ type config struct {
 	LDAPListen    string
 	LDAPSListen   string
 	LDAPAnonymous []string
+	// CalendarInterval is how often users' calendar feeds are read.
+	CalendarInterval time.Duration
+	// CalendarAllowPrivate lets calendar feeds live on private addresses.
+	CalendarAllowPrivate bool
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
@@ -145,6 +149,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.LDAPListen, "ldap-listen", "", "read-only LDAP directory for desk phones (StartTLS with --tls-cert), e.g. :389; empty: off")
 	fs.StringVar(&c.LDAPSListen, "ldaps-listen", "", "LDAP over TLS with --tls-cert, e.g. :636; empty: off")
 	fs.StringVar(&ldapAnonymous, "ldap-anonymous", "", "domains whose company contacts anonymous LDAP searches may read, comma-separated; default none (binds only)")
+	fs.DurationVar(&c.CalendarInterval, "calendar-interval", 5*time.Minute, "how often each user's calendar feed is read")
+	fs.BoolVar(&c.CalendarAllowPrivate, "calendar-allow-private", false, "let calendar feeds live on loopback, private and link-local addresses (an on-premises Nextcloud); off, users cannot point Switchboard at its own network")
 
 	// Environment first, so flags given explicitly override it.
 	var envErrs []error
@@ -328,6 +334,9 @@ func (c config) validate() error {
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
+	}
+	if c.CalendarInterval < 30*time.Second {
+		errs = append(errs, errors.New("--calendar-interval must be at least 30s"))
 	}
 	return errors.Join(errs...)
 }

@@ -250,6 +250,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return nil
 	}
 
+	cal, closeCal, err := newCalendar(cfg, rdb, core, log)
+	if err != nil {
+		return err
+	}
+	defer closeCal()
+
 	keys := accounts.NewKeys(ds.keys)
 	// A revocation goes through the directory's change log, so every
 	// instance drops the key from its cache at once.
@@ -268,6 +274,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Subscriptions: edge, // the user-delete report counts SIP subscriptions
 		NATSURL:       redactURL(natsURL),
 		Metrics:       promhttp.HandlerFor(newMetrics(edge, bus, storeHist), promhttp.HandlerOpts{}),
+		Calendar:      cal,
+		WatchPolicy:   calendarPolicy(deps.Policy),
 	}, log)
 	// The caller-ID index follows every contact change; build it after
 	// the event observer is set (the directory keeps the first observer).
@@ -313,6 +321,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return core.Run(gctx) })
 	g.Go(func() error { return dir.Run(gctx) })
+	g.Go(func() error { return cal.Run(gctx) })
 	sipDone := make(chan struct{})
 	g.Go(func() error {
 		defer close(sipDone)

@@ -12,6 +12,8 @@ package main
 //	sb:instance:{instance}                  token of the process running an instance id
 //	sb:sipauth:nonce-secret:{period}        digest nonce secret shared by the instances
 //	sb:dir:seq, sb:dir:log                  the directory's change log (a stream)
+//	sb:cal:feed:{domain}:{user}, sb:cal:due users' calendar feeds (calendar/store_redis.go)
+//	sb:lease:cal:{aor}                      instance reading a user's calendar feed
 const (
 	// presencePrefix: presence records, the due set and each instance's
 	// SIP subscriptions.
@@ -24,4 +26,8 @@ const (
 	instancePrefix = "sb:instance:"
 	// sipAuthSecretPrefix: the digest nonce secret of each period.
 	sipAuthSecretPrefix = "sb:sipauth:nonce-secret:"
+	// calendarPrefix: users' calendar feeds and their poll schedule.
+	calendarPrefix = "sb:cal:"
+	// calendarLeasePrefix: which instance reads a user's calendar feed.
+	calendarLeasePrefix = "sb:lease:cal:"
 )
