@@ -154,6 +154,7 @@ type job struct {
 	aor    presence.AOR
 	raw    []presence.Dialog // raw dialog reports, before caller enrichment
 	trans  *Transition
+	forget bool // the user was deleted
 }
 
 // Service derives per-user call history from dialog events and serves
@@ -285,6 +286,8 @@ func (s *Service) work(ctx context.Context, j job) {
 	defer cancel()
 	var err error
 	switch {
+	case j.forget:
+		err = s.DeleteUser(ctx, j.aor.String())
 	case j.trans != nil:
 		err = s.step(ctx, j.at, *j.trans)
 	default:
@@ -472,7 +475,7 @@ func (s *Service) draft(ctx context.Context, aor presence.AOR, d presence.Dialog
 	}
 	c := Call{
 		ID: callRecordID(aor, d.Key(), started), User: aor.String(), Direction: direction(d),
-		Number: numberOf(uri), URI: uri, Started: started.UTC(), CallID: l.CallID,
+		Number: NumberOf(uri), URI: uri, Started: started.UTC(), CallID: l.CallID,
 	}
 	c.Name = d.Remote.Display // what colleagues see, so the user may too
 	if s.names != nil && c.Number != "" {
@@ -815,6 +818,17 @@ func (s *Service) DeleteUser(ctx context.Context, user string) error {
 	return nil
 }
 
+// Forget queues the deletion of everything kept for user (ext@domain),
+// for a directory observer that must not block. Work for the user queued
+// before it is done first.
+func (s *Service) Forget(user string) {
+	aor, err := presence.ParseAOR(user)
+	if err != nil {
+		return
+	}
+	s.enqueue(job{at: s.now(), aor: aor, forget: true})
+}
+
 // callRecordID names the record of one leg: the same leg (extension,
 // dialog, start) gets the same ID on every instance.
 func callRecordID(aor presence.AOR, key string, started time.Time) string {
@@ -822,8 +836,8 @@ func callRecordID(aor presence.AOR, key string, started time.Time) string {
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(h[:10]))
 }
 
-// numberOf is the user part of a SIP or tel URI ("sip:+334…@host;…").
-func numberOf(uri string) string {
+// NumberOf is the user part of a SIP or tel URI ("sip:+334…@host;…").
+func NumberOf(uri string) string {
 	s := strings.TrimSpace(uri)
 	if i := strings.IndexByte(s, '<'); i >= 0 {
 		s = s[i+1:]

@@ -12,6 +12,7 @@ package main
 //	sb:instance:{instance}                  token of the process running an instance id
 //	sb:sipauth:nonce-secret:{period}        digest nonce secret shared by the instances
 //	sb:dir:seq, sb:dir:log                  the directory's change log (a stream)
+//	sb:calls:...                            call history and block lists (calls/store_redis.go)
 const (
 	// presencePrefix: presence records, the due set and each instance's
 	// SIP subscriptions.
@@ -24,4 +25,6 @@ const (
 	instancePrefix = "sb:instance:"
 	// sipAuthSecretPrefix: the digest nonce secret of each period.
 	sipAuthSecretPrefix = "sb:sipauth:nonce-secret:"
+	// callsPrefix: call history, block lists, live call legs (calls).
+	callsPrefix = "sb:calls:"
 )
