@@ -292,7 +292,7 @@ func (s *Service) work(ctx context.Context, j job) {
 		err = s.step(ctx, j.at, *j.trans)
 	default:
 		for _, d := range j.raw {
-			if err = s.report(ctx, j.aor, d); err != nil {
+			if err = s.report(ctx, j.at, j.aor, d); err != nil {
 				break
 			}
 		}
@@ -311,6 +311,10 @@ type leg struct {
 	Started  time.Time `json:"started,omitzero"`
 	Answered time.Time `json:"answered,omitzero"`
 	Ended    bool      `json:"ended,omitempty"`
+	// EndedAt tells a late or repeated report of the ended leg (another
+	// instance's, a retransmission) from a new call reusing its dialog
+	// id, which can only start after it.
+	EndedAt time.Time `json:"ended_at,omitzero"`
 }
 
 func legKey(aor presence.AOR, key string) string { return "leg:" + aor.String() + ":" + key }
@@ -352,11 +356,11 @@ func getJSON[T any](ctx context.Context, st Store, key string) (T, error) {
 // report folds one raw dialog report into its leg: the first number
 // reported wins, and a terminated report says why (RFC 4235 §4.1 event
 // and code).
-func (s *Service) report(ctx context.Context, aor presence.AOR, d presence.Dialog) error {
+func (s *Service) report(ctx context.Context, at time.Time, aor presence.AOR, d presence.Dialog) error {
 	return updateJSON(ctx, s.store, legKey(aor, d.Key()), s.cfg.LegTTL, func(l *leg) error {
 		if l.Ended {
-			if d.State == presence.DialogTerminated {
-				return errKeep // a repeated end
+			if d.State == presence.DialogTerminated || !at.After(l.EndedAt) {
+				return errKeep // a repeated or late report of the ended leg
 			}
 			*l = leg{} // the key is reused by a new call
 		}
@@ -394,7 +398,11 @@ func (s *Service) step(ctx context.Context, at time.Time, t Transition) error {
 		first := false
 		var l leg
 		err := updateJSON(ctx, s.store, key, s.cfg.LegTTL, func(x *leg) error {
+			first = false
 			if x.Ended {
+				if !d.Started.After(x.EndedAt) {
+					return errKeep // another instance's view of the ended leg
+				}
 				*x = leg{}
 			}
 			first = x.Started.IsZero()
@@ -421,7 +429,7 @@ func (s *Service) step(ctx context.Context, at time.Time, t Transition) error {
 		first := false
 		var l leg
 		err := updateJSON(ctx, s.store, key, s.cfg.LegTTL, func(x *leg) error {
-			first = x.Answered.IsZero()
+			first = x.Answered.IsZero() && !x.Ended
 			if !first {
 				return errKeep
 			}
@@ -444,11 +452,12 @@ func (s *Service) step(ctx context.Context, at time.Time, t Transition) error {
 		var l leg
 		first := false
 		err := updateJSON(ctx, s.store, key, time.Hour, func(x *leg) error {
+			first = false
 			if x.Ended {
 				return errKeep
 			}
 			first = true
-			x.Ended = true
+			x.Ended, x.EndedAt = true, at
 			if x.Started.IsZero() {
 				x.Started = d.Started
 			}

@@ -348,3 +348,54 @@ func TestBlockList(t *testing.T) {
 	require.Len(t, list, 1)
 	assert.Equal(t, "+33612345678", list[0].Number)
 }
+
+// TestSameLegEndedTwiceRecordedOnce: two instances that each derive the
+// whole call (their presence state not shared, so each ends the leg)
+// still write one record and announce one end, as the leg and the book
+// refuse a second writer.
+func TestSameLegEndedTwiceRecordedOnce(t *testing.T) {
+	st := NewMemStore()
+	a := newRig(t, st, presence.NewMemStore(), nil)
+	b := newRig(t, st, presence.NewMemStore(), nil)
+	for _, s := range []presence.DialogState{presence.DialogEarly, presence.DialogConfirmed, presence.DialogTerminated} {
+		a.publish("201", dlg("x", "call-x", presence.DirectionRecipient, s, caller))
+		b.publish("201", dlg("x", "call-x", presence.DirectionRecipient, s, caller))
+	}
+	a.wait("201@pbx.test", 1)
+	ends := func() int {
+		n := 0
+		for _, r := range []*rig{a, b} {
+			for _, ev := range r.eventsOf("201@pbx.test") {
+				if ev.Type == EventEnded {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	// Both legs' work is done once both instances announced or skipped:
+	// wait for the leg document to say ended and the queues to drain.
+	require.Eventually(t, func() bool { return ends() >= 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Never(t, func() bool {
+		p, _ := a.calls.List(context.Background(), "201@pbx.test", Query{})
+		return len(p.Calls) != 1 || ends() != 1
+	}, 300*time.Millisecond, 10*time.Millisecond)
+}
+
+func TestRetentionDays(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(Config{Retention: 48 * time.Hour}, NewMemStore(), nil, zerolog.Nop())
+	require.NoError(t, err)
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	for i, age := range []time.Duration{72 * time.Hour, time.Hour} {
+		c := Call{ID: string(rune('a' + i)), User: "201@pbx.test", Started: now.Add(-age), Ended: now.Add(-age), Outcome: Missed}
+		written, err := s.insert(ctx, c)
+		require.NoError(t, err)
+		assert.Equal(t, age < 48*time.Hour, written, "a call older than the retention is not kept")
+	}
+	now = now.Add(48 * time.Hour)
+	p, err := s.List(ctx, "201@pbx.test", Query{})
+	require.NoError(t, err)
+	assert.Empty(t, p.Calls, "the hour-old call is past the retention 48 h later")
+}
