@@ -268,10 +268,16 @@ func (s *Server) block(ctx context.Context, h *calls.Service, p directory.Princi
 	if box := s.callers.Load(); box != nil && s.deps.Directory != nil {
 		res, found := box.Resolve(ctx, number, user)
 		if found && !res.Ambiguous && res.ContactID != "" && res.Rank >= phone.RankNationalNumber {
-			if err := s.deps.Directory.Mark(ctx, p, res.ContactID, directory.GroupBlocked, true); err != nil {
+			err := s.deps.Directory.Mark(ctx, p, res.ContactID, directory.GroupBlocked, true)
+			switch {
+			case err == nil:
+				return blockJSON{Blocked: "contact", ContactID: res.ContactID}, nil
+			case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrForbidden):
+				// A contact this key may not mark (a company contact
+				// without company:read): the number is blocked instead.
+			default:
 				return blockJSON{}, err
 			}
-			return blockJSON{Blocked: "contact", ContactID: res.ContactID}, nil
 		}
 	}
 	b, err := h.Block(ctx, user, number)

@@ -172,6 +172,9 @@ type Service struct {
 
 	dropped atomic.Uint64
 
+	normMu    sync.Mutex        // guards normCache
+	normCache map[string]string // "region number" → block-list key, "" when invalid
+
 	mu      sync.RWMutex // guards onEvent
 	onEvent func(Event)
 }
@@ -180,7 +183,7 @@ type Service struct {
 func New(cfg Config, store Store, names Namer, log zerolog.Logger) (*Service, error) {
 	cfg.setDefaults()
 	s := &Service{cfg: cfg, store: store, names: names, log: log.With().Str("component", "calls").Logger(),
-		norm: map[string]*phone.Normalizer{}, now: time.Now}
+		norm: map[string]*phone.Normalizer{}, normCache: map[string]string{}, now: time.Now}
 	regions := []string{cfg.DefaultRegion}
 	for _, r := range cfg.DomainRegions {
 		regions = append(regions, r)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
@@ -171,4 +172,46 @@ func TestBoltSweep(t *testing.T) {
 	got, err := s.Get(ctx, "b")
 	require.NoError(t, err)
 	assert.Equal(t, "b", string(got))
+}
+
+// BenchmarkIsBlocked is the block-list read /v1/lookup adds for a user or
+// pbx key: one document read and a normalization.
+func BenchmarkIsBlocked(b *testing.B) {
+	for _, st := range stores() {
+		b.Run(st.name, func(b *testing.B) {
+			var s Store
+			switch st.name {
+			case "mem":
+				s = NewMemStore()
+			case "bolt":
+				bs, err := OpenBolt(filepath.Join(b.TempDir(), "calls.db"))
+				require.NoError(b, err)
+				defer bs.Close()
+				s = bs
+			case "redis":
+				rdb, prefix := testRedis(b)
+				s = NewRedisStore(rdb, prefix)
+			}
+			svc, err := New(Config{DefaultRegion: "FR"}, s, nil, zerolog.Nop())
+			require.NoError(b, err)
+			ctx := context.Background()
+			for i := range 50 {
+				_, err := svc.Block(ctx, "201@pbx.test", "06123456"+strconv.Itoa(10+i))
+				require.NoError(b, err)
+			}
+			for _, user := range []string{"201@pbx.test", "202@pbx.test"} {
+				name := "50 numbers"
+				if user == "202@pbx.test" {
+					name = "empty"
+				}
+				b.Run(name, func(b *testing.B) {
+					for b.Loop() {
+						if _, err := svc.IsBlocked(ctx, user, "0491550142"); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
 }
