@@ -257,6 +257,36 @@ func TestCallHistoryFromDialogEvents(t *testing.T) {
 	assert.Equal(t, "+33491550142", c202.Number)
 	assert.Empty(t, listCalls(t, in, k201, "?missed=true").Items[1:], "the pickup is not missed")
 
+	// The same with 201's end reported before 202's answer: 201's call is
+	// first recorded as missed, then taken by 202.
+	pbx.publish("201", leg{"h1", "grp2@pbx", "recipient", "early", "", mum})
+	pbx.publish("202", leg{"h2", "grp2@pbx", "recipient", "early", "", mum})
+	pbx.publish("201", leg{"h1", "grp2@pbx", "recipient", "terminated", "", ""})
+	waitCall(t, in, k201, "grp2@pbx", nil)
+	pbx.publish("202", leg{"h2", "grp2@pbx", "recipient", "confirmed", "", mum})
+	c = waitCall(t, in, k201, "grp2@pbx", func(c callJSON) bool { return c.Outcome != "missed" })
+	assert.Equal(t, "answered_elsewhere", c.Outcome)
+	assert.Equal(t, "202", c.TakenBy)
+	pbx.publish("202", leg{"h2", "grp2@pbx", "recipient", "terminated", "", ""})
+
+	// Directed pickup (RFC 4235 event "replaced") and a declined call.
+	pbx.publish("201", leg{"p1", "pick@pbx", "recipient", "early", "", unknown})
+	pbx.publish("201", leg{"p1", "pick@pbx", "recipient", "terminated", "replaced", ""})
+	assert.Equal(t, "answered_elsewhere", waitCall(t, in, k201, "pick@pbx", nil).Outcome)
+	pbx.publish("201", leg{"r1", "rej@pbx", "recipient", "early", "", unknown})
+	pbx.publish("201", leg{"r1", "rej@pbx", "recipient", "terminated", "rejected", ""})
+	assert.Equal(t, "rejected", waitCall(t, in, k201, "rej@pbx", nil).Outcome)
+	// An outgoing call nobody answered.
+	pbx.publish("201", leg{"o1", "out@pbx", "initiator", "trying", "", "sip:0612345678@pbx.example.com"})
+	pbx.publish("201", leg{"o1", "out@pbx", "initiator", "terminated", "", ""})
+	c = waitCall(t, in, k201, "out@pbx", nil)
+	assert.Equal(t, "unanswered", c.Outcome)
+	assert.Equal(t, "outgoing", c.Direction)
+	for _, id := range []string{"grp2@pbx", "pick@pbx", "rej@pbx", "out@pbx"} {
+		code, _, _ := in.call("DELETE", "/v1/calls/"+waitCall(t, in, k201, id, nil).ID, k201, "")
+		require.Equal(t, 204, code)
+	}
+
 	// Newest first, paged with a cursor; one call deleted.
 	page = listCalls(t, in, k201, "?limit=2")
 	require.Len(t, page.Items, 2)
