@@ -476,3 +476,36 @@ func (in *instance) callHeaders(method, path string) (int, string, http.Header) 
 	}
 	return res.StatusCode, b.String(), res.Header
 }
+
+// TestHiddenCallerStaysInOwnHistory: with --caller-display hidden the
+// lamps and NATS show nothing of the caller, yet the callee's own history
+// keeps the number (taken from the report before the core hides it).
+func TestHiddenCallerStaysInOwnHistory(t *testing.T) {
+	redisURL := harness.Redis(t)
+	natsURL := harness.NATS(t)
+	in := startInstance(t, "calls-hidden", "--redis", redisURL, "--nats", natsURL, "--region", "FR", "--caller-display", "hidden")
+	k := mintKey(t, redisURL, "--user", "206@pbx.example.com", "--scopes", "contacts:personal")
+	nc, err := nats.Connect(natsURL)
+	require.NoError(t, err)
+	defer nc.Close()
+	wire := make(chan *nats.Msg, 64)
+	sub, err := nc.ChanSubscribe("switchboard.calls.>", wire)
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+	require.NoError(t, nc.Flush())
+
+	pbx := newPBX(t, in)
+	pbx.publish("206", leg{"x1", "hid@pbx", "recipient", "early", "", unknown})
+	pbx.publish("206", leg{"x1", "hid@pbx", "recipient", "terminated", "", ""})
+	c := waitCall(t, in, k, "hid@pbx", nil)
+	assert.Equal(t, "+33478000000", c.Number)
+	for range 2 {
+		select {
+		case m := <-wire:
+			assert.NotContains(t, string(m.Data), "33478000000", "colleagues see nothing of the caller")
+			assert.NotContains(t, string(m.Data), `"remote"`)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no call event on NATS")
+		}
+	}
+}
