@@ -334,7 +334,26 @@ func TestCallSeenByTwoInstancesRecordedOnce(t *testing.T) {
 	ins := startTogether(t, []string{"calls-a", "calls-b"}, "--redis", redisURL, "--nats", natsURL, "--region", "FR")
 	a, b := ins[0], ins[1]
 	k := mintKey(t, redisURL, "--user", "203@pbx.example.com", "--scopes", "contacts:personal")
+	code, body, _ := a.call("POST", "/v1/contacts", k, `{"kind":"personal","first_name":"Mum","phones":[{"type":"mobile","number":"04 91 55 01 42"}]}`)
+	require.Equal(t, 201, code, body)
 	pa, pb := newPBX(t, a), newPBX(t, b)
+
+	// A call only instance A sees reaches the user's stream on B, named
+	// there for the user.
+	onB := sseEvents(t, b, k, "call")
+	pa.publish("203", leg{"d0", "onlya@pbx", "recipient", "early", "", mum})
+	pa.publish("203", leg{"d0", "onlya@pbx", "recipient", "terminated", "", ""})
+	for _, want := range []string{"started", "ended"} {
+		select {
+		case data := <-onB:
+			assert.Contains(t, data, `"type":"`+want+`"`)
+			assert.Contains(t, data, `"name":"Mum"`)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s call event on B's stream", want)
+		}
+	}
+	code, _, _ = a.call("DELETE", "/v1/calls/"+waitCall(t, b, k, "onlya@pbx", nil).ID, k, "")
+	require.Equal(t, 204, code)
 
 	for _, st := range []string{"early", "confirmed", "terminated"} {
 		remote := mum
