@@ -251,6 +251,7 @@ func (s *Service) Run(ctx context.Context) error {
 			for {
 				select {
 				case <-ctx.Done():
+					s.drain(q)
 					return
 				case j := <-q:
 					s.work(ctx, j)
@@ -278,8 +279,28 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
+// drainTimeout bounds the work done on shutdown: calls that ended just
+// before it are still recorded, a dead store does not hold the exit.
+const drainTimeout = 2 * time.Second
+
+// drain does the work queued in q when Run ends, within drainTimeout.
+func (s *Service) drain(q chan job) {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		select {
+		case j := <-q:
+			s.work(ctx, j)
+		default:
+			return
+		}
+	}
+}
+
 func (s *Service) work(ctx context.Context, j job) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// A job taken is finished even when shutdown begins meanwhile; each is
+	// bounded by its own timeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	var err error
 	switch {

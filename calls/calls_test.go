@@ -399,3 +399,28 @@ func TestRetentionDays(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, p.Calls, "the hour-old call is past the retention 48 h later")
 }
+
+// TestRunDrainsOnShutdown: a call that ended just before shutdown is
+// still recorded from the queue.
+func TestRunDrainsOnShutdown(t *testing.T) {
+	core := presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop())
+	s, err := New(Config{}, NewMemStore(), nil, zerolog.Nop())
+	require.NoError(t, err)
+	core.Watch(s.Changed)
+	aor := presence.NewAOR("201", "pbx.test")
+	var etag string
+	for _, st := range []presence.DialogState{presence.DialogEarly, presence.DialogTerminated} {
+		body := &presence.PublishBody{Dialogs: []presence.Dialog{dlg("z", "call-z", presence.DirectionRecipient, st, caller)}}
+		s.Reported(aor, body.Dialogs)
+		res, err := core.Publish(context.Background(), aor, presence.Publish{Event: presence.EventDialog, IfMatch: etag, Expires: time.Hour, Body: body})
+		require.NoError(t, err)
+		etag = res.ETag
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // shutting down before the workers ever ran
+	require.NoError(t, s.Run(ctx))
+	p, err := s.List(context.Background(), "201@pbx.test", Query{})
+	require.NoError(t, err)
+	require.Len(t, p.Calls, 1)
+	assert.Equal(t, Missed, p.Calls[0].Outcome)
+}
