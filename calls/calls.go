@@ -279,11 +279,13 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// drainTimeout bounds the work done on shutdown: calls that ended just
-// before it are still recorded, a dead store does not hold the exit.
+// drainTimeout bounds how long queued work is taken up on shutdown (each
+// job has its own 5 s bound): calls that ended just before it are still
+// recorded, a dead store does not hold the exit for long.
 const drainTimeout = 2 * time.Second
 
-// drain does the work queued in q when Run ends, within drainTimeout.
+// drain does the work queued in q when Run ends, taking no new job after
+// drainTimeout.
 func (s *Service) drain(q chan job) {
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
