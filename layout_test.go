@@ -33,6 +33,7 @@ var layoutRules = []struct {
 	{"directory", []string{"accounts"}},
 	{"callerid", []string{"directory", "accounts"}},
 	{"calendar", []string{"presence"}},
+	{"calls", []string{"presence", "directory/phone"}},
 }
 
 // edges are the protocol edges. They may import the domain packages, but

@@ -104,6 +104,8 @@ type lookupPresenceJSON struct {
 //   - a pbx key (bound to a domain) asks for any callee of its domain and
 //     gets that callee's personal contacts and marks: the one non-owner
 //     path to them, for the dialplan;
+//   - both of these also get blocked: true for a number on the callee's
+//     block list (POST /v1/blocklist), with or without a contact;
 //   - any other key (a tenant admin's, bound to a domain, or an operator's,
 //     for every domain) gets company and team names only, never personal
 //     contacts or marks.
@@ -135,14 +137,14 @@ func (h *callerID) lookup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid", "number is required (at most 256 characters)", "number")
 		return
 	}
-	resolve := box.ResolveShared
+	resolve, personal := box.ResolveShared, false
 	switch {
 	case p.User != "":
 		if callee != "" && !sameCallee(callee, p.User) {
 			writeError(w, http.StatusForbidden, "forbidden", "a user's key looks up only for that user", "callee")
 			return
 		}
-		callee, resolve = p.User, box.Resolve // a bare "ext" must not pick up another default domain
+		callee, resolve, personal = p.User, box.Resolve, true // a bare "ext" must not pick up another default domain
 	case !p.Operator() && callee == "":
 		callee = "@" + p.Tenant() // no extension: company contacts of the tenant
 	case !p.Operator():
@@ -153,18 +155,26 @@ func (h *callerID) lookup(w http.ResponseWriter, r *http.Request) {
 		}
 		callee = ext + "@" + domain
 		if p.PBXFor(domain) {
-			resolve = box.Resolve
+			resolve, personal = box.Resolve, true
 		}
 	}
 	res, found := resolve(r.Context(), number, callee)
+	// The callee's block list holds numbers of no contact; only readers of
+	// the callee's personal data (the callee, the domain's PBX) see it.
+	if personal && h.s.onBlockList(r.Context(), callee, number) {
+		if !found {
+			res, found = callerid.Result{}, true
+		}
+		res.Blocked = true
+	}
 	if text {
+		if res.Blocked {
+			w.Header().Set("X-Switchboard-Blocked", "1")
+		}
 		if !found || res.Display == "" {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusNotFound)
 			return
-		}
-		if res.Blocked {
-			w.Header().Set("X-Switchboard-Blocked", "1")
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/calls"
 	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/presence"
 )
@@ -281,6 +282,7 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden", "not allowed to watch this domain", "domain")
 		return
 	}
+	f.user = p.User
 	for _, a := range q["aor"] {
 		aor, ok := s.parseAOR(w, a)
 		if !ok {
@@ -342,6 +344,8 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 		case v := <-c.ch:
 			b, _ := json.Marshal(toJSON(s.viewFor(r.Context(), p, v)))
 			fmt.Fprintf(w, "id: %d\nevent: presence\ndata: %s\n\n", v.Version, b)
+		case ev := <-c.calls:
+			s.writeCallEvent(r.Context(), w, p, ev)
 		}
 		flusher.Flush()
 	}
@@ -383,6 +387,7 @@ func (s *Server) acquireStream(key string) (release func(), ok bool) {
 type filter struct {
 	domain string
 	aors   map[presence.AOR]bool
+	user   string // the stream's own user, whose call events it carries
 }
 
 func (f filter) match(v presence.View) bool {
@@ -390,9 +395,10 @@ func (f filter) match(v presence.View) bool {
 }
 
 type client struct {
-	f    filter
-	ch   chan presence.View
-	gone chan struct{}
+	f     filter
+	ch    chan presence.View
+	calls chan calls.Event
+	gone  chan struct{}
 }
 
 // hub fans presence changes out to stream clients. A client that falls
@@ -407,7 +413,7 @@ const clientBuffer = 256
 func newHub() *hub { return &hub{clients: make(map[*client]struct{})} }
 
 func (h *hub) join(f filter) *client {
-	c := &client{f: f, ch: make(chan presence.View, clientBuffer), gone: make(chan struct{})}
+	c := &client{f: f, ch: make(chan presence.View, clientBuffer), calls: make(chan calls.Event, clientBuffer), gone: make(chan struct{})}
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	h.mu.Unlock()

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/calls"
 	"github.com/switchboardhq/switchboard/directory"
 )
 
@@ -37,6 +38,8 @@ type Server struct {
 	hub  *hub
 	// callers is the caller-ID lookup, set once the directory is indexed.
 	callers atomic.Pointer[callerLookupBox]
+	// history is the call history and block lists, set by SetCalls.
+	history atomic.Pointer[calls.Service]
 
 	draining  atomic.Bool
 	quit      chan struct{} // closed by Drain: open streams end
@@ -250,6 +253,7 @@ func (s *Server) routes() {
 	s.callerIDRoutes()
 	s.keyRoutes()
 	s.calendarRoutes()
+	s.callRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

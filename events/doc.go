@@ -7,6 +7,7 @@
 //
 //	switchboard.presence.<domain>.<ext>              presence changes (PresenceEvent)
 //	switchboard.contacts.<domain>.<owner-or-company> contact changes (ContactEvent)
+//	switchboard.calls.<domain>.<ext>                 calls starting and ending (CallEvent, its own schema)
 //
 // Each of <domain>, <ext> and <owner-or-company> is a single NATS token made
 // by [Token]:

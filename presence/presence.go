@@ -171,6 +171,11 @@ type Dialog struct {
 	Held   bool  `json:"held,omitempty"`
 	Local  Party `json:"local"`
 	Remote Party `json:"remote"`
+	// Event and Code are the RFC 4235 §4.1.1 state attributes of a
+	// terminated report: why the dialog ended ("rejected", "replaced") and
+	// the SIP status, for the call history.
+	Event string `json:"event,omitempty"`
+	Code  int    `json:"code,omitempty"`
 	// Started is when the dialog was first seen; Updated when it last changed.
 	Started time.Time `json:"started"`
 	Updated time.Time `json:"updated"`

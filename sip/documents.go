@@ -127,7 +127,7 @@ func DialogBody(doc *dialoginfo.Document) *presence.PublishBody {
 		pb.Dialogs = append(pb.Dialogs, presence.Dialog{
 			ID: d.ID, CallID: d.CallID, LocalTag: d.LocalTag, RemoteTag: d.RemoteTag,
 			Direction: presence.Direction(d.Direction), State: presence.DialogState(d.State),
-			Held:   d.Local.Held,
+			Held: d.Local.Held, Event: d.Event, Code: d.Code,
 			Local:  presence.Party{URI: d.Local.Identity, Display: d.Local.Display},
 			Remote: presence.Party{URI: d.Remote.Identity, Display: d.Remote.Display},
 		})

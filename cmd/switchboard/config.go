@@ -92,6 +92,8 @@ type config struct {
 	CalendarInterval time.Duration
 	// CalendarAllowPrivate lets calendar feeds live on private addresses.
 	CalendarAllowPrivate bool
+	// CallsPerUser and CallsRetentionDays bound each user's call history.
+	CallsPerUser, CallsRetentionDays int
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
@@ -119,6 +121,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.CallerPattern, "callerid-pattern", "{first} {last} ({company})", "how caller names are shown on phones: {first} {last} {company} {department}")
 	fs.IntVar(&c.CallerMaxLen, "callerid-max-len", 24, "longest caller name sent to phones; longer ones are cut")
 	fs.IntVar(&c.MaxContactsPerUser, "max-contacts-per-user", 10000, "personal contacts each user may keep; -1: no limit")
+	fs.IntVar(&c.CallsPerUser, "calls-per-user", 500, "recent calls kept per user (the oldest go first)")
+	fs.IntVar(&c.CallsRetentionDays, "calls-retention-days", 90, "days a call stays in its user's history")
 	fs.StringVar(&callerDisplayFlag, "caller-display", "", "what colleagues' lamps, the presence API and events show of an extension's caller, per domain: name, number or hidden, e.g. a.example=name,b.example=hidden (a bare value sets the rest; default name)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP address (for diagnosis; keep it off the internet)")
 	fs.StringVar(&c.PolicyFile, "presence-policy", "", "file of presence allow-list rules (who may watch whom); empty: every watcher of the domain")
@@ -315,6 +319,9 @@ func (c config) validate() error {
 	}
 	if c.MaxContactsPerUser == 0 || c.MaxContactsPerUser < -1 {
 		errs = append(errs, errors.New("--max-contacts-per-user must be positive, or -1 for no limit"))
+	}
+	if c.CallsPerUser < 1 || c.CallsRetentionDays < 1 {
+		errs = append(errs, errors.New("--calls-per-user and --calls-retention-days must be at least 1"))
 	}
 	if c.CallerMaxLen < 8 {
 		errs = append(errs, errors.New("--callerid-max-len must be at least 8"))

@@ -205,7 +205,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("load directory: %w", err)
 	}
+	history, callNames, closeCalls, err := openCalls(cfg, rdb, log)
+	if err != nil {
+		return err
+	}
+	defer closeCalls()
 	dir.OnChange(func(ev directory.ChangeEvent) {
+		forgetDeletedUser(history, ev)
 		if !ev.Local {
 			return // the instance that wrote it publishes it
 		}
@@ -214,7 +220,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	})
 
-	deps := sip.Deps{Core: core, Policy: pre.policy}
+	deps := sip.Deps{Core: reportingCore{Service: core, history: history}, Policy: pre.policy}
 	var refreshAuth func(context.Context) error // shares nonce secrets; nil when none to share
 	if cfg.SIPAuth {
 		deps.Auth, refreshAuth = newSIPAuth(ctx, cfg, dir, rdb, log)
@@ -238,7 +244,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 				return err
 			}
 		}
-		if pbxWatcher, err = newWatcher(cfg, edge, core, rdb, log); err != nil {
+		if pbxWatcher, err = newWatcher(cfg, edge, reportingCore{Service: core, history: history}, rdb, log); err != nil {
 			return err
 		}
 		edge.SetNotifyHandler(pbxWatcher)
@@ -289,6 +295,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	core.SetCallerResolver(callerNames{lookup: lookup, policy: cfg.CallerDisplay})
+	callNames.lookup = lookup
+	apiSrv.SetCalls(history)
+	core.Watch(history.Changed)
+	stopCalls, err := wireCallEvents(busCtx, history, bus, apiSrv, log)
+	if err != nil {
+		return fmt.Errorf("subscribe call events: %w", err)
+	}
+	defer stopCalls()
 	br := &bridge{bus: bus, core: core, log: log.With().Str("component", "bridge").Logger()}
 	core.Watch(edge.Changed)
 	core.Watch(apiSrv.Watch)
@@ -322,6 +336,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g.Go(func() error { return core.Run(gctx) })
 	g.Go(func() error { return dir.Run(gctx) })
 	g.Go(func() error { return cal.Run(gctx) })
+	g.Go(func() error { return history.Run(gctx) })
 	sipDone := make(chan struct{})
 	g.Go(func() error {
 		defer close(sipDone)
@@ -397,7 +412,7 @@ func provisionedExtensions(ctx context.Context, dir *directory.Service, domain s
 
 // newWatcher subscribes to the PBX for the configured extensions, feeding
 // the presence core; with Redis, instances share the work through leases.
-func newWatcher(cfg config, edge *sip.Server, core *presence.Service, rdb *redis.Client, log zerolog.Logger) (*watcher.Watcher, error) {
+func newWatcher(cfg config, edge *sip.Server, core watcher.Sink, rdb *redis.Client, log zerolog.Logger) (*watcher.Watcher, error) {
 	host, port, err := contactAddr(cfg.SIPListen, cfg.PBX)
 	if err != nil {
 		return nil, err

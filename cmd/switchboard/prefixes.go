@@ -14,6 +14,7 @@ package main
 //	sb:dir:seq, sb:dir:log                  the directory's change log (a stream)
 //	sb:cal:feed:{domain}:{user}, sb:cal:due users' calendar feeds (calendar/store_redis.go)
 //	sb:lease:cal:{aor}                      instance reading a user's calendar feed
+//	sb:calls:...                            call history and block lists (calls/store_redis.go)
 const (
 	// presencePrefix: presence records, the due set and each instance's
 	// SIP subscriptions.
@@ -30,4 +31,6 @@ const (
 	calendarPrefix = "sb:cal:"
 	// calendarLeasePrefix: which instance reads a user's calendar feed.
 	calendarLeasePrefix = "sb:lease:cal:"
+	// callsPrefix: call history, block lists, live call legs (calls).
+	callsPrefix = "sb:calls:"
 )
