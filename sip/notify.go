@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +16,44 @@ import (
 	"github.com/switchboardhq/switchboard/presence"
 )
 
-// errNotifyFailed means the subscriber refused or never answered a NOTIFY.
-var errNotifyFailed = errors.New("notify failed")
+var (
+	// errNotifyFailed means the subscriber refused or never answered a NOTIFY.
+	errNotifyFailed = errors.New("notify failed")
+	// errNoResponse means the transaction layer ended a NOTIFY's
+	// transaction with neither a response nor an error: sipgo's Client.Do
+	// returns (nil, nil) when the user agent closes under it, since
+	// ClientTx.Terminate closes Done before it sets Err.
+	errNoResponse = errors.New("transaction ended without a response")
+)
+
+// goSender runs f on a goroutine s.senders owns, under a last-line guard:
+// a panic in it is logged with its stack, counted (Stats.SenderPanics) and
+// ends sub instead of the process. A peer's behaviour or timing must never
+// take down every other subscription.
+func (s *Server) goSender(sub *subscription, f func()) {
+	s.senders.Add(1)
+	go func() {
+		defer s.senders.Done()
+		defer s.recoverSender(sub)
+		f()
+	}()
+}
+
+// recoverSender is goSender's guard. The senders release their locks with
+// defer, so a panic leaves sub's mutexes free for end.
+func (s *Server) recoverSender(sub *subscription) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.stats.senderPanics.Add(1)
+	s.log.Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).
+		Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("notify sender panicked; subscription ended")
+	sub.mu.Lock()
+	sub.sending = false
+	sub.mu.Unlock()
+	s.end(sub)
+}
 
 // kick records v as the newest state for sub and makes sure a sender will
 // NOTIFY it. It never blocks on the network: the fan-out worker calls it.
@@ -34,8 +71,7 @@ func (s *Server) kick(sub *subscription, v presence.View) {
 	sub.sending = true
 	sub.mu.Unlock()
 	if start {
-		s.senders.Add(1)
-		go s.sendLoop(sub)
+		s.goSender(sub, func() { s.sendLoop(sub) })
 	}
 }
 
@@ -46,8 +82,7 @@ func (s *Server) startSender(sub *subscription) {
 	sub.sending = sub.sending || start
 	sub.mu.Unlock()
 	if start {
-		s.senders.Add(1)
-		go s.sendLoop(sub)
+		s.goSender(sub, func() { s.sendLoop(sub) })
 	}
 }
 
@@ -55,57 +90,63 @@ func (s *Server) startSender(sub *subscription) {
 // per subscription; changes that arrive while a NOTIFY is in flight collapse
 // into the next one.
 func (s *Server) sendLoop(sub *subscription) {
-	defer s.senders.Done()
-	for {
-		sub.sendMu.Lock()
-		sub.mu.Lock()
-		if !sub.dirty || sub.ended {
-			sub.sending = false
-			sub.mu.Unlock()
-			sub.sendMu.Unlock()
-			return
-		}
-		sub.dirty = false
-		v := sub.latest
-		left := time.Until(sub.expires).Round(time.Second)
-		pending := sub.pending
-		sub.mu.Unlock()
-		if left <= 0 {
-			left = 0
-		}
-		state := "active;expires=" + secs(left)
-		if pending {
-			state = "pending;expires=" + secs(left)
-		}
-		timeout := s.cfg.NotifyTimeout
-		if s.Draining() {
-			timeout = min(timeout, s.drainNotifyTimeout)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		sub.mu.Lock()
-		sub.cancelSend = cancel
-		sub.mu.Unlock()
-		err := s.sendNotify(ctx, sub, v, state, !pending)
-		sub.mu.Lock()
-		sub.cancelSend = nil
-		// Ended meanwhile (terminate cut this NOTIFY short) or shutting
-		// down: the final NOTIFY, not this failure, decides its fate.
-		preempted := sub.ended || s.Draining()
-		sub.mu.Unlock()
-		cancel()
-		sub.sendMu.Unlock()
-		if err != nil {
-			if !preempted {
-				// RFC 6665 §4.2.2: a failed NOTIFY ends the subscription.
-				s.log.Info().Err(err).Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("subscription removed")
-				s.end(sub)
-			}
-			sub.mu.Lock()
-			sub.sending = false
-			sub.mu.Unlock()
-			return
-		}
+	for s.sendNext(sub) {
 	}
+}
+
+// sendNext sends sub's newest state if it has not been sent and reports
+// whether the loop should go on. It holds sendMu for the whole NOTIFY and
+// releases it with defer, so that even a panic leaves the dialog usable by
+// terminate.
+func (s *Server) sendNext(sub *subscription) bool {
+	sub.sendMu.Lock()
+	defer sub.sendMu.Unlock()
+	sub.mu.Lock()
+	if !sub.dirty || sub.ended {
+		sub.sending = false
+		sub.mu.Unlock()
+		return false
+	}
+	sub.dirty = false
+	v := sub.latest
+	left := time.Until(sub.expires).Round(time.Second)
+	pending := sub.pending
+	sub.mu.Unlock()
+	if left <= 0 {
+		left = 0
+	}
+	state := "active;expires=" + secs(left)
+	if pending {
+		state = "pending;expires=" + secs(left)
+	}
+	timeout := s.cfg.NotifyTimeout
+	if s.Draining() {
+		timeout = min(timeout, s.drainNotifyTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	sub.mu.Lock()
+	sub.cancelSend = cancel
+	sub.mu.Unlock()
+	err := s.sendNotify(ctx, sub, v, state, !pending)
+	sub.mu.Lock()
+	sub.cancelSend = nil
+	// Ended meanwhile (terminate cut this NOTIFY short) or shutting
+	// down: the final NOTIFY, not this failure, decides its fate.
+	preempted := sub.ended || s.Draining()
+	sub.mu.Unlock()
+	if err == nil {
+		return true
+	}
+	if !preempted {
+		// RFC 6665 §4.2.2: a failed NOTIFY ends the subscription.
+		s.log.Info().Err(err).Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("subscription removed")
+		s.end(sub)
+	}
+	sub.mu.Lock()
+	sub.sending = false
+	sub.mu.Unlock()
+	return false
 }
 
 // end marks sub over and forgets it.
@@ -152,14 +193,7 @@ func (s *Server) terminate(ctx context.Context, sub *subscription, reason string
 // absent body over an empty document, which a BLF phone would read as
 // "idle". The caller holds sub.sendMu.
 func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.View, state string, withState bool) error {
-	sub.mu.Lock()
-	sub.cseq++
-	cseq, version := sub.cseq, sub.version
-	sub.version++
-	if sub.cseq >= sub.cseqMark || sub.version >= sub.versionMark {
-		s.persist(sub)
-	}
-	sub.mu.Unlock()
+	cseq, version := s.nextSeq(sub)
 
 	var ctype string
 	var body []byte
@@ -203,6 +237,9 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 	res, err := s.notifier.Do(ctx, req, func(c *sipgo.Client, r *sipmsg.Request) error {
 		return sipgo.ClientRequestAddVia(c, r)
 	})
+	if err == nil && res == nil {
+		err = errNoResponse
+	}
 	if err != nil {
 		s.stats.notifiesFailed.Add(1)
 		return fmt.Errorf("notify %s: %w: %w", sub.remote.String(), errNotifyFailed, err)
@@ -213,6 +250,19 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 	}
 	s.stats.notifiesSent.Add(1)
 	return nil
+}
+
+// nextSeq takes the CSeq and document version of sub's next NOTIFY.
+func (s *Server) nextSeq(sub *subscription) (cseq uint32, version uint64) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	sub.cseq++
+	cseq, version = sub.cseq, sub.version
+	sub.version++
+	if sub.cseq >= sub.cseqMark || sub.version >= sub.versionMark {
+		s.persist(sub)
+	}
+	return cseq, version
 }
 
 // nextHop is where sub's NOTIFYs go: back over the subscriber's own flow,

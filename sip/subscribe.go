@@ -195,13 +195,11 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 
 	if exp == 0 {
 		// A fetch (RFC 6665 §4.4.3): one NOTIFY with the state, then done.
-		s.senders.Add(1)
-		go func() {
-			defer s.senders.Done()
+		s.goSender(sub, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout)
 			defer cancel()
 			s.terminate(ctx, sub, "timeout")
-		}()
+		})
 		return
 	}
 	sub.mu.Lock()
@@ -268,13 +266,11 @@ func (s *Server) refresh(req *sipmsg.Request, tx sipmsg.ServerTransaction, id di
 	s.reply(req, tx, res)
 
 	if exp == 0 {
-		s.senders.Add(1)
-		go func() {
-			defer s.senders.Done()
+		s.goSender(sub, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout)
 			defer cancel()
 			s.terminate(ctx, sub, "timeout")
-		}()
+		})
 		return
 	}
 	sub.mu.Lock()
@@ -341,13 +337,11 @@ func (s *Server) expireSubscriptions(ctx context.Context) error {
 				expired := !sub.ended && !sub.expires.After(now)
 				sub.mu.Unlock()
 				if expired {
-					s.senders.Add(1)
-					go func() {
-						defer s.senders.Done()
+					s.goSender(sub, func() {
 						nctx, cancel := context.WithTimeout(ctx, s.cfg.NotifyTimeout)
 						defer cancel()
 						s.terminate(nctx, sub, "timeout")
-					}()
+					})
 				}
 			}
 		}

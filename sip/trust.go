@@ -359,14 +359,12 @@ func (s *Server) reauthorize(ctx context.Context, pendingOnly bool) {
 func (s *Server) apply(ctx context.Context, sub *subscription, dec Decision) {
 	switch dec {
 	case Deny:
-		s.senders.Add(1)
-		go func() {
-			defer s.senders.Done()
+		s.goSender(sub, func() {
 			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NotifyTimeout)
 			defer cancel()
 			// RFC 6665 §4.2.2: "rejected" once authorization is withdrawn.
 			s.terminate(nctx, sub, "rejected")
-		}()
+		})
 	case Allow:
 		sub.mu.Lock()
 		was := sub.pending
