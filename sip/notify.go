@@ -159,7 +159,7 @@ func (s *Server) end(sub *subscription) {
 }
 
 // terminate sends sub its final NOTIFY with the given reason (RFC 6665
-// §4.2.2) and forgets it.
+// §4.2.2), or none when reason is empty, and forgets it.
 func (s *Server) terminate(ctx context.Context, sub *subscription, reason string) {
 	sub.mu.Lock()
 	if sub.ended {
@@ -182,7 +182,11 @@ func (s *Server) terminate(ctx context.Context, sub *subscription, reason string
 
 	sub.sendMu.Lock()
 	defer sub.sendMu.Unlock()
-	if err := s.sendNotify(ctx, sub, v, "terminated;reason="+reason, withState); err != nil {
+	state := "terminated"
+	if reason != "" {
+		state += ";reason=" + reason
+	}
+	if err := s.sendNotify(ctx, sub, v, state, withState); err != nil {
 		s.log.Debug().Err(err).Str("aor", sub.aor.String()).Msg("final notify")
 	}
 }

@@ -269,7 +269,9 @@ func (s *Server) refresh(req *sipmsg.Request, tx sipmsg.ServerTransaction, id di
 		s.goSender(sub, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout)
 			defer cancel()
-			s.terminate(ctx, sub, "timeout")
+			// RFC 6665 §4.2.1.4, §4.1.3: the subscriber ended it; no
+			// reason is given, since none of §4.2.2's is true.
+			s.terminate(ctx, sub, "")
 		})
 		return
 	}
