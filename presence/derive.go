@@ -21,7 +21,6 @@ func Derive(r *Record, now time.Time) View {
 	// Dialogs: the union over live publications, the most recently updated
 	// report of each dialog winning, terminated ones left out.
 	var dialogs []Dialog
-	var status *UserStatus
 	for _, p := range r.Publications {
 		if !p.Expires.After(now) {
 			continue
@@ -30,9 +29,6 @@ func Derive(r *Record, now time.Time) View {
 			// A PIDF "open" from a softphone or the PBX is as good as a
 			// binding: some PBXs never forward REGISTER.
 			v.Registered = true
-		}
-		if p.Status != nil && (status == nil || p.Status.Since.After(status.Since)) {
-			status = p.Status
 		}
 		for _, d := range p.Dialogs {
 			if d.State == DialogTerminated {
@@ -50,12 +46,6 @@ func Derive(r *Record, now time.Time) View {
 			dialogs = append(dialogs, d)
 		}
 	}
-	if r.Status != nil && (status == nil || !r.Status.Since.Before(status.Since)) {
-		status = r.Status
-	}
-	if status != nil && (status.Until.IsZero() || status.Until.After(now)) {
-		v.Status, v.Note, v.Until = status.Status, status.Note, status.Until
-	}
 
 	slices.SortStableFunc(dialogs, func(a, b Dialog) int {
 		if c := cmp.Compare(dialogRank(a), dialogRank(b)); c != 0 {
@@ -65,6 +55,7 @@ func Derive(r *Record, now time.Time) View {
 	})
 	v.Dialogs = dialogs
 	v.Line = lineState(v.Registered, dialogs)
+	applyStatus(&v, r, now) // status.go: who wins
 	return v
 }
 
@@ -105,6 +96,7 @@ func lineState(registered bool, dialogs []Dialog) LineState {
 func sameView(a, b View) bool {
 	return a.AOR == b.AOR && a.Registered == b.Registered && a.Line == b.Line &&
 		a.Status == b.Status && a.Note == b.Note && a.Until.Equal(b.Until) &&
+		a.Activity == b.Activity && a.Invisible == b.Invisible &&
 		sameDialogs(a.Dialogs, b.Dialogs)
 }
 
