@@ -11,6 +11,9 @@ import (
 
 // render returns the NOTIFY body for view v in sub's event package.
 func (s *Server) render(sub *subscription, v presence.View, version uint64) (string, []byte) {
+	if sub.list != nil {
+		return s.renderList(sub, version)
+	}
 	if sub.event == presence.EventPresence {
 		return typePIDF, renderPIDF(v)
 	}

@@ -63,7 +63,9 @@ func (s *Server) kick(sub *subscription, v presence.View) {
 		sub.mu.Unlock()
 		return
 	}
-	if v.Version >= sub.latest.Version {
+	if sub.list != nil {
+		sub.list.update(v)
+	} else if v.Version >= sub.latest.Version {
 		sub.latest = v
 	}
 	sub.dirty = true
@@ -225,13 +227,30 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 	}
 	req.AppendHeader(sipmsg.NewHeader("Event", event))
 	req.AppendHeader(sipmsg.NewHeader("Subscription-State", state))
+	if sub.list != nil {
+		// RFC 4662 §5.2: a NOTIFY carrying list state requires eventlist.
+		req.AppendHeader(sipmsg.NewHeader("Require", tagEventList))
+	}
 	req.AppendHeader(sipmsg.NewHeader("Contact", sub.contact))
 	req.AppendHeader(sipmsg.NewHeader("User-Agent", s.cfg.UserAgent))
 	if withState {
 		req.AppendHeader(sipmsg.NewHeader("Content-Type", ctype))
+		if sub.list != nil && sub.list.deflate {
+			req.AppendHeader(sipmsg.NewHeader("Content-Encoding", "deflate"))
+			body = compress(body)
+		}
 		req.SetBody(body)
 	}
 	dst, transport := s.nextHop(sub)
+	if strings.EqualFold(transport, "udp") && len(req.String())+viaRoom > sipmsg.UDPMTUSize-200 {
+		// RFC 3261 §18.1.1: a request over 1300 bytes goes over a
+		// congestion-controlled transport (sipgo refuses it over UDP):
+		// TCP to the subscriber's Contact.
+		dst, transport = remoteTarget(sub.target, "TCP")
+		if strings.EqualFold(transport, "udp") {
+			transport = "TCP"
+		}
+	}
 	req.SetDestination(dst)
 	req.SetTransport(transport)
 	if s.udpAddr != nil && strings.EqualFold(transport, "udp") {
@@ -255,6 +274,9 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 	s.stats.notifiesSent.Add(1)
 	return nil
 }
+
+// viaRoom is room for the Via header sipgo adds when sending.
+const viaRoom = 120
 
 // nextSeq takes the CSeq and document version of sub's next NOTIFY.
 func (s *Server) nextSeq(sub *subscription) (cseq uint32, version uint64) {

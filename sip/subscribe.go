@@ -102,6 +102,10 @@ func (s *Server) handleSubscribe(req *sipmsg.Request, tx sipmsg.ServerTransactio
 		s.refresh(req, tx, id, event, exp)
 		return
 	}
+	if hasOption(req, "Require", tagRecipientListSubscribe) {
+		s.subscribeList(req, tx, event, ctype, eventID, fromTag, exp)
+		return
+	}
 	s.subscribe(req, tx, event, ctype, eventID, fromTag, exp)
 }
 
@@ -236,6 +240,10 @@ func (s *Server) refresh(req *sipmsg.Request, tx sipmsg.ServerTransaction, id di
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	dec, err := s.authorize(ctx, sub.remote, sub.aor)
+	if sub.list != nil {
+		// Each member was authorized when the list was made.
+		dec, err = Allow, nil
+	}
 	if err != nil {
 		s.replyErr(req, tx, err)
 		return

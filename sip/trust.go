@@ -343,8 +343,8 @@ func (s *Server) reauthorize(ctx context.Context, pendingOnly bool) {
 		sub.mu.Lock()
 		pending, ended := sub.pending, sub.ended
 		sub.mu.Unlock()
-		if ended || (pendingOnly && !pending) {
-			continue
+		if ended || (pendingOnly && !pending) || sub.list != nil {
+			continue // a list's members were authorized one by one
 		}
 		dec, err := s.authorize(ctx, sub.remote, sub.aor)
 		if err != nil {
