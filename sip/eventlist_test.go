@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bufio"
 	"bytes"
 	"compress/zlib"
 	"context"
@@ -9,6 +10,8 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +257,71 @@ func TestAdHocListRefusals(t *testing.T) {
 		})
 	}
 	assert.Zero(t, srv.edge.Subscriptions())
+}
+
+// A list NOTIFY too large for a UDP datagram, to a subscriber that takes
+// no deflate, goes over TCP to its Contact (RFC 3261 §18.1.1) rather than
+// failing and ending the subscription.
+func TestLargeListNotifyOverTCP(t *testing.T) {
+	srv := startServer(t, Config{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	got := make(chan *sipmsg.Request, 1)
+	done := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(c)
+		var head strings.Builder
+		length := 0
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			head.WriteString(line)
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "Content-Length") {
+				length, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		body := make([]byte, length)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return
+		}
+		m, err := sipmsg.ParseMessage(append([]byte(head.String()), body...))
+		if err != nil {
+			return
+		}
+		req := m.(*sipmsg.Request)
+		_, _ = c.Write([]byte(sipmsg.NewResponseFromRequest(req, 200, "OK", nil).String()))
+		got <- req
+	}()
+
+	w := newRawPhone(t, "127.0.0.1", srv.udp)
+	headers := strings.Replace(linphoneListHeaders, "Accept-Encoding: deflate\n", "", 1)
+	msg := fmt.Sprintf("SUBSCRIBE sip:rls@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKbig1;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:300@pbx.example.com>;tag=big\r\nTo: <sip:rls@pbx.example.com>\r\nCall-ID: big-list\r\nCSeq: 1 SUBSCRIBE\r\n"+
+		"Contact: <sip:300@%s;transport=tcp>\r\n%sContent-Length: %d\r\n\r\n%s",
+		w.conn.LocalAddr(), ln.Addr(), strings.ReplaceAll(headers, "\n", "\r\n"), len(friendList), friendList)
+	_, err = w.conn.WriteTo([]byte(msg), w.server)
+	require.NoError(t, err)
+	require.Equal(t, 200, w.Response("SUBSCRIBE").StatusCode)
+	select {
+	case n := <-got:
+		assert.Empty(t, header(n, "Content-Encoding"))
+		_, shows := listState(t, n)
+		assert.Len(t, shows, 4)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no NOTIFY over TCP")
+	}
+	assert.Equal(t, 1, srv.edge.Subscriptions(), "the subscription lives on")
 }
