@@ -131,7 +131,9 @@ func (l *List) Multipart(host string) (contentType string, body []byte) {
 	writePart := func(cid, ctype string, body []byte) {
 		b = append(b, "--"+boundary+"\r\n"...)
 		b = append(b, "Content-Transfer-Encoding: binary\r\n"...)
-		b = append(b, "Content-ID: "+cid+"\r\n"...)
+		// "Content-Id" as Flexisip spells it: liblinphone looks the
+		// header up by that exact name (Content::findHeader).
+		b = append(b, "Content-Id: "+cid+"\r\n"...)
 		b = append(b, "Content-Type: "+ctype+";charset=\"UTF-8\"\r\n\r\n"...)
 		b = append(b, body...)
 		b = append(b, "\r\n"...)
@@ -141,7 +143,9 @@ func (l *List) Multipart(host string) (contentType string, body []byte) {
 		writePart(p.cid, p.ctype, p.body)
 	}
 	b = append(b, "--"+boundary+"--\r\n"...)
-	contentType = fmt.Sprintf(`multipart/related;type="%s";start="<%s>";boundary="%s"`, ContentType, start, boundary)
+	// The boundary is a token, written bare: belle-sip (liblinphone) does
+	// not take the quotes off a quoted one.
+	contentType = fmt.Sprintf(`multipart/related;type="%s";start="<%s>";boundary=%s`, ContentType, start, boundary)
 	return contentType, b
 }
 
