@@ -195,19 +195,3 @@ func TestLinphoneSeesEveryStatus(t *testing.T) {
 	require.Equal(t, 200, desk.Response("REGISTER").StatusCode)
 	lc.waitFor("sip:201@pbx.example.com", "Offline")
 }
-
-// A liblinphone friend list with an RLS URI subscribes as one RFC 5367
-// ad-hoc list; every friend is shown.
-func TestLinphoneFriendListShowsEveryFriend(t *testing.T) {
-	in := startInstance(t, "linphone-list")
-	friends := []string{"sip:201@pbx.example.com", "sip:202@pbx.example.com", "sip:203@pbx.example.com"}
-	desk := siptest.NewPhone(t, "UDP", in.sipAddr())
-	desk.Request("REGISTER", "sip:pbx.example.com", 1, "lpl-reg", "r", "", "Expires: 600\n", "")
-	require.Equal(t, 200, desk.Response("REGISTER").StatusCode)
-
-	lc := startLinphone(t, in, "sip:rls@pbx.example.com", friends...)
-	lc.waitFor("sip:201@pbx.example.com", "Online")
-	for _, f := range friends[1:] {
-		lc.waitFor(f, "Offline")
-	}
-}

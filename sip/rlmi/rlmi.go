@@ -143,8 +143,9 @@ func (l *List) Multipart(host string) (contentType string, body []byte) {
 		writePart(p.cid, p.ctype, p.body)
 	}
 	b = append(b, "--"+boundary+"--\r\n"...)
-	// The boundary is a token, written bare: belle-sip (liblinphone) does
-	// not take the quotes off a quoted one.
+	// The boundary is a token written bare, and last: belle-sip
+	// (liblinphone) takes everything after ";boundary=" as the boundary,
+	// quotes included.
 	contentType = fmt.Sprintf(`multipart/related;type="%s";start="<%s>";boundary=%s`, ContentType, start, boundary)
 	return contentType, b
 }
