@@ -195,3 +195,33 @@ func TestLinphoneSeesEveryStatus(t *testing.T) {
 	require.Equal(t, 200, desk.Response("REGISTER").StatusCode)
 	lc.waitFor("sip:201@pbx.example.com", "Offline")
 }
+
+// A liblinphone friend list with an RLS URI subscribes as one RFC 5367
+// ad-hoc list, and linphonec shows every friend from the RFC 4662 NOTIFY.
+func TestLinphoneFriendListShowsEveryFriend(t *testing.T) {
+	in := startInstance(t, "linphone-list")
+	desk := siptest.NewPhone(t, "UDP", in.sipAddr())
+	desk.Request("REGISTER", "sip:pbx.example.com", 1, "lpl-reg", "r", "", "Expires: 600\n", "")
+	require.Equal(t, 200, desk.Response("REGISTER").StatusCode)
+
+	friends := []string{"sip:201@pbx.example.com", "sip:202@pbx.example.com", "sip:203@pbx.example.com"}
+	lc := startLinphone(t, in, "sip:rls@pbx.example.com", friends...)
+	// One NOTIFY names them all; linphonec prints them in any order.
+	want := map[string]string{friends[0]: "Online", friends[1]: "Offline", friends[2]: "Offline"}
+	deadline := time.After(10 * time.Second)
+	for len(want) > 0 {
+		select {
+		case line := <-lc.lines:
+			if m := friendLine.FindStringSubmatch(strings.TrimSpace(line)); m != nil && want[m[1]] == m[2] {
+				delete(want, m[1])
+			}
+		case <-deadline:
+			t.Fatalf("linphonec never showed %v", want)
+		}
+	}
+
+	// A change of one friend reaches the list.
+	desk.Request("REGISTER", "sip:pbx.example.com", 2, "lpl-reg", "r", "", "Expires: 0\n", "")
+	require.Equal(t, 200, desk.Response("REGISTER").StatusCode)
+	lc.waitFor(friends[0], "Offline")
+}

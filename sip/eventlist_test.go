@@ -95,6 +95,7 @@ type rlmiDoc struct {
 func listState(t *testing.T, n *sipmsg.Request) (rlmiDoc, map[string]string) {
 	t.Helper()
 	assert.Equal(t, "eventlist", header(n, "Require"))
+	assert.Equal(t, "Presence", header(n, "Event"), "as liblinphone 5.1 dispatches list NOTIFYs")
 	body := n.Body()
 	if header(n, "Content-Encoding") == "deflate" {
 		zr, err := zlib.NewReader(bytes.NewReader(body))

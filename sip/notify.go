@@ -222,6 +222,13 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 		req.AppendHeader(&sipmsg.RouteHeader{Address: r})
 	}
 	event := string(sub.event)
+	if sub.list != nil && sub.event == presence.EventPresence {
+		// liblinphone 5.1 hands a list NOTIFY to its friend list only when
+		// its Event is "Presence", compared as written
+		// (linphone_core_internal_notify_received); Flexisip, its own list
+		// server, writes it so. Our own parsing ignores case.
+		event = "Presence"
+	}
 	if sub.id.eventID != "" {
 		event += ";id=" + sub.id.eventID
 	}
