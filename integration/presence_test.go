@@ -243,6 +243,11 @@ func TestStatusOverHTTPReachesEveryInstance(t *testing.T) {
 	b := startInstance(t, "http-b", "--redis", redisURL, "--nats", natsURL)
 	key := mintKey(t, redisURL, "--user", "201@pbx.example.com", "--scopes", "contacts:personal")
 
+	// 201 is registered: an offline user shows no status (README).
+	desk := siptest.NewPhone(t, "UDP", a.sipAddr())
+	desk.Request("REGISTER", "sip:pbx.example.com", 1, "http-reg", "r", "", "Expires: 600\n", "")
+	require.Equal(t, 200, desk.Response("REGISTER").StatusCode)
+
 	// A softphone watches 201's presence through instance B.
 	watcher := siptest.NewPhone(t, "UDP", b.sipAddr())
 	watcher.Request("SUBSCRIBE", ext201, 1, "http-1", "w", "", "Event: presence\n", "")

@@ -24,7 +24,6 @@ func Derive(r *Record, now time.Time) View {
 	// Dialogs: the union over live publications, the most recently updated
 	// report of each dialog winning, terminated ones left out.
 	var dialogs []Dialog
-	var status *UserStatus
 	for _, p := range r.Publications {
 		if !p.Expires.After(now) {
 			continue
@@ -33,9 +32,6 @@ func Derive(r *Record, now time.Time) View {
 			// A PIDF "open" from a softphone or the PBX puts the user
 			// online: some PBXs never forward REGISTER.
 			online = true
-		}
-		if p.Status != nil && (status == nil || p.Status.Since.After(status.Since)) {
-			status = p.Status
 		}
 		for _, d := range p.Dialogs {
 			if d.State == DialogTerminated {
@@ -53,15 +49,6 @@ func Derive(r *Record, now time.Time) View {
 			dialogs = append(dialogs, d)
 		}
 	}
-	if r.Status != nil && (status == nil || !r.Status.Since.Before(status.Since)) {
-		status = r.Status
-	}
-	if status != nil && (status.Until.IsZero() || status.Until.After(now)) {
-		v.Status, v.Note, v.Until = status.Status, status.Note, status.Until
-	}
-	if v.Status == StatusAvailable && r.inMeeting(now) {
-		v.Status = StatusMeeting
-	}
 
 	slices.SortStableFunc(dialogs, func(a, b Dialog) int {
 		if c := cmp.Compare(dialogRank(a), dialogRank(b)); c != 0 {
@@ -71,11 +58,16 @@ func Derive(r *Record, now time.Time) View {
 	})
 	v.Dialogs = dialogs
 	v.Line = lineState(online, dialogs)
+	applyStatus(&v, r, now, online) // status.go: who wins
+	if v.Status == StatusAvailable && r.inMeeting(now) {
+		// The calendar speaks when the user has not said otherwise.
+		v.Status = StatusMeeting
+	}
 	if v.Line == LineOffline {
 		// The one offline rule: no live binding, no open PIDF publication
-		// and no call. Watchers see the user offline; the status the user
-		// chose stays in the record for when they are back.
-		v.Status, v.Note, v.Until = StatusOffline, "", time.Time{}
+		// and no call. Watchers see the user offline with no activity; the
+		// status the user chose stays in the record for when they are back.
+		v.Status, v.Note, v.Until, v.Activity = StatusOffline, "", time.Time{}, ""
 	}
 	return v
 }
@@ -117,6 +109,7 @@ func lineState(online bool, dialogs []Dialog) LineState {
 func sameView(a, b View) bool {
 	return a.AOR == b.AOR && a.Registered == b.Registered && a.Line == b.Line &&
 		a.Status == b.Status && a.Note == b.Note && a.Until.Equal(b.Until) &&
+		a.Activity == b.Activity && a.Invisible == b.Invisible &&
 		sameDialogs(a.Dialogs, b.Dialogs)
 }
 

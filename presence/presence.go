@@ -225,6 +225,13 @@ func (b Binding) key() string {
 type UserStatus struct {
 	Status Status `json:"status"`
 	Note   string `json:"note,omitempty"`
+	// Activity is the RFC 4480 activity a phone published ("on-the-phone",
+	// "vacation", ...), kept so watchers see what was said, not only the
+	// nearest Status; empty when set through the API.
+	Activity string `json:"activity,omitempty"`
+	// Invisible is a phone's "appear offline": PIDF basic closed with no
+	// activity while it stays registered (see status.go).
+	Invisible bool `json:"invisible,omitempty"`
 	// Until, when set, reverts the status to Available at that time.
 	Until time.Time `json:"until,omitzero"`
 	Since time.Time `json:"since"`
@@ -238,6 +245,12 @@ type View struct {
 	Status     Status    `json:"status"`
 	Note       string    `json:"note,omitempty"`
 	Until      time.Time `json:"until,omitzero"`
+	// Activity is the RFC 4480 activity the user's phone published, if
+	// any (see UserStatus.Activity).
+	Activity string `json:"activity,omitempty"`
+	// Invisible means the user appears offline (Registered is false) while
+	// the line still works: Line and Dialogs stay true for BLF.
+	Invisible bool `json:"invisible,omitempty"`
 	// Dialogs are the live calls, most important first (ringing, then
 	// in call, then held).
 	Dialogs []Dialog `json:"dialogs,omitempty"`
@@ -265,5 +278,6 @@ func (c Change) LineChanged() bool {
 
 // StatusChanged reports whether the user's status or note changed.
 func (c Change) StatusChanged() bool {
-	return c.View.Status != c.Prev.Status || c.View.Note != c.Prev.Note || !c.View.Until.Equal(c.Prev.Until)
+	return c.View.Status != c.Prev.Status || c.View.Note != c.Prev.Note || !c.View.Until.Equal(c.Prev.Until) ||
+		c.View.Activity != c.Prev.Activity || c.View.Invisible != c.Prev.Invisible
 }

@@ -54,7 +54,9 @@ type Record struct {
 	// Calendar is the user's coming busy time from their calendar feed
 	// (see SetCalendar), a separate input combined in Derive.
 	Calendar []Busy `json:"calendar,omitempty"`
-	View     View   `json:"view"`
+	// StatusFloor: statements of status made before it are void (status.go).
+	StatusFloor time.Time `json:"status_floor,omitzero"`
+	View        View      `json:"view"`
 	// Next is when the record next changes by itself; stores index it.
 	Next time.Time `json:"next,omitzero"`
 }
@@ -125,7 +127,13 @@ const tombstoneTTL = 64 * time.Second
 // prune drops everything that has expired by now.
 func (r *Record) prune(now time.Time, maxRinging time.Duration) {
 	r.Bindings = slices.DeleteFunc(r.Bindings, func(b Binding) bool { return !b.Expires.After(now) })
-	r.Publications = slices.DeleteFunc(r.Publications, func(p Publication) bool { return !p.Expires.After(now) })
+	r.Publications = slices.DeleteFunc(r.Publications, func(p Publication) bool {
+		if !p.Expires.After(now) {
+			r.retire(p)
+			return true
+		}
+		return false
+	})
 	for i := range r.Publications {
 		p := &r.Publications[i]
 		// A call nobody moved past ringing for maxRinging is a lost

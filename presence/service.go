@@ -267,6 +267,7 @@ func (s *Service) Publish(ctx context.Context, aor AOR, p Publish) (PublishResul
 			}
 		}
 		if p.Expires <= 0 {
+			r.retire(r.Publications[i])
 			r.Publications = slices.Delete(r.Publications, i, i+1)
 			res = PublishResult{}
 			return nil
@@ -307,6 +308,7 @@ func applyBody(r *Record, i int, b PublishBody, now time.Time) {
 		}
 		pub.Status = &st
 	} else if pub.Event == EventPresence {
+		r.retire(*pub)
 		pub.Status = nil
 	}
 	if pub.Event != EventDialog {

@@ -11,6 +11,9 @@ import (
 
 // render returns the NOTIFY body for view v in sub's event package.
 func (s *Server) render(sub *subscription, v presence.View, version uint64) (string, []byte) {
+	if sub.list != nil {
+		return s.renderList(sub, version)
+	}
 	if sub.event == presence.EventPresence {
 		return typePIDF, renderPIDF(v)
 	}
@@ -44,58 +47,6 @@ func renderDialogInfo(v presence.View, version uint64, single bool) []byte {
 			Remote: dialoginfo.Participant{Identity: d.Remote.URI, Display: d.Remote.Display},
 		})
 	}
-	return doc.Render()
-}
-
-// activityOf is the RPID activity (RFC 4480 §3.2) shown for a status.
-func activityOf(st presence.Status) string {
-	switch st {
-	case presence.StatusDND:
-		return "busy"
-	case presence.StatusAway:
-		return "away"
-	case presence.StatusLunch:
-		return "lunch"
-	case presence.StatusBusinessTrip:
-		return "travel"
-	case presence.StatusUnavailable:
-		return "permanent-absence"
-	case presence.StatusMeeting:
-		return "meeting"
-	}
-	return ""
-}
-
-// renderPIDF maps a view to an RFC 3863 document with RPID activities.
-func renderPIDF(v presence.View) []byte {
-	doc := pidf.Document{Entity: v.AOR.URI()}
-	basic := pidf.Closed
-	if v.Line != presence.LineOffline {
-		basic = pidf.Open
-	}
-	var acts []string
-	note := ""
-	if a := activityOf(v.Status); a != "" {
-		acts = append(acts, a)
-		note = v.Status.Label()
-	}
-	switch v.Line {
-	case presence.LineInCall, presence.LineOnHold, presence.LineRinging:
-		if v.Line != presence.LineRinging {
-			acts = append(acts, "on-the-phone")
-		}
-		if note == "" {
-			note = "On the phone"
-		}
-	case presence.LineOffline:
-		note = "Offline"
-	}
-	if v.Note != "" {
-		note = v.Note
-	}
-	doc.Tuples = []pidf.Tuple{{ID: "sb-" + v.AOR.User, Basic: basic, Contact: v.AOR.URI()}}
-	doc.Activities = acts
-	doc.Note = note
 	return doc.Render()
 }
 
@@ -133,42 +84,4 @@ func DialogBody(doc *dialoginfo.Document) *presence.PublishBody {
 		})
 	}
 	return pb
-}
-
-// PresenceBody maps a PIDF document to what the presence core composes:
-// online from any open tuple, the user's status from RPID activities.
-func PresenceBody(doc *pidf.Document, now time.Time) *presence.PublishBody {
-	pb := &presence.PublishBody{}
-	for _, t := range doc.Tuples {
-		if t.Basic == pidf.Open {
-			pb.Online = true
-		}
-	}
-	if st, ok := statusOf(doc.Activities, pb.Online); ok {
-		pb.Status = &presence.UserStatus{Status: st, Note: doc.Note, Since: now}
-	}
-	return pb
-}
-
-// statusOf reads a user status from RPID activities, as Linphone, baresip,
-// Bria and Zoiper publish them. "on-the-phone" is line state, not a status.
-func statusOf(activities []string, online bool) (presence.Status, bool) {
-	for _, a := range activities {
-		switch a {
-		case "busy", "do-not-disturb":
-			return presence.StatusDND, true
-		case "away", "steering", "in-transit":
-			return presence.StatusAway, true
-		case "lunch", "meal", "breakfast", "dinner":
-			return presence.StatusLunch, true
-		case "travel":
-			return presence.StatusBusinessTrip, true
-		case "vacation", "holiday", "permanent-absence":
-			return presence.StatusUnavailable, true
-		}
-	}
-	if online {
-		return presence.StatusAvailable, true
-	}
-	return "", false
 }

@@ -65,7 +65,7 @@ func (s *Server) wellFormed(req *sipmsg.Request, tx sipmsg.ServerTransaction) bo
 		s.replyCode(req, tx, sipmsg.StatusBadRequest, "Bad Request (headers in Request-URI)")
 		return false
 	}
-	return true
+	return s.checkRequire(req, tx)
 }
 
 // routes returns every handler by method, each wrapped in guard: what New

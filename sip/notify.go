@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +16,44 @@ import (
 	"github.com/switchboardhq/switchboard/presence"
 )
 
-// errNotifyFailed means the subscriber refused or never answered a NOTIFY.
-var errNotifyFailed = errors.New("notify failed")
+var (
+	// errNotifyFailed means the subscriber refused or never answered a NOTIFY.
+	errNotifyFailed = errors.New("notify failed")
+	// errNoResponse means the transaction layer ended a NOTIFY's
+	// transaction with neither a response nor an error: sipgo's Client.Do
+	// returns (nil, nil) when the user agent closes under it, since
+	// ClientTx.Terminate closes Done before it sets Err.
+	errNoResponse = errors.New("transaction ended without a response")
+)
+
+// goSender runs f on a goroutine s.senders owns, under a last-line guard:
+// a panic in it is logged with its stack, counted (Stats.SenderPanics) and
+// ends sub instead of the process. A peer's behaviour or timing must never
+// take down every other subscription.
+func (s *Server) goSender(sub *subscription, f func()) {
+	s.senders.Add(1)
+	go func() {
+		defer s.senders.Done()
+		defer s.recoverSender(sub)
+		f()
+	}()
+}
+
+// recoverSender is goSender's guard. The senders release their locks with
+// defer, so a panic leaves sub's mutexes free for end.
+func (s *Server) recoverSender(sub *subscription) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.stats.senderPanics.Add(1)
+	s.log.Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).
+		Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("notify sender panicked; subscription ended")
+	sub.mu.Lock()
+	sub.sending = false
+	sub.mu.Unlock()
+	s.end(sub)
+}
 
 // kick records v as the newest state for sub and makes sure a sender will
 // NOTIFY it. It never blocks on the network: the fan-out worker calls it.
@@ -26,7 +63,9 @@ func (s *Server) kick(sub *subscription, v presence.View) {
 		sub.mu.Unlock()
 		return
 	}
-	if v.Version >= sub.latest.Version {
+	if sub.list != nil {
+		sub.list.update(v)
+	} else if v.Version >= sub.latest.Version {
 		sub.latest = v
 	}
 	sub.dirty = true
@@ -34,8 +73,7 @@ func (s *Server) kick(sub *subscription, v presence.View) {
 	sub.sending = true
 	sub.mu.Unlock()
 	if start {
-		s.senders.Add(1)
-		go s.sendLoop(sub)
+		s.goSender(sub, func() { s.sendLoop(sub) })
 	}
 }
 
@@ -46,8 +84,7 @@ func (s *Server) startSender(sub *subscription) {
 	sub.sending = sub.sending || start
 	sub.mu.Unlock()
 	if start {
-		s.senders.Add(1)
-		go s.sendLoop(sub)
+		s.goSender(sub, func() { s.sendLoop(sub) })
 	}
 }
 
@@ -55,57 +92,63 @@ func (s *Server) startSender(sub *subscription) {
 // per subscription; changes that arrive while a NOTIFY is in flight collapse
 // into the next one.
 func (s *Server) sendLoop(sub *subscription) {
-	defer s.senders.Done()
-	for {
-		sub.sendMu.Lock()
-		sub.mu.Lock()
-		if !sub.dirty || sub.ended {
-			sub.sending = false
-			sub.mu.Unlock()
-			sub.sendMu.Unlock()
-			return
-		}
-		sub.dirty = false
-		v := sub.latest
-		left := time.Until(sub.expires).Round(time.Second)
-		pending := sub.pending
-		sub.mu.Unlock()
-		if left <= 0 {
-			left = 0
-		}
-		state := "active;expires=" + secs(left)
-		if pending {
-			state = "pending;expires=" + secs(left)
-		}
-		timeout := s.cfg.NotifyTimeout
-		if s.Draining() {
-			timeout = min(timeout, s.drainNotifyTimeout)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		sub.mu.Lock()
-		sub.cancelSend = cancel
-		sub.mu.Unlock()
-		err := s.sendNotify(ctx, sub, v, state, !pending)
-		sub.mu.Lock()
-		sub.cancelSend = nil
-		// Ended meanwhile (terminate cut this NOTIFY short) or shutting
-		// down: the final NOTIFY, not this failure, decides its fate.
-		preempted := sub.ended || s.Draining()
-		sub.mu.Unlock()
-		cancel()
-		sub.sendMu.Unlock()
-		if err != nil {
-			if !preempted {
-				// RFC 6665 §4.2.2: a failed NOTIFY ends the subscription.
-				s.log.Info().Err(err).Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("subscription removed")
-				s.end(sub)
-			}
-			sub.mu.Lock()
-			sub.sending = false
-			sub.mu.Unlock()
-			return
-		}
+	for s.sendNext(sub) {
 	}
+}
+
+// sendNext sends sub's newest state if it has not been sent and reports
+// whether the loop should go on. It holds sendMu for the whole NOTIFY and
+// releases it with defer, so that even a panic leaves the dialog usable by
+// terminate.
+func (s *Server) sendNext(sub *subscription) bool {
+	sub.sendMu.Lock()
+	defer sub.sendMu.Unlock()
+	sub.mu.Lock()
+	if !sub.dirty || sub.ended {
+		sub.sending = false
+		sub.mu.Unlock()
+		return false
+	}
+	sub.dirty = false
+	v := sub.latest
+	left := time.Until(sub.expires).Round(time.Second)
+	pending := sub.pending
+	sub.mu.Unlock()
+	if left <= 0 {
+		left = 0
+	}
+	state := "active;expires=" + secs(left)
+	if pending {
+		state = "pending;expires=" + secs(left)
+	}
+	timeout := s.cfg.NotifyTimeout
+	if s.Draining() {
+		timeout = min(timeout, s.drainNotifyTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	sub.mu.Lock()
+	sub.cancelSend = cancel
+	sub.mu.Unlock()
+	err := s.sendNotify(ctx, sub, v, state, !pending)
+	sub.mu.Lock()
+	sub.cancelSend = nil
+	// Ended meanwhile (terminate cut this NOTIFY short) or shutting
+	// down: the final NOTIFY, not this failure, decides its fate.
+	preempted := sub.ended || s.Draining()
+	sub.mu.Unlock()
+	if err == nil {
+		return true
+	}
+	if !preempted {
+		// RFC 6665 §4.2.2: a failed NOTIFY ends the subscription.
+		s.log.Info().Err(err).Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("subscription removed")
+		s.end(sub)
+	}
+	sub.mu.Lock()
+	sub.sending = false
+	sub.mu.Unlock()
+	return false
 }
 
 // end marks sub over and forgets it.
@@ -118,7 +161,7 @@ func (s *Server) end(sub *subscription) {
 }
 
 // terminate sends sub its final NOTIFY with the given reason (RFC 6665
-// §4.2.2) and forgets it.
+// §4.2.2), or none when reason is empty, and forgets it.
 func (s *Server) terminate(ctx context.Context, sub *subscription, reason string) {
 	sub.mu.Lock()
 	if sub.ended {
@@ -141,7 +184,11 @@ func (s *Server) terminate(ctx context.Context, sub *subscription, reason string
 
 	sub.sendMu.Lock()
 	defer sub.sendMu.Unlock()
-	if err := s.sendNotify(ctx, sub, v, "terminated;reason="+reason, withState); err != nil {
+	state := "terminated"
+	if reason != "" {
+		state += ";reason=" + reason
+	}
+	if err := s.sendNotify(ctx, sub, v, state, withState); err != nil {
 		s.log.Debug().Err(err).Str("aor", sub.aor.String()).Msg("final notify")
 	}
 }
@@ -152,14 +199,7 @@ func (s *Server) terminate(ctx context.Context, sub *subscription, reason string
 // absent body over an empty document, which a BLF phone would read as
 // "idle". The caller holds sub.sendMu.
 func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.View, state string, withState bool) error {
-	sub.mu.Lock()
-	sub.cseq++
-	cseq, version := sub.cseq, sub.version
-	sub.version++
-	if sub.cseq >= sub.cseqMark || sub.version >= sub.versionMark {
-		s.persist(sub)
-	}
-	sub.mu.Unlock()
+	cseq, version := s.nextSeq(sub)
 
 	var ctype string
 	var body []byte
@@ -182,18 +222,42 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 		req.AppendHeader(&sipmsg.RouteHeader{Address: r})
 	}
 	event := string(sub.event)
+	if sub.list != nil && sub.event == presence.EventPresence {
+		// liblinphone 5.1 hands a list NOTIFY to its friend list only when
+		// its Event is "Presence", compared as written
+		// (linphone_core_internal_notify_received); Flexisip, its own list
+		// server, writes it so. Our own parsing ignores case.
+		event = "Presence"
+	}
 	if sub.id.eventID != "" {
 		event += ";id=" + sub.id.eventID
 	}
 	req.AppendHeader(sipmsg.NewHeader("Event", event))
 	req.AppendHeader(sipmsg.NewHeader("Subscription-State", state))
+	if sub.list != nil {
+		// RFC 4662 §5.2: a NOTIFY carrying list state requires eventlist.
+		req.AppendHeader(sipmsg.NewHeader("Require", tagEventList))
+	}
 	req.AppendHeader(sipmsg.NewHeader("Contact", sub.contact))
 	req.AppendHeader(sipmsg.NewHeader("User-Agent", s.cfg.UserAgent))
 	if withState {
 		req.AppendHeader(sipmsg.NewHeader("Content-Type", ctype))
+		if sub.list != nil && sub.list.deflate {
+			req.AppendHeader(sipmsg.NewHeader("Content-Encoding", "deflate"))
+			body = compress(body)
+		}
 		req.SetBody(body)
 	}
 	dst, transport := s.nextHop(sub)
+	if strings.EqualFold(transport, "udp") && len(req.String())+viaRoom > sipmsg.UDPMTUSize-200 {
+		// RFC 3261 §18.1.1: a request over 1300 bytes goes over a
+		// congestion-controlled transport (sipgo refuses it over UDP):
+		// TCP to the subscriber's Contact.
+		dst, transport = remoteTarget(sub.target, "TCP")
+		if strings.EqualFold(transport, "udp") {
+			transport = "TCP"
+		}
+	}
 	req.SetDestination(dst)
 	req.SetTransport(transport)
 	if s.udpAddr != nil && strings.EqualFold(transport, "udp") {
@@ -203,6 +267,9 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 	res, err := s.notifier.Do(ctx, req, func(c *sipgo.Client, r *sipmsg.Request) error {
 		return sipgo.ClientRequestAddVia(c, r)
 	})
+	if err == nil && res == nil {
+		err = errNoResponse
+	}
 	if err != nil {
 		s.stats.notifiesFailed.Add(1)
 		return fmt.Errorf("notify %s: %w: %w", sub.remote.String(), errNotifyFailed, err)
@@ -213,6 +280,22 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 	}
 	s.stats.notifiesSent.Add(1)
 	return nil
+}
+
+// viaRoom is room for the Via header sipgo adds when sending.
+const viaRoom = 120
+
+// nextSeq takes the CSeq and document version of sub's next NOTIFY.
+func (s *Server) nextSeq(sub *subscription) (cseq uint32, version uint64) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	sub.cseq++
+	cseq, version = sub.cseq, sub.version
+	sub.version++
+	if sub.cseq >= sub.cseqMark || sub.version >= sub.versionMark {
+		s.persist(sub)
+	}
+	return cseq, version
 }
 
 // nextHop is where sub's NOTIFYs go: back over the subscriber's own flow,

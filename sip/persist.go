@@ -103,8 +103,8 @@ func restoreSubscription(b []byte) (*subscription, error) {
 
 // persist saves sub's current state; the caller holds sub.mu.
 func (s *Server) persist(sub *subscription) {
-	if s.store == nil {
-		return
+	if s.store == nil || sub.list != nil {
+		return // an ad-hoc list is not kept: its subscriber re-subscribes
 	}
 	b, err := json.Marshal(sub.snapshot())
 	if err != nil {

@@ -398,6 +398,8 @@ type Stats struct {
 	ConnsRefused, ConnsIdleClosed uint64
 	// ParseErrors counts messages sipgo could not parse (see logs.go).
 	ParseErrors uint64
+	// SenderPanics counts NOTIFY senders stopped by a panic (see goSender).
+	SenderPanics uint64
 }
 
 type stats struct {
@@ -408,6 +410,7 @@ type stats struct {
 	rateLimited, overloaded       atomic.Uint64
 	authChallenged, authRefused   atomic.Uint64
 	connsRefused, connsIdleClosed atomic.Uint64
+	senderPanics                  atomic.Uint64
 }
 
 // Stats returns the running totals.
@@ -420,7 +423,7 @@ func (s *Server) Stats() Stats {
 		RateLimited: s.stats.rateLimited.Load(), Overloaded: s.stats.overloaded.Load(),
 		AuthChallenged: s.stats.authChallenged.Load(), AuthRefused: s.stats.authRefused.Load(),
 		ConnsRefused: s.stats.connsRefused.Load(), ConnsIdleClosed: s.stats.connsIdleClosed.Load(),
-		ParseErrors: s.malformed.count.Load(),
+		ParseErrors: s.malformed.count.Load(), SenderPanics: s.stats.senderPanics.Load(),
 	}
 }
 
@@ -481,6 +484,7 @@ func (s *Server) drain(grace time.Duration) {
 			break
 		}
 		g.Go(func() error {
+			defer s.recoverSender(sub)
 			nctx, cancel := context.WithTimeout(gctx, s.drainNotifyTimeout)
 			defer cancel()
 			s.terminate(nctx, sub, "deactivated")

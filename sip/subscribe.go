@@ -102,6 +102,10 @@ func (s *Server) handleSubscribe(req *sipmsg.Request, tx sipmsg.ServerTransactio
 		s.refresh(req, tx, id, event, exp)
 		return
 	}
+	if hasOption(req, "Require", tagRecipientListSubscribe) {
+		s.subscribeList(req, tx, event, ctype, eventID, fromTag, exp)
+		return
+	}
 	s.subscribe(req, tx, event, ctype, eventID, fromTag, exp)
 }
 
@@ -195,13 +199,11 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 
 	if exp == 0 {
 		// A fetch (RFC 6665 §4.4.3): one NOTIFY with the state, then done.
-		s.senders.Add(1)
-		go func() {
-			defer s.senders.Done()
+		s.goSender(sub, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout)
 			defer cancel()
 			s.terminate(ctx, sub, "timeout")
-		}()
+		})
 		return
 	}
 	sub.mu.Lock()
@@ -238,6 +240,10 @@ func (s *Server) refresh(req *sipmsg.Request, tx sipmsg.ServerTransaction, id di
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	dec, err := s.authorize(ctx, sub.remote, sub.aor)
+	if sub.list != nil {
+		// Each member was authorized when the list was made.
+		dec, err = Allow, nil
+	}
 	if err != nil {
 		s.replyErr(req, tx, err)
 		return
@@ -268,13 +274,13 @@ func (s *Server) refresh(req *sipmsg.Request, tx sipmsg.ServerTransaction, id di
 	s.reply(req, tx, res)
 
 	if exp == 0 {
-		s.senders.Add(1)
-		go func() {
-			defer s.senders.Done()
+		s.goSender(sub, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout)
 			defer cancel()
-			s.terminate(ctx, sub, "timeout")
-		}()
+			// RFC 6665 §4.2.1.4, §4.1.3: the subscriber ended it; no
+			// reason is given, since none of §4.2.2's is true.
+			s.terminate(ctx, sub, "")
+		})
 		return
 	}
 	sub.mu.Lock()
@@ -341,13 +347,11 @@ func (s *Server) expireSubscriptions(ctx context.Context) error {
 				expired := !sub.ended && !sub.expires.After(now)
 				sub.mu.Unlock()
 				if expired {
-					s.senders.Add(1)
-					go func() {
-						defer s.senders.Done()
+					s.goSender(sub, func() {
 						nctx, cancel := context.WithTimeout(ctx, s.cfg.NotifyTimeout)
 						defer cancel()
 						s.terminate(nctx, sub, "timeout")
-					}()
+					})
 				}
 			}
 		}

@@ -61,6 +61,9 @@ type subscription struct {
 	// pending: accepted but not yet authorized, so NOTIFYs say "pending"
 	// and carry no state (RFC 6665 §4.2.1.2).
 	pending bool
+	// list is set for an ad-hoc list subscription (eventlist.go); its
+	// members' views take the place of latest.
+	list *adHocList
 }
 
 // watcherKey is the per-watcher cap's key for a subscriber URI.
@@ -109,8 +112,10 @@ func (t *subscriptions) tryAdd(s *subscription, maxWatcher, maxTarget int) error
 	if maxWatcher > 0 && t.byWatcher[s.watcher] >= maxWatcher {
 		return fmt.Errorf("watcher %s holds %d: %w", s.watcher, maxWatcher, errTooManySubscriptions)
 	}
-	if maxTarget > 0 && len(t.byAOR[s.aor]) >= maxTarget {
-		return fmt.Errorf("%s has %d watchers: %w", s.aor, maxTarget, errTooManySubscriptions)
+	for _, aor := range s.watched() {
+		if maxTarget > 0 && len(t.byAOR[aor]) >= maxTarget {
+			return fmt.Errorf("%s has %d watchers: %w", aor, maxTarget, errTooManySubscriptions)
+		}
 	}
 	t.addLocked(s)
 	return nil
@@ -131,12 +136,14 @@ func (t *subscriptions) addLocked(s *subscription) {
 	t.byWatcher[s.watcher]++
 	t.byFlow[flowKey(s.transport, s.source)]++
 	t.byID[s.id] = s
-	m := t.byAOR[s.aor]
-	if m == nil {
-		m = make(map[dialogID]*subscription)
-		t.byAOR[s.aor] = m
+	for _, aor := range s.watched() {
+		m := t.byAOR[aor]
+		if m == nil {
+			m = make(map[dialogID]*subscription)
+			t.byAOR[aor] = m
+		}
+		m[s.id] = s
 	}
-	m[s.id] = s
 }
 
 func (t *subscriptions) get(id dialogID) *subscription {
@@ -156,10 +163,12 @@ func (t *subscriptions) remove(s *subscription) {
 		delete(t.byWatcher, s.watcher)
 	}
 	t.dropFlowLocked(s)
-	if m := t.byAOR[s.aor]; m != nil {
-		delete(m, s.id)
-		if len(m) == 0 {
-			delete(t.byAOR, s.aor)
+	for _, aor := range s.watched() {
+		if m := t.byAOR[aor]; m != nil {
+			delete(m, s.id)
+			if len(m) == 0 {
+				delete(t.byAOR, aor)
+			}
 		}
 	}
 }

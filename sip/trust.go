@@ -343,8 +343,8 @@ func (s *Server) reauthorize(ctx context.Context, pendingOnly bool) {
 		sub.mu.Lock()
 		pending, ended := sub.pending, sub.ended
 		sub.mu.Unlock()
-		if ended || (pendingOnly && !pending) {
-			continue
+		if ended || (pendingOnly && !pending) || sub.list != nil {
+			continue // a list's members were authorized one by one
 		}
 		dec, err := s.authorize(ctx, sub.remote, sub.aor)
 		if err != nil {
@@ -359,14 +359,12 @@ func (s *Server) reauthorize(ctx context.Context, pendingOnly bool) {
 func (s *Server) apply(ctx context.Context, sub *subscription, dec Decision) {
 	switch dec {
 	case Deny:
-		s.senders.Add(1)
-		go func() {
-			defer s.senders.Done()
+		s.goSender(sub, func() {
 			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NotifyTimeout)
 			defer cancel()
 			// RFC 6665 §4.2.2: "rejected" once authorization is withdrawn.
 			s.terminate(nctx, sub, "rejected")
-		}()
+		})
 	case Allow:
 		sub.mu.Lock()
 		was := sub.pending

@@ -37,6 +37,7 @@ func newMetrics(edge *sip.Server, bus *events.Bus, storeHist *prometheus.Histogr
 	counter("notifies_failed_total", "NOTIFYs refused or unanswered.", nil, func() float64 { return float64(edge.Stats().NotifiesFailed) })
 	counter("sip_conns_refused_total", "SIP TCP/TLS connections closed at accept: source over its cap.", nil, func() float64 { return float64(edge.Stats().ConnsRefused) })
 	counter("sip_conns_idle_closed_total", "SIP TCP/TLS connections closed after the idle timeout.", nil, func() float64 { return float64(edge.Stats().ConnsIdleClosed) })
+	counter("notify_sender_panics_total", "NOTIFY senders stopped by a recovered panic.", nil, func() float64 { return float64(edge.Stats().SenderPanics) })
 	counter("sip_malformed_total", "SIP messages dropped as unparsable.", nil, func() float64 { return float64(edge.Stats().ParseErrors) })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "switchboard", Name: "subscriptions", Help: "Active SUBSCRIBE dialogs on this instance.",

@@ -145,7 +145,18 @@ func collectActivities(d *Document, n *xmldoc.Node) error {
 				name = a.TrimmedText()
 			}
 			name = strings.ToLower(name)
-			if !validActivity(name) || contains(d.Activities, name) {
+			if !validActivity(name) {
+				continue
+			}
+			if a.Name.Local != "activity" {
+				if text := a.TrimmedText(); text != "" && d.ActivityText[name] == "" {
+					if d.ActivityText == nil {
+						d.ActivityText = make(map[string]string)
+					}
+					d.ActivityText[name] = text
+				}
+			}
+			if contains(d.Activities, name) {
 				continue
 			}
 			if len(d.Activities) == MaxActivities {

@@ -84,8 +84,9 @@ func TestParseSamples(t *testing.T) {
 			name: "activities directly under presence deduplicated",
 			file: "rpid_presence_level.xml",
 			want: &Document{Entity: "sip:frank@example.com",
-				Tuples:     []Tuple{{ID: "t1", Basic: Open}},
-				Activities: []string{ActivityVacation, ActivityTravel, "other"}},
+				Tuples:       []Tuple{{ID: "t1", Basic: Open}},
+				Activities:   []string{ActivityVacation, ActivityTravel, "other"},
+				ActivityText: map[string]string{"other": "Conference in Lyon"}},
 		},
 	}
 	for _, tt := range tests {

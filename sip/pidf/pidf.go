@@ -63,15 +63,20 @@ const (
 
 // Common RPID activities (RFC 4480 §3.2), by element name.
 const (
-	ActivityAppointment = "appointment"
-	ActivityAway        = "away"
-	ActivityBusy        = "busy"
-	ActivityLunch       = "lunch"
-	ActivityMeeting     = "meeting"
-	ActivityOnThePhone  = "on-the-phone"
-	ActivityTravel      = "travel"
-	ActivityVacation    = "vacation"
-	ActivityUnknown     = "unknown"
+	ActivityAppointment      = "appointment"
+	ActivityAway             = "away"
+	ActivityBusy             = "busy"
+	ActivityLunch            = "lunch"
+	ActivityMeeting          = "meeting"
+	ActivityOnThePhone       = "on-the-phone"
+	ActivityTravel           = "travel"
+	ActivityVacation         = "vacation"
+	ActivityUnknown          = "unknown"
+	ActivityInTransit        = "in-transit"
+	ActivityHoliday          = "holiday"
+	ActivitySleeping         = "sleeping"
+	ActivityPermanentAbsence = "permanent-absence"
+	ActivityOther            = "other"
 )
 
 // Sentinel errors returned, wrapped with details, by Parse and Validate.
@@ -94,6 +99,15 @@ type Document struct {
 	// "on-the-phone", wherever the publisher put them: under a person,
 	// under presence or inside a tuple status. Each appears once.
 	Activities []string
+	// ActivityText is the text inside an activity element, by activity
+	// name, for those that have any: liblinphone tells its "Do not
+	// disturb" from plain busy by <rpid:busy>Do not disturb</rpid:busy>.
+	ActivityText map[string]string
+	// StatusActivities are written again, without text, inside each
+	// tuple's <status>, where RPID drafts put them and where clients that
+	// match the document as text (baresip looks for "<rpid:busy/>") find
+	// them. Parse folds them into Activities and never sets this field.
+	StatusActivities []string
 	// Note is the human-readable status text: the presence-level <note>
 	// or, failing that, the person's note.
 	Note string

@@ -32,7 +32,7 @@ func (d *Document) AppendRender(dst []byte) []byte {
 	dst = xmldoc.AppendAttr(dst, "entity", d.Entity)
 	dst = append(dst, '>')
 	for i := range d.Tuples {
-		dst = d.Tuples[i].appendTo(dst, i)
+		dst = d.Tuples[i].appendTo(dst, i, d.StatusActivities)
 	}
 	if d.Note != "" {
 		dst = append(dst, "<note>"...)
@@ -44,9 +44,7 @@ func (d *Document) AppendRender(dst []byte) []byte {
 		dst = append(dst, `<dm:person id="p1"><rpid:activities>`...)
 		for _, a := range d.Activities {
 			if validActivity(a) {
-				dst = append(dst, "<rpid:"...)
-				dst = append(dst, a...)
-				dst = append(dst, "/>"...)
+				dst = appendActivity(dst, a, d.ActivityText[a])
 			}
 		}
 		dst = append(dst, "</rpid:activities>"...)
@@ -62,7 +60,22 @@ func (d *Document) AppendRender(dst []byte) []byte {
 	return append(dst, "</presence>"...)
 }
 
-func (t *Tuple) appendTo(dst []byte, i int) []byte {
+// appendActivity writes one RPID activity element, with text inside when
+// there is any.
+func appendActivity(dst []byte, name, text string) []byte {
+	dst = append(dst, "<rpid:"...)
+	dst = append(dst, name...)
+	if text == "" {
+		return append(dst, "/>"...)
+	}
+	dst = append(dst, '>')
+	dst = xmldoc.AppendEscaped(dst, text, false)
+	dst = append(dst, "</rpid:"...)
+	dst = append(dst, name...)
+	return append(dst, '>')
+}
+
+func (t *Tuple) appendTo(dst []byte, i int, statusActivities []string) []byte {
 	dst = append(dst, "<tuple"...)
 	if t.ID != "" {
 		dst = xmldoc.AppendAttr(dst, "id", t.ID)
@@ -73,11 +86,25 @@ func (t *Tuple) appendTo(dst []byte, i int) []byte {
 	}
 	// RFC 3863 §4.4 schema order: status, extensions, contact, note,
 	// timestamp.
-	if t.Basic != "" {
-		dst = append(dst, "><status><basic>"...)
-		dst = xmldoc.AppendEscaped(dst, t.Basic, false)
-		dst = append(dst, "</basic></status>"...)
-	} else {
+	switch {
+	case t.Basic != "" || hasValidActivity(statusActivities):
+		dst = append(dst, "><status>"...)
+		if t.Basic != "" {
+			dst = append(dst, "<basic>"...)
+			dst = xmldoc.AppendEscaped(dst, t.Basic, false)
+			dst = append(dst, "</basic>"...)
+		}
+		if hasValidActivity(statusActivities) {
+			dst = append(dst, "<rpid:activities>"...)
+			for _, a := range statusActivities {
+				if validActivity(a) {
+					dst = appendActivity(dst, a, "")
+				}
+			}
+			dst = append(dst, "</rpid:activities>"...)
+		}
+		dst = append(dst, "</status>"...)
+	default:
 		dst = append(dst, "><status/>"...)
 	}
 	if t.Contact != "" {
