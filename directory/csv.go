@@ -194,7 +194,7 @@ func unneutralize(v string) string {
 // is valid (see CSVHeader).
 func phoneCell(v string) string {
 	for _, n := range strings.Split(v, multiSep) {
-		if checkNumber(n) != "" {
+		if checkNumber(n) != "" || !plainNumber(strings.TrimSpace(n)) {
 			return neutralize(v)
 		}
 	}
