@@ -253,12 +253,34 @@ func (c *Contact) normalize() {
 // with address of record aor.
 func TeamContactID(aor string) string { return "team:" + aor }
 
-// teamContactOf derives the team contact of u.
+// checkUserNumbers checks a user's direct and mobile numbers as contact
+// numbers, since they become numbers of the team contact.
+func checkUserNumbers(u accounts.User) error {
+	for _, f := range []struct{ name, v string }{{"did", u.DID}, {"mobile", u.Mobile}} {
+		if f.v == "" {
+			continue
+		}
+		if reason := checkNumber(f.v); reason != "" {
+			return &FieldError{Field: f.name, Reason: reason}
+		}
+	}
+	return nil
+}
+
+// teamContactOf derives the team contact of u: the extension first (what
+// colleagues dial inside), then the direct number (work) and the mobile,
+// as typed, so caller ID indexes all three.
 func teamContactOf(u accounts.User) Contact {
 	c := Contact{
 		ID: TeamContactID(u.AOR()), Kind: KindTeam, Domain: u.Domain,
 		FirstName: u.FirstName, LastName: u.LastName, Department: u.Department, JobTitle: u.JobTitle,
 		Phones: []Phone{{Type: PhoneWork, Number: u.Extension}},
+	}
+	if u.DID != "" {
+		c.Phones = append(c.Phones, Phone{Type: PhoneWork, Number: u.DID})
+	}
+	if u.Mobile != "" {
+		c.Phones = append(c.Phones, Phone{Type: PhoneMobile, Number: u.Mobile})
 	}
 	if u.Email != "" {
 		c.Emails = []string{u.Email}
