@@ -50,7 +50,7 @@ func TestDigitsOfMainNumber(t *testing.T) {
 	for in, want := range map[string]string{
 		"+1 415 555 0132 ext. 45": "14155550132",
 		"1-800-FLOWERS":           "18003569377",
-		"＋４４ ２０ ７１８３ ８７５０":      "442071838750",
+		"＋４４ ２０ ７１８３ ８７５０":        "442071838750",
 		"garbage 12 and 34*":      "1234", // refused by ParseTyped: every ASCII digit
 	} {
 		assert.Equal(t, want, Digits(in), in)
