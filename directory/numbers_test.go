@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -110,4 +111,20 @@ func TestUserNumbersOnTeamContact(t *testing.T) {
 		require.True(t, errors.As(err, &fe), "%v", err)
 		assert.Equal(t, tt.field, fe.Field)
 	}
+}
+
+// A vanity number is a valid number with letters: a CSV export must
+// neutralize it like any cell a spreadsheet could run as a formula.
+func TestExportCSVNeutralizesVanityNumbers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.svc.Create(ctx, alice, Contact{Kind: KindPersonal, FirstName: "Formula", Phones: []Phone{
+		{Type: PhoneWork, Number: "+1-800-SUM(A1)"}, {Type: PhoneMobile, Number: "+44 7700 900123 x5"},
+	}})
+	require.NoError(t, err)
+	var out strings.Builder
+	require.NoError(t, f.svc.ExportCSV(ctx, alice, KindPersonal, &out))
+	assert.Contains(t, out.String(), ",'+1-800-SUM(A1),")
+	assert.Contains(t, out.String(), ",'+44 7700 900123 x5,")
+	assert.Contains(t, out.String(), ",+33 4 91 55 01 42,", "a number without letters stays as it is")
 }
