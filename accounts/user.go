@@ -10,15 +10,21 @@ import (
 // users, with their SIP credentials, in its store and change log, and
 // derives one team contact from each.
 type User struct {
-	Extension  string    `json:"extension"`
-	Domain     string    `json:"domain"`
-	FirstName  string    `json:"first_name,omitempty"`
-	LastName   string    `json:"last_name,omitempty"`
-	Email      string    `json:"email,omitempty"`
-	Department string    `json:"department,omitempty"`
-	JobTitle   string    `json:"job_title,omitempty"`
-	Created    time.Time `json:"created"`
-	Updated    time.Time `json:"updated"`
+	Extension  string `json:"extension"`
+	Domain     string `json:"domain"`
+	FirstName  string `json:"first_name,omitempty"`
+	LastName   string `json:"last_name,omitempty"`
+	Email      string `json:"email,omitempty"`
+	Department string `json:"department,omitempty"`
+	JobTitle   string `json:"job_title,omitempty"`
+	// DID is the user's direct inward dialing number and Mobile their
+	// mobile, as typed ("+1 415 555 0132", "06 12 34 56 78"). The team
+	// contact lists them, so caller ID names a colleague calling from
+	// them. The directory checks them as contact numbers.
+	DID     string    `json:"did,omitempty"`
+	Mobile  string    `json:"mobile,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 	// SIPPassword, when set on ProvisionUser input, replaces the user's
 	// SIP digest credentials; only its HA1 hashes are kept (credentials.go).
 	SIPPassword string `json:"-"`
@@ -40,7 +46,10 @@ func (u User) Validate() error {
 	}
 	for _, f := range []struct{ name, v string }{
 		{"first_name", u.FirstName}, {"last_name", u.LastName}, {"department", u.Department}, {"job_title", u.JobTitle},
+		{"did", u.DID}, {"mobile", u.Mobile},
 	} {
+		// Numbers are read by the directory (it knows phone numbers);
+		// here they are only bounded text.
 		if fe := CheckText(f.name, f.v, MaxNameBytes, false); fe != nil {
 			return fe
 		}

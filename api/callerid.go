@@ -41,6 +41,7 @@ func (s *Server) callerIDRoutes() {
 	h := &callerID{s: s}
 	s.mux.HandleFunc("GET /v1/lookup", h.lookup)
 	s.mux.HandleFunc("GET /v1/phonebook/{format}", h.phonebook)
+	s.mux.HandleFunc("GET /v1/phonebook/{format}/search", h.phonebookSearch)
 }
 
 // SetCallerID installs the caller-ID lookup (a *callerid.Lookup). Call it

@@ -255,7 +255,7 @@ func wellFormed(t *testing.T, body []byte) {
 
 func TestPhonebookGolden(t *testing.T) {
 	env := newCallerIDEnv(t, true)
-	for _, format := range []string{"yealink", "grandstream", "cisco", "snom"} {
+	for _, format := range []string{"yealink", "grandstream", "cisco", "snom", "polycom"} {
 		t.Run(format, func(t *testing.T) {
 			rec := phonebookRequest(t, env, "/v1/phonebook/"+format, basicAlice)
 			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
@@ -304,7 +304,7 @@ func TestPhonebookAuth(t *testing.T) {
 			}
 		})
 	}
-	rec := phonebookRequest(t, env, "/v1/phonebook/polycom", basicAlice)
+	rec := phonebookRequest(t, env, "/v1/phonebook/aastra", basicAlice)
 	assert.Equal(t, http.StatusNotFound, rec.Code)
 }
 

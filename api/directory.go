@@ -476,6 +476,8 @@ type userJSON struct {
 	Email                 string     `json:"email,omitempty"`
 	Department            string     `json:"department,omitempty"`
 	JobTitle              string     `json:"job_title,omitempty"`
+	DID                   string     `json:"did,omitempty"`
+	Mobile                string     `json:"mobile,omitempty"`
 	Created               time.Time  `json:"created"`
 	Updated               time.Time  `json:"updated"`
 	SIPCredentials        bool       `json:"sip_credentials"`
@@ -485,7 +487,8 @@ type userJSON struct {
 func toUserJSON(u accounts.User) userJSON {
 	out := userJSON{
 		AOR: u.AOR(), Extension: u.Extension, Domain: u.Domain, FirstName: u.FirstName, LastName: u.LastName,
-		Email: u.Email, Department: u.Department, JobTitle: u.JobTitle, Created: u.Created, Updated: u.Updated,
+		Email: u.Email, Department: u.Department, JobTitle: u.JobTitle, DID: u.DID, Mobile: u.Mobile,
+		Created: u.Created, Updated: u.Updated,
 	}
 	if u.Digest != nil {
 		t := u.Digest.Updated
@@ -497,11 +500,15 @@ func toUserJSON(u accounts.User) userJSON {
 // userRequest is the body of PUT /v1/users/{aor}; the extension and
 // domain come from the path.
 type userRequest struct {
-	FirstName   string `json:"first_name"`
-	LastName    string `json:"last_name"`
-	Email       string `json:"email"`
-	Department  string `json:"department"`
-	JobTitle    string `json:"job_title"`
+	FirstName  string `json:"first_name"`
+	LastName   string `json:"last_name"`
+	Email      string `json:"email"`
+	Department string `json:"department"`
+	JobTitle   string `json:"job_title"`
+	// DID (direct number) and Mobile are kept as typed; the team contact
+	// lists them after the extension.
+	DID         string `json:"did"`
+	Mobile      string `json:"mobile"`
 	SIPPassword string `json:"sip_password"`
 }
 
@@ -570,6 +577,7 @@ func (s *Server) provisionUser(w http.ResponseWriter, r *http.Request) {
 	u, err := s.deps.Directory.ProvisionUser(r.Context(), p, accounts.User{
 		Extension: ext, Domain: domain, FirstName: req.FirstName, LastName: req.LastName,
 		Email: req.Email, Department: req.Department, JobTitle: req.JobTitle, SIPPassword: req.SIPPassword,
+		DID: req.DID, Mobile: req.Mobile,
 	})
 	if err != nil {
 		s.directoryError(w, r, err)

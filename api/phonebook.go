@@ -10,7 +10,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/callerid"
 	"github.com/switchboardhq/switchboard/directory"
+	"github.com/switchboardhq/switchboard/directory/phone"
 )
 
 // Desk phone directories: GET /v1/phonebook/{format} serves the contacts a
@@ -36,6 +38,23 @@ import (
 //     that snom D-series phones open as a remote directory (chosen over
 //     tbook.xml, which is a provisioning import of the local book, not a
 //     browsable directory).
+//   - polycom: the SoundPoint/VVX contact directory file (<directory>,
+//     <item_list>, one <item> per number with <fn>, <ln> of at most 40
+//     bytes, <ct> the contact number, <lb> a label and <sd> a speed-dial
+//     index for favorites), which phones fetch as <MAC>-directory.xml.
+//
+// Numbers are given as the phone must dial them, not as typed: the main
+// number only (an extension is shown in the name where the format has one
+// per number, and dialed by hand after the answer), vanity letters as
+// digits, without spaces or punctuation, in the national format of the
+// domain's region (a foreign number with the region's international
+// prefix), or E.164 with ?numbers=e164 for phones that dial "+". group
+// keeps the contacts of one group (its ID or its name).
+//
+// GET /v1/phonebook/{yealink|cisco|snom}/search is the vendor's input
+// screen (YealinkIPPhoneInputScreen, CiscoIPPhoneInput, SnomIPPhoneInput):
+// one text field q whose answer the phone requests from the phonebook URL,
+// with the query the screen was opened with (key, numbers, group, account).
 //
 // Authentication as phones support it: HTTP basic with the user as
 // username ("ext@domain" or "ext") and the user's API key as password,
@@ -52,15 +71,29 @@ const (
 	phonebookMax = 2000
 	// ciscoTextMax is the longest Name/Title Cisco phones display.
 	ciscoTextMax = 32
+	// polycomTextMax is the longest fn, ln and lb, in bytes (Polycom
+	// administrator's guide, local contact directory file format).
+	polycomTextMax = 40
 )
 
 // phonebookFormats lists the supported formats.
-var phonebookFormats = map[string]bool{"yealink": true, "grandstream": true, "cisco": true, "snom": true}
+var phonebookFormats = map[string]bool{"yealink": true, "grandstream": true, "cisco": true, "snom": true, "polycom": true}
+
+// searchScreens lists the formats with a search (input) screen.
+var searchScreens = map[string]bool{"yealink": true, "cisco": true, "snom": true}
+
+// numberDialer turns a stored number into the string a phone of a domain
+// dials; *callerid.Lookup implements it.
+type numberDialer interface {
+	Dial(domain, raw string, e164 bool) (string, bool)
+}
+
+var _ numberDialer = (*callerid.Lookup)(nil)
 
 func (h *callerID) phonebook(w http.ResponseWriter, r *http.Request) {
 	format := r.PathValue("format")
 	if !phonebookFormats[format] {
-		writeError(w, http.StatusNotFound, "not_found", "unknown phonebook format (want yealink, grandstream, cisco or snom)", "format")
+		writeError(w, http.StatusNotFound, "not_found", "unknown phonebook format (want yealink, grandstream, cisco, snom or polycom)", "format")
 		return
 	}
 	if h.s.deps.Directory == nil {
@@ -90,11 +123,26 @@ func (h *callerID) phonebook(w http.ResponseWriter, r *http.Request) {
 		}
 		account = n
 	}
+	e164 := false
+	switch v := q.Get("numbers"); v {
+	case "", "national":
+	case "e164":
+		e164 = true
+	default:
+		writeError(w, http.StatusBadRequest, "invalid", "numbers must be national or e164", "numbers")
+		return
+	}
+	group := ""
+	if v := q.Get("group"); v != "" {
+		if group, ok = h.groupID(w, r, p, v); !ok {
+			return
+		}
+	}
 	want := phonebookMax
 	if format == "cisco" {
 		want = page*ciscoPageSize + 1 // one more tells whether a next page exists
 	}
-	entries, err := h.collect(r, p, q.Get("q"), want)
+	entries, err := h.collect(r, p, directory.Query{Text: q.Get("q"), Group: group}, want, h.dialFunc(p.Tenant(), e164))
 	if err != nil {
 		h.directoryError(w, err)
 		return
@@ -109,8 +157,97 @@ func (h *callerID) phonebook(w http.ResponseWriter, r *http.Request) {
 		doc = ciscoDirectory(r, entries, page)
 	case "snom":
 		doc = snomDirectory(entries)
+	case "polycom":
+		doc = polycomDirectory(entries)
 	}
 	writeXML(w, doc)
+}
+
+// groupID returns the ID of the group p names by ID or, failing that, by
+// name (case-insensitive), answering 404 when p has no such group.
+func (h *callerID) groupID(w http.ResponseWriter, r *http.Request, p accounts.Principal, v string) (string, bool) {
+	groups, err := h.s.deps.Directory.ListGroups(r.Context(), p)
+	if err != nil {
+		h.directoryError(w, err)
+		return "", false
+	}
+	for _, g := range groups {
+		if g.ID == v {
+			return g.ID, true
+		}
+	}
+	for _, g := range groups {
+		if strings.EqualFold(g.Name, v) {
+			return g.ID, true
+		}
+	}
+	writeError(w, http.StatusNotFound, "not_found", "no such group", "group")
+	return "", false
+}
+
+// dialFunc returns how numbers of domain are written for its phones: the
+// caller-ID lookup's regions when it is installed, else the typed main
+// number (vanity letters as digits, no extension).
+func (h *callerID) dialFunc(domain string, e164 bool) func(raw string) string {
+	var d numberDialer
+	if box := h.s.callers.Load(); box != nil {
+		d, _ = box.callerLookup.(numberDialer)
+	}
+	return func(raw string) string {
+		if d != nil {
+			if s, ok := d.Dial(domain, raw, e164); ok {
+				return s
+			}
+		}
+		if t, err := phone.ParseTyped(raw); err == nil {
+			return t.Main
+		}
+		return raw
+	}
+}
+
+// phonebookSearch serves the search screen of a format: one text field
+// whose value the phone sends as q to the phonebook URL.
+func (h *callerID) phonebookSearch(w http.ResponseWriter, r *http.Request) {
+	format := r.PathValue("format")
+	if !searchScreens[format] {
+		writeError(w, http.StatusNotFound, "not_found", "no search screen for this format (yealink, cisco, snom have one)", "format")
+		return
+	}
+	if _, ok := h.phoneAuth(w, r); !ok {
+		return
+	}
+	target := phonebookURL(r, format)
+	var doc any
+	switch format {
+	case "yealink":
+		doc = yealinkInputScreen{
+			Type: "string", DisplayMode: "normal", DefaultIndex: 1, DestroyOnExit: "yes",
+			Title: "Search", URL: target,
+			Field: yealinkInputField{Type: "string", Password: "no", Editable: "yes", Prompt: "Name or number:", Parameter: "q", Selection: "1"},
+		}
+	case "cisco":
+		doc = ciscoInput{Title: "Search", Prompt: "Name or number", URL: target,
+			Item: ciscoInputItem{DisplayName: "Name or number", QueryStringParam: "q", InputFlags: "A"}}
+	case "snom":
+		doc = snomInput{Title: "Search", Prompt: "Name or number", URL: target,
+			Item: ciscoInputItem{DisplayName: "Name or number", QueryStringParam: "q", InputFlags: "a"}}
+	}
+	writeXML(w, doc)
+}
+
+// phonebookURL is the absolute URL of format's phonebook with the search
+// screen's query, minus q and page: the phone appends q.
+func phonebookURL(r *http.Request, format string) string {
+	u := url.URL{Scheme: "http", Host: r.Host, Path: "/v1/phonebook/" + format}
+	if r.TLS != nil {
+		u.Scheme = "https"
+	}
+	q := r.URL.Query()
+	q.Del("q")
+	q.Del("page")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // phoneAuth accepts HTTP basic (username the user, password the key),
@@ -158,16 +295,24 @@ type pbEntry struct {
 	first, last, name string
 	kind              directory.Kind
 	favorite          bool
-	phones            []directory.Phone
+	phones            []pbPhone
+}
+
+// pbPhone is one number of a contact: dial is what the phone dials, ext
+// the extension typed after it ("" when none).
+type pbPhone struct {
+	typ       directory.PhoneType
+	dial, ext string
 }
 
 // collect returns up to want entries with at least one number, in search
-// order.
-func (h *callerID) collect(r *http.Request, p accounts.Principal, text string, want int) ([]pbEntry, error) {
+// order, their numbers written by dial.
+func (h *callerID) collect(r *http.Request, p accounts.Principal, query directory.Query, want int, dial func(string) string) ([]pbEntry, error) {
 	var out []pbEntry
 	cursor := ""
 	for len(out) < want {
-		pg, err := h.s.deps.Directory.Search(r.Context(), p, directory.Query{Text: text, Limit: 500, Cursor: cursor})
+		query.Limit, query.Cursor = 500, cursor
+		pg, err := h.s.deps.Directory.Search(r.Context(), p, query)
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +325,15 @@ func (h *callerID) collect(r *http.Request, p accounts.Principal, text string, w
 			for _, m := range it.Marks {
 				fav = fav || m == directory.GroupFavorite
 			}
-			out = append(out, pbEntry{first: c.FirstName, last: c.LastName, name: phoneName(c), kind: c.Kind, favorite: fav, phones: c.Phones})
+			e := pbEntry{first: c.FirstName, last: c.LastName, name: phoneName(c), kind: c.Kind, favorite: fav}
+			for _, ph := range c.Phones {
+				pp := pbPhone{typ: ph.Type, dial: dial(ph.Number)}
+				if t, err := phone.ParseTyped(ph.Number); err == nil {
+					pp.ext = t.Extension
+				}
+				e.phones = append(e.phones, pp)
+			}
+			out = append(out, e)
 			if len(out) == want {
 				break
 			}
@@ -237,6 +390,30 @@ type yealinkEntry struct {
 	Telephone []string `xml:"Telephone"`
 }
 
+// yealinkInputScreen is the YealinkIPPhoneInputScreen search screen (XML
+// Browser Developer's Guide): the phone requests URL with
+// Parameter=value appended.
+type yealinkInputScreen struct {
+	XMLName       xml.Name          `xml:"YealinkIPPhoneInputScreen"`
+	Type          string            `xml:"type,attr"`
+	DisplayMode   string            `xml:"displayMode,attr"`
+	DefaultIndex  int               `xml:"defaultIndex,attr"`
+	DestroyOnExit string            `xml:"destroyOnExit,attr"`
+	Title         string            `xml:"Title"`
+	URL           string            `xml:"URL"`
+	Field         yealinkInputField `xml:"InputField"`
+}
+
+type yealinkInputField struct {
+	Type      string `xml:"type,attr"`
+	Password  string `xml:"password,attr"`
+	Editable  string `xml:"editable,attr"`
+	Prompt    string `xml:"Prompt"`
+	Parameter string `xml:"Parameter"`
+	Selection string `xml:"Selection"`
+	Default   string `xml:"Default"`
+}
+
 func yealinkDirectory(entries []pbEntry) yealinkDir {
 	d := yealinkDir{Entries: []yealinkEntry{}}
 	for _, e := range entries {
@@ -245,7 +422,7 @@ func yealinkDirectory(entries []pbEntry) yealinkDir {
 			if len(ye.Telephone) == 3 { // Yealink keeps three numbers per entry
 				break
 			}
-			ye.Telephone = append(ye.Telephone, ph.Number)
+			ye.Telephone = append(ye.Telephone, ph.dial)
 		}
 		d.Entries = append(d.Entries, ye)
 	}
@@ -294,11 +471,11 @@ func grandstreamBook(entries []pbEntry, account int) gsBook {
 			c.Frequent = 1
 		}
 		for _, ph := range e.phones {
-			t := phoneTypeLabel[ph.Type]
+			t := phoneTypeLabel[ph.typ]
 			if t == "" {
 				t = "Other"
 			}
-			c.Phones = append(c.Phones, gsPhone{Type: t, Number: ph.Number, AccountIndex: account - 1})
+			c.Phones = append(c.Phones, gsPhone{Type: t, Number: ph.dial, AccountIndex: account - 1})
 		}
 		b.Contacts = append(b.Contacts, c)
 	}
@@ -320,24 +497,62 @@ type ciscoEntry struct {
 	Telephone string `xml:"Telephone"`
 }
 
+// ciscoInput is the CiscoIPPhoneInput search screen; the phone requests
+// URL with QueryStringParam=value appended.
+type ciscoInput struct {
+	XMLName xml.Name       `xml:"CiscoIPPhoneInput"`
+	Title   string         `xml:"Title"`
+	Prompt  string         `xml:"Prompt"`
+	URL     string         `xml:"URL"`
+	Item    ciscoInputItem `xml:"InputItem"`
+}
+
+// ciscoInputItem is one input field; snom's SnomIPPhoneInput has the same.
+type ciscoInputItem struct {
+	DisplayName      string `xml:"DisplayName"`
+	QueryStringParam string `xml:"QueryStringParam"`
+	DefaultValue     string `xml:"DefaultValue"`
+	InputFlags       string `xml:"InputFlags"`
+}
+
 type ciscoSoftKey struct {
 	Name     string `xml:"Name"`
 	URL      string `xml:"URL"`
 	Position int    `xml:"Position"`
 }
 
-// pbRow is one number of one contact: Cisco and snom list numbers.
-type pbRow struct{ name, number string }
+// pbRow is one number of one contact: Cisco, snom and Polycom list
+// numbers. label says which number it is ("mobile", "work, ext. 45"),
+// empty for the one number of a contact without extension.
+type pbRow struct {
+	e             *pbEntry
+	name, label   string
+	number        string
+	favoriteIndex int // 1-based among favorites' rows, 0 for others
+}
 
 func rows(entries []pbEntry) []pbRow {
 	var out []pbRow
-	for _, e := range entries {
+	fav := 0
+	for i := range entries {
+		e := &entries[i]
 		for _, ph := range e.phones {
-			name := e.name
+			var parts []string
 			if len(e.phones) > 1 {
-				name += " (" + strings.ToLower(phoneTypeLabel[ph.Type]) + ")"
+				parts = append(parts, strings.ToLower(phoneTypeLabel[ph.typ]))
 			}
-			out = append(out, pbRow{name, ph.Number})
+			if ph.ext != "" {
+				parts = append(parts, "ext. "+ph.ext)
+			}
+			row := pbRow{e: e, name: e.name, label: strings.Join(parts, ", "), number: ph.dial}
+			if row.label != "" {
+				row.name += " (" + row.label + ")"
+			}
+			if e.favorite {
+				fav++
+				row.favoriteIndex = fav
+			}
+			out = append(out, row)
 		}
 	}
 	return out
@@ -398,10 +613,68 @@ type snomEntry struct {
 	Telephone string `xml:"Telephone"`
 }
 
+type snomInput struct {
+	XMLName xml.Name       `xml:"SnomIPPhoneInput"`
+	Title   string         `xml:"Title"`
+	Prompt  string         `xml:"Prompt"`
+	URL     string         `xml:"URL"`
+	Item    ciscoInputItem `xml:"InputItem"`
+}
+
 func snomDirectory(entries []pbEntry) snomDir {
 	d := snomDir{Title: "Directory", Prompt: "Dial", Entries: []snomEntry{}}
 	for _, row := range rows(entries) {
 		d.Entries = append(d.Entries, snomEntry{Name: row.name, Telephone: row.number})
 	}
 	return d
+}
+
+// Polycom.
+
+type polycomDir struct {
+	XMLName xml.Name    `xml:"directory"`
+	List    polycomList `xml:"item_list"`
+}
+
+type polycomList struct {
+	Items []polycomItem `xml:"item"`
+}
+
+// polycomItem is one number: the format has one contact number (ct) per
+// item.
+type polycomItem struct {
+	LastName  string `xml:"ln,omitempty"`
+	FirstName string `xml:"fn,omitempty"`
+	Contact   string `xml:"ct"`
+	Label     string `xml:"lb,omitempty"`
+	SpeedDial int    `xml:"sd,omitempty"`
+}
+
+func polycomDirectory(entries []pbEntry) polycomDir {
+	d := polycomDir{}
+	for _, row := range rows(entries) {
+		it := polycomItem{
+			LastName: clipBytes(row.e.last, polycomTextMax), FirstName: clipBytes(row.e.first, polycomTextMax),
+			Contact: row.number, SpeedDial: row.favoriteIndex,
+		}
+		if it.FirstName == "" && it.LastName == "" {
+			it.FirstName = clipBytes(row.e.name, polycomTextMax) // a company contact
+		}
+		if row.label != "" {
+			it.Label = clipBytes(row.name, polycomTextMax)
+		}
+		d.List.Items = append(d.List.Items, it)
+	}
+	return d
+}
+
+// clipBytes cuts s to at most n bytes on a rune boundary.
+func clipBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.TrimRight(s[:n], " ")
 }

@@ -712,3 +712,18 @@ func (l *Lookup) Len() int {
 	defer l.mu.RUnlock()
 	return len(l.entries)
 }
+
+// Dial returns raw, a stored number as typed, as a phone of domain dials
+// it: in the domain's region, the main number without extension or
+// punctuation (phone.Normalizer.Dial), E.164 when e164 is set. ok is
+// false when raw is not a number of any reading in that region.
+func (l *Lookup) Dial(domain, raw string, e164 bool) (string, bool) {
+	p := l.parserFor(normDomain(domain))
+	// Stored numbers bypass the cache: it holds incoming numbers, and a
+	// phonebook download would evict them.
+	num, err := p.norm.Parse(raw)
+	if err != nil {
+		return "", false
+	}
+	return p.norm.Dial(num, e164), true
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/directory/phone"
 )
 
 // Sentinel errors returned by Service and Store. Edges branch on them with
@@ -165,8 +166,12 @@ func validPhoneType(t PhoneType) bool {
 }
 
 // checkNumber returns why s is not an acceptable phone number, or "".
-// Accepted: an optional leading +, then digits mixed with the display
-// characters space . - ( ) /, 3 to 20 digits in total.
+// Numbers are kept as typed; accepted is what phone.ParseTyped reads: any
+// Unicode decimal digits with display characters, an optional leading +,
+// vanity letters after a digit ("1-800-FLOWERS") and an extension ("x45",
+// "ext. 45", ";ext=45", "#45"). The main number has MinNumberDigits to
+// MaxNumberDigits digits. Which numbering plan it fits is caller ID's
+// concern: a contact may keep a number no region reads.
 func checkNumber(s string) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -175,25 +180,47 @@ func checkNumber(s string) string {
 	if len(s) > MaxNumberBytes {
 		return fmt.Sprintf("longer than %d bytes", MaxNumberBytes)
 	}
-	digits := 0
-	for i, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits++
-		case r == '+' && i == 0:
-		case r == ' ' || r == '.' || r == '-' || r == '(' || r == ')' || r == '/':
-		default:
-			return fmt.Sprintf("unexpected character %q (only digits, a leading + and space . - ( ) / are allowed)", r)
+	t, err := phone.ParseTyped(s)
+	var te *phone.TypedError
+	if errors.As(err, &te) {
+		if strings.HasPrefix(te.Reason, "unexpected character") {
+			return te.Reason + " (allowed: digits, a leading +, space . - ( ) /, vanity letters, an extension such as x45)"
 		}
+		return te.Reason
+	} else if err != nil {
+		return err.Error()
 	}
-	if digits < 3 || digits > 20 {
-		return fmt.Sprintf("has %d digits, want 3 to 20", digits)
+	if n := len(t.Digits()); n < MinNumberDigits || n > MaxNumberDigits {
+		return fmt.Sprintf("main number has %d digits, want %d to %d", n, MinNumberDigits, MaxNumberDigits)
 	}
 	return ""
 }
 
-// Digits returns the digits of s, dropping every other character.
+// plainNumber reports whether s holds only ASCII digits, a leading + and
+// the display characters space . - ( ) /: no letter a spreadsheet formula
+// could use (see CSVHeader).
+func plainNumber(s string) bool {
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+		case r == '+' && i == 0:
+		case r == ' ' || r == '.' || r == '-' || r == '(' || r == ')' || r == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Digits returns the digits of the main number of s as phone.ParseTyped
+// reads it (Unicode digits folded, vanity letters as keypad digits, no
+// extension), so that search finds "1-800-FLOWERS" by 3569377 and never
+// by its extension. Anything ParseTyped refuses yields its ASCII digits,
+// every other character dropped.
 func Digits(s string) string {
+	if t, err := phone.ParseTyped(s); err == nil {
+		return t.Digits()
+	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] >= '0' && s[i] <= '9' {
@@ -226,12 +253,34 @@ func (c *Contact) normalize() {
 // with address of record aor.
 func TeamContactID(aor string) string { return "team:" + aor }
 
-// teamContactOf derives the team contact of u.
+// checkUserNumbers checks a user's direct and mobile numbers as contact
+// numbers, since they become numbers of the team contact.
+func checkUserNumbers(u accounts.User) error {
+	for _, f := range []struct{ name, v string }{{"did", u.DID}, {"mobile", u.Mobile}} {
+		if f.v == "" {
+			continue
+		}
+		if reason := checkNumber(f.v); reason != "" {
+			return &FieldError{Field: f.name, Reason: reason}
+		}
+	}
+	return nil
+}
+
+// teamContactOf derives the team contact of u: the extension first (what
+// colleagues dial inside), then the direct number (work) and the mobile,
+// as typed, so caller ID indexes all three.
 func teamContactOf(u accounts.User) Contact {
 	c := Contact{
 		ID: TeamContactID(u.AOR()), Kind: KindTeam, Domain: u.Domain,
 		FirstName: u.FirstName, LastName: u.LastName, Department: u.Department, JobTitle: u.JobTitle,
 		Phones: []Phone{{Type: PhoneWork, Number: u.Extension}},
+	}
+	if u.DID != "" {
+		c.Phones = append(c.Phones, Phone{Type: PhoneWork, Number: u.DID})
+	}
+	if u.Mobile != "" {
+		c.Phones = append(c.Phones, Phone{Type: PhoneMobile, Number: u.Mobile})
 	}
 	if u.Email != "" {
 		c.Emails = []string{u.Email}

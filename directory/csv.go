@@ -43,7 +43,8 @@ import (
 // Formula injection (OWASP "CSV Injection"): export prefixes a single
 // quote to every cell starting with = + - @ tab or CR, so that a
 // spreadsheet shows it as text instead of running it. Phone cells made
-// only of valid numbers ("+44 20 7946 0018") stay as they are: they hold
+// only of valid numbers written without letters ("+44 20 7946 0018", not
+// "+1-800-SUM(A1)", a valid vanity number) stay as they are: they hold
 // no letters, hence no function or reference a formula could misuse, and
 // people paste them into phones. Import removes that one quote again, so a
 // round trip is exact; to keep it exact, a cell that already starts with
@@ -194,7 +195,7 @@ func unneutralize(v string) string {
 // is valid (see CSVHeader).
 func phoneCell(v string) string {
 	for _, n := range strings.Split(v, multiSep) {
-		if checkNumber(n) != "" {
+		if checkNumber(n) != "" || !plainNumber(strings.TrimSpace(n)) {
 			return neutralize(v)
 		}
 	}

@@ -46,7 +46,7 @@ func TestImportCSVMessyFile(t *testing.T) {
 				Imported: 4, Skipped: 2, DryRun: dry,
 				Errors: []RowError{
 					{Line: 4, Column: "email", Reason: `not an email address: "marie@@curie"`},
-					{Line: 11, Column: "phone_work", Reason: `unexpected character 'A' (only digits, a leading + and space . - ( ) / are allowed)`},
+					{Line: 11, Column: "phone_work", Reason: "2 letters (a vanity number spells a word of 3 or more)"},
 					{Line: 12, Column: "first_name", Reason: "a first name, last name or company is required"},
 					{Line: 13, Column: "last_name", Reason: "invalid UTF-8 (save the file as UTF-8)"},
 					{Line: 16, Column: "groups", Reason: "a contact cannot be both blocked and favorite or VIP"},

@@ -273,7 +273,7 @@ func TestImportReportBounded(t *testing.T) {
 	assert.Equal(t, 1, rep.Imported)
 	assert.Len(t, rep.Errors, MaxReportRows)
 	assert.Equal(t, 2500-MaxReportRows, rep.ErrorsOmitted)
-	assert.Equal(t, RowError{Line: 2, Column: "phone_work", Reason: `unexpected character 'n' (only digits, a leading + and space . - ( ) / are allowed)`}, rep.Errors[0])
+	assert.Equal(t, RowError{Line: 2, Column: "phone_work", Reason: "letter 'n' before any digit (letters only in a vanity number such as 1-800-FLOWERS)"}, rep.Errors[0])
 	assert.Len(t, rep.Skips, MaxReportRows)
 	assert.Equal(t, 2499-MaxReportRows, rep.SkipsOmitted)
 }

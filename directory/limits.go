@@ -20,9 +20,13 @@ const (
 	// MaxPhones and MaxEmails bound the numbers and addresses of a contact.
 	MaxPhones = 20
 	MaxEmails = 10
-	// MaxNumberBytes bounds one phone number as typed (3 to 20 digits plus
-	// display characters).
-	MaxNumberBytes = 40
+	// MaxNumberBytes bounds one phone number as typed: full-width digits
+	// and spaces take 3 bytes each, and an extension may follow.
+	MaxNumberBytes = 100
+	// MinNumberDigits and MaxNumberDigits bound the digits of the main
+	// number (without extension); 20 is E.164's 15 plus an IDD and slack.
+	MinNumberDigits = 3
+	MaxNumberDigits = 20
 	// MaxEmailBytes bounds one email address (RFC 5321 §4.5.3.1.3 path).
 	MaxEmailBytes = accounts.MaxEmailBytes
 	// MaxGroupNameBytes bounds a group name.

@@ -38,7 +38,11 @@ func (s *Service) ProvisionUser(ctx context.Context, p accounts.Principal, u acc
 	u.Extension, u.Domain = strings.TrimSpace(u.Extension), strings.ToLower(strings.TrimSpace(u.Domain))
 	u.FirstName, u.LastName = strings.TrimSpace(u.FirstName), strings.TrimSpace(u.LastName)
 	u.Email, u.Department, u.JobTitle = strings.TrimSpace(u.Email), strings.TrimSpace(u.Department), strings.TrimSpace(u.JobTitle)
+	u.DID, u.Mobile = strings.TrimSpace(u.DID), strings.TrimSpace(u.Mobile)
 	if err := u.Validate(); err != nil {
+		return accounts.User{}, err
+	}
+	if err := checkUserNumbers(u); err != nil {
 		return accounts.User{}, err
 	}
 	if err := s.checkServedDomain(u.Domain); err != nil {

@@ -19,6 +19,9 @@ func BenchmarkParse(b *testing.B) {
 		{name: "missing_plus_foreign", region: "FR", raw: "49301234567"},
 		{name: "sip_uri", region: "FR", raw: "sip:+33491550142@trunk;user=phone"},
 		{name: "extension", region: "FR", raw: "201"},
+		{name: "typed_extension_suffix", region: "US", raw: "+1 415 555 0132 ext. 45"},
+		{name: "typed_vanity", region: "US", raw: "1-800-FLOWERS"},
+		{name: "typed_fullwidth", region: "FR", raw: "＋４４ ２０ ７１８３ ８７５０"},
 	}
 	for _, bb := range benches {
 		b.Run(bb.name, func(b *testing.B) {

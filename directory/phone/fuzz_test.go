@@ -16,6 +16,7 @@ func FuzzParse(f *testing.F) {
 		"tel:0301234567;phone-context=+49", "sip:0491550142@10.0.0.1",
 		"(202) 555-0142", "011 44 20 7946 0958", "555-0142", "201",
 		`"Alice" <sip:%2B33491550142@pbx>;tag=1`, "０４９１５５０１４２",
+		"+1 415 555 0132 ext. 45", "1-800-FLOWERS x12", "＋４４ ２０ ７１８３ ８７５０", "4155550132#45",
 	} {
 		f.Add(seed)
 	}
@@ -43,6 +44,40 @@ func FuzzParse(f *testing.F) {
 			if again.E164 != num.E164 || again.National != num.National || again.Kind != KindE164 {
 				t.Fatalf("%s: Parse(%q) = %q/%q, but Parse(%q) = %q/%q %s", n.Region(), raw, num.E164, num.National, num.E164, again.E164, again.National, again.Kind)
 			}
+		}
+	})
+}
+
+// FuzzParseTyped checks that ParseTyped never panics, fails only with a
+// *TypedError, returns ASCII within the bounds, and reads its own Main
+// back unchanged, so a number dialed from a phonebook matches itself.
+func FuzzParseTyped(f *testing.F) {
+	for _, seed := range []string{
+		"+1 415 555 0132 ext. 45", "(415) 555-0132 x7", "+14155550132;ext=45", "4155550132#45#",
+		"1-800-FLOWERS", "1-800-FAX1234", "＋４４ ２０ ７１８３ ８７５０", "０３\u3000１２３４ ｅｘｔ．１２",
+		"٠٤٩١٥٥٠١٤٢", "x45", "anonymous", "0491\x00550142", "+44 +20", "1 x",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		typed, err := ParseTyped(s)
+		if err != nil {
+			var te *TypedError
+			if !errors.As(err, &te) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ParseTyped(%q) error %v is not a *TypedError wrapping ErrInvalid", s, err)
+			}
+			return
+		}
+		d := typed.Digits()
+		if d == "" || len(d) > maxDigits || strings.Trim(d, "0123456789") != "" || len(typed.Main)-len(d) > 1 {
+			t.Fatalf("ParseTyped(%q) main %q", s, typed.Main)
+		}
+		if len(typed.Extension) > maxExtensionDigits || strings.Trim(typed.Extension, "0123456789") != "" {
+			t.Fatalf("ParseTyped(%q) extension %q", s, typed.Extension)
+		}
+		again, err := ParseTyped(typed.Main)
+		if err != nil || again != (Typed{Main: typed.Main}) {
+			t.Fatalf("ParseTyped(%q) = %+v, but ParseTyped(%q) = %+v, %v", s, typed, typed.Main, again, err)
 		}
 	})
 }

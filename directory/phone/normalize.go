@@ -102,9 +102,14 @@ type Number struct {
 	// National is the national significant number ("491550142"), without
 	// trunk prefix; empty for extensions.
 	National string
-	// Digits are all digits as dialed, after URI unwrapping
-	// ("0033491550142", or the extension "201").
+	// Digits are all digits of the main number as dialed, after URI
+	// unwrapping ("0033491550142", or the extension "201"); vanity letters
+	// are read as their keypad digits.
 	Digits string
+	// Extension holds the digits of an extension typed after the main
+	// number ("x45", "ext. 45", "#45"): shown, never matched or dialed.
+	// Parameters of tel: and sip: URIs (";ext=") are not kept.
+	Extension string
 }
 
 // Keys returns the prefixed keys a stored number is indexed under, so that
@@ -205,10 +210,20 @@ func (n *Normalizer) Parse(raw string) (Number, error) {
 		return Number{}, invalid(raw, err.Error())
 	}
 	plus, digits, err := scanDigits(local)
+	ext := ""
+	if err != nil && !strings.ContainsAny(s, ":@<") {
+		// Not a URI: read it as a person types it, with an extension,
+		// vanity letters or both.
+		t, terr := ParseTyped(s)
+		if terr != nil {
+			return Number{}, terr
+		}
+		plus, digits, ext, err = strings.HasPrefix(t.Main, "+"), t.Digits(), t.Extension, nil
+	}
 	if err != nil {
 		return Number{}, invalid(raw, err.Error())
 	}
-	num := Number{Raw: raw, Digits: digits}
+	num := Number{Raw: raw, Digits: digits, Extension: ext}
 
 	switch {
 	case plus:

@@ -162,8 +162,9 @@ func TestParseInvalid(t *testing.T) {
 	}{
 		{name: "empty", region: "FR", raw: "", reason: "empty"},
 		{name: "blank", region: "FR", raw: " \t ", reason: "empty"},
-		{name: "letters", region: "FR", raw: "anonymous", reason: "unexpected character 'a'"},
-		{name: "vanity number", region: "US", raw: "1-800-FLOWERS", reason: "unexpected character 'F'"},
+		{name: "letters", region: "FR", raw: "anonymous", reason: "letter 'a' before any digit"},
+		{name: "too few letters for a vanity number", region: "US", raw: "1-800-FL", reason: "2 letters"},
+		{name: "vanity word too long", region: "US", raw: "1-800-FLOWERSFORYOUANDME", reason: "too many digits"},
 		{name: "feature code", region: "DE", raw: "*72", reason: "unexpected character '*'"},
 		{name: "only separators", region: "FR", raw: "--", reason: "no digits"},
 		{name: "plus only", region: "FR", raw: "+", reason: "no digits"},
