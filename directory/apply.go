@@ -165,7 +165,7 @@ func (s *Service) applyLocked(chs []Change) error {
 // (caller-ID lookups included) for milliseconds. Readers may see a batch
 // half applied; its contacts are independent rows, and the users, marks
 // and groups of the batch are applied together at the end.
-const applyChunk = 64
+const applyChunk = 16
 
 // applyBatch sets the in-memory state to what b wrote and returns the
 // contact events. It takes mu for writing in short holds.
