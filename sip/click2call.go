@@ -142,7 +142,7 @@ type ClickToCall struct {
 	start  chan startReq
 	done   chan struct{} // closed when Run returns
 
-	mu    sync.Mutex            // guards calls
+	mu    sync.Mutex          // guards calls
 	calls map[string]*callLeg // by Call-ID of the leg to the phone
 }
 
