@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -166,7 +168,7 @@ func userKey(t *testing.T, sb *instance, admin, ext string) string {
 func TestClickToCallWithBaresipThroughKamailio(t *testing.T) {
 	requireKamailio(t)
 	requireTool(t, "baresip", "baresip-core")
-	sb, admin := bootstrapped(t, "c2c", "--region", "FR", "--click-to-call-ring-timeout", "3s", "--trusted-cidr", "127.0.0.1/32")
+	sb, admin := bootstrapped(t, "c2c", "--region", "FR", "--click-to-call-ring-timeout", "3s", "--click-to-call-autoanswer", "--trusted-cidr", "127.0.0.1/32")
 	kam := startKamailio(t, "../deploy/kamailio/kamailio.cfg", "../deploy/kamailio/dbtext", "PUA_DB_URL",
 		fmt.Sprintf("SWITCHBOARD=\"%s\"", sb.sipAddr()), fmt.Sprintf("SIP_DOMAIN=\"%s\"", kamDomain))
 	proxy := `;outbound="sip:` + kam.addr() + `";regint=300`
@@ -190,6 +192,15 @@ func TestClickToCallWithBaresipThroughKamailio(t *testing.T) {
 	}
 
 	t.Run("connects the phone to the number", func(t *testing.T) {
+		// Progress is on NATS too, on the caller's subject.
+		_, ready := apiCall(t, sb, "GET", "/readyz", "", "")
+		nc, err := nats.Connect(ready["nats_url"].(string))
+		require.NoError(t, err)
+		defer nc.Close()
+		sub, err := nc.SubscribeSync("switchboard.clicktocall.pbx_example_com.201")
+		require.NoError(t, err)
+		require.NoError(t, nc.Flush())
+
 		last := clickToCall(t, sb, key201, "04 91 55 01 42")
 		assert.Equal(t, "connected", last["state"], last)
 		assert.Equal(t, "+33491550142", last["to"])
@@ -198,6 +209,22 @@ func TestClickToCallWithBaresipThroughKamailio(t *testing.T) {
 		assert.Contains(t, kam.trace(), "INVITE", "the phone's call went through kamailio")
 		// Switchboard's own leg to the phone is gone.
 		phone.awaitLog(t, "sip:switchboard@pbx.example.com: session closed", 5*time.Second)
+
+		var states []string
+		for len(states) < 3 {
+			msg, err := sub.NextMsg(5 * time.Second)
+			require.NoError(t, err, "click-to-call events on NATS so far: %v", states)
+			var ev struct {
+				V     int    `json:"v"`
+				ID    string `json:"id"`
+				State string `json:"state"`
+			}
+			require.NoError(t, json.Unmarshal(msg.Data, &ev))
+			assert.Equal(t, 1, ev.V)
+			assert.Equal(t, last["id"], ev.ID)
+			states = append(states, ev.State)
+		}
+		assert.Equal(t, []string{"ringing", "connecting", "connected"}, states)
 	})
 
 	t.Run("no answer", func(t *testing.T) {
