@@ -255,3 +255,30 @@ func TestClickToCallWithBaresipThroughKamailio(t *testing.T) {
 		assert.NoError(t, <-done, "the SIPp phone's scenario (REFER refused, then BYE)")
 	})
 }
+
+// TestClickToCallProgressAcrossInstances: a call placed on instance A is
+// followed on B (GET and the user's event stream), through NATS.
+func TestClickToCallProgressAcrossInstances(t *testing.T) {
+	redis := harness.StartRedis(t)
+	natsURL := harness.NATS(t)
+	ins := startTogether(t, []string{"c2c-a", "c2c-b"}, "--redis", redis.URL(), "--nats", natsURL)
+	a, b := ins[0], ins[1]
+	var boot []string
+	for _, in := range ins {
+		boot = append(boot, apiKey.FindAllString(in.logs.String(), -1)...)
+	}
+	require.Len(t, boot, 1)
+	key := userKey(t, a, boot[0], "209")
+
+	// 209 has no phone registered: A's call fails at once, not_registered.
+	code, body := apiCall(t, a, "POST", "/v1/calls", key, `{"to":"201"}`)
+	require.Equal(t, 202, code, body)
+	id := body["id"].(string)
+	var got map[string]any
+	require.Eventually(t, func() bool {
+		code, got = apiCall(t, b, "GET", "/v1/calls/"+id+"/progress", key, "")
+		return code == 200 && got["state"] == "failed"
+	}, 10*time.Second, 50*time.Millisecond, "B never showed A's call: %v", got)
+	assert.Equal(t, "not_registered", got["reason"])
+	assert.Equal(t, "209@pbx.example.com", got["from"])
+}
