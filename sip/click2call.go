@@ -140,7 +140,9 @@ type ClickToCall struct {
 	phones bindingsReader
 	log    zerolog.Logger
 	start  chan startReq
-	done   chan struct{} // closed when Run returns
+
+	runMu   sync.Mutex // guards stopped, so no call is queued after Run drained the queue
+	stopped bool
 
 	mu    sync.Mutex          // guards calls
 	calls map[string]*callLeg // by Call-ID of the leg to the phone
@@ -170,7 +172,7 @@ func (s *Server) NewClickToCall(cfg ClickToCallConfig, phones bindingsReader) *C
 	cfg.setDefaults()
 	c := &ClickToCall{
 		srv: s, cfg: cfg, phones: phones, log: s.log.With().Str("component", "click2call").Logger(),
-		start: make(chan startReq, cfg.Queue), done: make(chan struct{}), calls: map[string]*callLeg{},
+		start: make(chan startReq, cfg.Queue), calls: map[string]*callLeg{},
 	}
 	s.mu.Lock()
 	s.c2c = c
@@ -181,10 +183,10 @@ func (s *Server) NewClickToCall(cfg ClickToCallConfig, phones bindingsReader) *C
 // Start queues a call and returns at once; report receives every step,
 // from one goroutine per call, the last one connected or failed.
 func (c *ClickToCall) Start(req CallRequest, report func(CallProgress)) error {
-	select {
-	case <-c.done:
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	if c.stopped {
 		return ErrClickToCallStopped
-	default:
 	}
 	select {
 	case c.start <- startReq{req: req, report: report}:
@@ -199,7 +201,9 @@ func (c *ClickToCall) Start(req CallRequest, report func(CallProgress)) error {
 func (c *ClickToCall) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer func() {
-		close(c.done)
+		c.runMu.Lock()
+		c.stopped = true
+		c.runMu.Unlock()
 		// Calls queued but never started still get their last report.
 		for {
 			select {

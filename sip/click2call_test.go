@@ -295,3 +295,30 @@ func TestStrayByeIs481(t *testing.T) {
 	p.Request("BYE", "sip:switchboard@pbx.example.com", "sip:201@pbx.example.com", "nope", 2, "", "")
 	assert.Equal(t, 481, p.Response("BYE").StatusCode)
 }
+
+func TestClickToCallAfterStopRefused(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.edge.NewClickToCall(ClickToCallConfig{}, ts.core)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, c.Run(ctx))
+	err := c.Start(CallRequest{ID: "c", From: presence.NewAOR("201", "pbx.example.com"), Number: "202"}, func(CallProgress) {})
+	assert.ErrorIs(t, err, ErrClickToCallStopped)
+}
+
+func TestClickToCallQueueBounded(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.edge.NewClickToCall(ClickToCallConfig{Queue: 1}, ts.core)
+	req := CallRequest{ID: "c", From: presence.NewAOR("201", "pbx.example.com"), Number: "202"}
+	require.NoError(t, c.Start(req, func(CallProgress) {}))
+	assert.ErrorIs(t, c.Start(req, func(CallProgress) {}), ErrClickToCallBusy, "a full queue refuses, never blocks")
+	// Run, stopped at once, reports the queued call as failed.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var got []CallProgress
+	c2 := ts.edge.NewClickToCall(ClickToCallConfig{Queue: 1}, ts.core)
+	require.NoError(t, c2.Start(req, func(p CallProgress) { got = append(got, p) }))
+	require.NoError(t, c2.Run(ctx))
+	require.Len(t, got, 1)
+	assert.Equal(t, ReasonShutdown, got[0].Reason)
+}
