@@ -215,7 +215,7 @@ func (c *ClickToCall) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	for {
+	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 			return nil
@@ -227,6 +227,7 @@ func (c *ClickToCall) Run(ctx context.Context) error {
 			}()
 		}
 	}
+	return nil
 }
 
 // place runs one call from the first INVITE to our BYE.
