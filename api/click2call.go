@@ -52,9 +52,6 @@ type ClickToCallProgress struct {
 	At  time.Time
 }
 
-// final reports whether p ends its call.
-func (p ClickToCallProgress) final() bool { return p.State == "connected" || p.State == "failed" }
-
 // Dialer places click-to-calls; the SIP edge, through an adapter in cmd.
 // Dial returns at once; progress comes back through
 // Server.ClickToCallProgress.
