@@ -313,6 +313,8 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 	if rc, ok := s.deps.Keys.(keyRechecker); ok {
 		recheck = rc.Recheck
 	}
+	c2cEvents, leaveC2C := s.joinClickToCall(p.User)
+	defer leaveC2C()
 	c := s.hub.join(f)
 	defer s.hub.leave(c)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -332,6 +334,8 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 			return // draining: the client reconnects to another instance
 		case <-c.gone:
 			return // too slow: the client reconnects and reads current state
+		case ev := <-c2cEvents:
+			writeClickToCallEvent(w, ev)
 		case <-check.C:
 			if !s.keyStillValid(r.Context(), recheck, key) {
 				fmt.Fprint(w, "event: revoked\ndata: {}\n\n")

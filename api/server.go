@@ -47,6 +47,8 @@ type Server struct {
 
 	streamsMu sync.Mutex                // guards streams
 	streams   map[[sha256.Size]byte]int // open event streams per API key (by hash)
+
+	c2c clickToCall // click-to-call (click2call.go)
 }
 
 // Deps are the API's collaborators. Presence and Keys are required;
@@ -245,6 +247,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.clickToCallRoutes()
 	if s.deps.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.deps.Metrics)
 	}

@@ -77,6 +77,7 @@ func (s *Server) routes() map[sipmsg.RequestMethod]sipgo.RequestHandler {
 		sipmsg.PUBLISH:   s.guard(s.handlePublish),
 		sipmsg.OPTIONS:   s.guard(s.handleOptions),
 		sipmsg.NOTIFY:    s.guard(s.handleStray),
+		sipmsg.BYE:       s.guard(s.handleBye),
 	}
 }
 

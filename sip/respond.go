@@ -268,8 +268,11 @@ func (s *Server) handleOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction)
 // one outside any subscription of ours with 481 (RFC 6665 §4.1.3).
 func (s *Server) handleStray(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.mu.RLock()
-	h := s.notifies
+	h, c2c := s.notifies, s.c2c
 	s.mu.RUnlock()
+	if c2c != nil && c2c.handle(req, tx) {
+		return
+	}
 	if h != nil && h.HandleNotify(req, tx) {
 		return
 	}

@@ -157,8 +157,9 @@ type notifyHandler interface {
 
 // Server is the SIP edge.
 type Server struct {
-	mu       sync.RWMutex // guards notifies
+	mu       sync.RWMutex // guards notifies, c2c
 	notifies notifyHandler
+	c2c      *ClickToCall // in-dialog NOTIFY and BYE of click-to-calls
 
 	cfg    Config
 	core   presenceCore

@@ -63,6 +63,8 @@ type config struct {
 	PBXExpires        time.Duration
 	PBXUser           string
 	PBXPassword       string
+	// ClickToCall configures POST /v1/calls (click2call.go).
+	ClickToCall clickToCallConfig
 
 	// SIPAuthSecret keys digest nonces, the same on every instance; never
 	// logged. Empty: shared through Redis, or random per process.
@@ -143,6 +145,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.PBXExpires, "pbx-expires", 600*time.Second, "lifetime asked for subscriptions to the PBX; refreshed at 80%, so also how soon a PBX restart is noticed")
 	fs.StringVar(&c.PBXUser, "pbx-user", "", "digest user when the PBX challenges our SUBSCRIBEs")
 	fs.StringVar(&c.PBXPassword, "pbx-password", "", "digest password for --pbx-user (prefer the environment variable)")
+	c.ClickToCall.flags(fs)
 	fs.StringVar(&c.InstanceID, "instance-id", "", "this instance's name, unique among instances sharing Redis and NATS; default: host name plus a random suffix, made on first start and kept in --data-dir")
 	fs.DurationVar(&c.SIPTCPIdleTimeout, "sip-tcp-idle-timeout", 10*time.Minute, "close SIP TCP/TLS connections quiet this long (never a live subscription's); 0 never")
 	fs.IntVar(&c.SIPMaxConnsPerSource, "sip-max-conns-per-source", 128, "SIP TCP/TLS connections one address may hold (trusted CIDRs exempt); 0 no cap")
@@ -336,6 +339,7 @@ func (c config) validate() error {
 		errs = append(errs, errors.New("--sse-streams-per-key must be at least 1"))
 	}
 	errs = append(errs, c.validateLDAP()...)
+	errs = append(errs, c.ClickToCall.validate()...)
 	if c.MaxSubsPerTarget == 0 || c.MaxSubsPerTarget < -1 || c.MaxSubsPerWatcher == 0 || c.MaxSubsPerWatcher < -1 {
 		errs = append(errs, errors.New("--max-subs-per-target and --max-subs-per-watcher must be positive, or -1 for no cap"))
 	}

@@ -290,6 +290,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("index caller-id numbers: %w", err)
 	}
 	apiSrv.SetCallerID(lookup)
+	c2c, stopC2C, err := wireClickToCall(busCtx, cfg, edge, core, apiSrv, bus, log)
+	if err != nil {
+		return err
+	}
+	defer stopC2C()
 	ldapSrv, err := newLDAP(cfg, certs, dir, keys, log)
 	if err != nil {
 		return err
@@ -337,6 +342,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g.Go(func() error { return dir.Run(gctx) })
 	g.Go(func() error { return cal.Run(gctx) })
 	g.Go(func() error { return history.Run(gctx) })
+	g.Go(func() error { return c2c.Run(gctx) })
 	sipDone := make(chan struct{})
 	g.Go(func() error {
 		defer close(sipDone)
