@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -169,4 +171,28 @@ func statusOf(t *testing.T, body string) string {
 	var v struct{ Status string }
 	require.NoError(t, json.Unmarshal([]byte(body), &v), body)
 	return v.Status
+}
+
+// TestCalendarDeletedWithTheUser: deleting a user deletes their calendar
+// feed (its secret address included) from the shared store.
+func TestCalendarDeletedWithTheUser(t *testing.T) {
+	redisURL := harness.Redis(t)
+	in := startInstance(t, "cal-del", "--redis", redisURL, "--nats", harness.NATS(t), "--calendar-allow-private")
+	admin := mintKey(t, redisURL, "--admin", "--scopes", "users:admin")
+	ana := mintKey(t, redisURL, "--user", "209@pbx.example.com", "--scopes", "contacts:personal")
+	code, body, _ := in.call("PUT", "/v1/users/209@pbx.example.com", admin, `{"first_name":"Ana"}`)
+	require.Contains(t, []int{200, 201}, code, body)
+	code, body, _ = in.call("PUT", "/v1/users/209@pbx.example.com/calendar", ana, `{"url":"http://127.0.0.1:9/private/s3cr3t.ics"}`)
+	require.Equal(t, 200, code, body)
+	opt, err := redis.ParseURL(redisURL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	const key = "sb:cal:feed:pbx.example.com:209"
+	require.Equal(t, int64(1), rdb.Exists(context.Background(), key).Val(), "the feed is stored")
+
+	code, body, _ = in.call("DELETE", "/v1/users/209@pbx.example.com?confirm=true", admin, "")
+	require.Contains(t, []int{200, 204}, code, body)
+	require.Eventually(t, func() bool { return rdb.Exists(context.Background(), key).Val() == 0 },
+		5*time.Second, 50*time.Millisecond, "the feed went with the user")
 }

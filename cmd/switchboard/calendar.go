@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/switchboardhq/switchboard/calendar"
+	"github.com/switchboardhq/switchboard/directory"
 	"github.com/switchboardhq/switchboard/lease"
 	"github.com/switchboardhq/switchboard/presence"
 	"github.com/switchboardhq/switchboard/sip"
@@ -53,4 +57,22 @@ type policyWatch struct{ p sip.Policy }
 func (w policyWatch) MayWatch(ctx context.Context, watcher, target presence.AOR) (bool, error) {
 	d, err := w.p.Allowed(ctx, watcher, target)
 	return d == sip.Allow, err
+}
+
+// forgetCalendar deletes a deleted user's calendar feed and the busy time
+// it gave presence: a user's deletion removes their team contact, whichever
+// API or instance did it. Only the instance that wrote the change acts.
+func forgetCalendar(cal *calendar.Service, ev directory.ChangeEvent, log zerolog.Logger) {
+	if !ev.Local || ev.Op != directory.ChangeDeleted || ev.Contact.Kind != directory.KindTeam {
+		return
+	}
+	aor, err := presence.ParseAOR(strings.TrimPrefix(ev.Contact.ID, directory.TeamContactID("")))
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := cal.Delete(ctx, aor); err != nil && !errors.Is(err, calendar.ErrNotFound) {
+		log.Warn().Err(err).Str("aor", aor.String()).Msg("delete the calendar feed of a deleted user")
+	}
 }

@@ -261,6 +261,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer closeCal()
+	dir.AddChangeObserver(func(ev directory.ChangeEvent) { forgetCalendar(cal, ev, log) })
 
 	keys := accounts.NewKeys(ds.keys)
 	// A revocation goes through the directory's change log, so every
