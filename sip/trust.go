@@ -32,11 +32,12 @@ package sip
 //     SUBSCRIBE too.
 //
 // Who may PUBLISH whose state:
-//   - a trusted source, for a PUBLISH it originated itself (one Via: the
-//     PBX's own, e.g. Kamailio's pua_dialoginfo or Asterisk's
-//     outbound-publish): any extension's, any event (the PBX is the one
-//     who knows the dialog state of every line);
-//   - a trusted source relaying a phone's PUBLISH (more than one Via):
+//   - a trusted source, for a PUBLISH it originated itself (every Via
+//     names a trusted address: e.g. Kamailio's pua_dialoginfo or
+//     Asterisk's outbound-publish): any extension's, any event (the PBX
+//     is the one who knows the dialog state of every line);
+//   - a trusted source relaying a phone's PUBLISH (a Via of another
+//     address):
 //     only Event presence, and only with a P-Asserted-Identity (RFC 3325)
 //     naming the entity published, which the PBX asserts after its own
 //     digest check of the phone; anything else is 403. Without this, any
@@ -317,8 +318,11 @@ func (s *Server) mayPublish(req *sipmsg.Request, tx sipmsg.ServerTransaction, ta
 // by the PBX as the entity's own (P-Asserted-Identity).
 func (s *Server) pbxMayPublish(req *sipmsg.Request, tx sipmsg.ServerTransaction, target presence.AOR) bool {
 	// RFC 3261 §16.6 step 8: a proxy adds its Via above the sender's, so a
-	// PUBLISH the PBX relays has two or more, one it sent itself has one.
-	if len(req.GetHeaders("Via")) <= 1 {
+	// PUBLISH the PBX relays from a phone carries the phone's Via below,
+	// with the phone's address as received= (§18.2.1) when it lied. One
+	// the PBX sent itself (perhaps through itself, as Kamailio's pua does
+	// to reach its dispatcher) names only trusted addresses.
+	if s.viasTrusted(req) {
 		return true
 	}
 	pkg := ""
@@ -334,6 +338,26 @@ func (s *Server) pbxMayPublish(req *sipmsg.Request, tx sipmsg.ServerTransaction,
 	}
 	s.refuse(req, tx, "relayed publish without the entity's asserted identity", sipmsg.StatusForbidden, "Forbidden (P-Asserted-Identity must name the entity)")
 	return false
+}
+
+// viasTrusted reports whether every Via of req names a trusted address:
+// its received parameter when present, else its sent-by host.
+func (s *Server) viasTrusted(req *sipmsg.Request) bool {
+	for _, h := range req.GetHeaders("Via") {
+		via, ok := h.(*sipmsg.ViaHeader)
+		if !ok {
+			return false
+		}
+		host := via.Host
+		if r, ok := via.Params.Get("received"); ok {
+			host = r
+		}
+		addr, err := netip.ParseAddr(strings.Trim(host, "[]"))
+		if err != nil || !s.trusted(addr.Unmap()) {
+			return false
+		}
+	}
+	return true
 }
 
 // assertedIdentity is the AOR of the first SIP URI in P-Asserted-Identity.

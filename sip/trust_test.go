@@ -313,6 +313,8 @@ func TestTrustedRelayedPublish(t *testing.T) {
 	}{
 		{name: "the pbx's own dialog state", headers: dialog, body: earlyBody(0, "early"), want: 200},
 		{name: "the pbx's own presence", headers: pres, body: pidfDoc, want: 200},
+		{name: "the pbx's own dialog state through itself", headers: "Via: SIP/2.0/UDP " + pbxIP + ":5060;branch=z9hG4bKpua1\n" + dialog, body: earlyBody(0, "early"), want: 200},
+		{name: "a phone's dialog state with a forged pbx via", headers: "Via: SIP/2.0/UDP " + pbxIP + ":5060;branch=z9hG4bKpua1;received=10.0.0.9\n" + dialog, body: earlyBody(0, "early"), want: 403},
 		{name: "a phone's dialog state relayed", headers: phoneVia + dialog, body: earlyBody(0, "early"), want: 403},
 		{name: "a phone's dialog state relayed with an identity", headers: phoneVia + "P-Asserted-Identity: <sip:201@pbx.example.com>\n" + dialog, body: earlyBody(0, "early"), want: 403},
 		{name: "a phone's presence relayed without an identity", headers: phoneVia + pres, body: pidfDoc, want: 403},
