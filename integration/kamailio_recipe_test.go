@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/integration/harness"
 	"github.com/switchboardhq/switchboard/sip/siptest"
 )
 
@@ -120,4 +121,59 @@ func TestKamailioRegistrationsAgree(t *testing.T) {
 		assert.InDelta(t, tc.wanted, kexp, 2, "kamailio's binding for %s", tc.ext)
 	}
 	assert.Empty(t, kam.rejected("REGISTER"), "a REGISTER copy was refused")
+}
+
+// TestKamailioResyncAfterRestart restarts Switchboard (embedded store, no
+// Redis): the recipe sends it every binding again (when its probe comes
+// back, and every RESYNC_INTERVAL s), so the registered phones are known
+// within 5 s, long before their next REGISTER.
+func TestKamailioResyncAfterRestart(t *testing.T) {
+	requireKamailio(t)
+	sb := startInstance(t, "kam-resync")
+	kam := startRecipe(t, []*instance{sb}, "RESYNC_INTERVAL=3")
+	p201, p202 := newPhone(t, "201", kam.addr()), newPhone(t, "202", kam.addr())
+	p201.register("kam-resync-reg-201", 1)
+	p202.register("kam-resync-reg-202", 1)
+	require.Eventually(t, func() bool { return p201.bindingAt(sb.sipAddr()) > 0 && p202.bindingAt(sb.sipAddr()) > 0 },
+		5*time.Second, 100*time.Millisecond, "registrations copied to switchboard")
+
+	sb.kill()
+	sb.start()
+	restarted := time.Now()
+	require.Eventually(t, func() bool { return p201.bindingAt(sb.sipAddr()) > 0 && p202.bindingAt(sb.sipAddr()) > 0 },
+		5*time.Second, 100*time.Millisecond, "registered phones known again after the restart")
+	t.Logf("phones known again %s after the restart", time.Since(restarted).Round(10*time.Millisecond))
+	// With the lifetime they have left at Kamailio, not a fresh one.
+	assert.InDelta(t, p201.bindingAt(kam.addr()), p201.bindingAt(sb.sipAddr()), 3)
+}
+
+// TestKamailioFailover runs two Switchboard instances sharing Redis and
+// NATS behind the recipe's dispatcher and kills one: REGISTER copies, BLF
+// subscriptions and call state reach the other.
+func TestKamailioFailover(t *testing.T) {
+	requireKamailio(t)
+	redisURL, natsURL := harness.Redis(t), harness.NATS(t)
+	a := startInstance(t, "kam-fo-a", "--redis", redisURL, "--nats", natsURL)
+	b := startInstance(t, "kam-fo-b", "--redis", redisURL, "--nats", natsURL)
+	kam := startRecipe(t, []*instance{a, b})
+	p201, p202 := newPhone(t, "201", kam.addr()), newPhone(t, "202", kam.addr())
+	p201.register("kam-fo-reg-201", 1)
+	require.Eventually(t, func() bool { return p201.bindingAt(b.sipAddr()) > 0 },
+		5*time.Second, 100*time.Millisecond, "201's registration in the shared state")
+
+	a.kill()
+	// Until Kamailio's probe (every second, 5 s timeout) marks A down, a
+	// copy may still go there and be lost; the phone's next REGISTER
+	// (here: the next attempt) reaches B.
+	cseq := 1
+	require.Eventually(t, func() bool {
+		cseq++
+		p202.register("kam-fo-reg-202", cseq)
+		return p202.bindingAt(b.sipAddr()) > 0
+	}, 20*time.Second, time.Second, "202's REGISTER copied to the live instance")
+
+	// BLF through Kamailio, served by B; a call lights the lamp.
+	w := watch(t, siptest.NewPhone(t, "UDP", kam.addr()), "kam-fo-blf")
+	ringAnswerHangup(t, w, p201, p202, "kam-fo-call", 5*time.Second)
+	assert.Equal(t, []string{"idle", "early", "confirmed", "idle"}, ringing(w.seen), "lamp states of 201 through B")
 }
