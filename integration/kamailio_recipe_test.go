@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -176,4 +177,59 @@ func TestKamailioFailover(t *testing.T) {
 	w := watch(t, siptest.NewPhone(t, "UDP", kam.addr()), "kam-fo-blf")
 	ringAnswerHangup(t, w, p201, p202, "kam-fo-call", 5*time.Second)
 	assert.Equal(t, []string{"idle", "early", "confirmed", "idle"}, ringing(w.seen), "lamp states of 201 through B")
+}
+
+// TestKamailioCallerID runs the recipe WITH_CALLERID: before the callee's
+// phone rings, Kamailio asks Switchboard's /v1/lookup with a pbx key; the
+// INVITE reaching 201 names the caller from the directory, and a caller
+// 201 blocked gets 603 without 201's phone ringing.
+func TestKamailioCallerID(t *testing.T) {
+	requireKamailio(t)
+	redisURL, natsURL := harness.Redis(t), harness.NATS(t)
+	sb := startInstance(t, "kam-cid", "--redis", redisURL, "--nats", natsURL, "--region", "FR")
+	admin := mintKey(t, redisURL, "--admin", "--scopes", "users:admin,company:write,lookup")
+	pbxKey := mintKey(t, redisURL, "--pbx", "--domain", kamDomain)
+	user := mintKey(t, redisURL, "--user", "201@"+kamDomain, "--scopes", "contacts:personal")
+
+	code, body, _ := sb.call("PUT", "/v1/users/201@"+kamDomain, admin, `{"first_name":"Ana","last_name":"Silva"}`)
+	require.Contains(t, []int{200, 201}, code, body)
+	code, body, _ = sb.call("POST", "/v1/contacts", admin,
+		`{"kind":"company","domain":"`+kamDomain+`","company":"ACME Marseille","phones":[{"type":"work","number":"+33 4 91 55 01 42"}]}`)
+	require.Equal(t, 201, code, body)
+	code, body, _ = sb.call("POST", "/v1/contacts", user,
+		`{"kind":"personal","first_name":"Pushy","last_name":"Seller","phones":[{"type":"mobile","number":"+33 6 12 34 56 78"}]}`)
+	require.Equal(t, 201, code, body)
+	var created struct {
+		Contact struct {
+			ID string `json:"id"`
+		} `json:"contact"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &created))
+	code, body, _ = sb.call("PUT", "/v1/contacts/"+created.Contact.ID+"/marks/blocked", user, "")
+	require.Contains(t, []int{200, 204}, code, body)
+	require.Eventually(t, func() bool {
+		_, b1, _ := sb.call("GET", "/v1/lookup?number=0491550142&callee=201", pbxKey, "")
+		_, b2, _ := sb.call("GET", "/v1/lookup?number=0612345678&callee=201", pbxKey, "")
+		return strings.Contains(b1, "ACME Marseille") && strings.Contains(b2, `"blocked":true`)
+	}, 5*time.Second, 50*time.Millisecond, "the directory answers both numbers")
+
+	kam := startRecipe(t, []*instance{sb}, "WITH_CALLERID",
+		fmt.Sprintf("SWITCHBOARD_API=\"http://%s\"", sb.http), fmt.Sprintf("SWITCHBOARD_KEY=\"%s\"", pbxKey))
+	p201 := newPhone(t, "201", kam.addr())
+	p201.register("kam-cid-reg-201", 1)
+
+	// A known caller: 201's phone shows the directory's name.
+	acme := newPhone(t, "0491550142", kam.addr())
+	c := dial(t, acme, p201, "kam-cid-call-1")
+	assert.Equal(t, "ACME Marseille", c.invite.From().DisplayName, "caller name on 201's INVITE")
+	c.callee.reply(c.invite, 486, "Busy Here", c.toTag)
+	assert.Equal(t, 486, acme.awaitResponse("INVITE", "kam-cid-call-1").StatusCode)
+	p201.awaitRequest("ACK", "kam-cid-call-1") // Kamailio's ACK to the 486
+
+	// A blocked caller: 603 from Kamailio, 201's phone never rings.
+	seller := newPhone(t, "0612345678", kam.addr())
+	seller.request("INVITE", p201.uri(), "<"+seller.uri()+">;tag=fb", "<"+p201.uri()+">", "kam-cid-call-2", 1,
+		"Contact: "+seller.contact()+"\n", sdp)
+	assert.Equal(t, 603, seller.awaitResponse("INVITE", "kam-cid-call-2").StatusCode)
+	p201.NoMessage(500 * time.Millisecond)
 }
