@@ -232,4 +232,18 @@ func TestKamailioCallerID(t *testing.T) {
 		"Contact: "+seller.contact()+"\n", sdp)
 	assert.Equal(t, 603, seller.awaitResponse("INVITE", "kam-cid-call-2").StatusCode)
 	p201.NoMessage(500 * time.Millisecond)
+
+	// Fail open: with the lookup unanswerable (nothing listens there), the
+	// call rings with the caller's own name.
+	kam2 := startRecipe(t, []*instance{sb}, "WITH_CALLERID",
+		fmt.Sprintf("SWITCHBOARD_API=\"http://127.0.0.1:%d\"", harness.FreePort(t)), fmt.Sprintf("SWITCHBOARD_KEY=\"%s\"", pbxKey))
+	p201b := newPhone(t, "201", kam2.addr())
+	p201b.register("kam-cid-reg-201b", 1)
+	caller := newPhone(t, "0491550142", kam2.addr())
+	caller.request("INVITE", p201b.uri(), "\"Own Name\" <"+caller.uri()+">;tag=fo", "<"+p201b.uri()+">", "kam-cid-call-3", 1,
+		"Contact: "+caller.contact()+"\n", sdp)
+	inv := p201b.awaitRequest("INVITE", "kam-cid-call-3")
+	assert.Equal(t, "Own Name", inv.From().DisplayName, "caller name when the lookup fails")
+	p201b.reply(inv, 486, "Busy Here", "tfo")
+	assert.Equal(t, 486, caller.awaitResponse("INVITE", "kam-cid-call-3").StatusCode)
 }
