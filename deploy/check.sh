@@ -168,7 +168,7 @@ if need kamailio "kamailio kamailio-presence-modules"; then
 	fi
 	ALLOW_OUTPUT=1 run "$KCFG" "kamailio -c" kamailio -c -f "$KCFG"
 	ALLOW_OUTPUT=1 run "$KCFG" "kamailio -c, compose defines" \
-		kamailio -c -f "$KCFG" -A LISTEN_IP=lo -A 'SELF="kamailio:5060"' -A WITH_CTL -A WITH_CALLERID -A WITH_STDERR
+		kamailio -c -f "$KCFG" -A LISTEN_IP=lo -A 'SELF="kamailio:5060"' -A WITH_CTL -A WITH_CALLERID -A WITH_AUTH -A WITH_STDERR
 	if [ "${DEPLOY_CHECK_NO_SMOKE:-0}" = 1 ]; then
 		skip "$KCFG" "smoke test disabled by DEPLOY_CHECK_NO_SMOKE"
 	elif $PY "$DEPLOY/kamailio/smoke.py" "$KCFG" >"$TMP/out" 2>&1; then

@@ -3,10 +3,14 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -246,4 +250,63 @@ func TestKamailioCallerID(t *testing.T) {
 	assert.Equal(t, "Own Name", inv.From().DisplayName, "caller name when the lookup fails")
 	p201b.reply(inv, 486, "Busy Here", "tfo")
 	assert.Equal(t, 486, caller.awaitResponse("INVITE", "kam-cid-call-3").StatusCode)
+}
+
+// TestKamailioSoftphonePresence runs the recipe WITH_AUTH: a softphone's
+// presence PUBLISH is challenged at Kamailio, then reaches Switchboard
+// with its identity asserted and is accepted; publishing another
+// extension's presence is refused even with valid credentials.
+func TestKamailioSoftphonePresence(t *testing.T) {
+	requireKamailio(t)
+	db := t.TempDir()
+	require.NoError(t, os.CopyFS(db, os.DirFS("../deploy/kamailio/dbtext")))
+	sub, err := os.OpenFile(filepath.Join(db, "subscriber"), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(sub, "1:202:%s:s3cret-202::\n", kamDomain)
+	require.NoError(t, err)
+	require.NoError(t, sub.Close())
+	sb := startInstance(t, "kam-softphone")
+	kam := startRecipeWith(t, db, []*instance{sb}, "WITH_AUTH")
+	w := siptest.NewPhone(t, "UDP", kam.addr())
+	w.Request("SUBSCRIBE", ext202, 1, "kam-soft-w", "w", "", "Event: presence\nExpires: 600\n", "")
+	require.Equal(t, 200, w.Response("SUBSCRIBE").StatusCode)
+	w.Notify(200)
+
+	p := newPhone(t, "202", kam.addr())
+	pidfDoc := strings.ReplaceAll(`<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" entity="ENTITY">
+ <tuple id="t1"><status><basic>open</basic></status></tuple>
+ <dm:person id="p1"><dm:note>In a meeting</dm:note></dm:person>
+</presence>`, "\n", "\r\n")
+	publish := func(ruri, callID string, cseq int, auth string) *sipmsg.Response {
+		t.Helper()
+		body := strings.Replace(pidfDoc, "ENTITY", ruri, 1)
+		p.Send(fmt.Sprintf("PUBLISH %s SIP/2.0\r\nVia: SIP/2.0/UDP $ADDR;branch=%s;rport\r\nMax-Forwards: 70\r\nFrom: <%s>;tag=sp\r\nTo: <%s>\r\nCall-ID: %s\r\nCSeq: %d PUBLISH\r\nEvent: presence\r\nExpires: 600\r\nP-Asserted-Identity: <%s>\r\n%sContent-Type: application/pidf+xml\r\nContent-Length: %d\r\n\r\n%s",
+			ruri, sipmsg.GenerateBranchN(12), ext202, ruri, callID, cseq, ruri, auth, len(body), body))
+		return p.awaitResponse("PUBLISH", callID)
+	}
+	answer := func(res *sipmsg.Response, ruri string) string {
+		t.Helper()
+		require.Equal(t, 407, res.StatusCode, res.Reason)
+		chal, err := digest.ParseChallenge(res.GetHeader("Proxy-Authenticate").Value())
+		require.NoError(t, err)
+		creds, err := digest.Digest(chal, digest.Options{Method: "PUBLISH", URI: ruri, Username: "202", Password: "s3cret-202", Count: 1, Cnonce: "0a4f113b"})
+		require.NoError(t, err)
+		return "Proxy-Authorization: " + creds.String() + "\r\n"
+	}
+
+	// Its own presence: challenged, then accepted by Switchboard, and the
+	// watcher sees the note.
+	res := publish(ext202, "kam-soft-1", 1, "")
+	res = publish(ext202, "kam-soft-1", 2, answer(res, ext202))
+	require.Equal(t, 200, res.StatusCode, res.Reason)
+	assert.Contains(t, string(w.Notify(200).Body()), "In a meeting")
+
+	// 201's presence with 202's credentials (and a forged identity):
+	// auth_check refuses a digest user other than the PUBLISH's To user,
+	// so the phone is challenged again and nothing reaches Switchboard.
+	res = publish(ext201, "kam-soft-2", 1, "")
+	res = publish(ext201, "kam-soft-2", 2, answer(res, ext201))
+	assert.Equal(t, 407, res.StatusCode, res.Reason)
+	assert.NotContains(t, sb.logs.String(), "kam-soft-2", "the PUBLISH reached switchboard")
 }

@@ -538,13 +538,19 @@ func ringAnswerHangup(t *testing.T, l *lamp, p201, p202 *phone, callID string, w
 // test-sized timers that defines may override.
 func startRecipe(t *testing.T, sbs []*instance, defines ...string) *kamailio {
 	t.Helper()
+	return startRecipeWith(t, "../deploy/kamailio/dbtext", sbs, defines...)
+}
+
+// startRecipeWith is startRecipe with the db_text tables in dbtext.
+func startRecipeWith(t *testing.T, dbtext string, sbs []*instance, defines ...string) *kamailio {
+	t.Helper()
 	var list strings.Builder
 	for _, sb := range sbs {
 		fmt.Fprintf(&list, "1 sip:%s 0 0\n", sb.sipAddr())
 	}
 	ds := filepath.Join(t.TempDir(), "dispatcher.list")
 	require.NoError(t, os.WriteFile(ds, []byte(list.String()), 0o644))
-	return startKamailio(t, "../deploy/kamailio/kamailio.cfg", "../deploy/kamailio/dbtext", "PUA_DB_URL",
+	return startKamailio(t, "../deploy/kamailio/kamailio.cfg", dbtext, "PUA_DB_URL",
 		append([]string{
 			fmt.Sprintf("DS_LIST=\"%s\"", ds), `SELF="127.0.0.1:{port}"`,
 			fmt.Sprintf("SIP_DOMAIN=\"%s\"", kamDomain), "DS_PING_INTERVAL=1",
