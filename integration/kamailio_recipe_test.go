@@ -310,3 +310,31 @@ func TestKamailioSoftphonePresence(t *testing.T) {
 	assert.Equal(t, 407, res.StatusCode, res.Reason)
 	assert.NotContains(t, sb.logs.String(), "kam-soft-2", "the PUBLISH reached switchboard")
 }
+
+// TestKamailioLostHangupClears: both phones vanish mid-call without a BYE;
+// the recipe's in-dialog keepalives (KA_INTERVAL 30 s, the least Kamailio
+// takes) go unanswered, Kamailio ends the dialog and pua publishes it
+// terminated: the lamp goes out within KA_INTERVAL + 25 s, the bound the
+// recipe documents (ka_timer 10 s + tm timeout 5 s + 10 s of grace).
+func TestKamailioLostHangupClears(t *testing.T) {
+	requireKamailio(t)
+	sb := startInstance(t, "kam-lost")
+	kam := startRecipe(t, []*instance{sb}, "KA_INTERVAL=30")
+	w := watch(t, siptest.NewPhone(t, "UDP", kam.addr()), "kam-lost-blf")
+	p201, p202 := newPhone(t, "201", kam.addr()), newPhone(t, "202", kam.addr())
+	p201.register("kam-lost-reg-201", 1)
+	p202.register("kam-lost-reg-202", 1)
+	c := dial(t, p202, p201, "kam-lost-call")
+	c.ring()
+	w.await("early", 5*time.Second)
+	c.answer()
+	w.await("confirmed", 5*time.Second)
+	answered := time.Now()
+	// The phones now answer nothing (their OPTIONS keepalives time out).
+	// The watcher's NOTIFYs queue up meanwhile; the NOTIFY is answered
+	// late, which Switchboard's retransmissions cover.
+	time.Sleep(30*time.Second + 25*time.Second)
+	w.await("idle", 5*time.Second)
+	t.Logf("lamp out at most %s after the answer", time.Since(answered).Round(time.Second))
+	assert.Equal(t, []string{"idle", "early", "confirmed", "idle"}, ringing(w.seen), "lamp states of 201 in order")
+}
