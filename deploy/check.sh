@@ -144,7 +144,7 @@ run "$UNIT" "lint.py unit: required keys" $PY "$DEPLOY/lint.py" unit "$UNIT"
 run "$DEPLOY/systemd/switchboard.env.example" "lint.py envfile" $PY "$DEPLOY/lint.py" envfile "$DEPLOY/systemd/switchboard.env.example"
 # every SWITCHBOARD_* named in the env file is a flag twin the binary knows
 # (or one of the announced ones); cheap guard against typos.
-KNOWN="SIP_LISTEN HTTP_LISTEN DATA_DIR DOMAIN LOG_FORMAT LOG_LEVEL SHUTDOWN_GRACE BLF_SINGLE_DIALOG CHECK_CONFIG REDIS NATS INSTANCE_ID TRUSTED_CIDR"
+KNOWN="SIP_LISTEN HTTP_LISTEN DATA_DIR DOMAIN LOG_FORMAT LOG_LEVEL SHUTDOWN_GRACE BLF_SINGLE_DIALOG CHECK_CONFIG REDIS NATS INSTANCE_ID TRUSTED_CIDR PUBLISH_MAX_EXPIRES"
 : >"$TMP/out"
 for f in "$DEPLOY/systemd/switchboard.env.example" "$DEPLOY/compose.yaml" "$DEPLOY/kubernetes/configmap.yaml" "$DEPLOY/Dockerfile" "$UNIT" "$DEPLOY"/kubernetes/deployment.yaml; do
 	for v in $(grep -oE 'SWITCHBOARD_[A-Z0-9]+(_[A-Z0-9]+)*' "$f" | sort -u); do
@@ -161,9 +161,14 @@ if need kamailio "kamailio kamailio-presence-modules"; then
 		[ "${DEPLOY_CHECK_NO_INSTALL:-0}" != 1 ] && [ "$(id -u)" = 0 ] &&
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kamailio-presence-modules >/dev/null 2>&1
 	fi
+	# http_client and json (WITH_CALLERID) come from kamailio-utils-modules and kamailio-json-modules
+	if ! find /usr/lib*/ -path '*kamailio/modules/http_client.so' 2>/dev/null | grep -q .; then
+		[ "${DEPLOY_CHECK_NO_INSTALL:-0}" != 1 ] && [ "$(id -u)" = 0 ] &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kamailio-utils-modules kamailio-json-modules >/dev/null 2>&1
+	fi
 	ALLOW_OUTPUT=1 run "$KCFG" "kamailio -c" kamailio -c -f "$KCFG"
 	ALLOW_OUTPUT=1 run "$KCFG" "kamailio -c, compose defines" \
-		kamailio -c -f "$KCFG" -A LISTEN_IP=lo -A 'SWITCHBOARD="switchboard-a:5060"' -A WITH_CTL -A WITH_STDERR
+		kamailio -c -f "$KCFG" -A LISTEN_IP=lo -A 'SELF="kamailio:5060"' -A WITH_CTL -A WITH_CALLERID -A WITH_AUTH -A WITH_STDERR
 	if [ "${DEPLOY_CHECK_NO_SMOKE:-0}" = 1 ]; then
 		skip "$KCFG" "smoke test disabled by DEPLOY_CHECK_NO_SMOKE"
 	elif $PY "$DEPLOY/kamailio/smoke.py" "$KCFG" >"$TMP/out" 2>&1; then

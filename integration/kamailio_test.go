@@ -103,7 +103,8 @@ func startKamailio(t *testing.T, cfg, dbtext, dbDefine string, defines ...string
 			"-A", "DEBUG_LEVEL=3",
 			"-P", filepath.Join(dir, "kamailio.pid"), "-Y", dir, "-m", "64", "-M", "8"}
 		for _, d := range defines {
-			k.args = append(k.args, "-A", d)
+			// {port} is Kamailio's own port, known only here.
+			k.args = append(k.args, "-A", strings.ReplaceAll(d, "{port}", strconv.Itoa(k.port)))
 		}
 		if err = k.start(); err == nil {
 			return k
@@ -263,10 +264,47 @@ func (p *phone) request(method, ruri, from, to, callID string, cseq int, headers
 // register registers the phone at Kamailio.
 func (p *phone) register(callID string, cseq int) {
 	p.t.Helper()
+	p.registerFor(callID, cseq, 600)
+}
+
+// registerFor registers the phone at Kamailio for expires seconds and
+// returns the lifetime Kamailio granted.
+func (p *phone) registerFor(callID string, cseq, expires int) int {
+	p.t.Helper()
 	p.request("REGISTER", "sip:"+kamDomain, "<"+p.uri()+">;tag=r"+p.ext, "<"+p.uri()+">", callID, cseq,
-		"Contact: "+p.contact()+"\nExpires: 600\n", "")
+		"Contact: "+p.contact()+"\nExpires: "+strconv.Itoa(expires)+"\n", "")
 	res := p.awaitResponse("REGISTER", callID)
 	require.Equal(p.t, 200, res.StatusCode, "REGISTER %s through kamailio: %s", p.ext, res.Reason)
+	return contactExpires(p.t, res, p.Addr())
+}
+
+// contactExpires is the expires of the Contact at addr in a REGISTER's
+// 200, -1 when none is listed.
+func contactExpires(t *testing.T, res *sipmsg.Response, addr string) int {
+	t.Helper()
+	for _, h := range res.GetHeaders("Contact") {
+		c, ok := h.(*sipmsg.ContactHeader)
+		if !ok || !strings.Contains(c.Address.String(), addr) {
+			continue
+		}
+		v, _ := c.Params.Get("expires")
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "expires of %s", c.Value())
+		return n
+	}
+	return -1
+}
+
+// bindingAt asks server (a REGISTER without Contact, RFC 3261 §10.2.3)
+// for the phone's binding and returns its expires, -1 when it has none.
+func (p *phone) bindingAt(server string) int {
+	p.t.Helper()
+	q := newPhone(p.t, p.ext, server)
+	callID := "query-" + p.ext + "-" + sipmsg.GenerateTagN(6)
+	q.request("REGISTER", "sip:"+kamDomain, "<"+p.uri()+">;tag=q", "<"+p.uri()+">", callID, 1, "", "")
+	res := q.awaitResponse("REGISTER", callID)
+	require.Equal(p.t, 200, res.StatusCode, "REGISTER query for %s at %s: %s", p.ext, server, res.Reason)
+	return contactExpires(p.t, res, p.Addr())
 }
 
 // await returns the first message matching match, dropping others.
@@ -495,6 +533,30 @@ func ringAnswerHangup(t *testing.T, l *lamp, p201, p202 *phone, callID string, w
 	l.await("idle", within)
 }
 
+// startRecipe runs deploy/kamailio/kamailio.cfg, the recipe as shipped,
+// in front of the Switchboard instances sbs (its dispatcher set), with
+// test-sized timers that defines may override.
+func startRecipe(t *testing.T, sbs []*instance, defines ...string) *kamailio {
+	t.Helper()
+	return startRecipeWith(t, "../deploy/kamailio/dbtext", sbs, defines...)
+}
+
+// startRecipeWith is startRecipe with the db_text tables in dbtext.
+func startRecipeWith(t *testing.T, dbtext string, sbs []*instance, defines ...string) *kamailio {
+	t.Helper()
+	var list strings.Builder
+	for _, sb := range sbs {
+		fmt.Fprintf(&list, "1 sip:%s 0 0\n", sb.sipAddr())
+	}
+	ds := filepath.Join(t.TempDir(), "dispatcher.list")
+	require.NoError(t, os.WriteFile(ds, []byte(list.String()), 0o644))
+	return startKamailio(t, "../deploy/kamailio/kamailio.cfg", dbtext, "PUA_DB_URL",
+		append([]string{
+			fmt.Sprintf("DS_LIST=\"%s\"", ds), `SELF="127.0.0.1:{port}"`,
+			fmt.Sprintf("SIP_DOMAIN=\"%s\"", kamDomain), "DS_PING_INTERVAL=1",
+		}, defines...)...)
+}
+
 // TestKamailioPushPath runs the proxy/registrar config we ship in front of
 // Switchboard: Switchboard learns a call only from what Kamailio forwards
 // (replicated REGISTERs, pua_dialoginfo PUBLISHes) and a BLF watcher whose
@@ -502,8 +564,7 @@ func ringAnswerHangup(t *testing.T, l *lamp, p201, p202 *phone, callID string, w
 func TestKamailioPushPath(t *testing.T) {
 	requireKamailio(t)
 	sb := startInstance(t, "kam-push")
-	kam := startKamailio(t, "../deploy/kamailio/kamailio.cfg", "../deploy/kamailio/dbtext", "PUA_DB_URL",
-		fmt.Sprintf("SWITCHBOARD=\"%s\"", sb.sipAddr()), fmt.Sprintf("SIP_DOMAIN=\"%s\"", kamDomain))
+	kam := startRecipe(t, []*instance{sb})
 
 	t.Cleanup(func() {
 		if rej := kam.rejected("PUBLISH"); len(rej) > 0 {

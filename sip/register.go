@@ -104,6 +104,11 @@ func (s *Server) parseRegister(req *sipmsg.Request) (presence.Registration, erro
 		return reg, err
 	}
 	headerSet := req.GetHeader("Expires") != nil
+	// A REGISTER the PBX forwards has already been granted there: the copy
+	// takes the PBX's lifetime as it is (Kamailio's recipe writes the
+	// granted one into it), never a 423 the PBX would discard, leaving
+	// the phone registered there and offline here.
+	pbx := s.trusted(sourceAddr(req))
 	ua := ""
 	if h := req.GetHeader("User-Agent"); h != nil {
 		ua = h.Value()
@@ -130,10 +135,12 @@ func (s *Server) parseRegister(req *sipmsg.Request) (presence.Registration, erro
 			}
 			exp = time.Duration(n) * time.Second
 		}
-		if exp > 0 && exp < s.cfg.RegisterMinExpires {
-			return reg, &intervalTooBrief{asked: exp}
+		if !pbx {
+			if exp > 0 && exp < s.cfg.RegisterMinExpires {
+				return reg, &intervalTooBrief{asked: exp}
+			}
+			exp = min(exp, s.cfg.RegisterMaxExpires)
 		}
-		exp = min(exp, s.cfg.RegisterMaxExpires)
 		if c.Address.Host == "" {
 			return reg, fmt.Errorf("%w: Contact without host", errBadRequest)
 		}

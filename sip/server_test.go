@@ -344,3 +344,29 @@ func TestSubscriptionsOf(t *testing.T) {
 	by, watching = srv.edge.SubscriptionsOf(mustAOR(t, "300@pbx.example.com"))
 	assert.Equal(t, [2]int{0, 1}, [2]int{by, watching}, "300's phone watches")
 }
+
+// TestSubscribeRecordRouteOnce: the 200 to a SUBSCRIBE relayed by two
+// proxies lists their Record-Routes once each, in order, and the NOTIFYs
+// carry that route set as Route headers (RFC 3261 §12.1.1, §12.2.1.1).
+func TestSubscribeRecordRouteOnce(t *testing.T) {
+	srv := startServer(t, Config{})
+	watcher := newPhone(t, srv, "UDP")
+	// The first route is the watcher itself, so the NOTIFYs reach it.
+	first := "<sip:" + watcher.Addr() + ";lr>"
+	second := "<sip:proxy2.pbx.example.com;lr>"
+	watcher.Request("SUBSCRIBE", ext201, 1, "sub-rr", "wrr", "",
+		"Event: dialog\nExpires: 300\nRecord-Route: "+first+"\nRecord-Route: "+second+"\n", "")
+	res := watcher.Response("SUBSCRIBE")
+	require.Equal(t, 200, res.StatusCode, res.Reason)
+	var rr []string
+	for _, h := range res.GetHeaders("Record-Route") {
+		rr = append(rr, h.Value())
+	}
+	assert.Equal(t, []string{first, second}, rr, "Record-Route of the 200")
+	n := watcher.Notify(200)
+	var routes []string
+	for _, h := range n.GetHeaders("Route") {
+		routes = append(routes, h.Value())
+	}
+	assert.Equal(t, []string{first, second}, routes, "Route of the NOTIFY")
+}

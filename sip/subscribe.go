@@ -191,10 +191,9 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 	}
 	res.To().Params.Add("tag", sub.id.localTag)
 	res.AppendHeader(sipmsg.NewHeader("Expires", secs(exp)))
+	// The Record-Route headers are already there: NewResponseFromRequest
+	// copies them (RFC 3261 §12.1.1); adding them again doubles every hop.
 	res.AppendHeader(sipmsg.NewHeader("Contact", sub.contact))
-	for _, h := range req.GetHeaders("Record-Route") {
-		res.AppendHeader(sipmsg.HeaderClone(h))
-	}
 	s.reply(req, tx, res)
 
 	if exp == 0 {

@@ -32,8 +32,16 @@ package sip
 //     SUBSCRIBE too.
 //
 // Who may PUBLISH whose state:
-//   - a trusted source: any extension's (the PBX is the one who knows the
-//     dialog state of every line);
+//   - a trusted source, for a PUBLISH it originated itself (every Via
+//     names a trusted address: e.g. Kamailio's pua_dialoginfo or
+//     Asterisk's outbound-publish): any extension's, any event (the PBX
+//     is the one who knows the dialog state of every line);
+//   - a trusted source relaying a phone's PUBLISH (a Via of another
+//     address):
+//     only Event presence, and only with a P-Asserted-Identity (RFC 3325)
+//     naming the entity published, which the PBX asserts after its own
+//     digest check of the phone; anything else is 403. Without this, any
+//     phone could light any lamp by sending through the PBX;
 //   - an authenticated softphone: its own only, From user and domain equal
 //     to the Request-URI's (RFC 3903 §6 step 3 leaves the policy to us);
 //     anything else is 403;
@@ -289,7 +297,7 @@ func (s *Server) mayPublish(req *sipmsg.Request, tx sipmsg.ServerTransaction, ta
 		return true
 	}
 	if s.trusted(sourceAddr(req)) {
-		return true
+		return s.pbxMayPublish(req, tx, target)
 	}
 	if s.auth != nil {
 		// Authenticated as the From user: only its own state.
@@ -303,6 +311,69 @@ func (s *Server) mayPublish(req *sipmsg.Request, tx sipmsg.ServerTransaction, ta
 	s.stats.authRefused.Add(1)
 	s.replyCode(req, tx, sipmsg.StatusForbidden, "Forbidden (publish only from the PBX)")
 	return false
+}
+
+// pbxMayPublish applies the rules for a PUBLISH from a trusted source: its
+// own publications pass; a relayed one passes only for presence, asserted
+// by the PBX as the entity's own (P-Asserted-Identity).
+func (s *Server) pbxMayPublish(req *sipmsg.Request, tx sipmsg.ServerTransaction, target presence.AOR) bool {
+	// RFC 3261 §16.6 step 8: a proxy adds its Via above the sender's, so a
+	// PUBLISH the PBX relays from a phone carries the phone's Via below,
+	// with the phone's address as received= (§18.2.1) when it lied. One
+	// the PBX sent itself (perhaps through itself, as Kamailio's pua does
+	// to reach its dispatcher) names only trusted addresses.
+	if s.viasTrusted(req) {
+		return true
+	}
+	pkg := ""
+	if eh := req.GetHeader("Event"); eh != nil {
+		pkg, _ = parseEvent(eh.Value())
+	}
+	if ev, _, ok := eventOf(pkg); !ok || ev != presence.EventPresence {
+		s.refuse(req, tx, "relayed publish of a pbx-only event", sipmsg.StatusForbidden, "Forbidden (call state only from the PBX itself)")
+		return false
+	}
+	if asserted, ok := s.assertedIdentity(req); ok && asserted == target {
+		return true
+	}
+	s.refuse(req, tx, "relayed publish without the entity's asserted identity", sipmsg.StatusForbidden, "Forbidden (P-Asserted-Identity must name the entity)")
+	return false
+}
+
+// viasTrusted reports whether every Via of req names a trusted address:
+// its received parameter when present, else its sent-by host.
+func (s *Server) viasTrusted(req *sipmsg.Request) bool {
+	for _, h := range req.GetHeaders("Via") {
+		via, ok := h.(*sipmsg.ViaHeader)
+		if !ok {
+			return false
+		}
+		host := via.Host
+		if r, ok := via.Params.Get("received"); ok {
+			host = r
+		}
+		addr, err := netip.ParseAddr(strings.Trim(host, "[]"))
+		if err != nil || !s.trusted(addr.Unmap()) {
+			return false
+		}
+	}
+	return true
+}
+
+// assertedIdentity is the AOR of the first SIP URI in P-Asserted-Identity.
+func (s *Server) assertedIdentity(req *sipmsg.Request) (presence.AOR, bool) {
+	for _, h := range req.GetHeaders("P-Asserted-Identity") {
+		for _, v := range strings.Split(h.Value(), ",") {
+			var uri sipmsg.Uri
+			if _, err := sipmsg.ParseAddressValue(strings.TrimSpace(v), &uri, nil); err != nil {
+				continue
+			}
+			if strings.EqualFold(uri.Scheme, "sip") || strings.EqualFold(uri.Scheme, "sips") {
+				return s.aorOf(uri)
+			}
+		}
+	}
+	return presence.AOR{}, false
 }
 
 // errPolicy marks a presence policy that could not decide.

@@ -293,3 +293,78 @@ func TestAllowListDecisions(t *testing.T) {
 	assert.Equal(t, Allow, d, "no entry: the domain rule alone")
 	assert.Equal(t, "pending", Pending.String())
 }
+
+// TestTrustedRelayedPublish: the PBX's own PUBLISHes (one Via) pass for any
+// extension; a phone's PUBLISH the PBX relays (two Vias) passes only for
+// presence, with a P-Asserted-Identity naming the entity.
+func TestTrustedRelayedPublish(t *testing.T) {
+	const phoneVia = "Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKphone1;rport=5060;received=10.0.0.9\n"
+	const pidfDoc = `<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:201@pbx.example.com">
+ <tuple id="l1"><status><basic>open</basic></status></tuple>
+</presence>`
+	dialog := "Event: dialog\nContent-Type: application/dialog-info+xml\n"
+	pres := "Event: presence\nContent-Type: application/pidf+xml\n"
+	tests := []struct {
+		name    string
+		headers string
+		body    string
+		want    int
+	}{
+		{name: "the pbx's own dialog state", headers: dialog, body: earlyBody(0, "early"), want: 200},
+		{name: "the pbx's own presence", headers: pres, body: pidfDoc, want: 200},
+		{name: "the pbx's own dialog state through itself", headers: "Via: SIP/2.0/UDP " + pbxIP + ":5060;branch=z9hG4bKpua1\n" + dialog, body: earlyBody(0, "early"), want: 200},
+		{name: "a phone's dialog state with a forged pbx via", headers: "Via: SIP/2.0/UDP " + pbxIP + ":5060;branch=z9hG4bKpua1;received=10.0.0.9\n" + dialog, body: earlyBody(0, "early"), want: 403},
+		{name: "a phone's dialog state relayed", headers: phoneVia + dialog, body: earlyBody(0, "early"), want: 403},
+		{name: "a phone's dialog state relayed with an identity", headers: phoneVia + "P-Asserted-Identity: <sip:201@pbx.example.com>\n" + dialog, body: earlyBody(0, "early"), want: 403},
+		{name: "a phone's presence relayed without an identity", headers: phoneVia + pres, body: pidfDoc, want: 403},
+		{name: "a phone's presence relayed as another", headers: phoneVia + "P-Asserted-Identity: <sip:202@pbx.example.com>\n" + pres, body: pidfDoc, want: 403},
+		{name: "a phone's presence relayed as itself", headers: phoneVia + "P-Asserted-Identity: \"Ann\" <sip:201@pbx.example.com>\n" + pres, body: pidfDoc, want: 200},
+	}
+	for _, auth := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("auth=%v/%s", auth, tt.name), func(t *testing.T) {
+				var srv *testServer
+				if auth {
+					srv = authServer(t, Config{TrustedCIDRs: pbxCIDR}, nil)
+				} else {
+					srv = startServer(t, Config{TrustedCIDRs: pbxCIDR})
+				}
+				pbx := newRawPhone(t, pbxIP, srv.udp)
+				pbx.Request("PUBLISH", ext201, siptest201, "rp-pub", 1, tt.headers, tt.body)
+				res := pbx.Response("PUBLISH")
+				assert.Equal(t, tt.want, res.StatusCode, res.Reason)
+			})
+		}
+	}
+}
+
+// TestTrustedRegisterExpiry: a REGISTER the PBX forwards keeps the lifetime
+// the PBX granted, below the minimum or above the maximum; a phone's own
+// below the minimum gets 423.
+func TestTrustedRegisterExpiry(t *testing.T) {
+	tests := []struct {
+		name    string
+		from    string
+		expires string
+		code    int
+		granted string
+	}{
+		{name: "pbx, below the minimum", from: pbxIP, expires: "30", code: 200, granted: "expires=30"},
+		{name: "pbx, above the maximum", from: pbxIP, expires: "10800", code: 200, granted: "expires=10800"},
+		{name: "phone, below the minimum", from: otherIP, expires: "30", code: 423},
+		{name: "phone, above the maximum", from: otherIP, expires: "10800", code: 200, granted: "expires=7200"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, Config{TrustedCIDRs: pbxCIDR})
+			p := newRawPhone(t, tt.from, srv.udp)
+			p.Request("REGISTER", "sip:pbx.example.com", siptest201, "te-reg", 1, "Expires: "+tt.expires+"\n", "")
+			res := p.Response("REGISTER")
+			require.Equal(t, tt.code, res.StatusCode, res.Reason)
+			if tt.granted != "" {
+				assert.Contains(t, header(res, "Contact"), tt.granted)
+			}
+		})
+	}
+}

@@ -233,6 +233,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		TrustedCIDRs: cfg.TrustedCIDRs, RateLimit: cfg.RateLimit,
 		TCPIdleTimeout: offIfZero(cfg.SIPTCPIdleTimeout), MaxConnsPerSource: offIfZero(cfg.SIPMaxConnsPerSource),
 		MaxSubscriptionsPerTarget: cfg.MaxSubsPerTarget, MaxSubscriptionsPerWatcher: cfg.MaxSubsPerWatcher,
+		PublishMaxExpires: cfg.PublishMaxExpires,
 	}, deps, log)
 	if err != nil {
 		return err

@@ -194,11 +194,15 @@ def main():
     p202 = UA("phone 202")
     kport = free_port()
     kam = ("127.0.0.1", kport)
+    # The stand-in Switchboard is the dispatcher's only instance.
+    with open(os.path.join(work, "dispatcher.list"), "w") as f:
+        f.write("1 sip:127.0.0.1:%d 0 0\n" % sb.port)
     logf = open(os.path.join(work, "kamailio.log"), "w+")
     proc = subprocess.Popen(
         ["kamailio", "-f", CFG,
          "-A", "LISTEN_PORT=%d" % kport,
-         "-A", 'SWITCHBOARD="127.0.0.1:%d"' % sb.port,
+         "-A", 'DS_LIST="%s/dispatcher.list"' % work,
+         "-A", 'SELF="127.0.0.1:%d"' % kport,
          "-A", 'PUA_DB_URL="text://%s/dbtext"' % work,
          "-A", "WITH_STDERR", "-A", "DEBUG_LEVEL=2",
          "-A", "WITH_CTL", "-A", 'CTL_SOCKET="%s/ctl"' % work,
