@@ -169,8 +169,7 @@ func TestClickToCallWithBaresipThroughKamailio(t *testing.T) {
 	requireKamailio(t)
 	requireTool(t, "baresip", "baresip-core")
 	sb, admin := bootstrapped(t, "c2c", "--region", "FR", "--click-to-call-ring-timeout", "3s", "--click-to-call-autoanswer", "--trusted-cidr", "127.0.0.1/32")
-	kam := startKamailio(t, "../deploy/kamailio/kamailio.cfg", "../deploy/kamailio/dbtext", "PUA_DB_URL",
-		fmt.Sprintf("SWITCHBOARD=\"%s\"", sb.sipAddr()), fmt.Sprintf("SIP_DOMAIN=\"%s\"", kamDomain))
+	kam := startRecipe(t, []*instance{sb})
 	proxy := `;outbound="sip:` + kam.addr() + `";regint=300`
 
 	// The number called: a baresip registered at the PBX as +33491550142.
