@@ -55,6 +55,16 @@ func (s *Server) recoverSender(sub *subscription) {
 	s.end(sub)
 }
 
+// behind reports whether v is news to sub: a list always takes it (it
+// tracks each resource), a single subscription only when v is newer than
+// the state it holds. A change event that arrives after the SUBSCRIBE read
+// the same or a later view (a REGISTER racing the SUBSCRIBE) sends nothing.
+func (sub *subscription) behind(v presence.View) bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.list != nil || v.Version > sub.latest.Version
+}
+
 // kick records v as the newest state for sub and makes sure a sender will
 // NOTIFY it. It never blocks on the network: the fan-out worker calls it.
 func (s *Server) kick(sub *subscription, v presence.View) {

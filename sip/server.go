@@ -509,7 +509,9 @@ func (s *Server) fanOut(ctx context.Context) error {
 		s.pendMu.Unlock()
 		for aor, v := range batch {
 			for _, sub := range s.subs.watching(aor) {
-				s.kick(sub, v)
+				if sub.behind(v) {
+					s.kick(sub, v)
+				}
 			}
 		}
 	}

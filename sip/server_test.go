@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -369,4 +370,27 @@ func TestSubscribeRecordRouteOnce(t *testing.T) {
 		routes = append(routes, h.Value())
 	}
 	assert.Equal(t, []string{first, second}, routes, "Route of the NOTIFY")
+}
+
+// TestLateChangeSendsNoRepeatNotify: a change event carrying a view the
+// subscription already has (a REGISTER that raced the SUBSCRIBE) sends no
+// second, identical NOTIFY; a newer view does.
+func TestLateChangeSendsNoRepeatNotify(t *testing.T) {
+	srv := startServer(t, Config{})
+	desk := newPhone(t, srv, "UDP")
+	desk.Request("REGISTER", "sip:pbx.example.com", 1, "reg-late", "r1", "", "Expires: 600\n", "")
+	require.Equal(t, 200, desk.Response("REGISTER").StatusCode)
+	watcher := newPhone(t, srv, "UDP")
+	watcher.Request("SUBSCRIBE", ext201, 1, "sub-late", "s1", "", "Event: dialog\n", "")
+	require.Equal(t, 200, watcher.Response("SUBSCRIBE").StatusCode)
+	watcher.Notify(200)
+
+	v, err := srv.core.Get(context.Background(), mustAOR(t, "201@pbx.example.com"))
+	require.NoError(t, err)
+	srv.edge.Changed(presence.Change{View: v})
+	watcher.NoMessage(300 * time.Millisecond)
+
+	v.Version++
+	srv.edge.Changed(presence.Change{View: v})
+	watcher.Notify(200)
 }
