@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -423,4 +424,96 @@ func TestRunDrainsOnShutdown(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, p.Calls, 1)
 	assert.Equal(t, Missed, p.Calls[0].Outcome)
+}
+
+// hookStore runs hook once, before the first operation on a key that
+// when accepts, to interleave another instance's work deterministically.
+type hookStore struct {
+	Store
+	when func(op, key string) bool
+	hook func()
+	done atomic.Bool
+}
+
+func (h *hookStore) fire(op, key string) {
+	if h.when != nil && h.when(op, key) && h.done.CompareAndSwap(false, true) {
+		h.hook()
+	}
+}
+
+func (h *hookStore) Get(ctx context.Context, key string) ([]byte, error) {
+	h.fire("get", key)
+	return h.Store.Get(ctx, key)
+}
+
+func (h *hookStore) Update(ctx context.Context, key string, ttl time.Duration, fn func([]byte) ([]byte, error)) error {
+	h.fire("update", key)
+	return h.Store.Update(ctx, key, ttl, fn)
+}
+
+// TestAnswerSeenAfterEndIsKept: a call rings on instance A, is answered
+// on B and hung up on A (the PBX spread its reports). Each instance's
+// worker takes its own steps, so B's answer may be taken up after A has
+// ended the leg, or while A records it; the record still says answered.
+func TestAnswerSeenAfterEndIsKept(t *testing.T) {
+	aor := presence.NewAOR("203", "pbx.test")
+	t0 := time.Now().UTC().Truncate(time.Second).Add(-time.Minute) // within retention
+	ring := dlg("s", "split", presence.DirectionRecipient, presence.DialogEarly, caller)
+	ring.Started = t0
+	conf := ring
+	conf.State, conf.Started = presence.DialogConfirmed, t0.Add(time.Second) // B's own report of the dialog
+	tests := []struct {
+		name string
+		when func(op, key string) bool // where B's answer lands in A's end
+	}{
+		{"after the end", nil},
+		{"before the record is written", func(op, key string) bool { return op == "update" && key == userKey(aor.String()) }},
+		{"before the end reads the leg again", func(op, key string) bool { return op == "get" && key == legKey(aor, ring.Key()) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			hs := &hookStore{Store: NewMemStore(), when: tt.when}
+			a, err := New(Config{}, hs, nil, zerolog.Nop())
+			require.NoError(t, err)
+			b, err := New(Config{}, hs, nil, zerolog.Nop())
+			require.NoError(t, err)
+			var mu sync.Mutex
+			var ended []Call
+			for _, s := range []*Service{a, b} {
+				s.OnEvent(func(ev Event) {
+					if ev.Type == EventEnded {
+						mu.Lock()
+						ended = append(ended, ev.Call)
+						mu.Unlock()
+					}
+				})
+			}
+			answer := func() {
+				require.NoError(t, b.step(ctx, t0.Add(2*time.Second), Transition{Step: StepAnswer, AOR: aor, Dialog: conf}))
+			}
+			hs.hook = answer
+			require.NoError(t, a.step(ctx, t0, Transition{Step: StepStart, AOR: aor, Dialog: ring}))
+			require.NoError(t, a.step(ctx, t0.Add(10*time.Second), Transition{Step: StepEnd, AOR: aor, Dialog: conf}))
+			if hs.done.CompareAndSwap(false, true) {
+				answer() // B's worker comes to the answer last
+			}
+
+			page, err := a.List(ctx, aor.String(), Query{})
+			require.NoError(t, err)
+			require.Len(t, page.Calls, 1)
+			c := page.Calls[0]
+			assert.Equal(t, Answered, c.Outcome)
+			assert.Equal(t, "203", c.TakenBy)
+			assert.Equal(t, t0.Add(2*time.Second), c.Answered)
+			assert.Equal(t, 8, c.Duration)
+			n, _, err := a.Missed(ctx, aor.String())
+			require.NoError(t, err)
+			assert.Zero(t, n, "an answered call is not missed")
+			mu.Lock()
+			defer mu.Unlock()
+			require.NotEmpty(t, ended)
+			assert.Equal(t, Answered, ended[len(ended)-1].Outcome, "the last word on the call's end is the answer")
+		})
+	}
 }

@@ -17,7 +17,11 @@
 // documents in the Store, each a read-modify-write of one key: a leg's
 // facts, then, when it ends, one record in the user's book. Records are
 // named by extension, dialog and start, and the book refuses an ID it
-// holds, so instances that see the same call write it once. A call-id
+// holds, so instances that see the same call write it once. Each
+// instance's worker takes its own steps, so an answer seen on one may be
+// taken up after another ended the leg: it still turns the record
+// answered (the end reads the leg again after writing the record, the
+// late answer patches the record after writing the leg). A call-id
 // document correlates the legs of one call across a domain's extensions:
 // the one answered turns the others' missed legs into "answered
 // elsewhere", whichever side is recorded first.

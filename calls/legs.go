@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -141,13 +142,20 @@ func (s *Service) step(ctx context.Context, at time.Time, t Transition) error {
 		return nil
 
 	case StepAnswer:
-		first := false
+		first, late := false, false
 		var l leg
 		err := updateJSON(ctx, s.store, key, s.cfg.LegTTL, func(x *leg) error {
-			first = x.Answered.IsZero() && !x.Ended
-			if !first {
+			first, late = false, false
+			if x.Ended && d.Started.After(x.EndedAt) {
+				*x = leg{} // the key is reused by a new call
+			}
+			if !x.Answered.IsZero() {
 				return errKeep
 			}
+			// An ended leg still takes its answer: the end may be
+			// another instance's, done before this instance's worker
+			// came to the answer it saw first (see answerRecord).
+			first, late = true, x.Ended
 			x.Answered = at
 			if x.Started.IsZero() {
 				x.Started = d.Started
@@ -158,8 +166,20 @@ func (s *Service) step(ctx context.Context, at time.Time, t Transition) error {
 			l = *x
 			return nil
 		})
-		if err != nil || !first || l.CallID == "" || direction(d) != Incoming {
+		if err != nil || !first {
 			return err
+		}
+		if late {
+			c, changed, err := s.answerRecord(ctx, t.AOR.String(), callRecordID(t.AOR, d.Key(), l.Started), l.Answered, t.AOR.User)
+			if err != nil {
+				return err
+			}
+			if changed {
+				s.emit(Event{Type: EventEnded, Call: c, Shared: d.Remote})
+			}
+		}
+		if l.CallID == "" || direction(d) != Incoming {
+			return nil
 		}
 		return s.answeredHere(ctx, t.AOR, l.CallID)
 
@@ -225,6 +245,26 @@ func (s *Service) finish(ctx context.Context, at time.Time, aor presence.AOR, d 
 	written, err := s.insert(ctx, c)
 	if err != nil || !written {
 		return err
+	}
+	if c.Outcome != Answered {
+		// The answer may have reached the leg since it was read as ended
+		// (another instance's worker, behind this one). Record first,
+		// then read the leg; the answer writes the leg, then patches the
+		// record: whichever comes second sees the other, so an answer is
+		// never lost.
+		cur, err := getJSON[leg](ctx, s.store, legKey(aor, d.Key()))
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err == nil && !cur.Answered.IsZero() && cur.Started.Equal(l.Started) {
+			ans, _, err := s.answerRecord(ctx, c.User, c.ID, cur.Answered, aor.User)
+			if err != nil {
+				return err
+			}
+			if ans.ID != "" {
+				c = ans
+			}
+		}
 	}
 	if c.Outcome == Missed && c.CallID != "" {
 		// Written first, then registered with the call: whichever of this
@@ -302,6 +342,34 @@ func (s *Service) answeredHere(ctx context.Context, aor presence.AOR, callID str
 		}
 	}
 	return nil
+}
+
+// answerRecord turns user's record id into an answered call (taken by
+// ext), unless it already is one; it returns the record as stored (zero
+// when absent: not written yet, or deleted) and whether it changed.
+func (s *Service) answerRecord(ctx context.Context, user, id string, answered time.Time, ext string) (Call, bool, error) {
+	var c Call
+	changed := false
+	err := updateJSON(ctx, s.store, userKey(user), s.cfg.Retention, func(b *book) error {
+		c, changed = Call{}, false
+		i := slices.IndexFunc(b.Calls, func(x Call) bool { return x.ID == id })
+		if i < 0 {
+			return errKeep
+		}
+		c = b.Calls[i]
+		if c.Outcome == Answered {
+			return errKeep
+		}
+		c.Answered = answered.UTC()
+		c.Duration = max(0, int(c.Ended.Sub(c.Answered).Seconds()))
+		c.Outcome, c.TakenBy = Answered, ext
+		b.Calls[i], changed = c, true
+		return nil
+	})
+	if err != nil {
+		return Call{}, false, fmt.Errorf("record answer of call %s of %s: %w", id, user, err)
+	}
+	return c, changed, nil
 }
 
 func (s *Service) patchElsewhere(ctx context.Context, user, id, by string) error {
