@@ -177,10 +177,6 @@ func (s *Server) relist(ctx context.Context, sub *subscription, force bool) {
 		if !had || prev.state != m.state || prev.name != m.name || i >= len(old) || old[i].aor != m.aor {
 			changed = true
 		}
-		if had && prev.state == m.state && m.state == rlmi.StateActive {
-			// Keep what it last learnt and its document version.
-			fresh[i].view, fresh[i].docVersion = prev.view, prev.docVersion
-		}
 	}
 	if !changed && !force {
 		return
@@ -210,6 +206,20 @@ func (t *subscriptions) relist(sub *subscription, members []listMember) {
 		}
 	}
 	sub.mu.Lock()
+	cur := make(map[presence.AOR]*listMember, len(sub.list.members))
+	for i := range sub.list.members {
+		cur[sub.list.members[i].aor] = &sub.list.members[i]
+	}
+	for i := range members {
+		if prev := cur[members[i].aor]; prev != nil && prev.state == members[i].state && prev.state == rlmi.StateActive {
+			// Keep its document version and the newer view (RFC 4235
+			// §4.1: versions of a resource only grow).
+			members[i].docVersion = prev.docVersion
+			if prev.view.Version > members[i].view.Version {
+				members[i].view = prev.view
+			}
+		}
+	}
 	sub.list.members = members
 	sub.list.sentFull = false
 	sub.mu.Unlock()
