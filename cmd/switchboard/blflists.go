@@ -18,7 +18,7 @@ const blfTeamList = "team"
 // blfLists resolves BLF list URIs over the directory: blf-team is the
 // whole team of the domain, blf-<group> a group the watcher sees (a shared
 // group of its domain or one of its own, by ID or by name with spaces
-// written as '-', case ignored); members are the team contacts in it.
+// written as '-', case ignored: "Front Desk" is blf-front-desk); members are the team contacts in it.
 type blfLists struct {
 	dir *directory.Service
 }
@@ -40,7 +40,7 @@ func (b blfLists) ListMembers(ctx context.Context, watcher presence.AOR, domain,
 			return nil, false, fmt.Errorf("list groups of %s: %w", watcher, err)
 		}
 		for _, g := range groups {
-			if !g.Builtin && (g.ID == name || strings.EqualFold(strings.ReplaceAll(g.Name, " ", "-"), name)) {
+			if !g.Builtin && (g.ID == name || strings.EqualFold(strings.Join(strings.Fields(g.Name), "-"), name)) {
 				q.Group = g.ID
 				break
 			}
