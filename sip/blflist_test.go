@@ -237,3 +237,37 @@ func TestBLFList(t *testing.T) {
 	assert.Len(t, rs["sip:202@pbx.example.com"].Doc.Dialogs, 1, "still ringing")
 	assert.Empty(t, rs["sip:203@pbx.example.com"].Doc.Dialogs)
 }
+
+// Each member is authorized as a single subscription to it would be; a
+// refresh gets full state again.
+func TestBLFListAuthorizesEachMember(t *testing.T) {
+	pol := policyFunc(func(watcher, target presence.AOR) Decision {
+		if target.User == "202" {
+			return Deny
+		}
+		return Allow
+	})
+	lists := &fakeLists{lists: map[string][]string{"team": {"201", "202"}}}
+	srv := startServerWith(t, Config{}, serverOpts{deps: Deps{Lists: lists, Policy: pol}})
+	w := newRawPhone(t, "127.0.0.1", srv.udp)
+	sendRaw(t, w, "SUBSCRIBE", "sip:blf-team@pbx.example.com", "blf-a", "bfa", "", 1, yealinkListHeaders, nil)
+	res := w.Response("SUBSCRIBE")
+	require.Equal(t, 200, res.StatusCode)
+	toTag, _ := res.To().Params.Get("tag")
+	doc, rs := blfListState(t, nextNotify(t, w))
+	assert.Equal(t, "terminated", rs["sip:202@pbx.example.com"].State)
+	assert.Nil(t, rs["sip:202@pbx.example.com"].Doc, "no state of a member the watcher may not see")
+	for _, r := range doc.Resources {
+		if r.URI == "sip:202@pbx.example.com" {
+			assert.Equal(t, "rejected", r.Instance.Reason)
+		}
+	}
+	assert.Equal(t, "active", rs["sip:201@pbx.example.com"].State)
+
+	sendRaw(t, w, "SUBSCRIBE", "sip:blf-team@pbx.example.com", "blf-a", "bfa", toTag, 2, yealinkListHeaders, nil)
+	require.Equal(t, 200, w.Response("SUBSCRIBE").StatusCode)
+	doc, rs = blfListState(t, nextNotify(t, w))
+	assert.True(t, doc.FullState, "a refresh gets full state")
+	assert.Equal(t, 1, doc.Version)
+	assert.Len(t, rs, 2)
+}

@@ -242,6 +242,7 @@ func (s *Server) acceptList(req *sipmsg.Request, tx sipmsg.ServerTransaction, li
 			sub.routes = append(sub.routes, rr.Address)
 		}
 	}
+	resources := len(list.members) // a BLF list's members change once it is indexed
 	if exp > 0 {
 		sub.dirty = true
 		if err := s.subs.tryAdd(sub, s.cfg.MaxSubscriptionsPerWatcher, s.cfg.MaxSubscriptionsPerTarget); err != nil {
@@ -257,7 +258,7 @@ func (s *Server) acceptList(req *sipmsg.Request, tx sipmsg.ServerTransaction, li
 		res.AppendHeader(sipmsg.HeaderClone(h))
 	}
 	s.reply(req, tx, res)
-	s.log.Debug().Str("list", list.uri).Int("resources", len(list.members)).Str("watcher", sub.remote.String()).Msg("list subscription created")
+	s.log.Debug().Str("list", list.uri).Int("resources", resources).Str("watcher", sub.remote.String()).Msg("list subscription created")
 	if exp == 0 {
 		// A fetch (RFC 6665 §4.4.3): one NOTIFY with the state, then done.
 		s.goSender(sub, func() {
