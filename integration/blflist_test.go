@@ -115,12 +115,14 @@ func ringOn(ext string) string {
 }
 
 // A desk phone's BLF list of a shared group, through the binary: full
-// state, then partial state as calls ring on two members, a member added
-// to the group, and the list going on after a restart.
+// state, then partial state as calls ring on two members (one published
+// on another instance), a member added to the group, and the list going
+// on after a restart.
 func TestBLFListOfSharedGroup(t *testing.T) {
 	redisURL := harness.Redis(t)
 	natsURL := harness.NATS(t)
 	in := startInstance(t, "blflist", "--redis", redisURL, "--nats", natsURL, "--eventlist-batch", "50ms")
+	other := startInstance(t, "blflist-b", "--redis", redisURL, "--nats", natsURL)
 	admin := mintKey(t, redisURL, "--admin", "--domain", "pbx.example.com", "--scopes", "users:admin,company:write")
 	for _, ext := range []string{"201", "202", "203"} {
 		code, body, _ := in.call("PUT", "/v1/users/"+ext+"@pbx.example.com", admin, `{"first_name":"Ext","last_name":"`+ext+`"}`)
@@ -152,8 +154,14 @@ func TestBLFListOfSharedGroup(t *testing.T) {
 	assert.Equal(t, "sip:blf-front-desk@pbx.example.com", l.URI)
 	require.Len(t, docs, 2)
 
-	pbx := siptest.NewPhone(t, "UDP", in.sipAddr())
+	// 201 rings on this instance, 202 on the other: the list hears both.
+	pbxA := siptest.NewPhone(t, "UDP", in.sipAddr())
+	pbxB := siptest.NewPhone(t, "UDP", other.sipAddr())
 	for i, ext := range []string{"201", "202"} {
+		pbx := pbxA
+		if ext == "202" {
+			pbx = pbxB
+		}
 		pbx.Request("PUBLISH", "sip:"+ext+"@pbx.example.com", 1, "blf-pub-"+ext, "pb", "", "Event: dialog\nExpires: 120\n", ringOn(ext))
 		require.Equal(t, 200, pbx.Response("PUBLISH").StatusCode)
 		l, docs = listNotify(t, phone.Notify(200))
