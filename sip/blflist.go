@@ -78,7 +78,7 @@ func (s *Server) subscribeBLF(req *sipmsg.Request, tx sipmsg.ServerTransaction, 
 	defer cancel()
 	list := &adHocList{uri: req.Recipient.Addr(), blf: name, watcherAOR: watcher,
 		deflate: hasOption(req, "Accept-Encoding", "deflate")}
-	members, ok, err := s.resolveBLF(ctx, list, req.From().Address, 0)
+	members, ok, err := s.resolveBLF(ctx, list, req.From().Address, 0, nil)
 	if err != nil {
 		s.replyErr(req, tx, err)
 		return
@@ -91,10 +91,11 @@ func (s *Server) subscribeBLF(req *sipmsg.Request, tx sipmsg.ServerTransaction, 
 	s.acceptList(req, tx, list, event, eventID, fromTag, listAOR, exp)
 }
 
-// resolveBLF reads list's members afresh, each authorized for remote.
-// Members it had keep their state and versions; new ones start their
-// document versions at base.
-func (s *Server) resolveBLF(ctx context.Context, list *adHocList, remote sipmsg.Uri, base uint64) ([]listMember, bool, error) {
+// resolveBLF reads list's members afresh, each authorized for remote;
+// new ones start their document versions at base. The state of members
+// in known is not read again: the presence changes keep it current, and a
+// re-read every few seconds would cost a store read per member.
+func (s *Server) resolveBLF(ctx context.Context, list *adHocList, remote sipmsg.Uri, base uint64, known map[presence.AOR]listMember) ([]listMember, bool, error) {
 	found, ok, err := s.lists.ListMembers(ctx, list.watcherAOR, list.watcherDomain(), list.blf)
 	if err != nil || !ok {
 		return nil, ok, err
@@ -106,7 +107,13 @@ func (s *Server) resolveBLF(ctx context.Context, list *adHocList, remote sipmsg.
 			continue
 		}
 		seen[f.AOR] = true
-		m, err := s.listMember(ctx, remote, f.AOR.URI(), f.Name)
+		var m listMember
+		var err error
+		if k, ok := known[f.AOR]; ok && k.state == rlmi.StateActive {
+			m, err = s.authorizeMember(ctx, remote, k, f.Name)
+		} else {
+			m, err = s.listMember(ctx, remote, f.AOR.URI(), f.Name)
+		}
 		if err != nil {
 			return nil, false, err
 		}
@@ -154,7 +161,11 @@ func (s *Server) relist(ctx context.Context, sub *subscription, force bool) {
 	old := sub.list.members
 	base := sub.version
 	sub.mu.Unlock()
-	fresh, ok, err := s.resolveBLF(ctx, sub.list, sub.remote, base)
+	known := make(map[presence.AOR]listMember, len(old))
+	for _, m := range old {
+		known[m.aor] = m
+	}
+	fresh, ok, err := s.resolveBLF(ctx, sub.list, sub.remote, base, known)
 	if err != nil {
 		s.log.Warn().Err(err).Str("list", sub.list.uri).Msg("read blf list")
 		return
@@ -167,13 +178,9 @@ func (s *Server) relist(ctx context.Context, sub *subscription, force bool) {
 		})
 		return
 	}
-	byAOR := make(map[presence.AOR]listMember, len(old))
-	for _, m := range old {
-		byAOR[m.aor] = m
-	}
 	changed := len(old) != len(fresh)
 	for i, m := range fresh {
-		prev, had := byAOR[m.aor]
+		prev, had := known[m.aor]
 		if !had || prev.state != m.state || prev.name != m.name || i >= len(old) || old[i].aor != m.aor {
 			changed = true
 		}
@@ -285,6 +292,25 @@ func (s *Server) listMember(ctx context.Context, remote sipmsg.Uri, uri, name st
 		m.state, m.reason = rlmi.StatePending, ""
 	default:
 		m.reason = "rejected"
+	}
+	return m, nil
+}
+
+// authorizeMember asks again whether remote may see known, an active
+// member, keeping its state when it still may.
+func (s *Server) authorizeMember(ctx context.Context, remote sipmsg.Uri, known listMember, name string) (listMember, error) {
+	dec, err := s.authorize(ctx, remote, known.aor)
+	if err != nil {
+		return known, fmt.Errorf("authorize list member %s: %w", known.aor, err)
+	}
+	m := known
+	m.name, m.changed = name, false
+	switch dec {
+	case Allow:
+	case Pending:
+		m.state, m.reason, m.view = rlmi.StatePending, "", presence.View{}
+	default:
+		m.state, m.reason, m.view = rlmi.StateTerminated, "rejected", presence.View{}
 	}
 	return m, nil
 }
