@@ -271,3 +271,16 @@ func TestBLFListAuthorizesEachMember(t *testing.T) {
 	assert.Equal(t, 1, doc.Version)
 	assert.Len(t, rs, 2)
 }
+
+// A BLF list watched with Event: presence carries PIDF parts.
+func TestBLFListPresence(t *testing.T) {
+	lists := &fakeLists{lists: map[string][]string{"team": {"201"}}}
+	srv := startServerWith(t, Config{}, serverOpts{deps: Deps{Lists: lists}})
+	w := newRawPhone(t, "127.0.0.1", srv.udp)
+	sendRaw(t, w, "SUBSCRIBE", "sip:blf-team@pbx.example.com", "blf-p", "bfp", "", 1,
+		"Event: presence\nExpires: 600\nSupported: eventlist\nAccept-Encoding: deflate\nAccept: multipart/related, application/rlmi+xml, application/pidf+xml\n", nil)
+	require.Equal(t, 200, w.Response("SUBSCRIBE").StatusCode)
+	doc, shows := listState(t, nextNotify(t, w))
+	assert.True(t, doc.FullState)
+	assert.Equal(t, map[string]string{"sip:201@pbx.example.com": "Offline"}, shows)
+}
