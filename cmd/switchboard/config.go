@@ -34,24 +34,22 @@ type config struct {
 	LogLevel      string
 	ShutdownGrace time.Duration
 	SingleDialog  bool
-	// EventListBatch gathers BLF list changes into one NOTIFY.
-	EventListBatch time.Duration
-	CheckConfig    bool
-	RedisURL       string
-	NATSURL        string
-	InstanceID     string
-	TrustedCIDRs   []netip.Prefix
-	RateLimit      float64
-	TLSCert        string
-	TLSKey         string
-	SIPSListen     string
-	HTTPTLS        bool
-	SIPAuth        bool
-	PolicyFile     string
-	Region         string
-	DomainRegions  map[string]string
-	CallerPattern  string
-	CallerMaxLen   int
+	CheckConfig   bool
+	RedisURL      string
+	NATSURL       string
+	InstanceID    string
+	TrustedCIDRs  []netip.Prefix
+	RateLimit     float64
+	TLSCert       string
+	TLSKey        string
+	SIPSListen    string
+	HTTPTLS       bool
+	SIPAuth       bool
+	PolicyFile    string
+	Region        string
+	DomainRegions map[string]string
+	CallerPattern string
+	CallerMaxLen  int
 	// CallerDisplay is the per-domain policy for colleagues' view of a
 	// call's other party (callerdisplay.go).
 	CallerDisplay map[string]callerDisplay
@@ -96,6 +94,8 @@ type config struct {
 	CalendarAllowPrivate bool
 	// CallsPerUser and CallsRetentionDays bound each user's call history.
 	CallsPerUser, CallsRetentionDays int
+	// EventListBatch gathers BLF list changes into one NOTIFY.
+	EventListBatch time.Duration
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
