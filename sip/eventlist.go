@@ -44,6 +44,11 @@ type adHocList struct {
 	// a list NOTIFY within a UDP datagram, as Flexisip sends it.
 	deflate bool
 	version uint32 // RLMI version of the next NOTIFY (RFC 4662 §5.3)
+	// blf names a BLF list (blflist.go), re-read as the directory changes;
+	// its NOTIFYs after the first full state carry only what changed.
+	blf        string
+	watcherAOR presence.AOR
+	sentFull   bool // full state went out since the members last changed
 }
 
 // listMember is one resource of an ad-hoc list.
@@ -52,6 +57,8 @@ type listMember struct {
 	aor           presence.AOR
 	state, reason string // RLMI instance state, and reason when terminated
 	view          presence.View
+	changed       bool   // view not sent yet
+	docVersion    uint64 // version of this resource's next document (BLF lists)
 }
 
 // watched are the AORs whose changes sub must hear of: its own, or its
@@ -75,6 +82,7 @@ func (l *adHocList) update(v presence.View) {
 		m := &l.members[i]
 		if m.aor == v.AOR && m.state == rlmi.StateActive && v.Version >= m.view.Version {
 			m.view = v
+			m.changed = true
 		}
 	}
 }
@@ -194,33 +202,24 @@ func (s *Server) subscribeList(req *sipmsg.Request, tx sipmsg.ServerTransaction,
 	defer cancel()
 	list := &adHocList{uri: req.Recipient.Addr(), deflate: hasOption(req, "Accept-Encoding", "deflate")}
 	for _, e := range entries {
-		m := listMember{uri: e.URI, name: e.Name, state: rlmi.StateTerminated, reason: "noresource"}
-		var u sipmsg.Uri
-		if err := sipmsg.ParseUri(e.URI, &u); err == nil {
-			if aor, ok := s.aorOf(u); ok {
-				m.aor = aor
-				dec, err := s.authorize(ctx, req.From().Address, aor)
-				if err != nil {
-					s.replyErr(req, tx, err)
-					return
-				}
-				switch dec {
-				case Allow:
-					m.state, m.reason = rlmi.StateActive, ""
-					if m.view, err = s.core.Get(ctx, aor); err != nil {
-						s.log.Warn().Err(err).Str("aor", aor.String()).Msg("read presence for list member")
-						m.view = presence.View{AOR: aor, Line: presence.LineOffline, Status: presence.StatusAvailable}
-					}
-				case Pending:
-					m.state, m.reason = rlmi.StatePending, ""
-				default:
-					m.reason = "rejected"
-				}
-			}
+		m, err := s.listMember(ctx, req.From().Address, e.URI, e.Name)
+		if err != nil {
+			s.replyErr(req, tx, err)
+			return
 		}
 		list.members = append(list.members, m)
 	}
+	s.acceptList(req, tx, list, event, eventID, fromTag, listAOR, exp)
+}
 
+// acceptList makes the subscription to list, answers 200 and starts its
+// NOTIFYs.
+func (s *Server) acceptList(req *sipmsg.Request, tx sipmsg.ServerTransaction, list *adHocList, event presence.Event, eventID, fromTag string, listAOR presence.AOR, exp time.Duration) {
+	contact := req.Contact()
+	if contact == nil || contact.Address.Host == "" {
+		s.replyCode(req, tx, sipmsg.StatusBadRequest, "Missing Contact")
+		return
+	}
 	sub := &subscription{
 		id:        dialogID{callID: req.CallID().Value(), localTag: sipmsg.GenerateTagN(10), remoteTag: fromTag, eventID: eventID},
 		event:     event,
@@ -243,6 +242,7 @@ func (s *Server) subscribeList(req *sipmsg.Request, tx sipmsg.ServerTransaction,
 			sub.routes = append(sub.routes, rr.Address)
 		}
 	}
+	resources := len(list.members) // a BLF list's members change once it is indexed
 	if exp > 0 {
 		sub.dirty = true
 		if err := s.subs.tryAdd(sub, s.cfg.MaxSubscriptionsPerWatcher, s.cfg.MaxSubscriptionsPerTarget); err != nil {
@@ -258,7 +258,7 @@ func (s *Server) subscribeList(req *sipmsg.Request, tx sipmsg.ServerTransaction,
 		res.AppendHeader(sipmsg.HeaderClone(h))
 	}
 	s.reply(req, tx, res)
-	s.log.Debug().Str("list", list.uri).Int("resources", len(list.members)).Str("watcher", sub.remote.String()).Msg("list subscription created")
+	s.log.Debug().Str("list", list.uri).Int("resources", resources).Str("watcher", sub.remote.String()).Msg("list subscription created")
 	if exp == 0 {
 		// A fetch (RFC 6665 §4.4.3): one NOTIFY with the state, then done.
 		s.goSender(sub, func() {
@@ -268,6 +268,9 @@ func (s *Server) subscribeList(req *sipmsg.Request, tx sipmsg.ServerTransaction,
 		})
 		return
 	}
+	sub.mu.Lock()
+	s.persist(sub) // a BLF list is kept; an ad-hoc one is not
+	sub.mu.Unlock()
 	s.startSender(sub)
 }
 
@@ -283,21 +286,43 @@ func compress(b []byte) []byte {
 
 // renderList returns the RFC 4662 NOTIFY body of sub's list: RLMI first,
 // then the state document of each active member, rendered as a single
-// subscription to it would get it.
+// subscription to it would get it. An ad-hoc list is sent in full every
+// time; a BLF list in full first, then only the resources that changed
+// (RFC 4662 §5.3), each with its own document version.
 func (s *Server) renderList(sub *subscription, version uint64) (string, []byte) {
 	sub.mu.Lock()
-	l := rlmi.List{URI: sub.list.uri, Version: sub.list.version, FullState: true}
+	blf := sub.list.blf != ""
+	full := !blf || !sub.list.sentFull
+	l := rlmi.List{URI: sub.list.uri, Version: sub.list.version, FullState: full}
 	sub.list.version++
-	members := make([]listMember, len(sub.list.members))
-	copy(members, sub.list.members)
+	sub.list.sentFull = true
+	members := make([]listMember, 0, len(sub.list.members))
+	for i := range sub.list.members {
+		m := &sub.list.members[i]
+		if !full && !m.changed {
+			continue
+		}
+		m.changed = false
+		if blf && m.state == rlmi.StateActive {
+			m.docVersion++
+		}
+		members = append(members, *m)
+	}
 	sub.mu.Unlock()
 	for _, m := range members {
 		r := rlmi.Resource{URI: m.uri, Name: m.name, State: m.state, Reason: m.reason}
+		if blf {
+			r.InstanceID = "x" + m.aor.User
+		}
 		if m.state == rlmi.StateActive {
+			v := version
+			if blf {
+				v = m.docVersion - 1
+			}
 			if sub.event == presence.EventPresence {
 				r.ContentType, r.Body = typePIDF, renderPIDF(m.view)
 			} else {
-				r.ContentType, r.Body = typeDialogInfo, renderDialogInfo(m.view, version, s.cfg.SingleDialog)
+				r.ContentType, r.Body = typeDialogInfo, renderDialogInfo(m.view, v, s.cfg.SingleDialog)
 			}
 		}
 		l.Resources = append(l.Resources, r)

@@ -102,7 +102,11 @@ func (s *Server) startSender(sub *subscription) {
 // per subscription; changes that arrive while a NOTIFY is in flight collapse
 // into the next one.
 func (s *Server) sendLoop(sub *subscription) {
-	for s.sendNext(sub) {
+	for {
+		s.coalesce(sub)
+		if !s.sendNext(sub) {
+			return
+		}
 	}
 }
 

@@ -46,6 +46,12 @@ type savedSubscription struct {
 	CSeqMark   uint32         `json:"cseq_mark"`
 	VersionMrk uint64         `json:"version_mark"`
 	Pending    bool           `json:"pending,omitempty"`
+	// A BLF list subscription: the list's name and URI; its members are
+	// read afresh on restore.
+	List        string       `json:"blf_list,omitempty"`
+	ListURI     string       `json:"list_uri,omitempty"`
+	ListWatcher presence.AOR `json:"list_watcher,omitempty"`
+	ListDeflate bool         `json:"list_deflate,omitempty"`
 }
 
 func (id dialogID) String() string {
@@ -61,13 +67,17 @@ func (sub *subscription) snapshot() savedSubscription {
 	for i, r := range sub.routes {
 		routes[i] = r.String()
 	}
-	return savedSubscription{
+	st := savedSubscription{
 		CallID: sub.id.callID, LocalTag: sub.id.localTag, RemoteTag: sub.id.remoteTag, EventID: sub.id.eventID,
 		Event: sub.event, AOR: sub.aor, Local: sub.local.String(), Remote: sub.remote.String(),
 		RemoteDsp: sub.remoteDsp, Target: sub.target.String(), Routes: routes, Source: sub.source,
 		Transport: sub.transport, Contact: sub.contact, Expires: sub.expires, RemoteCSeq: sub.remoteCSeq,
 		CSeqMark: sub.cseqMark, VersionMrk: sub.versionMark, Pending: sub.pending,
 	}
+	if sub.list != nil {
+		st.List, st.ListURI, st.ListWatcher, st.ListDeflate = sub.list.blf, sub.list.uri, sub.list.watcherAOR, sub.list.deflate
+	}
+	return st
 }
 
 func restoreSubscription(b []byte) (*subscription, error) {
@@ -98,12 +108,18 @@ func restoreSubscription(b []byte) (*subscription, error) {
 		sub.routes = append(sub.routes, u)
 	}
 	sub.watcher = watcherKey(sub.remote)
+	if st.List != "" {
+		// RLMI versions go on from the reservation, as CSeqs do.
+		sub.list = &adHocList{uri: st.ListURI, blf: st.List, watcherAOR: st.ListWatcher, deflate: st.ListDeflate,
+			version: uint32(st.VersionMrk)}
+		sub.latest = presence.View{AOR: st.AOR}
+	}
 	return sub, nil
 }
 
 // persist saves sub's current state; the caller holds sub.mu.
 func (s *Server) persist(sub *subscription) {
-	if s.store == nil || sub.list != nil {
+	if s.store == nil || (sub.list != nil && sub.list.blf == "") {
 		return // an ad-hoc list is not kept: its subscriber re-subscribes
 	}
 	b, err := json.Marshal(sub.snapshot())
@@ -165,6 +181,14 @@ func (s *Server) restore(ctx context.Context) []*subscription {
 // so no lamp stays stale after a restart.
 func (s *Server) notifyRestored(ctx context.Context, subs []*subscription) {
 	for _, sub := range subs {
+		if sub.list != nil {
+			if s.lists == nil {
+				s.end(sub)
+				continue
+			}
+			s.relist(ctx, sub, true) // members read afresh, full state
+			continue
+		}
 		view, err := s.core.Get(ctx, sub.aor)
 		if err != nil {
 			s.log.Warn().Err(err).Str("aor", sub.aor.String()).Msg("read presence for restored subscription")

@@ -91,6 +91,9 @@ type Config struct {
 	// hold at once, trusted addresses exempt; default
 	// DefaultMaxConnsPerSource (128), negative means no cap.
 	MaxConnsPerSource int
+	// EventListBatch is how long a BLF or ad-hoc list gathers changes
+	// after its full state before its next NOTIFY; 0 sends each at once.
+	EventListBatch time.Duration
 }
 
 // SetDefaults fills zero values with the defaults real phones expect.
@@ -147,6 +150,9 @@ type Deps struct {
 	// Policy decides which watchers may see which extensions, after the
 	// same-domain rule; nil allows every watcher of the domain.
 	Policy Policy
+	// Lists resolves BLF list URIs (sip:blf-<name>@domain, blflist.go);
+	// nil serves none.
+	Lists ListResolver
 }
 
 // notifyHandler takes NOTIFYs of subscriptions this instance made itself,
@@ -171,6 +177,7 @@ type Server struct {
 	subs   *subscriptions
 	auth   Authenticator
 	policy Policy
+	lists  ListResolver
 	// notifier sends NOTIFYs: the sipgo client, a fake in fuzz tests.
 	notifier requester
 	limiter  *limit.Limiter // nil when rate limiting is off
@@ -234,7 +241,7 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 		ua: ua, srv: srv, client: client, subs: newSubscriptions(),
 		pending: make(map[presence.AOR]presence.View), wake: make(chan struct{}, 1),
 		draining: make(chan struct{}), drained: make(chan struct{}),
-		auth: deps.Auth, policy: deps.Policy, notifier: client,
+		auth: deps.Auth, policy: deps.Policy, lists: deps.Lists, notifier: client,
 	}
 	if cfg.RateLimit >= 0 {
 		s.limiter = limit.New(limit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, Exempt: cfg.TrustedCIDRs})

@@ -102,6 +102,10 @@ func (s *Server) handleSubscribe(req *sipmsg.Request, tx sipmsg.ServerTransactio
 		s.refresh(req, tx, id, event, exp)
 		return
 	}
+	if name, ok := blfListName(req.Recipient); ok && s.lists != nil {
+		s.subscribeBLF(req, tx, event, ctype, eventID, fromTag, name, exp)
+		return
+	}
 	if hasOption(req, "Require", tagRecipientListSubscribe) {
 		s.subscribeList(req, tx, event, ctype, eventID, fromTag, exp)
 		return
@@ -261,6 +265,9 @@ func (s *Server) refresh(req *sipmsg.Request, tx sipmsg.ServerTransaction, id di
 		sub.expires = time.Now().Add(exp)
 		s.persist(sub)
 	}
+	if sub.list != nil {
+		sub.list.sentFull = false // a refresh gets full state
+	}
 	pending := sub.pending && dec == Pending
 	sub.mu.Unlock()
 
@@ -340,6 +347,10 @@ func (s *Server) expireSubscriptions(ctx context.Context) error {
 			if tick%5 == 0 {
 				// A Pending policy decides later; ask again now and then.
 				s.reauthorize(ctx, true)
+			}
+			if tick%2 == 0 {
+				// Group memberships change without an event to hear.
+				s.RefreshLists(ctx)
 			}
 			for _, sub := range s.subs.all() {
 				sub.mu.Lock()

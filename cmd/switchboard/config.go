@@ -98,6 +98,8 @@ type config struct {
 	CalendarAllowPrivate bool
 	// CallsPerUser and CallsRetentionDays bound each user's call history.
 	CallsPerUser, CallsRetentionDays int
+	// EventListBatch gathers BLF list changes into one NOTIFY.
+	EventListBatch time.Duration
 }
 
 // parseConfig reads flags, each with a SWITCHBOARD_* environment twin; a
@@ -116,6 +118,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "time to send final NOTIFYs on shutdown")
 	fs.BoolVar(&c.SingleDialog, "blf-single-dialog", false, "send only the most important call in dialog NOTIFYs")
+	fs.DurationVar(&c.EventListBatch, "eventlist-batch", 200*time.Millisecond, "gather BLF list changes this long into one NOTIFY; 0 sends each at once")
 	fs.BoolVar(&c.CheckConfig, "check-config", false, "validate the configuration and exit")
 	fs.StringVar(&c.RedisURL, "redis", "", "Redis URL (redis://host:6379/0) for shared state; empty keeps state in process")
 	fs.StringVar(&c.NATSURL, "nats", "", "NATS URL (nats://host:4222) for presence events; empty runs an embedded server")
@@ -345,6 +348,9 @@ func (c config) validate() error {
 	errs = append(errs, c.ClickToCall.validate()...)
 	if c.MaxSubsPerTarget == 0 || c.MaxSubsPerTarget < -1 || c.MaxSubsPerWatcher == 0 || c.MaxSubsPerWatcher < -1 {
 		errs = append(errs, errors.New("--max-subs-per-target and --max-subs-per-watcher must be positive, or -1 for no cap"))
+	}
+	if c.EventListBatch < 0 {
+		errs = append(errs, errors.New("--eventlist-batch must not be negative"))
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))

@@ -220,7 +220,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	})
 
-	deps := sip.Deps{Core: reportingCore{Service: core, history: history}, Policy: pre.policy}
+	deps := sip.Deps{Core: reportingCore{Service: core, history: history}, Policy: pre.policy, Lists: blfLists{dir: dir}}
 	var refreshAuth func(context.Context) error // shares nonce secrets; nil when none to share
 	if cfg.SIPAuth {
 		deps.Auth, refreshAuth = newSIPAuth(ctx, cfg, dir, rdb, log)
@@ -229,7 +229,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		deps.Subscriptions = redisStore.Watchers(cfg.InstanceID)
 	}
 	edge, err := sip.New(sip.Config{
-		Domains: cfg.Domains, SingleDialog: cfg.SingleDialog,
+		Domains: cfg.Domains, SingleDialog: cfg.SingleDialog, EventListBatch: cfg.EventListBatch,
 		TrustedCIDRs: cfg.TrustedCIDRs, RateLimit: cfg.RateLimit,
 		TCPIdleTimeout: offIfZero(cfg.SIPTCPIdleTimeout), MaxConnsPerSource: offIfZero(cfg.SIPMaxConnsPerSource),
 		MaxSubscriptionsPerTarget: cfg.MaxSubsPerTarget, MaxSubscriptionsPerWatcher: cfg.MaxSubsPerWatcher,

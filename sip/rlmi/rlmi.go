@@ -60,6 +60,10 @@ type Resource struct {
 	// State is StateActive, StatePending or StateTerminated; Reason goes
 	// with StateTerminated ("rejected", "noresource", ...).
 	State, Reason string
+	// InstanceID names the resource's instance; empty means its position
+	// in the list, one-based. A list sent in partial state needs ids that
+	// do not move (RFC 4662 §5.3).
+	InstanceID string
 	// ContentType and Body are the resource's state document, sent only
 	// for an active instance.
 	ContentType string
@@ -111,9 +115,14 @@ func (l *List) Multipart(host string) (contentType string, body []byte) {
 		if state == "" {
 			state = StateActive
 		}
-		rl = append(rl, `<instance id="`...)
-		rl = strconv.AppendInt(rl, int64(i+1), 10)
-		rl = append(rl, '"')
+		if r.InstanceID != "" {
+			rl = append(rl, `<instance`...)
+			rl = xmldoc.AppendAttr(rl, "id", r.InstanceID)
+		} else {
+			rl = append(rl, `<instance id="`...)
+			rl = strconv.AppendInt(rl, int64(i+1), 10)
+			rl = append(rl, '"')
+		}
 		rl = xmldoc.AppendAttr(rl, "state", state)
 		if state == StateTerminated {
 			rl = xmldoc.AppendAttr(rl, "reason", r.Reason)
