@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/switchboardhq/switchboard/accounts"
@@ -196,6 +197,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		}
 		s.idx.settle()
 		s.mu.Unlock()
+		runtime.Gosched() // let the readers queued on mu run between chunks
 	}
 	s.mu.Lock()
 	onKey := s.onKey

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -314,7 +315,10 @@ func parseCSV(r io.Reader, rep *ImportReport) ([]importRow, error) {
 		return nil, &FieldError{Field: "header", Reason: "want a header line with the columns " + CSVHeader}
 	}
 	var rows []importRow
-	for {
+	for n := 1; ; n++ {
+		if n%yieldEvery == 0 {
+			runtime.Gosched() // see importRows
+		}
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return rows, nil

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -158,6 +159,10 @@ func dupKeys(c *Contact) []string {
 // it short.
 const importBatch = 500
 
+// yieldEvery is how many rows an import validates between yields of its
+// processor.
+const yieldEvery = 32
+
 // importRows validates rows and writes the valid ones as contacts of kind
 // owned by p, in batches, reporting into rep. It reads the directory
 // without holding any lock across store I/O and takes the writer lock per
@@ -240,6 +245,12 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		r := &rows[i]
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if i%yieldEvery == yieldEvery-1 {
+			// An import is CPU-bound for seconds: on two cores it would
+			// hold a processor until preempted (10 ms) while the GC takes
+			// the other, and caller-ID lookups would wait that long.
+			runtime.Gosched()
 		}
 		r.c.Kind, r.c.Domain = kind, domain
 		r.c.normalize()

@@ -252,12 +252,9 @@ func TestStatusOverHTTPReachesEveryInstance(t *testing.T) {
 	watcher := siptest.NewPhone(t, "UDP", b.sipAddr())
 	watcher.Request("SUBSCRIBE", ext201, 1, "http-1", "w", "", "Event: presence\n", "")
 	require.Equal(t, 200, watcher.Response("SUBSCRIBE").StatusCode)
-	watcher.Notify(200)
-	// 201's phone is online (an offline user shows offline, whatever the
-	// status).
-	phone := siptest.NewPhone(t, "UDP", a.sipAddr())
-	phone.Request("REGISTER", "sip:pbx.example.com", 1, "http-reg", "r", "", "Expires: 600\n", "")
-	require.Equal(t, 200, phone.Response("REGISTER").StatusCode)
+	// 201's phone registered before the SUBSCRIBE, so the first NOTIFY may
+	// already say open; if B heard of the REGISTER only after, one more
+	// NOTIFY says it.
 	for d := (*pidf.Document)(nil); d == nil || d.Tuples[0].Basic != pidf.Open; {
 		var err error
 		d, err = pidf.Parse(watcher.Notify(200).Body())
