@@ -9,7 +9,11 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +89,7 @@ func blfListState(t *testing.T, n *sipmsg.Request) (rlmiDoc, map[string]blfResou
 	rl, err := io.ReadAll(first)
 	require.NoError(t, err)
 	checkRoot(t, rl, rlmi.Namespace, "list", "uri", "version", "fullState")
+	schemaValid(t, "rlmi.xsd", rl)
 	var doc rlmiDoc
 	require.NoError(t, xml.Unmarshal(rl, &doc))
 	parts := map[string][]byte{}
@@ -97,6 +102,7 @@ func blfListState(t *testing.T, n *sipmsg.Request) (rlmiDoc, map[string]blfResou
 		assert.Contains(t, p.Header.Get("Content-Type"), typeDialogInfo)
 		b, err := io.ReadAll(p)
 		require.NoError(t, err)
+		schemaValid(t, "dialog-info.xsd", b)
 		parts[p.Header.Get("Content-Id")] = b
 	}
 	var ids struct {
@@ -129,6 +135,16 @@ func blfListState(t *testing.T, n *sipmsg.Request) (rlmiDoc, map[string]blfResou
 	}
 	assert.Len(t, parts, len(doc.Resources)-countNotActive(out), "one part per active resource")
 	return doc, out
+}
+
+// schemaValid checks doc against testdata/schema/<xsd> (the RFCs' own
+// schemas) with xmllint, from libxml2-utils.
+func schemaValid(t *testing.T, xsd string, doc []byte) {
+	t.Helper()
+	cmd := exec.Command("xmllint", "--noout", "--nonet", "--schema", filepath.Join("testdata", "schema", xsd), "-")
+	cmd.Stdin = bytes.NewReader(doc)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s against %s:\n%s\n%s", "document", xsd, out, doc)
 }
 
 func countNotActive(m map[string]blfResource) int {
@@ -283,4 +299,124 @@ func TestBLFListPresence(t *testing.T) {
 	doc, shows := listState(t, nextNotify(t, w))
 	assert.True(t, doc.FullState)
 	assert.Equal(t, map[string]string{"sip:201@pbx.example.com": "Offline"}, shows)
+}
+
+// nextNotifyDatagram waits for a NOTIFY, answers it 200 and returns it with
+// the size of the one datagram that carried it whole.
+func nextNotifyDatagram(t *testing.T, p *rawPhone) (*sipmsg.Request, int) {
+	t.Helper()
+	buf := make([]byte, 65535)
+	require.NoError(t, p.conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	for {
+		n, _, err := p.conn.ReadFrom(buf)
+		require.NoError(t, err, "no NOTIFY within 5s")
+		m, err := sipmsg.ParseMessage(append([]byte(nil), buf[:n]...))
+		req, ok := m.(*sipmsg.Request)
+		if err != nil || !ok || req.Method != sipmsg.NOTIFY {
+			continue
+		}
+		require.NotNil(t, req.ContentLength())
+		require.Len(t, req.Body(), int(*req.ContentLength()), "the whole NOTIFY in one datagram")
+		_, err = p.conn.WriteTo([]byte(sipmsg.NewResponseFromRequest(req, 200, "OK", nil).String()), p.server)
+		require.NoError(t, err)
+		return req, n
+	}
+}
+
+// noTCPAt checks that nothing accepts TCP at p's address, the Contact its
+// requests carry: a phone that listens on UDP only.
+func noTCPAt(t *testing.T, p *rawPhone) {
+	t.Helper()
+	c, err := net.Dial("tcp", p.conn.LocalAddr().String())
+	if err == nil {
+		c.Close()
+		t.Skip("something listens on TCP at the phone's port")
+	}
+}
+
+// A list NOTIFY over 1300 bytes to a phone that offers neither deflate nor
+// TCP: the TCP attempt to its Contact is refused, and the NOTIFY goes over
+// UDP as one datagram (IP fragments it on a real network) instead of
+// ending the subscription (RFC 3261 §18.1.1).
+func TestBLFListLargeOverUDP(t *testing.T) {
+	exts := []string{"201", "202", "203", "204", "205", "206", "207", "208", "209", "210"}
+	lists := &fakeLists{lists: map[string][]string{"desk": exts}}
+	srv := startServerWith(t, Config{EventListBatch: 20 * time.Millisecond,
+		TrustedCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, serverOpts{deps: Deps{Lists: lists}})
+	pbx := newRawPhone(t, "127.0.0.1", srv.udp)
+	for _, ext := range exts {
+		pbx.Request("PUBLISH", "sip:"+ext+"@pbx.example.com", "sip:pbx@pbx.example.com", "pub-"+ext, 1,
+			"Event: dialog\nExpires: 120\nContent-Type: application/dialog-info+xml\n", ringBody(ext))
+		require.Equal(t, 200, pbx.Response("PUBLISH").StatusCode)
+	}
+
+	w := newRawPhone(t, "127.0.0.1", srv.udp)
+	noTCPAt(t, w)
+	headers := strings.Replace(yealinkListHeaders, "Accept-Encoding: deflate\n", "", 1)
+	sendRaw(t, w, "SUBSCRIBE", "sip:blf-desk@pbx.example.com", "blf-big", "bfbig", "", 1, headers, nil)
+	require.Equal(t, 200, w.Response("SUBSCRIBE").StatusCode)
+
+	n, size := nextNotifyDatagram(t, w)
+	assert.Greater(t, size, udpMaxRequest, "a NOTIFY RFC 3261 would send over TCP")
+	assert.Empty(t, header(n, "Content-Encoding"))
+	doc, rs := blfListState(t, n)
+	assert.True(t, doc.FullState)
+	require.Len(t, rs, len(exts))
+	for uri, r := range rs {
+		require.NotNil(t, r.Doc, uri)
+		require.Len(t, r.Doc.Dialogs, 1, uri)
+		assert.Equal(t, "early", r.Doc.Dialogs[0].State, uri)
+	}
+
+	// The subscription lives on: a change of members sends full state
+	// again, the same way.
+	lists.set("desk", append(exts, "211")...)
+	srv.edge.RefreshLists(t.Context())
+	n, size = nextNotifyDatagram(t, w)
+	assert.Greater(t, size, udpMaxRequest)
+	doc, rs = blfListState(t, n)
+	assert.True(t, doc.FullState)
+	assert.Len(t, rs, len(exts)+1)
+	assert.Equal(t, 1, srv.edge.Subscriptions())
+}
+
+// manyDialogs is a PBX's dialog-info for n calls ringing on ext at once.
+func manyDialogs(ext string, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<?xml version="1.0"?>
+<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="0" state="full" entity="sip:%s@pbx.example.com">`, ext)
+	for i := range n {
+		fmt.Fprintf(&b, `
+ <dialog id="call-%[1]s-%[2]d" call-id="call-%[1]s-%[2]d@pbx" local-tag="lt%[2]d" remote-tag="rt%[2]d" direction="recipient">
+  <state>early</state>
+  <local><identity>sip:%[1]s@pbx.example.com</identity></local>
+  <remote><identity display="Caller %[2]d">sip:+3349155014%[2]d@pbx.example.com</identity></remote>
+ </dialog>`, ext, i)
+	}
+	b.WriteString("\n</dialog-info>")
+	return b.String()
+}
+
+// A single dialog NOTIFY over 1300 bytes follows the same order as a list
+// (there is no deflate for single subscriptions): TCP to the Contact, and
+// when that is refused, one UDP datagram.
+func TestDialogNotifyLargeOverUDP(t *testing.T) {
+	srv := startServer(t, Config{TrustedCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	w := newRawPhone(t, "127.0.0.1", srv.udp)
+	noTCPAt(t, w)
+	sendRaw(t, w, "SUBSCRIBE", "sip:201@pbx.example.com", "dlg-big", "dbig", "", 1,
+		"Event: dialog\nExpires: 600\nAccept: application/dialog-info+xml\n", nil)
+	require.Equal(t, 200, w.Response("SUBSCRIBE").StatusCode)
+	_, size := nextNotifyDatagram(t, w)
+	require.LessOrEqual(t, size, udpMaxRequest, "the idle state fits")
+
+	pbx := newRawPhone(t, "127.0.0.1", srv.udp)
+	pbx.Request("PUBLISH", "sip:201@pbx.example.com", "sip:pbx@pbx.example.com", "pub-many", 1,
+		"Event: dialog\nExpires: 120\nContent-Type: application/dialog-info+xml\n", manyDialogs("201", 8))
+	require.Equal(t, 200, pbx.Response("PUBLISH").StatusCode)
+	n, size := nextNotifyDatagram(t, w)
+	assert.Greater(t, size, udpMaxRequest)
+	schemaValid(t, "dialog-info.xsd", n.Body())
+	assert.Len(t, dialogDoc(t, n).Dialogs, 8)
+	assert.Equal(t, 1, srv.edge.Subscriptions())
 }

@@ -263,24 +263,64 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 		req.SetBody(body)
 	}
 	dst, transport := s.nextHop(sub)
-	if strings.EqualFold(transport, "udp") && len(req.String())+viaRoom > sipmsg.UDPMTUSize-200 {
-		// RFC 3261 §18.1.1: a request over 1300 bytes goes over a
-		// congestion-controlled transport (sipgo refuses it over UDP):
-		// TCP to the subscriber's Contact.
-		dst, transport = remoteTarget(sub.target, "TCP")
-		if strings.EqualFold(transport, "udp") {
-			transport = "TCP"
-		}
+	if !strings.EqualFold(transport, "udp") || len(req.String())+viaRoom <= udpMaxRequest {
+		res, err := s.send(ctx, req, dst, transport)
+		return s.notifyResult(sub, res, err)
 	}
+	// RFC 3261 §18.1.1: a request over 1300 bytes goes over a
+	// congestion-controlled transport: TCP to the subscriber's Contact.
+	tcpDst, tcpTransport := remoteTarget(sub.target, "TCP")
+	if strings.EqualFold(tcpTransport, "udp") {
+		tcpTransport = "TCP"
+	}
+	// The TCP attempt gets half the time left, so that a phone that
+	// listens on UDP only (the SYN refused or dropped) still gets the
+	// NOTIFY over UDP within the same budget.
+	tctx, cancel := context.WithTimeout(ctx, halfLeft(ctx))
+	res, err := s.send(tctx, req.Clone(), tcpDst, tcpTransport)
+	cancel()
+	if err == nil && res != nil || ctx.Err() != nil {
+		return s.notifyResult(sub, res, err)
+	}
+	// No answer over TCP. §18.1.1 also has every implementation accept a
+	// datagram up to 65,535 bytes: send it over UDP as one datagram that IP
+	// fragments, as Kamailio does, rather than lose the subscription.
+	s.log.Debug().Err(err).Str("watcher", sub.remote.String()).Int("bytes", len(req.String())).Msg("large notify: tcp failed, sending fragmented udp")
+	res, err = s.send(ctx, req, dst, transport)
+	return s.notifyResult(sub, res, err)
+}
+
+// udpMaxRequest is RFC 3261 §18.1.1's size above which a request goes over
+// a congestion-controlled transport when one is available. sipgo's own
+// guard (sipmsg.UDPMTUSize) is lifted to the datagram maximum at startup
+// (cmd/switchboard), so that the fragmented last resort can leave; this is
+// the rule instead.
+const udpMaxRequest = 1300
+
+// halfLeft is half the time ctx has left, or 16 s (half the default NOTIFY
+// timeout) when it has no deadline.
+func halfLeft(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d) / 2
+	}
+	return 16 * time.Second
+}
+
+// send sends req to dst over transport and waits for its final response.
+func (s *Server) send(ctx context.Context, req *sipmsg.Request, dst, transport string) (*sipmsg.Response, error) {
 	req.SetDestination(dst)
 	req.SetTransport(transport)
 	if s.udpAddr != nil && strings.EqualFold(transport, "udp") {
 		req.Laddr = sipmsg.Addr{IP: s.udpAddr.IP, Port: s.udpAddr.Port}
 	}
-
-	res, err := s.notifier.Do(ctx, req, func(c *sipgo.Client, r *sipmsg.Request) error {
+	return s.notifier.Do(ctx, req, func(c *sipgo.Client, r *sipmsg.Request) error {
 		return sipgo.ClientRequestAddVia(c, r)
 	})
+}
+
+// notifyResult counts a NOTIFY's outcome and turns it into sendNotify's
+// error.
+func (s *Server) notifyResult(sub *subscription, res *sipmsg.Response, err error) error {
 	if err == nil && res == nil {
 		err = errNoResponse
 	}

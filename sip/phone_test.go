@@ -22,6 +22,8 @@ import (
 func TestMain(m *testing.M) {
 	// sipgo logs every unparsable datagram whole; the tests send many.
 	sipmsg.SetDefaultLogger(slog.New(slog.DiscardHandler))
+	// As cmd/switchboard does: sendNotify, not sipgo, decides what goes over UDP.
+	sipmsg.UDPMTUSize = 65535
 	os.Exit(m.Run())
 }
 

@@ -76,6 +76,9 @@ func (s *Server) reply(req *sipmsg.Request, tx sipmsg.ServerTransaction, res *si
 // back over UDP (§18.2.2), fragmented if need be. Without this a 200 listing
 // many bindings, or any answer to a long request (RFC 4475 longreq), would
 // never arrive. Retransmissions of the request are then answered anew.
+// cmd/switchboard lifts that guard to the datagram maximum, so there sipgo
+// sends such responses itself, within the transaction; this covers a
+// guard left as sipgo sets it.
 func (s *Server) respondLargeUDP(res *sipmsg.Response) error {
 	if s.udpConn == nil {
 		return sipmsg.ErrUDPMTUCongestion

@@ -136,6 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		sipLevel = slog.LevelError
 	}
 	sipmsg.SetDefaultLogger(slog.New(slogzerolog.Option{Logger: &sipLog, Level: sipLevel}.NewZerologHandler()))
+	sipmsg.UDPMTUSize = 65535 // RFC 3261 §18.1.1 maximum datagram; sip decides what may go over UDP
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
