@@ -73,8 +73,10 @@ func TestColleagueNamedFromDirectNumber(t *testing.T) {
 		_, body := lookup("+18003569377")
 		return body == "Flowers"
 	})
-	_, body = lookup("0081312345678")
-	assert.Equal(t, "Kenji", body)
+	within(t, "B names the full-width number", func() bool { // written after Flowers: may reach B a moment later
+		_, body := lookup("0081312345678")
+		return body == "Kenji"
+	})
 
 	// The phonebook dials what the phone can dial, in FR.
 	_, body, _ = b.call("GET", "/v1/phonebook/cisco", callee, "")
