@@ -2,8 +2,6 @@ package accounts
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/internal/redistest"
 )
 
 // testKeyStore is the contract every KeyStore meets.
@@ -55,16 +55,7 @@ func TestBoltKeyStore(t *testing.T) {
 
 func TestRedisKeyStore(t *testing.T) {
 	rdb := newTestRedis(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "sbtest:keys:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if keys, err := rdb.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
-	testKeyStore(t, NewRedisKeyStore(rdb, prefix))
+	testKeyStore(t, NewRedisKeyStore(rdb, redistest.Prefix(t, rdb, "keys")))
 }
 
 func TestKeysMintResolve(t *testing.T) {
@@ -256,16 +247,7 @@ func TestPutFirstKey(t *testing.T) {
 func newTestRedisKeyStore(t *testing.T) *RedisKeyStore {
 	t.Helper()
 	rdb := newTestRedis(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "sbtest:keys:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if keys, err := rdb.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
-	return NewRedisKeyStore(rdb, prefix)
+	return NewRedisKeyStore(rdb, redistest.Prefix(t, rdb, "keys"))
 }
 
 func TestKeysBootstrap(t *testing.T) {

@@ -2,10 +2,7 @@ package accounts
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchboardhq/switchboard/internal/redistest"
 )
 
 // openTestBolt returns a key store in a bbolt file at path, closed at
@@ -26,27 +25,10 @@ func openTestBolt(t *testing.T, path string) *BoltKeyStore {
 	return NewBoltKeyStore(db)
 }
 
-// newTestRedis returns a client to REDIS_URL or 127.0.0.1:6379, skipping
-// when unreachable unless SWITCHBOARD_INTEGRATION=required.
+// newTestRedis returns a client to the test Redis (see internal/redistest).
 func newTestRedis(t testing.TB) *redis.Client {
 	t.Helper()
-	opts := &redis.Options{Addr: "127.0.0.1:6379"}
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		var err error
-		opts, err = redis.ParseURL(u)
-		require.NoError(t, err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		if os.Getenv("SWITCHBOARD_INTEGRATION") == "required" {
-			t.Fatalf("redis at %s unreachable: %v", opts.Addr, err)
-		}
-		t.Skipf("redis at %s unreachable (set REDIS_URL, or SWITCHBOARD_INTEGRATION=required to fail): %v", opts.Addr, err)
-	}
-	return rdb
+	return redistest.Client(t)
 }
 
 // TestKeyStoreLayout pins where keys live, so that stores written before
@@ -76,14 +58,7 @@ func TestKeyStoreLayout(t *testing.T) {
 	})
 	t.Run("redis", func(t *testing.T) {
 		rdb := newTestRedis(t)
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		prefix := "sbtest:keys:" + hex.EncodeToString(b[:]) + ":"
-		t.Cleanup(func() {
-			if keys, err := rdb.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
-				rdb.Del(ctx, keys...)
-			}
-		})
+		prefix := redistest.Prefix(t, rdb, "keys")
 		ok, err := NewRedisKeyStore(rdb, prefix).PutFirstKey(ctx, sk)
 		require.NoError(t, err)
 		require.True(t, ok)

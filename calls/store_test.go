@@ -2,10 +2,7 @@ package calls
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -17,41 +14,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchboardhq/switchboard/internal/redistest"
 )
 
-// testRedis returns a client for REDIS_URL or the local server and a key
-// prefix of its own, removed after the test; without a server the test is
-// skipped, or fails when SWITCHBOARD_INTEGRATION=required.
+// testRedis returns a client to the test Redis and a key prefix of this
+// test alone (see internal/redistest).
 func testRedis(t testing.TB) (*redis.Client, string) {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	require.NoError(t, err)
-	rdb := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		if os.Getenv("SWITCHBOARD_INTEGRATION") == "required" {
-			t.Fatalf("redis at %s is required: %v", url, err)
-		}
-		t.Skipf("no redis at %s (set REDIS_URL): %v", url, err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "sbtest:calls:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-		rdb.Close()
-	})
-	return rdb, prefix
+	rdb := redistest.Client(t)
+	return rdb, redistest.Prefix(t, rdb, "calls")
 }
 
 // stores lists every Store for the contract tests.

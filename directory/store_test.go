@@ -2,10 +2,7 @@ package directory
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -16,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/internal/redistest"
 )
 
 // testStore is the contract every Store implementation must meet.
@@ -266,27 +264,10 @@ func TestBoltStoreSurvivesReopen(t *testing.T) {
 	require.Len(t, users, 1)
 }
 
-// newTestRedis returns a client to REDIS_URL or 127.0.0.1:6379, skipping
-// when unreachable unless SWITCHBOARD_INTEGRATION=required.
+// newTestRedis returns a client to the test Redis (see internal/redistest).
 func newTestRedis(t testing.TB) *redis.Client {
 	t.Helper()
-	opts := &redis.Options{Addr: "127.0.0.1:6379"}
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		var err error
-		opts, err = redis.ParseURL(u)
-		require.NoError(t, err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		if os.Getenv("SWITCHBOARD_INTEGRATION") == "required" {
-			t.Fatalf("redis at %s unreachable: %v", opts.Addr, err)
-		}
-		t.Skipf("redis at %s unreachable (set REDIS_URL, or SWITCHBOARD_INTEGRATION=required to fail): %v", opts.Addr, err)
-	}
-	return rdb
+	return redistest.Client(t)
 }
 
 func TestRedisStore(t *testing.T) {
@@ -299,17 +280,7 @@ func TestRedisStore(t *testing.T) {
 // cleanup.
 func newTestRedisStore(t testing.TB, rdb *redis.Client) *RedisStore {
 	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "sbtest:dir:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, err := rdb.Keys(ctx, prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
-	return NewRedisStore(rdb, prefix)
+	return NewRedisStore(rdb, redistest.Prefix(t, rdb, "dir"))
 }
 
 func requireApply(t testing.TB, s Store, ctx context.Context, b Batch) {

@@ -2,8 +2,6 @@ package directory
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/accounts"
+	"github.com/switchboardhq/switchboard/internal/redistest"
 )
 
 // Two tenants: a.example and b.example.
@@ -268,16 +267,7 @@ func TestMigrateTenantsBolt(t *testing.T) {
 func TestMigrateTenantsRedis(t *testing.T) {
 	rdb := newTestRedis(t)
 	testMigrateTenants(t, func(t *testing.T) Store {
-		var b [6]byte
-		_, _ = crand.Read(b[:])
-		prefix := "sbtest:tenant:" + hex.EncodeToString(b[:]) + ":"
-		t.Cleanup(func() {
-			keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
-			if err == nil && len(keys) > 0 {
-				rdb.Del(context.Background(), keys...)
-			}
-		})
-		return NewRedisStore(rdb, prefix)
+		return NewRedisStore(rdb, redistest.Prefix(t, rdb, "tenant"))
 	})
 }
 

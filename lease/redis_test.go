@@ -2,7 +2,6 @@ package lease_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -10,39 +9,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/internal/redistest"
 	"github.com/switchboardhq/switchboard/lease"
 	"github.com/switchboardhq/switchboard/sip/watcher"
 )
 
 var _ watcher.Lease = (*lease.Redis)(nil)
 
-// testRedis connects to REDIS_URL (default the local server) and returns
-// the client and a key prefix of this test alone, deleted at the end.
+// testRedis returns a client to the test Redis and a key prefix of this
+// test alone (see internal/redistest).
 func testRedis(t *testing.T) (*redis.Client, string) {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	require.NoError(t, err)
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	ctx := context.Background()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		if os.Getenv("SWITCHBOARD_INTEGRATION") == "required" {
-			t.Fatalf("redis required: %v", err)
-		}
-		t.Skipf("no redis at %s: %v", url, err)
-	}
-	prefix := "sbtest:lease:" + t.Name() + ":" + time.Now().Format("150405.000000") + ":"
-	t.Cleanup(func() {
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
-	return rdb, prefix
+	rdb := redistest.Client(t)
+	return rdb, redistest.Prefix(t, rdb, "lease")
 }
 
 func TestRedisLease(t *testing.T) {

@@ -2,11 +2,8 @@ package presence
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,41 +13,16 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/internal/redistest"
 )
 
-// testRedis returns a client for REDIS_URL or the local server and a key
-// prefix of its own, removed after the test. Without a server the test is
-// skipped, or fails when SWITCHBOARD_INTEGRATION=required.
+// testRedis returns a client to the test Redis and a key prefix of this
+// test alone (see internal/redistest).
 func testRedis(t testing.TB) (*redis.Client, string) {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	require.NoError(t, err)
-	rdb := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		if os.Getenv("SWITCHBOARD_INTEGRATION") == "required" {
-			t.Fatalf("redis at %s is required: %v", url, err)
-		}
-		t.Skipf("no redis at %s (set REDIS_URL): %v", url, err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "sbtest:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-		rdb.Close()
-	})
-	return rdb, prefix
+	rdb := redistest.Client(t)
+	return rdb, redistest.Prefix(t, rdb, "presence")
 }
 
 func TestStores(t *testing.T) {
