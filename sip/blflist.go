@@ -51,22 +51,8 @@ func blfListName(u sipmsg.Uri) (string, bool) {
 
 // subscribeBLF answers a SUBSCRIBE to a BLF list URI (RFC 4662 §4).
 func (s *Server) subscribeBLF(req *sipmsg.Request, tx sipmsg.ServerTransaction, event presence.Event, ctype, eventID, fromTag, name string, exp time.Duration) {
-	if s.refuseDraining(req, tx) {
-		return
-	}
-	listAOR, ok := s.aorOf(req.Recipient)
+	listAOR, ok := s.checkListRequest(req, tx, ctype)
 	if !ok {
-		s.replyCode(req, tx, sipmsg.StatusNotFound, "Not Found")
-		return
-	}
-	if !hasOption(req, "Supported", tagEventList) && !hasOption(req, "Require", tagEventList) {
-		// RFC 4662 §4.1: list state goes only to who supports eventlist.
-		s.replyCode(req, tx, statusExtensionRequired, "Extension Required", sipmsg.NewHeader("Require", tagEventList))
-		return
-	}
-	if !accepts(req, "multipart/related") {
-		s.replyCode(req, tx, sipmsg.StatusNotAcceptable, "Not Acceptable",
-			sipmsg.NewHeader("Accept", "multipart/related, "+rlmi.ContentType+", "+ctype))
 		return
 	}
 	watcher, ok := s.aorOf(req.From().Address)

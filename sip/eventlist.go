@@ -139,6 +139,31 @@ func listBody(req *sipmsg.Request) ([]byte, error) {
 	}
 }
 
+// checkListRequest checks what every list SUBSCRIBE (BLF or ad-hoc) must carry
+// and answers the refusal itself: not draining, a list URI of ours, the
+// eventlist extension (RFC 4662 §4.1: list state goes only to who supports
+// it) and a multipart/related Accept. It returns the list's AOR.
+func (s *Server) checkListRequest(req *sipmsg.Request, tx sipmsg.ServerTransaction, ctype string) (presence.AOR, bool) {
+	if s.refuseDraining(req, tx) {
+		return presence.AOR{}, false
+	}
+	listAOR, ok := s.aorOf(req.Recipient)
+	if !ok {
+		s.replyCode(req, tx, sipmsg.StatusNotFound, "Not Found")
+		return presence.AOR{}, false
+	}
+	if !hasOption(req, "Supported", tagEventList) && !hasOption(req, "Require", tagEventList) {
+		s.replyCode(req, tx, statusExtensionRequired, "Extension Required", sipmsg.NewHeader("Require", tagEventList))
+		return presence.AOR{}, false
+	}
+	if !accepts(req, "multipart/related") {
+		s.replyCode(req, tx, sipmsg.StatusNotAcceptable, "Not Acceptable",
+			sipmsg.NewHeader("Accept", "multipart/related, "+rlmi.ContentType+", "+ctype))
+		return presence.AOR{}, false
+	}
+	return listAOR, true
+}
+
 // subscribeList is the notifier for an RFC 5367 ad-hoc list: SUBSCRIBE to
 // a list URI (sip:rls@domain) with Require: recipient-list-subscribe and
 // the resources in an RFC 4826 body. Each resource is authorized as a
@@ -147,22 +172,8 @@ func listBody(req *sipmsg.Request) ([]byte, error) {
 // "noresource", so the rest of the list still works. NOTIFYs are RFC 4662
 // multipart/related bodies, full state every time.
 func (s *Server) subscribeList(req *sipmsg.Request, tx sipmsg.ServerTransaction, event presence.Event, ctype, eventID, fromTag string, exp time.Duration) {
-	if s.refuseDraining(req, tx) {
-		return
-	}
-	listAOR, ok := s.aorOf(req.Recipient)
+	listAOR, ok := s.checkListRequest(req, tx, ctype)
 	if !ok {
-		s.replyCode(req, tx, sipmsg.StatusNotFound, "Not Found")
-		return
-	}
-	if !hasOption(req, "Supported", tagEventList) && !hasOption(req, "Require", tagEventList) {
-		// RFC 4662 §4.1: list state goes only to who supports eventlist.
-		s.replyCode(req, tx, statusExtensionRequired, "Extension Required", sipmsg.NewHeader("Require", tagEventList))
-		return
-	}
-	if !accepts(req, "multipart/related") {
-		s.replyCode(req, tx, sipmsg.StatusNotAcceptable, "Not Acceptable",
-			sipmsg.NewHeader("Accept", "multipart/related, "+rlmi.ContentType+", "+ctype))
 		return
 	}
 	if t := headerToken(req, "Content-Type"); t != rlmi.ResourceListsType {
