@@ -84,6 +84,9 @@ type Deps struct {
 	// WatchPolicy, when set, restricts who sees a colleague's
 	// availability, as it does their presence over SIP.
 	WatchPolicy watchPolicy
+	// App, when set, is the web app, served for every GET no API route
+	// claims.
+	App http.Handler
 }
 
 // Defaults of Deps and Timeouts.
@@ -257,6 +260,9 @@ func (s *Server) routes() {
 	s.keyRoutes()
 	s.calendarRoutes()
 	s.callRoutes()
+	if s.deps.App != nil {
+		s.mux.Handle("GET /", s.deps.App)
+	}
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

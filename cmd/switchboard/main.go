@@ -36,6 +36,7 @@ import (
 	"github.com/switchboardhq/switchboard/presence"
 	"github.com/switchboardhq/switchboard/sip"
 	"github.com/switchboardhq/switchboard/sip/watcher"
+	"github.com/switchboardhq/switchboard/web"
 )
 
 func main() {
@@ -285,6 +286,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Metrics:       promhttp.HandlerFor(newMetrics(edge, bus, storeHist), promhttp.HandlerOpts{}),
 		Calendar:      cal,
 		WatchPolicy:   calendarPolicy(deps.Policy),
+		App:           web.Handler(),
 	}, log)
 	// The caller-ID index follows every contact change; build it after
 	// the event observer is set (the directory keeps the first observer).
