@@ -171,7 +171,7 @@ func New(deps Deps, log zerolog.Logger) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	withBodyDeadline(s.deps.Timeouts, s.mux).ServeHTTP(w, r)
+	withBodyDeadline(s.deps.Timeouts, s.route(r)).ServeHTTP(w, r)
 }
 
 // withBodyDeadline bounds the time h's request bodies take to arrive (see
