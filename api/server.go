@@ -52,6 +52,7 @@ type Server struct {
 
 	hashes  chan struct{}   // password hashes in progress (hashslots.go)
 	signins *signinThrottle // sign-in attempts per account and address (session.go)
+	replay  *replayLog      // recent presence changes, to resume streams (replay.go)
 	now     func() time.Time
 }
 
@@ -163,7 +164,7 @@ func New(deps Deps, log zerolog.Logger) *Server {
 	s := &Server{
 		deps: deps, log: log.With().Str("component", "api").Logger(), mux: http.NewServeMux(), hub: newHub(),
 		quit: make(chan struct{}), streams: map[[sha256.Size]byte]int{}, hashes: make(chan struct{}, hashSlots),
-		signins: newSigninThrottle(), now: time.Now,
+		signins: newSigninThrottle(), replay: newReplayLog(time.Now()), now: time.Now,
 	}
 	s.routes()
 	return s
