@@ -332,6 +332,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (accounts.
 		return accounts.Principal{}, false
 	}
 	p, err := s.deps.Keys.Resolve(r.Context(), key)
+	ok := true
 	if err != nil && !errors.Is(err, directory.ErrNotFound) && !errors.Is(err, directory.ErrForbidden) {
 		s.log.Warn().Err(err).Msg("resolve api key")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "cannot check the API key now", "")
@@ -350,6 +351,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (accounts.
 	if fromCookie && !safeMethod(r.Method) && !validCSRF(r, key) {
 		writeError(w, http.StatusForbidden, "csrf", "missing or wrong "+csrfHeader+" header (the csrf_token of GET /v1/session)", "")
 		return accounts.Principal{}, false
+	}
+	if fromCookie {
+		if p, ok = s.sessionUser(r.Context(), p); !ok {
+			s.setSessionCookie(w, r, "", time.Time{})
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "the session's user no longer exists; sign in again", "")
+			return accounts.Principal{}, false
+		}
 	}
 	return p, true
 }

@@ -191,7 +191,7 @@ func TestSessionSignInUseSignOut(t *testing.T) {
 }
 
 func TestSessionAdminAndKeys(t *testing.T) {
-	c, _ := newSessionAPI(t, true)
+	c, srv := newSessionAPI(t, true)
 	res := c.signIn(t, "209@pbx.example.com", "ada's web password")
 	require.Equal(t, http.StatusOK, res.StatusCode, "%s", res.body)
 	assert.True(t, c.cookie.Secure, "over TLS")
@@ -216,6 +216,22 @@ func TestSessionAdminAndKeys(t *testing.T) {
 	items := res.json(t)["items"].([]any)
 	require.Len(t, items, 1)
 	assert.Equal(t, "user", items[0].(map[string]any)["kind"])
+
+	// Taking the admin flag away takes the session's admin scopes at once.
+	ctx := context.Background()
+	_, err := srv.deps.Directory.ProvisionUser(ctx, testAdmin, accounts.User{Extension: "209", Domain: "pbx.example.com", FirstName: "Ada"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, c.do(t, "GET", "/v1/users", "", false).StatusCode)
+	res = c.do(t, "GET", "/v1/session", "", false)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, false, res.json(t)["admin"])
+	assert.Equal(t, []any{"company:read", "contacts:personal"}, res.json(t)["scopes"])
+	assert.Equal(t, http.StatusOK, c.do(t, "GET", "/v1/contacts", "", false).StatusCode)
+
+	// Deleting the user ends the session.
+	_, err = srv.deps.Directory.DeleteUser(ctx, testAdmin, "209@pbx.example.com", true)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, c.do(t, "GET", "/v1/contacts", "", false).StatusCode)
 }
 
 func TestSignInThrottled(t *testing.T) {
