@@ -2,12 +2,14 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -381,4 +383,42 @@ func TestSessionAcrossInstances(t *testing.T) {
 		return a.do(t, "GET", "/v1/contacts", "", false).StatusCode == http.StatusUnauthorized
 	}, accounts.KeyCacheTTL, 20*time.Millisecond)
 	assert.Equal(t, http.StatusUnauthorized, a.do(t, "GET", "/v1/session", "", false).StatusCode)
+}
+
+func TestSignInFailureLoggedWithoutPassword(t *testing.T) {
+	svc, err := directory.New(context.Background(), directory.NewMemStore(), directory.Config{}, zerolog.Nop())
+	require.NoError(t, err)
+	provisionWebUsers(t, svc)
+	var logs syncBuffer
+	srv := New(Deps{Presence: presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop()),
+		Keys: accounts.NewKeys(accounts.NewMemKeyStore()), Directory: svc}, zerolog.New(&logs))
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	c := &webClient{base: ts.URL, client: ts.Client()}
+	require.Equal(t, http.StatusUnauthorized, c.signIn(t, "201@pbx.example.com", "a wrong secret guess").StatusCode)
+	require.Equal(t, http.StatusOK, c.signIn(t, "201@pbx.example.com", "ana's web password").StatusCode)
+	out := logs.String()
+	assert.Contains(t, out, `"message":"sign-in failed"`)
+	assert.Contains(t, out, `"user":"201@pbx.example.com"`)
+	assert.NotContains(t, out, "a wrong secret guess")
+	assert.NotContains(t, out, "ana's web password")
+	assert.NotContains(t, out, c.cookie.Value, "nor the session key")
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
