@@ -16,14 +16,14 @@ import (
 	"github.com/switchboardhq/switchboard/sip/siptest"
 )
 
-// browser is a web app client: the session cookie and its CSRF token.
-type browser struct {
+// webSessionClient is a web app client: the session cookie and its CSRF token.
+type webSessionClient struct {
 	t      *testing.T
 	cookie *http.Cookie
 	csrf   string
 }
 
-func (b *browser) do(in *instance, method, path, body string) (*http.Response, map[string]any) {
+func (b *webSessionClient) do(in *instance, method, path, body string) (*http.Response, map[string]any) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -45,7 +45,7 @@ func (b *browser) do(in *instance, method, path, body string) (*http.Response, m
 }
 
 // presenceEvents reads presence events (id, data) of a stream.
-func presenceEvents(body *bufio.Scanner, out chan<- [2]string) {
+func webStreamEvents(body *bufio.Scanner, out chan<- [2]string) {
 	defer close(out)
 	var id, data string
 	for body.Scan() {
@@ -82,7 +82,7 @@ func TestWebSessionAndStreamAcrossInstances(t *testing.T) {
 	phone.Request("REGISTER", "sip:pbx.example.com", 1, "web-reg", "r", "", "Expires: 600\n", "")
 	require.Equal(t, 200, phone.Response("REGISTER").StatusCode)
 
-	br := &browser{t: t}
+	br := &webSessionClient{t: t}
 	res, session := br.do(a, "POST", "/v1/session", `{"user":"201@pbx.example.com","password":"ana's web password"}`)
 	require.Equal(t, 200, res.StatusCode, session)
 	for _, c := range res.Cookies() {
@@ -109,7 +109,7 @@ func TestWebSessionAndStreamAcrossInstances(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 200, res.StatusCode)
 		events := make(chan [2]string, 64)
-		go presenceEvents(bufio.NewScanner(res.Body), events)
+		go webStreamEvents(bufio.NewScanner(res.Body), events)
 		t.Cleanup(func() { cancel(); res.Body.Close() })
 		return events, cancel
 	}
