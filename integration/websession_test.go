@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +159,31 @@ func TestWebSessionAndStreamAcrossInstances(t *testing.T) {
 		res, _ := br.do(a, "GET", "/v1/session", "")
 		return res.StatusCode == 401
 	}, 10*time.Second, 50*time.Millisecond, "A refuses the session within 10 s")
+}
+
+// TestReadmeWebSignIn runs the README's "Sign in to the web app" example
+// as written, then signs in with the password it sets.
+func TestReadmeWebSignIn(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		if os.Getenv("SWITCHBOARD_INTEGRATION") == "required" {
+			t.Fatal("curl is required to run the README's examples")
+		}
+		t.Skip("curl not installed")
+	}
+	in, key := bootstrapped(t, "readme-web")
+	section := readmeSection(t, "Sign in to the web app")
+	blocks := shellBlocks(section)
+	require.Len(t, blocks, 1)
+	script := `curl() { command curl -sS --fail-with-body "$@"; echo; }` + "\n" + strings.ReplaceAll(blocks[0], "localhost:8080", in.http)
+	cmd := exec.Command("bash", "-euc", script)
+	cmd.Env = append(os.Environ(), "BOOTSTRAP_KEY="+key)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "README example failed:\n%s\n%s", blocks[0], out)
+
+	pw := regexp.MustCompile(`"web_password":"([^"]+)"`).FindStringSubmatch(blocks[0])
+	require.NotNil(t, pw)
+	c := &webSessionClient{t: t}
+	res, session := c.do(in, "POST", "/v1/session", `{"user":"201@pbx.example.com","password":"`+pw[1]+`"}`)
+	require.Equal(t, 200, res.StatusCode, session)
+	assert.Equal(t, true, session["admin"], "the example makes an administrator")
 }
