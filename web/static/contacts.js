@@ -264,23 +264,21 @@ function ContactRow({ entry, onOpen }) {
 	const c = entry.contact;
 	const sub = [c.company && (c.first_name || c.last_name) ? c.company : '', c.job_title].filter(Boolean).join(' · ');
 	const phone = c.phones && c.phones[0];
-	// The button is named by the contact alone (the marks and numbers
-	// describe it), so it never answers to "Favorite" or "Call".
+	// The button holds the name alone (the whole row is its click area), so
+	// it never answers to "Favorite" or "Call"; the rest describes it.
 	const metaId = 'row-' + c.id.replace(/\W/g, '-');
 	return html`<li role="listitem" class="contact-row">
-		<button type="button" class="contact-open" data-id=${c.id} aria-label=${contactName(c)} aria-describedby=${metaId}
-			onClick=${() => onOpen(c.id)}>
-			<span class="contact-main">
-				<span class="contact-name">${contactName(c)}</span>
-				<span class="contact-sub">${sub}</span>
-			</span>
-			<span class="contact-meta" id=${metaId}>
-				<${Marks} marks=${entry.marks} />
-				<span class=${'tag tag-kind kind-' + c.kind}>${t('contacts.kind.' + c.kind + '.one')}</span>
-				${phone ? html`<span class="contact-number">${phone.number}</span>` : null}
-				${c.kind === 'team' ? html`<${Presence} p=${entry.presence || { line: 'offline' }} />` : null}
-			</span>
-		</button>
+		<span class="contact-main">
+			<button type="button" class="contact-open" data-id=${c.id} aria-describedby=${metaId}
+				onClick=${() => onOpen(c.id)}>${contactName(c)}</button>
+			<span class="contact-sub">${sub}</span>
+		</span>
+		<span class="contact-meta" id=${metaId}>
+			<${Marks} marks=${entry.marks} />
+			<span class=${'tag tag-kind kind-' + c.kind}>${t('contacts.kind.' + c.kind + '.one')}</span>
+			${phone ? html`<span class="contact-number">${phone.number}</span>` : null}
+			${c.kind === 'team' ? html`<${Presence} p=${entry.presence || { line: 'offline' }} />` : null}
+		</span>
 	</li>`;
 }
 
@@ -325,7 +323,7 @@ function ContactCard({ id, session, groups, onClose, onChanged }) {
 			setEntry((x) => ({ ...x, marks: (e && e.marks) || x.marks }));
 			onChanged(e);
 		} catch (err) {
-			setAlert(err.status === 409 ? t('contacts.markConflict', { message: err.message }) : err.message);
+			setAlert(err.status === 409 ? t('contacts.markConflict', { message: err.message.replace(/[.\s]+$/, '') }) : err.message);
 		}
 	};
 	const remove = async () => {

@@ -160,7 +160,7 @@ function CallsCard({ session }) {
 			const r = await post('/v1/calls/' + enc(c.id) + '/block');
 			note(c.id, r.blocked === 'contact' ? t('calls.blockedContact', { who: who(c) }) : t('calls.blockedNumber', { who: r.number || who(c) }), 'ok');
 		} catch (e) {
-			note(c.id, e.status === 409 ? t('contacts.markConflict', { message: e.message }) : e.message, 'error');
+			note(c.id, e.status === 409 ? t('contacts.markConflict', { message: e.message.replace(/[.\s]+$/, '') }) : e.message, 'error');
 		}
 	};
 

@@ -104,7 +104,7 @@ export const strings = {
 	'contacts.mark.vip': 'VIP',
 	'contacts.mark.block': 'Block',
 	'contacts.mark.blocked': 'Blocked',
-	'contacts.markConflict': '{message} A contact cannot be Favorite or VIP and Blocked at once: take the Favorite and VIP marks off first, or unblock it.',
+	'contacts.markConflict': 'Refused: {message}. A contact can be Favorite or VIP, or Blocked, but not both.',
 	'contacts.numbers': 'Numbers',
 	'contacts.emails': 'Email',
 	'contacts.address': 'Address',
