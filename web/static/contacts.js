@@ -36,7 +36,6 @@ export function Contacts({ session, route }) {
 	const [list, setList] = useState({ items: [], next: '', loading: true, error: '' });
 	const [open, setOpen] = useState(null); // contact id shown in the card
 	const [adding, setAdding] = useState(false);
-	const [importing, setImporting] = useState(false);
 	const seq = useRef(0);
 
 	const loadGroups = useCallback(() => {
@@ -126,7 +125,7 @@ export function Contacts({ session, route }) {
 				<button type="button" class="button primary" onClick=${() => setAdding(true)}>
 					<span aria-hidden="true">+</span> ${t('contacts.add')}
 				</button>
-				<button type="button" class="button" onClick=${() => setImporting(true)}>${t('contacts.import')}</button>
+				<${ImportButton} onDone=${() => { reload(); loadGroups(); }} />
 				<a class="button" href="/v1/contacts/export.csv" download>${t('contacts.exportCSV')}</a>
 				<a class="button" href="/v1/contacts/export.vcf" download>${t('contacts.exportVCard')}</a>
 			</div>
@@ -156,7 +155,6 @@ export function Contacts({ session, route }) {
 			onClose=${closeCard} onChanged=${changed} />` : null}
 		${adding ? html`<${ContactForm} onClose=${() => setAdding(false)}
 			onSaved=${(e) => { setAdding(false); reload(); toast(t('contacts.added', { name: contactName(e.contact) })); }} />` : null}
-		${importing ? html`<${ImportDialog} onClose=${() => { setImporting(false); reload(); loadGroups(); }} />` : null}
 	</section>`;
 }
 
@@ -646,32 +644,34 @@ function ContactForm({ entry, onClose, onSaved }) {
 
 // ---- import -----------------------------------------------------------------
 
-function ImportDialog({ onClose }) {
+// ImportButton opens the file picker at once; the chosen file is uploaded
+// (duplicates skipped) and the report shown, with the choice to run it
+// again updating duplicates or as a check only.
+function ImportButton({ onDone }) {
+	const input = useRef(null);
 	const [file, setFile] = useState(null);
+	return html`<button type="button" class="button" onClick=${() => input.current.click()}>${t('contacts.import')}</button>
+		<input ref=${input} type="file" class="visually-hidden" tabindex="-1" aria-label=${t('import.file')}
+			accept=".csv,.vcf,.vcard,text/csv,text/vcard"
+			onChange=${(e) => { const f = e.currentTarget.files[0]; e.currentTarget.value = ''; if (f) setFile(f); }} />
+		${file ? html`<${ImportDialog} file=${file} onClose=${() => { setFile(null); onDone(); }} />` : null}`;
+}
+
+function ImportDialog({ file, onClose }) {
 	const [onDup, setOnDup] = useState('skip');
 	const [dryRun, setDryRun] = useState(false);
 	const [busy, setBusy] = useState(false);
 	const [error, setError] = useState('');
 	const [report, setReport] = useState(null);
-	const reportRef = useRef(null);
 
-	useEffect(() => {
-		if (report && reportRef.current) reportRef.current.focus();
-	}, [report]);
-
-	const submit = async (e) => {
-		e.preventDefault();
+	const run = async (dup, dry) => {
 		setError('');
-		if (!file) {
-			setError(t('import.noFile'));
-			return;
-		}
-		const vcf = /\.(vcf|vcard)$/i.test(file.name) || /vcard/i.test(file.type);
 		setBusy(true);
 		setReport(null);
+		const vcf = /\.(vcf|vcard)$/i.test(file.name) || /vcard/i.test(file.type);
 		try {
 			const text = await file.text();
-			const r = await request('POST', '/v1/contacts/import.' + (vcf ? 'vcf' : 'csv') + query({ on_duplicate: onDup, dry_run: dryRun ? 'true' : '' }),
+			const r = await request('POST', '/v1/contacts/import.' + (vcf ? 'vcf' : 'csv') + query({ on_duplicate: dup, dry_run: dry ? 'true' : '' }),
 				text, { type: vcf ? 'text/vcard; charset=utf-8' : 'text/csv; charset=utf-8' });
 			setReport(r);
 		} catch (err) {
@@ -680,15 +680,25 @@ function ImportDialog({ onClose }) {
 			setBusy(false);
 		}
 	};
+	useEffect(() => { run('skip', false); }, [file]);
 
+	const again = (e) => {
+		e.preventDefault();
+		run(onDup, dryRun);
+	};
 	return html`<${Dialog} title=${t('import.title')} onClose=${onClose}>
-		<form onSubmit=${submit} class="import-form">
-			<p class="hint">${t('import.hint')}</p>
-			<div class="field">
-				<label for="import-file">${t('import.file')}</label>
-				<input id="import-file" type="file" accept=".csv,.vcf,.vcard,text/csv,text/vcard"
-					onChange=${(e) => { setFile(e.currentTarget.files[0] || null); setReport(null); }} />
-			</div>
+		<p class="hint">${t('import.fileName', { name: file.name })}</p>
+		${busy ? html`<p role="status">${t('import.busy')}</p>` : null}
+		<div role="alert" class="form-error">${error}</div>
+		${report ? html`<section class="import-report" aria-labelledby="import-report-title">
+			<h3 id="import-report-title">${report.dry_run ? t('import.reportDry') : t('import.report')}</h3>
+			<p role="status">${t('import.summary', { imported: report.imported || 0, updated: report.updated || 0, skipped: report.skipped || 0, rejected: (report.errors || []).length + (report.errors_omitted || 0) })}</p>
+			${report.created_groups && report.created_groups.length ? html`<p>${t('import.createdGroups', { names: report.created_groups.join(', ') })}</p>` : null}
+			<${RowReport} title=${t('import.errors')} rows=${report.errors} omitted=${report.errors_omitted} />
+			<${RowReport} title=${t('import.skips')} rows=${report.skips} omitted=${report.skips_omitted} />
+		</section>` : null}
+		<form onSubmit=${again} class="import-form">
+			<h3>${t('import.again')}</h3>
 			<div class="field">
 				<label for="import-dup">${t('import.onDuplicate')}</label>
 				<select id="import-dup" value=${onDup} onChange=${(e) => setOnDup(e.currentTarget.value)}>
@@ -697,28 +707,22 @@ function ImportDialog({ onClose }) {
 				</select>
 			</div>
 			<label class="check"><input type="checkbox" checked=${dryRun} onChange=${(e) => setDryRun(e.currentTarget.checked)} /> ${t('import.dryRun')}</label>
-			<div role="alert" class="form-error">${error}</div>
 			<div class="actions">
-				<button type="submit" class="button primary" disabled=${busy}>${busy ? t('import.busy') : t('import.upload')}</button>
-				<button type="button" class="button" onClick=${onClose}>${t('common.close')}</button>
+				<button type="submit" class="button" disabled=${busy}>${t('import.upload')}</button>
+				<button type="button" class="button primary" onClick=${onClose}>${t('common.close')}</button>
 			</div>
 		</form>
-		${report ? html`<section class="import-report" tabindex="-1" ref=${reportRef} aria-labelledby="import-report-title">
-			<h3 id="import-report-title">${report.dry_run ? t('import.reportDry') : t('import.report')}</h3>
-			<p role="status">${t('import.summary', { imported: report.imported || 0, updated: report.updated || 0, skipped: report.skipped || 0, rejected: (report.errors || []).length + (report.errors_omitted || 0) })}</p>
-			${report.created_groups && report.created_groups.length ? html`<p>${t('import.createdGroups', { names: report.created_groups.join(', ') })}</p>` : null}
-			<${RowTable} title=${t('import.errors')} rows=${report.errors} omitted=${report.errors_omitted} />
-			<${RowTable} title=${t('import.skips')} rows=${report.skips} omitted=${report.skips_omitted} />
-		</section>` : null}
 	</${Dialog}>`;
 }
 
-function RowTable({ title, rows, omitted }) {
+// RowReport lists rejected or skipped rows, one per line of the file.
+function RowReport({ title, rows, omitted }) {
 	if (!rows || !rows.length) return null;
-	return html`<table class="row-report">
-		<caption>${title}</caption>
-		<thead><tr><th scope="col">${t('import.line')}</th><th scope="col">${t('import.column')}</th><th scope="col">${t('import.reason')}</th></tr></thead>
-		<tbody>${rows.map((r, i) => html`<tr key=${i}><td>${r.line}</td><td>${r.column || t('common.none')}</td><td>${r.reason}</td></tr>`)}</tbody>
-		${omitted ? html`<tfoot><tr><td colspan="3">${t('import.omitted', { n: omitted })}</td></tr></tfoot>` : null}
-	</table>`;
+	return html`<h4>${title}</h4>
+		<ul class="row-report" role="list">
+			${rows.map((r, i) => html`<li key=${i} role="listitem">
+				<strong>${t('import.lineN', { n: r.line })}</strong>${r.column ? t('import.columnN', { column: r.column }) : ''}: ${r.reason}
+			</li>`)}
+		</ul>
+		${omitted ? html`<p class="hint">${t('import.omitted', { n: omitted })}</p>` : null}`;
 }
