@@ -3,7 +3,7 @@
 // live presence stream every screen subscribes to, and the toast area.
 import { html, render, useState, useEffect, useRef } from './lib.js';
 import { get, del, setCsrf, ApiError } from './api.js';
-import { t } from './strings.js';
+import { t, strings } from './strings.js';
 import { SignIn } from './signin.js';
 import { Contacts } from './contacts.js';
 import { Board } from './board.js';
@@ -207,7 +207,10 @@ function Shell({ session, onSignOut }) {
 		const off = subscribe((ev) => {
 			if (ev.type !== 'click_to_call' || !ev.data) return;
 			const c = ev.data;
-			if (c.state === 'failed') toast(t('calls.c2c.failed', { to: c.to, reason: c.reason || c.sip_status || '' }), 'error');
+			if (c.state === 'failed') {
+				const reason = c.reason && strings['calls.reason.' + c.reason] ? t('calls.reason.' + c.reason) : String(c.reason || c.sip_status || '');
+				toast(t('calls.c2c.failed', { to: c.to, reason }), 'error');
+			}
 			else if (c.state === 'connecting' || c.state === 'connected') toast(t('calls.c2c.' + c.state, { to: c.to }));
 		});
 		return () => {
