@@ -83,8 +83,10 @@ function openStream(fresh) {
 			setLive('offline', Math.round(wait / 1000));
 			source = null;
 			retryTimer = setTimeout(() => openStream(true), wait);
-		} else {
-			setLive('connecting');
+		} else if (liveState === 'open') {
+			// The connection dropped; the browser reconnects by itself and
+			// resumes from the last event id.
+			setLive('reconnecting');
 		}
 	};
 }
@@ -146,8 +148,8 @@ function LiveBanner() {
 		liveWatchers.add(fn);
 		return () => liveWatchers.delete(fn);
 	}, []);
-	if (state.s !== 'offline') return null;
-	return html`<p class="live-banner">${t('live.offline', { s: state.detail })}</p>`;
+	if (state.s !== 'offline' && state.s !== 'reconnecting') return null;
+	return html`<p class="live-banner" role="status">${state.s === 'offline' ? t('live.offline', { s: state.detail }) : t('live.reconnecting')}</p>`;
 }
 
 // ---- router --------------------------------------------------------------

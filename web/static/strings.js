@@ -18,6 +18,7 @@ export const strings = {
 
 	'live.connecting': 'Connecting to live updates…',
 	'live.offline': 'Live updates lost; reconnecting in {s} s.',
+	'live.reconnecting': 'Live updates lost; reconnecting…',
 	'live.revoked': 'Your session ended. Please sign in again.',
 
 	'error.network': 'The server cannot be reached. Check the connection and try again.',
