@@ -339,15 +339,38 @@ func (s *Server) notifyResult(sub *subscription, res *sipmsg.Response, err error
 // viaRoom is room for the Via header sipgo adds when sending.
 const viaRoom = 120
 
-// nextSeq takes the CSeq and document version of sub's next NOTIFY.
+// nextSeq takes the CSeq and document version of sub's next NOTIFY. It
+// reserves the next ones in the store half a step before they run out,
+// and never hands out a CSeq or version beyond the reservation already
+// written: a restarted instance starts from the stored one, and phones
+// reject a CSeq that goes backwards. The write normally lands long before
+// (markStep/2 NOTIFYs later); if the store is that slow, the NOTIFY waits
+// for it, with no lock held.
 func (s *Server) nextSeq(sub *subscription) (cseq uint32, version uint64) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	sub.cseq++
 	cseq, version = sub.cseq, sub.version
 	sub.version++
-	if sub.cseq >= sub.cseqMark || sub.version >= sub.versionMark {
+	if s.store == nil {
+		return cseq, version
+	}
+	if sub.cseq+markStep/2 >= sub.cseqMark || sub.version+markStep/2 >= sub.versionMark {
 		s.persist(sub)
+	}
+	for sub.stored && (cseq > sub.savedCSeqMark || version >= sub.savedVersionMark) && sub.saving != nil {
+		ch := sub.saving
+		sub.mu.Unlock()
+		t := time.NewTimer(persistTimeout)
+		select {
+		case <-ch:
+		case <-t.C:
+		}
+		t.Stop()
+		sub.mu.Lock()
+		if ch == sub.saving {
+			break // written (or failed, or timed out): go on, as before
+		}
 	}
 	return cseq, version
 }
