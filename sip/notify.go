@@ -263,7 +263,7 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 		req.SetBody(body)
 	}
 	dst, transport := s.nextHop(sub)
-	if !strings.EqualFold(transport, "udp") || len(req.String())+viaRoom <= udpMaxRequest {
+	if !strings.EqualFold(transport, "udp") || requestSize(req)+viaRoom <= udpMaxRequest {
 		res, err := s.send(ctx, req, dst, transport)
 		return s.notifyResult(sub, res, err)
 	}
@@ -334,6 +334,22 @@ func (s *Server) notifyResult(sub *subscription, res *sipmsg.Response, err error
 	}
 	s.stats.notifiesSent.Add(1)
 	return nil
+}
+
+// byteCounter counts the bytes written to it.
+type byteCounter int
+
+func (c *byteCounter) WriteString(s string) (int, error) {
+	*c += byteCounter(len(s))
+	return len(s), nil
+}
+
+// requestSize is the length of req as sent, without rendering it into a
+// string that sipgo renders again when sending.
+func requestSize(req *sipmsg.Request) int {
+	var c byteCounter
+	req.StringWrite(&c)
+	return int(c)
 }
 
 // viaRoom is room for the Via header sipgo adds when sending.
