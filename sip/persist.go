@@ -140,11 +140,12 @@ const persistTimeout = 2 * time.Second
 // persist queues sub's current state for the background writer; the
 // caller holds sub.mu. No lock is held while the writer does I/O, so a
 // slow store never stalls the fan-out or another subscription's NOTIFYs.
-// What a crash can lose: writes queued but not yet done, at most a few
-// milliseconds of them (a round trip of the store) — a subscription
-// created or refreshed in that window, which its phone re-establishes at
-// its next refresh. The CSeq and version reservations are never lost:
-// nextSeq waits for the write that covers them (see nextSeq).
+// As before the writes were batched, a subscriber never learns of state a
+// crash could lose: the first NOTIFY of a new subscription goes out once
+// its state is written, and so does every NOTIFY past the CSeq and
+// version reservation written (nextSeq waits for it), and a refresh is
+// answered once written (waitSaved). A crash loses only the state of a
+// subscription whose first NOTIFY has not left yet.
 func (s *Server) persist(sub *subscription) {
 	if s.store == nil || sub.ended || (sub.list != nil && sub.list.blf == "") {
 		return // an ad-hoc list is not kept: its subscriber re-subscribes
@@ -154,13 +155,7 @@ func (s *Server) persist(sub *subscription) {
 		s.log.Error().Err(err).Msg("encode subscription")
 		return
 	}
-	if !sub.stored {
-		// Nothing older is stored: until this write lands a restart knows
-		// nothing of sub and sends it nothing, so its reservation is safe
-		// to use at once.
-		sub.stored = true
-		sub.savedCSeqMark, sub.savedVersionMark = sub.cseqMark, sub.versionMark
-	}
+	sub.stored = true
 	sub.saving = s.queueWrite(sub.id.String(), &pendingWrite{sub: sub, state: b, cseqMark: sub.cseqMark, versionMark: sub.versionMark})
 }
 
@@ -253,6 +248,23 @@ func (s *Server) writeBatch(batch map[string]*pendingWrite) {
 			sub.mu.Unlock()
 		}
 		close(w.done)
+	}
+}
+
+// waitSaved waits, with no lock held, until the last state queued for
+// sub is written (or persistTimeout passes).
+func (s *Server) waitSaved(sub *subscription) {
+	sub.mu.Lock()
+	ch := sub.saving
+	sub.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	t := time.NewTimer(persistTimeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
 	}
 }
 

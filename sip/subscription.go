@@ -54,8 +54,9 @@ type subscription struct {
 	versionMark uint64
 	// stored: a state of sub was queued for the store (or restored from
 	// it). savedCSeqMark and savedVersionMark are the reservation a
-	// restarted instance would start from: that of the last state written.
-	// saving is closed once the last queued state is written.
+	// restarted instance would start from: that of the last state written
+	// (0 before the first write). saving is closed once the last queued
+	// state is written.
 	stored           bool
 	savedCSeqMark    uint32
 	savedVersionMark uint64
