@@ -187,3 +187,50 @@ func BenchmarkIsBlocked(b *testing.B) {
 		})
 	}
 }
+
+// TestBoltCloseKeepsPendingWrites: grouped writes not yet flushed reach
+// the file on Close, and a reopened store reads them.
+func TestBoltCloseKeepsPendingWrites(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "calls.db")
+	s, err := OpenBolt(path)
+	require.NoError(t, err)
+	for i := range 10 {
+		k := strconv.Itoa(i)
+		require.NoError(t, s.Update(ctx, k, time.Hour, func([]byte) ([]byte, error) { return []byte(k), nil }))
+	}
+	require.NoError(t, s.Delete(ctx, "3"))
+	require.NoError(t, s.Close())
+
+	s, err = OpenBolt(path)
+	require.NoError(t, err)
+	defer s.Close()
+	for i := range 10 {
+		got, err := s.Get(ctx, strconv.Itoa(i))
+		if i == 3 {
+			require.ErrorIs(t, err, ErrNotFound)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, strconv.Itoa(i), string(got))
+	}
+}
+
+// BenchmarkBoltUpdate is one call step's write: a read-modify-write of a
+// user's document in the embedded store.
+func BenchmarkBoltUpdate(b *testing.B) {
+	ctx := context.Background()
+	s, err := OpenBolt(filepath.Join(b.TempDir(), "calls.db"))
+	require.NoError(b, err)
+	defer s.Close()
+	doc := make([]byte, 2048)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		key := "user:" + strconv.Itoa(i%200)
+		if err := s.Update(ctx, key, time.Hour, func([]byte) ([]byte, error) { return doc, nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -197,6 +197,27 @@ func (w *RedisWatchers) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
+// Apply stores saves and forgets deletes in one round trip.
+func (w *RedisWatchers) Apply(ctx context.Context, saves map[string][]byte, deletes []string) error {
+	_, err := w.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if len(saves) > 0 {
+			args := make([]any, 0, 2*len(saves))
+			for id, st := range saves {
+				args = append(args, id, st)
+			}
+			p.HSet(ctx, w.key, args...)
+		}
+		if len(deletes) > 0 {
+			p.HDel(ctx, w.key, deletes...)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save %d and delete %d subscriptions: %w", len(saves), len(deletes), err)
+	}
+	return nil
+}
+
 // Load returns every stored subscription state.
 func (w *RedisWatchers) Load(ctx context.Context) (map[string][]byte, error) {
 	m, err := w.rdb.HGetAll(ctx, w.key).Result()

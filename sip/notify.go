@@ -263,7 +263,7 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 		req.SetBody(body)
 	}
 	dst, transport := s.nextHop(sub)
-	if !strings.EqualFold(transport, "udp") || len(req.String())+viaRoom <= udpMaxRequest {
+	if !strings.EqualFold(transport, "udp") || requestSize(req)+viaRoom <= udpMaxRequest {
 		res, err := s.send(ctx, req, dst, transport)
 		return s.notifyResult(sub, res, err)
 	}
@@ -336,18 +336,57 @@ func (s *Server) notifyResult(sub *subscription, res *sipmsg.Response, err error
 	return nil
 }
 
+// byteCounter counts the bytes written to it.
+type byteCounter int
+
+func (c *byteCounter) WriteString(s string) (int, error) {
+	*c += byteCounter(len(s))
+	return len(s), nil
+}
+
+// requestSize is the length of req as sent, without rendering it into a
+// string that sipgo renders again when sending.
+func requestSize(req *sipmsg.Request) int {
+	var c byteCounter
+	req.StringWrite(&c)
+	return int(c)
+}
+
 // viaRoom is room for the Via header sipgo adds when sending.
 const viaRoom = 120
 
-// nextSeq takes the CSeq and document version of sub's next NOTIFY.
+// nextSeq takes the CSeq and document version of sub's next NOTIFY. It
+// reserves the next ones in the store half a step before they run out,
+// and never hands out a CSeq or version beyond the reservation already
+// written: a restarted instance starts from the stored one, and phones
+// reject a CSeq that goes backwards. The write normally lands long before
+// (markStep/2 NOTIFYs later); if the store is that slow, the NOTIFY waits
+// for it, with no lock held.
 func (s *Server) nextSeq(sub *subscription) (cseq uint32, version uint64) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	sub.cseq++
 	cseq, version = sub.cseq, sub.version
 	sub.version++
-	if sub.cseq >= sub.cseqMark || sub.version >= sub.versionMark {
+	if s.store == nil {
+		return cseq, version
+	}
+	if sub.cseq+markStep/2 >= sub.cseqMark || sub.version+markStep/2 >= sub.versionMark {
 		s.persist(sub)
+	}
+	for sub.stored && (cseq > sub.savedCSeqMark || version >= sub.savedVersionMark) && sub.saving != nil {
+		ch := sub.saving
+		sub.mu.Unlock()
+		t := time.NewTimer(persistTimeout)
+		select {
+		case <-ch:
+		case <-t.C:
+		}
+		t.Stop()
+		sub.mu.Lock()
+		if ch == sub.saving {
+			break // written (or failed, or timed out): go on, as before
+		}
 	}
 	return cseq, version
 }

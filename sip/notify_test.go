@@ -166,3 +166,10 @@ func TestShutdownWithUnansweredFinalNotify(t *testing.T) {
 	assert.EqualValues(t, 1, edge.Stats().NotifiesFailed)
 	assert.Zero(t, edge.Stats().SenderPanics)
 }
+
+func TestRequestSize(t *testing.T) {
+	req := sipmsg.NewRequest(sipmsg.NOTIFY, sipmsg.Uri{Scheme: "sip", User: "300", Host: "10.0.0.5"})
+	req.AppendHeader(sipmsg.NewHeader("Event", "dialog"))
+	req.SetBody([]byte("<dialog-info/>"))
+	assert.Equal(t, len(req.String()), requestSize(req))
+}

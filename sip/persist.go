@@ -90,7 +90,7 @@ func restoreSubscription(b []byte) (*subscription, error) {
 		event: st.Event, aor: st.AOR, remoteDsp: st.RemoteDsp, source: st.Source, transport: st.Transport,
 		contact: st.Contact, expires: st.Expires, remoteCSeq: st.RemoteCSeq,
 		cseq: st.CSeqMark, version: st.VersionMrk, cseqMark: st.CSeqMark, versionMark: st.VersionMrk,
-		pending: st.Pending,
+		pending: st.Pending, stored: true, savedCSeqMark: st.CSeqMark, savedVersionMark: st.VersionMrk,
 	}
 	for _, u := range []struct {
 		dst *sipmsg.Uri
@@ -117,9 +117,37 @@ func restoreSubscription(b []byte) (*subscription, error) {
 	return sub, nil
 }
 
-// persist saves sub's current state; the caller holds sub.mu.
+// batchSubscriptionStore is a subscriptionStore that writes many states
+// and deletions in one round trip (presence.RedisWatchers pipelines them).
+type batchSubscriptionStore interface {
+	Apply(ctx context.Context, saves map[string][]byte, deletes []string) error
+}
+
+// pendingWrite is one subscription's state (or its deletion) waiting for
+// the background writer.
+type pendingWrite struct {
+	sub   *subscription // nil for a deletion
+	state []byte
+	// The reservation the state carries, durable once written.
+	cseqMark    uint32
+	versionMark uint64
+	done        chan struct{} // closed once written (or failed)
+}
+
+// persistTimeout bounds one background write of subscription states.
+const persistTimeout = 2 * time.Second
+
+// persist queues sub's current state for the background writer; the
+// caller holds sub.mu. No lock is held while the writer does I/O, so a
+// slow store never stalls the fan-out or another subscription's NOTIFYs.
+// As before the writes were batched, a subscriber never learns of state a
+// crash could lose: the first NOTIFY of a new subscription goes out once
+// its state is written, and so does every NOTIFY past the CSeq and
+// version reservation written (nextSeq waits for it), and a refresh is
+// answered once written (waitSaved). A crash loses only the state of a
+// subscription whose first NOTIFY has not left yet.
 func (s *Server) persist(sub *subscription) {
-	if s.store == nil || (sub.list != nil && sub.list.blf == "") {
+	if s.store == nil || sub.ended || (sub.list != nil && sub.list.blf == "") {
 		return // an ad-hoc list is not kept: its subscriber re-subscribes
 	}
 	b, err := json.Marshal(sub.snapshot())
@@ -127,25 +155,121 @@ func (s *Server) persist(sub *subscription) {
 		s.log.Error().Err(err).Msg("encode subscription")
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Save(ctx, sub.id.String(), b); err != nil {
-		// Degraded, not failed: the subscription works; only a restart of
-		// this instance would lose it.
-		s.log.Warn().Err(err).Str("aor", sub.aor.String()).Msg("persist subscription")
-	}
+	sub.stored = true
+	sub.saving = s.queueWrite(sub.id.String(), &pendingWrite{sub: sub, state: b, cseqMark: sub.cseqMark, versionMark: sub.versionMark})
 }
 
+// forget queues the deletion of sub's stored state.
 func (s *Server) forget(sub *subscription) {
 	if s.store == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Delete(ctx, sub.id.String()); err != nil {
-		s.log.Warn().Err(err).Str("aor", sub.aor.String()).Msg("forget subscription")
+	s.queueWrite(sub.id.String(), &pendingWrite{})
+}
+
+// queueWrite queues w for id, replacing a write of id not yet started,
+// and starts the writer if none runs. It returns the channel closed once
+// w (or a later write of id) is done.
+func (s *Server) queueWrite(id string, w *pendingWrite) chan struct{} {
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
+	if old := s.persistQ[id]; old != nil {
+		w.done = old.done
+	} else {
+		w.done = make(chan struct{})
+	}
+	if s.persistQ == nil {
+		s.persistQ = make(map[string]*pendingWrite)
+	}
+	s.persistQ[id] = w
+	if !s.persisting {
+		s.persisting = true
+		s.persistWG.Add(1)
+		go s.writeLoop()
+	}
+	return w.done
+}
+
+// writeLoop writes queued subscription states until none is left; at most
+// one runs. Writes queued while one batch is written go in the next.
+func (s *Server) writeLoop() {
+	defer s.persistWG.Done()
+	for {
+		s.persistMu.Lock()
+		batch := s.persistQ
+		s.persistQ = nil
+		if len(batch) == 0 {
+			s.persisting = false
+			s.persistMu.Unlock()
+			return
+		}
+		s.persistMu.Unlock()
+		s.writeBatch(batch)
 	}
 }
+
+// writeBatch writes batch: in one round trip when the store can, else one
+// by one. A failure is logged: degraded, not failed; the subscriptions
+// work, only a restart of this instance would lose them.
+func (s *Server) writeBatch(batch map[string]*pendingWrite) {
+	ctx, cancel := context.WithTimeout(context.Background(), persistTimeout)
+	defer cancel()
+	if bs, ok := s.store.(batchSubscriptionStore); ok {
+		saves := make(map[string][]byte, len(batch))
+		var deletes []string
+		for id, w := range batch {
+			if w.sub == nil {
+				deletes = append(deletes, id)
+			} else {
+				saves[id] = w.state
+			}
+		}
+		if err := bs.Apply(ctx, saves, deletes); err != nil {
+			s.log.Warn().Err(err).Int("subscriptions", len(batch)).Msg("persist subscriptions")
+		}
+	} else {
+		for id, w := range batch {
+			var err error
+			if w.sub == nil {
+				err = s.store.Delete(ctx, id)
+			} else {
+				err = s.store.Save(ctx, id, w.state)
+			}
+			if err != nil {
+				s.log.Warn().Err(err).Str("id", id).Msg("persist subscription")
+			}
+		}
+	}
+	for _, w := range batch {
+		if sub := w.sub; sub != nil {
+			sub.mu.Lock()
+			sub.savedCSeqMark = max(sub.savedCSeqMark, w.cseqMark)
+			sub.savedVersionMark = max(sub.savedVersionMark, w.versionMark)
+			sub.mu.Unlock()
+		}
+		close(w.done)
+	}
+}
+
+// waitSaved waits, with no lock held, until the last state queued for
+// sub is written (or persistTimeout passes).
+func (s *Server) waitSaved(sub *subscription) {
+	sub.mu.Lock()
+	ch := sub.saving
+	sub.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	t := time.NewTimer(persistTimeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+// flushSubscriptions waits until every queued subscription write is done.
+func (s *Server) flushSubscriptions() { s.persistWG.Wait() }
 
 // restore reloads the subscriptions this instance held before a restart
 // into the table; notifyRestored then brings each up to date.

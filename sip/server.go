@@ -188,6 +188,12 @@ type Server struct {
 	// senders owns the per-subscription NOTIFY goroutines.
 	senders sync.WaitGroup
 
+	// The background writer of subscription states (persist.go).
+	persistMu  sync.Mutex // guards persistQ and persisting
+	persistQ   map[string]*pendingWrite
+	persisting bool
+	persistWG  sync.WaitGroup
+
 	pendMu  sync.Mutex // guards pending
 	pending map[presence.AOR]presence.View
 	wake    chan struct{}
@@ -346,6 +352,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 	})
 	err := g.Wait()
 	s.senders.Wait()
+	s.flushSubscriptions() // the final NOTIFYs' deletions reach the store
 	return err
 }
 

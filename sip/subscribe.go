@@ -146,24 +146,28 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 
 	pending := dec == Pending
 	sub := &subscription{
-		id:        dialogID{callID: req.CallID().Value(), localTag: sipmsg.GenerateTagN(10), remoteTag: fromTag, eventID: eventID},
+		// The subscription outlives the request: it keeps copies of the
+		// strings it needs, not the parsed header lines they point into,
+		// and shares the ones many subscriptions repeat (see compact.go).
+		id: dialogID{callID: strings.Clone(req.CallID().Value()), localTag: sipmsg.GenerateTagN(10),
+			remoteTag: strings.Clone(fromTag), eventID: strings.Clone(eventID)},
 		event:     event,
-		aor:       aor,
-		local:     req.To().Address,
-		remote:    req.From().Address,
-		remoteDsp: req.From().DisplayName,
-		target:    contact.Address,
-		source:    req.Source(),
-		transport: req.Transport(),
-		contact:   s.contactFor(req, tx),
-		watcher:   watcherKey(req.From().Address),
+		aor:       internAOR(aor),
+		local:     compactURI(req.To().Address),
+		remote:    compactURI(req.From().Address),
+		remoteDsp: strings.Clone(req.From().DisplayName),
+		target:    compactURI(contact.Address),
+		source:    intern(req.Source()),
+		transport: intern(req.Transport()),
+		contact:   intern(s.contactFor(req, tx)),
+		watcher:   intern(watcherKey(req.From().Address)),
 		expires:   time.Now().Add(exp),
 		pending:   pending,
 	}
 	sub.remoteCSeq = req.CSeq().SeqNo
 	for _, h := range req.GetHeaders("Record-Route") {
 		if rr, ok := h.(*sipmsg.RecordRouteHeader); ok {
-			sub.routes = append(sub.routes, rr.Address)
+			sub.routes = append(sub.routes, compactURI(rr.Address))
 		}
 	}
 
@@ -270,6 +274,9 @@ func (s *Server) refresh(req *sipmsg.Request, tx sipmsg.ServerTransaction, id di
 	}
 	pending := sub.pending && dec == Pending
 	sub.mu.Unlock()
+	if exp > 0 {
+		s.waitSaved(sub) // the new expiry is kept before the 200 says so
+	}
 
 	res := newResponse(req, sipmsg.StatusOK, "OK", nil)
 	if pending {

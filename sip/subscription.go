@@ -52,9 +52,18 @@ type subscription struct {
 	// cseqMark and versionMark are what the store has reserved.
 	cseqMark    uint32
 	versionMark uint64
-	latest      presence.View
-	dirty       bool // latest not sent yet
-	sending     bool // a sender goroutine is running
+	// stored: a state of sub was queued for the store (or restored from
+	// it). savedCSeqMark and savedVersionMark are the reservation a
+	// restarted instance would start from: that of the last state written
+	// (0 before the first write). saving is closed once the last queued
+	// state is written.
+	stored           bool
+	savedCSeqMark    uint32
+	savedVersionMark uint64
+	saving           chan struct{}
+	latest           presence.View
+	dirty            bool // latest not sent yet
+	sending          bool // a sender goroutine is running
 	// cancelSend aborts the NOTIFY the sender has in flight, if any.
 	cancelSend context.CancelFunc
 	ended      bool

@@ -54,6 +54,8 @@ type config struct {
 	// call's other party (callerdisplay.go).
 	CallerDisplay map[string]callerDisplay
 	Pprof         bool
+	// MemoryTrim is how often an idle process hands freed memory back.
+	MemoryTrim time.Duration
 	// SIPAuthAlgorithms are offered in this order, one challenge each.
 	SIPAuthAlgorithms []string
 	PBX               string
@@ -133,6 +135,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.CallsPerUser, "calls-per-user", 500, "recent calls kept per user (the oldest go first)")
 	fs.IntVar(&c.CallsRetentionDays, "calls-retention-days", 90, "days a call stays in its user's history")
 	fs.StringVar(&callerDisplayFlag, "caller-display", "", "what colleagues' lamps, the presence API and events show of an extension's caller, per domain: name, number or hidden, e.g. a.example=name,b.example=hidden (a bare value sets the rest; default name)")
+	fs.DurationVar(&c.MemoryTrim, "memory-trim", 10*time.Second, "when no garbage collection ran for this long, run one and return free memory to the system (after a burst of subscriptions); 0: never")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP address (for diagnosis; keep it off the internet)")
 	fs.StringVar(&c.PolicyFile, "presence-policy", "", "file of presence allow-list rules (who may watch whom); empty: every watcher of the domain")
 	fs.BoolVar(&c.SIPAuth, "sip-auth", false, "challenge phones' REGISTER, SUBSCRIBE and PUBLISH with digest, against the SIP passwords set when provisioning users")

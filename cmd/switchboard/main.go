@@ -345,6 +345,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return core.Run(gctx) })
+	g.Go(func() error { trimMemory(gctx, cfg.MemoryTrim); return nil })
 	g.Go(func() error { return dir.Run(gctx) })
 	g.Go(func() error { return cal.Run(gctx) })
 	g.Go(func() error { return history.Run(gctx) })
