@@ -42,7 +42,7 @@ type index struct {
 	companies map[string][]uint32
 	strs      map[string]string // interned domains and owners
 	dead      int
-	bulk      bool // New's load: order and tokens are sorted by finish
+	bulk      bool // loading (from newIndex to finish): order and tokens are sorted by finish
 }
 
 // part is the index of one domain.
@@ -178,6 +178,7 @@ func newIndex() *index {
 	return &index{
 		byID: map[string]uint32{}, parts: map[string]*part{}, strs: map[string]string{},
 		owners: map[string][]uint32{}, teams: map[string][]uint32{}, companies: map[string][]uint32{},
+		bulk: true,
 	}
 }
 
@@ -348,7 +349,7 @@ func (x *index) remove(contactID string) {
 	}
 	d := &x.docs[id]
 	c := Contact{Kind: [...]Kind{KindPersonal, KindCompany, KindTeam, ""}[d.kind], Owner: d.owner, Domain: d.domain}
-	if pt := x.parts[partName(&c)]; pt != nil {
+	if pt := x.parts[partName(&c)]; pt != nil && !x.bulk {
 		pt.order.remove(id)
 	}
 	delete(x.byID, contactID)
@@ -386,7 +387,6 @@ func (x *index) rebuild() {
 	}
 	slices.SortFunc(live, func(a, b Contact) int { return strings.Compare(a.ID, b.ID) })
 	*x = *newIndex()
-	x.bulk = true
 	for _, c := range live {
 		x.put(c)
 	}
@@ -397,6 +397,7 @@ func (x *index) rebuild() {
 func (x *index) finish() {
 	for _, pt := range x.parts {
 		if x.bulk {
+			pt.loading = slices.DeleteFunc(pt.loading, func(id uint32) bool { return !x.docs[id].alive })
 			slices.SortFunc(pt.loading, x.cmpDoc)
 			pt.order.build(pt.loading)
 			pt.loading = nil
