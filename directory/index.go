@@ -542,7 +542,6 @@ func (x *index) union(lists []*plist, n int, fn func(uint32)) {
 	bitsetPool.Put(&bs)
 }
 
-
 // Compact contact encoding: strings as uvarint length + bytes, kind and
 // phone types as one code byte (0xff + string for unknown values), times
 // as a location byte + zigzag seconds + nanoseconds. Owner and Domain are
