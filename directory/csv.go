@@ -115,7 +115,7 @@ func (s *Service) exportEntries(ctx context.Context, p accounts.Principal, kind 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(docs, func(a, b *doc) int { return strings.Compare(a.key(), b.key()) })
+	slices.SortFunc(docs, func(a, b *doc) int { return strings.Compare(a.fullKey(), b.fullKey()) })
 	out := make([]Entry, len(docs))
 	for i, d := range docs {
 		out[i] = Entry{Contact: d.contact(), Marks: s.marksFor(p, d.id())}

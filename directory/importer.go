@@ -203,7 +203,7 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		}
 	} else {
 		for _, id := range s.idx.ofKind(kind, domain) {
-			if d := &s.idx.docs[id]; d.alive && d.domain == domain {
+			if d := &s.idx.docs[id]; d.alive && d.domain() == domain {
 				add(&target{c: d.contact(), batch: -1})
 			}
 		}

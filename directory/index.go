@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math/bits"
 	"slices"
@@ -41,6 +42,7 @@ type index struct {
 	teams     map[string][]uint32
 	companies map[string][]uint32
 	strs      map[string]string // interned domains and owners
+	scopes    map[scope]*scope
 	dead      int
 	bulk      bool // loading (from newIndex to finish): order and tokens are sorted by finish
 }
@@ -109,8 +111,7 @@ func (p *plist) mark(bs []uint64) {
 // text, then the encoded contact: one allocation per contact.
 type doc struct {
 	data    string
-	domain  string // interned
-	owner   string // interned
+	sc      *scope // interned
 	head    uint64 // the key's first 8 bytes, big-endian: most comparisons end here
 	keyEnd  uint32
 	textEnd uint32
@@ -137,6 +138,13 @@ func kindCode(k Kind) uint8 {
 	return kindCodeOther
 }
 
+// scope is a contact's domain and owner, interned: many contacts share
+// one.
+type scope struct{ domain, owner string }
+
+func (d *doc) domain() string { return d.sc.domain }
+func (d *doc) owner() string  { return d.sc.owner }
+
 // key is the display order key, see sortKey.
 func (d *doc) key() string { return d.data[:d.keyEnd] }
 
@@ -149,7 +157,7 @@ func (d *doc) text() string { return d.data[d.keyEnd:d.textEnd] }
 // contact decodes the contact; the result shares no memory that changes.
 func (d *doc) contact() Contact {
 	c := decodeContact(d.data[d.textEnd:])
-	c.Domain, c.Owner = d.domain, d.owner
+	c.Domain, c.Owner = d.sc.domain, d.sc.owner
 	return c
 }
 
@@ -176,7 +184,7 @@ const (
 
 func newIndex() *index {
 	return &index{
-		byID: map[string]uint32{}, parts: map[string]*part{}, strs: map[string]string{},
+		byID: map[string]uint32{}, parts: map[string]*part{}, strs: map[string]string{}, scopes: map[scope]*scope{},
 		owners: map[string][]uint32{}, teams: map[string][]uint32{}, companies: map[string][]uint32{},
 		bulk: true,
 	}
@@ -192,6 +200,16 @@ func (x *index) intern(s string) string {
 	s = strings.Clone(s)
 	x.strs[s] = s
 	return s
+}
+
+func (x *index) scope(domain, owner string) *scope {
+	k := scope{domain, owner}
+	if sc, ok := x.scopes[k]; ok {
+		return sc
+	}
+	sc := &scope{x.intern(domain), x.intern(owner)}
+	x.scopes[*sc] = sc
+	return sc
 }
 
 // partName is the partition of c: its domain, or for a personal contact
@@ -218,7 +236,8 @@ func (x *index) part(name string) *part {
 }
 
 // sortKey orders by last name, first name, company; a contact without a
-// last name sorts by its first name, one without a name by its company.
+// last name sorts by its first name, one without a name by its company;
+// the contact ID breaks ties (see cmpDoc and fullKey).
 func sortKey(c *Contact) string {
 	primary := c.LastName
 	if primary == "" {
@@ -227,8 +246,12 @@ func sortKey(c *Contact) string {
 	if primary == "" {
 		primary = c.Company
 	}
-	return fold(primary) + "\x00" + fold(c.FirstName) + "\x00" + fold(c.Company) + "\x00" + c.ID
+	return fold(primary) + "\x00" + fold(c.FirstName) + "\x00" + fold(c.Company)
 }
+
+// fullKey is the key with the ID appended: the position a cursor keeps.
+// It orders as cmpDoc does, since no key byte is below 0x00.
+func (d *doc) fullKey() string { return d.key() + "\x00" + d.id() }
 
 func keyHead(k string) uint64 {
 	var b [8]byte
@@ -245,7 +268,7 @@ func (x *index) cmpDoc(a, b uint32) int {
 		}
 		return 1
 	}
-	return strings.Compare(da.key(), db.key())
+	return cmp.Or(strings.Compare(da.key(), db.key()), strings.Compare(da.id(), db.id()))
 }
 
 // put adds or replaces c.
@@ -298,7 +321,7 @@ func (x *index) put(c Contact) {
 	data := b.String()
 
 	x.docs = append(x.docs, doc{
-		data: data, domain: x.intern(c.Domain), owner: x.intern(c.Owner), head: keyHead(key),
+		data: data, sc: x.scope(c.Domain, c.Owner), head: keyHead(key),
 		keyEnd: uint32(len(key)), textEnd: uint32(textEnd), kind: kindCode(c.Kind), alive: true,
 	})
 	// The map key shares the doc's bytes.
@@ -348,16 +371,15 @@ func (x *index) remove(contactID string) {
 		return
 	}
 	d := &x.docs[id]
-	c := Contact{Kind: [...]Kind{KindPersonal, KindCompany, KindTeam, ""}[d.kind], Owner: d.owner, Domain: d.domain}
+	c := Contact{Kind: [...]Kind{KindPersonal, KindCompany, KindTeam, ""}[d.kind], Owner: d.sc.owner, Domain: d.sc.domain}
 	if pt := x.parts[partName(&c)]; pt != nil && !x.bulk {
 		pt.order.remove(id)
 	}
 	delete(x.byID, contactID)
 	d.alive = false
-	// Keep only the key: a retired doc is still compared while it sits
-	// in posting lists, never decoded.
-	d.data = strings.Clone(d.key())
-	d.textEnd = d.keyEnd
+	// A retired doc stays in posting lists until a rebuild, skipped by
+	// its alive flag before anything else is read.
+	d.data, d.keyEnd, d.textEnd = "", 0, 0
 	x.dead++
 }
 

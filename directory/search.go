@@ -110,10 +110,10 @@ func (sr *searcher) visible(d *doc) bool {
 	if sr.q.Kind != "" && d.kind != kindCode(sr.q.Kind) {
 		return false
 	}
-	inTenant := sr.operator || strings.EqualFold(sr.tenant, d.domain)
+	inTenant := sr.operator || strings.EqualFold(sr.tenant, d.domain())
 	switch d.kind {
 	case kindCodePersonal:
-		if !sr.personal || d.owner != sr.p.User {
+		if !sr.personal || d.owner() != sr.p.User {
 			return false
 		}
 	case kindCodeCompany:
@@ -121,7 +121,7 @@ func (sr *searcher) visible(d *doc) bool {
 			return false
 		}
 	case kindCodeTeam:
-		if !((sr.p.User != "" && strings.EqualFold(sr.tenant, d.domain)) || (sr.admin && inTenant)) {
+		if !((sr.p.User != "" && strings.EqualFold(sr.tenant, d.domain())) || (sr.admin && inTenant)) {
 			return false
 		}
 	default:
@@ -135,7 +135,7 @@ func (sr *searcher) after(h hit) bool {
 	if sr.afterRank < 0 || h.rank > sr.afterRank {
 		return true
 	}
-	return h.rank == sr.afterRank && sr.x.docs[h.id].key() > sr.afterKey
+	return h.rank == sr.afterRank && sr.x.docs[h.id].fullKey() > sr.afterKey
 }
 
 // beats reports whether h would enter the top-k.
@@ -169,7 +169,7 @@ func (sr *searcher) counted() {
 // complete, a candidate that cannot enter the page costs one comparison.
 func (sr *searcher) consider(id uint32) {
 	d := &sr.x.docs[id]
-	if sr.ranked[id] {
+	if !d.alive || sr.ranked[id] {
 		return
 	}
 	h := hit{rank: rankOther, id: id}
@@ -190,7 +190,7 @@ func (sr *searcher) consider(id uint32) {
 func (sr *searcher) walk(ctx context.Context, pt *part) {
 	start := func(uint32) bool { return false }
 	if sr.afterRank == rankOther {
-		start = func(id uint32) bool { return sr.x.docs[id].key() <= sr.afterKey }
+		start = func(id uint32) bool { return sr.x.docs[id].fullKey() <= sr.afterKey }
 	} else if sr.afterRank > rankOther {
 		return
 	}
@@ -343,7 +343,7 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 	if len(hits) > limit {
 		hits = hits[:limit]
 		last := hits[limit-1]
-		page.Next = encodeCursor(last.rank, s.idx.docs[last.id].key())
+		page.Next = encodeCursor(last.rank, s.idx.docs[last.id].fullKey())
 	}
 	page.Items = make([]Entry, len(hits))
 	for i, h := range hits {

@@ -217,7 +217,7 @@ func (s *Service) marksFor(p accounts.Principal, id string) []string {
 		// that domain.
 		d := p.Tenant()
 		if dc, ok := s.idx.get(id); ok && p.Operator() {
-			d = dc.domain
+			d = dc.domain()
 		}
 		if d != "" && (p.User == "" || d != p.Tenant()) {
 			out = append(out, s.marks[sharedOwner(d)][id]...)

@@ -496,7 +496,7 @@ func TestSearchPlansAgree(t *testing.T) {
 					case "c_00000007":
 						rank = rankVIP
 					}
-					all = append(all, ref{rank, d.key(), d.id()})
+					all = append(all, ref{rank, d.fullKey(), d.id()})
 				}
 			}
 			slices.SortFunc(all, func(a, b ref) int { return cmp.Or(a.rank-b.rank, strings.Compare(a.key, b.key)) })

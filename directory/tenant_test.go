@@ -304,7 +304,7 @@ func TestSmallTenantSearchAgrees(t *testing.T) {
 					all = append(all, d)
 				}
 			}
-			slices.SortFunc(all, func(a, b doc) int { return strings.Compare(a.key(), b.key()) })
+			slices.SortFunc(all, func(a, b doc) int { return strings.Compare(a.fullKey(), b.fullKey()) })
 			for _, d := range all {
 				want = append(want, d.id())
 			}
