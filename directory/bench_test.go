@@ -75,6 +75,9 @@ func BenchmarkSearch1M(b *testing.B) {
 	ctx := context.Background()
 	p := accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead}}
 	for _, q := range []Query{
+		{Text: "mu"},
+		{Text: "jo"},
+		{Text: "e"},
 		{Text: "jose"},
 		{Text: "mull"},
 		{Text: "müller12 jo"},

@@ -69,12 +69,13 @@
 //
 // Measured with BenchmarkHeapPerContact (Go heap after GC, store
 // excluded, every contact with two numbers and a distinct email): the
-// directory holds about HEAP1M bytes per contact at 1,000,000 contacts
-// (1,031 before this layout), and the caller-ID lookup (callerid) about
-// CALLERID more, most of it in the phone indexes (three maps per
-// number). The Go runtime's RSS is about twice the live heap between
-// collections with GOGC=100; GOMEMLIMIT set to the container's memory
-// trades collection CPU for staying near the live heap.
+// directory holds about 550 bytes per contact at 1,000,000 contacts
+// (1,045 before this layout), the caller-ID lookup (callerid) about 700
+// more, most of it in the phone indexes (an entry and three map slots per
+// number), so about 1.3 KB of live heap per contact. The Go runtime's RSS
+// runs up to twice the live heap between collections with GOGC=100;
+// GOMEMLIMIT set below the container's memory trades collection CPU for
+// staying nearer the live heap. The bolt file adds its mapped pages.
 //
 // So one instance serves about a million contacts in 2–3 GB of RSS. A
 // deployment beyond one instance's memory is split by SIP domain, never
@@ -85,13 +86,13 @@
 // with one store (a Redis key prefix or bolt file) per group, and route
 // by domain: the PBX (or Kamailio's dispatcher) already picks its
 // Switchboard by domain, and the HTTP front routes /v1 by the key's
-// tenant. Numbers that decide it, per group: contacts × (directory +
-// caller-ID heap per contact) × 2 for the collector must fit the
-// instance's memory with room for presence and calls; a single tenant
+// tenant. The numbers that decide it, per group: contacts × about 1.3 KB
+// of heap × 2 for the collector, plus presence and calls, must fit the
+// instance's memory (8 GB serves about 3 million contacts); an import
+// costs its own rows and its domain's duplicate keys. A single tenant
 // larger than one instance (several million contacts) needs another
-// engine for that tenant's search (a search server with per-tenant
-// indexes), the caller-ID lookup still fitting since it is a third of
-// the directory's memory or less.
+// engine for that tenant's search, a search server with a per-tenant
+// index, with caller ID staying here (it needs only the numbers).
 //
 // Of Switchboard's packages it imports only accounts (and may use its own
 // subpackages); layout_test.go at the module root holds that.
