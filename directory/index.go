@@ -77,8 +77,8 @@ func (p *plist) add(id uint32) {
 	p.last, p.n = id, p.n+1
 }
 
-// each calls fn with every ID in order.
-func (p *plist) each(fn func(uint32)) {
+// each calls fn with every ID in order, until fn returns false.
+func (p *plist) each(fn func(uint32) bool) {
 	b, id := p.b, uint64(0)
 	for i := 0; len(b) > 0; i++ {
 		v, k := binary.Uvarint(b)
@@ -88,7 +88,9 @@ func (p *plist) each(fn func(uint32)) {
 		} else {
 			id += v
 		}
-		fn(uint32(id))
+		if !fn(uint32(id)) {
+			return
+		}
 	}
 }
 
@@ -114,6 +116,7 @@ type doc struct {
 	sc      *scope // interned
 	head    uint64 // the key's first 8 bytes, big-endian: most comparisons end here
 	keyEnd  uint32
+	numEnd  uint32 // end of the word tokens, start of the numbers' digits
 	textEnd uint32
 	kind    uint8
 	alive   bool
@@ -168,14 +171,12 @@ func (d *doc) id() string {
 }
 
 func (d *doc) matches(pq *parsedQuery) bool {
-	t := d.text()
-	sep := strings.IndexByte(t, '\x01')
 	for _, w := range pq.prefixes {
-		if !strings.Contains(t[:sep], w) {
+		if !strings.Contains(d.data[d.keyEnd:d.numEnd], w) {
 			return false
 		}
 	}
-	return pq.digits == "" || strings.Contains(t[sep+1:], pq.digits)
+	return pq.digits == "" || strings.Contains(d.data[d.numEnd:d.textEnd], pq.digits)
 }
 
 const (
@@ -309,6 +310,7 @@ func (x *index) put(c Contact) {
 		b.WriteString(t)
 	}
 	b.WriteByte(1)
+	numEnd := b.Len()
 	for i, dg := range digits {
 		if i > 0 {
 			b.WriteByte(0)
@@ -322,7 +324,7 @@ func (x *index) put(c Contact) {
 
 	x.docs = append(x.docs, doc{
 		data: data, sc: x.scope(c.Domain, c.Owner), head: keyHead(key),
-		keyEnd: uint32(len(key)), textEnd: uint32(textEnd), kind: kindCode(c.Kind), alive: true,
+		keyEnd: uint32(len(key)), numEnd: uint32(numEnd), textEnd: uint32(textEnd), kind: kindCode(c.Kind), alive: true,
 	})
 	// The map key shares the doc's bytes.
 	cid, _ := readStr(data[textEnd:])
@@ -379,7 +381,7 @@ func (x *index) remove(contactID string) {
 	d.alive = false
 	// A retired doc stays in posting lists until a rebuild, skipped by
 	// its alive flag before anything else is read.
-	d.data, d.keyEnd, d.textEnd = "", 0, 0
+	d.data, d.keyEnd, d.numEnd, d.textEnd = "", 0, 0, 0
 	x.dead++
 }
 
@@ -523,8 +525,9 @@ func (pt *part) source(q *parsedQuery) (lists []*plist, n int, ok bool) {
 
 var bitsetPool sync.Pool
 
-// union calls fn with each distinct ID of lists in increasing order.
-func (x *index) union(lists []*plist, n int, fn func(uint32)) {
+// union calls fn with each distinct ID of lists in increasing order,
+// until fn returns false.
+func (x *index) union(lists []*plist, n int, fn func(uint32) bool) {
 	if len(lists) == 1 {
 		lists[0].each(fn)
 		return
@@ -532,11 +535,13 @@ func (x *index) union(lists []*plist, n int, fn func(uint32)) {
 	if n < 4096 {
 		ids := make([]uint32, 0, n)
 		for _, l := range lists {
-			l.each(func(id uint32) { ids = append(ids, id) })
+			l.each(func(id uint32) bool { ids = append(ids, id); return true })
 		}
 		slices.Sort(ids)
 		for _, id := range slices.Compact(ids) {
-			fn(id)
+			if !fn(id) {
+				return
+			}
 		}
 		return
 	}
@@ -550,14 +555,15 @@ func (x *index) union(lists []*plist, n int, fn func(uint32)) {
 	for _, l := range lists {
 		l.mark(bs)
 	}
+	stopped := false
 	for i, w := range bs {
 		if w == 0 {
 			continue
 		}
 		bs[i] = 0
-		for w != 0 {
+		for w != 0 && !stopped {
 			b := w & -w
-			fn(uint32(i*64 + bits.TrailingZeros64(b)))
+			stopped = !fn(uint32(i*64 + bits.TrailingZeros64(b)))
 			w ^= b
 		}
 	}

@@ -38,6 +38,13 @@ type Page struct {
 // TotalCap is the largest Page.Total counted exactly.
 const TotalCap = 1000
 
+// Candidate sets larger than scanFirst are first tried with an ordered
+// walk of at most scanBudget docs.
+const (
+	scanFirst  = 2000
+	scanBudget = 4096
+)
+
 // countBudget bounds the docs an ordered walk visits only to count (a
 // query without a selective word or digit run, such as "" or "9").
 const countBudget = 50000
@@ -167,45 +174,86 @@ func (sr *searcher) counted() {
 
 // consider handles one candidate of rank other. Once the count is
 // complete, a candidate that cannot enter the page costs one comparison.
-func (sr *searcher) consider(id uint32) {
+func (sr *searcher) consider(id uint32) bool {
 	d := &sr.x.docs[id]
 	if !d.alive || sr.ranked[id] {
-		return
+		return true
 	}
 	h := hit{rank: rankOther, id: id}
 	if sr.capped && !sr.beats(h) {
-		return
+		return true
 	}
 	if !sr.visible(d) || !d.matches(&sr.pq) {
-		return
+		return true
 	}
 	sr.counted()
 	if sr.beats(h) {
 		sr.offer(h)
 	}
+	return true
 }
 
-// walk fills the page from pt's display order, then counts from its
-// beginning within countBudget.
-func (sr *searcher) walk(ctx context.Context, pt *part) {
+// count counts one candidate, until the count is capped.
+func (sr *searcher) count1(id uint32) bool {
+	d := &sr.x.docs[id]
+	if d.alive && !sr.ranked[id] && sr.visible(d) && d.matches(&sr.pq) {
+		sr.counted()
+	}
+	return !sr.capped
+}
+
+// fill offers pt's docs in display order, after the cursor, visiting at
+// most budget docs (<0: no limit). It reports whether it found a full
+// page: then no later doc of pt can enter it.
+func (sr *searcher) fill(ctx context.Context, pt *part, budget int) bool {
 	start := func(uint32) bool { return false }
 	if sr.afterRank == rankOther {
 		start = func(id uint32) bool { return sr.x.docs[id].fullKey() <= sr.afterKey }
 	} else if sr.afterRank > rankOther {
-		return
+		return true
 	}
-	n := 0
+	n, found := 0, 0
 	pt.order.ascend(start, func(id uint32) bool {
-		if n++; n%8192 == 0 && ctx.Err() != nil {
+		if n++; n == budget || (n%8192 == 0 && ctx.Err() != nil) {
 			return false
 		}
 		d := &sr.x.docs[id]
 		if !sr.ranked[id] && sr.visible(d) && d.matches(&sr.pq) {
 			sr.offer(hit{rank: rankOther, id: id})
+			found++
 		}
-		return len(sr.hits) < sr.k
+		return found < sr.k
 	})
-	n = 0
+	return found >= sr.k
+}
+
+// countWalk counts matches in pt's display order until the cap, visiting
+// at most budget docs. It reports whether the count is complete; if not,
+// it leaves the count as it was.
+func (sr *searcher) countWalk(pt *part, budget int) bool {
+	count, n, done := sr.count, 0, true
+	pt.order.ascend(func(uint32) bool { return false }, func(id uint32) bool {
+		if n++; n > budget {
+			done = false
+			return false
+		}
+		d := &sr.x.docs[id]
+		if !sr.ranked[id] && sr.visible(d) && d.matches(&sr.pq) {
+			sr.counted()
+		}
+		return !sr.capped
+	})
+	if !done {
+		sr.count = count
+	}
+	return done
+}
+
+// walk fills the page from pt's display order, then counts from its
+// beginning within countBudget.
+func (sr *searcher) walk(ctx context.Context, pt *part) {
+	sr.fill(ctx, pt, -1)
+	n := 0
 	pt.order.ascend(func(uint32) bool { return false }, func(id uint32) bool {
 		if n++; n > countBudget || sr.capped {
 			sr.capped = true
@@ -328,10 +376,21 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 			if !sr.operator && name != sr.tenant {
 				continue
 			}
-			if lists, n, ok := pt.source(&sr.pq); ok {
-				s.idx.union(lists, n, sr.consider)
-			} else {
+			// Matches of a common word are usually spread over the
+			// display order, so a short walk fills the page and the
+			// count stops at its cap; words correlated with the order
+			// (last names) exhaust the walk and take the top-k over
+			// every candidate instead.
+			lists, n, ok := pt.source(&sr.pq)
+			switch {
+			case !ok:
 				sr.walk(ctx, pt)
+			case n > scanFirst && sr.fill(ctx, pt, scanBudget):
+				if !sr.countWalk(pt, scanBudget) {
+					s.idx.union(lists, n, sr.count1)
+				}
+			default:
+				s.idx.union(lists, n, sr.consider)
 			}
 		}
 	}
