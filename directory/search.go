@@ -96,6 +96,7 @@ type searcher struct {
 	personal   bool // p may see its personal contacts
 	company    bool // p has company:read
 	admin      bool // p has users:admin
+	exact      bool // the candidates all match the text: it is one word, their source
 	hits       []hit
 	count      int
 	capped     bool
@@ -183,7 +184,7 @@ func (sr *searcher) consider(id uint32) bool {
 	if sr.capped && !sr.beats(h) {
 		return true
 	}
-	if !sr.visible(d) || !d.matches(&sr.pq) {
+	if !sr.visible(d) || (!sr.exact && !d.matches(&sr.pq)) {
 		return true
 	}
 	sr.counted()
@@ -196,7 +197,7 @@ func (sr *searcher) consider(id uint32) bool {
 // count counts one candidate, until the count is capped.
 func (sr *searcher) count1(id uint32) bool {
 	d := &sr.x.docs[id]
-	if d.alive && !sr.ranked[id] && sr.visible(d) && d.matches(&sr.pq) {
+	if d.alive && !sr.ranked[id] && sr.visible(d) && (sr.exact || d.matches(&sr.pq)) {
 		sr.counted()
 	}
 	return !sr.capped
@@ -382,6 +383,7 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 			// (last names) exhaust the walk and take the top-k over
 			// every candidate instead.
 			lists, n, ok := pt.source(&sr.pq)
+			sr.exact = ok && len(sr.pq.words) == 1 && sr.pq.digits == "" && len(sr.pq.words[0]) > 0
 			switch {
 			case !ok:
 				sr.walk(ctx, pt)
