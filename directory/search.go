@@ -42,7 +42,7 @@ const TotalCap = 1000
 // walk of at most scanBudget docs.
 const (
 	scanFirst  = 2000
-	scanBudget = 4096
+	scanBudget = 2048
 )
 
 // countBudget bounds the docs an ordered walk visits only to count (a
@@ -387,8 +387,10 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 			switch {
 			case !ok:
 				sr.walk(ctx, pt)
-			case n > scanFirst && sr.fill(ctx, pt, scanBudget):
-				if !sr.countWalk(pt, scanBudget) {
+			case n > scanFirst && n*scanBudget >= sr.k*pt.order.n && sr.fill(ctx, pt, scanBudget):
+				// Count in order only where matches are dense enough
+				// to reach the cap within the budget.
+				if n*scanBudget < TotalCap*pt.order.n || !sr.countWalk(pt, scanBudget) {
 					s.idx.union(lists, n, sr.count1)
 				}
 			default:
