@@ -217,8 +217,10 @@ func (s *Server) withPresence(ctx context.Context, e directory.Entry) entryJSON 
 }
 
 type pageJSON struct {
-	Items []entryJSON `json:"items"`
-	Next  string      `json:"next,omitempty"`
+	Items       []entryJSON `json:"items"`
+	Next        string      `json:"next,omitempty"`
+	Total       int         `json:"total"`
+	TotalCapped bool        `json:"total_capped,omitempty"`
 }
 
 func (s *Server) searchContacts(w http.ResponseWriter, r *http.Request) {
@@ -241,7 +243,7 @@ func (s *Server) searchContacts(w http.ResponseWriter, r *http.Request) {
 		s.directoryError(w, r, err)
 		return
 	}
-	out := pageJSON{Items: make([]entryJSON, 0, len(page.Items)), Next: page.Next}
+	out := pageJSON{Items: make([]entryJSON, 0, len(page.Items)), Next: page.Next, Total: page.Total, TotalCapped: page.TotalCapped}
 	for _, e := range page.Items {
 		out.Items = append(out.Items, s.withPresence(r.Context(), e))
 	}

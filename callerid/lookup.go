@@ -103,15 +103,49 @@ type Result struct {
 	AOR string
 }
 
-// lookupEntry is what the Lookup keeps of one contact.
+// lookupEntry is what the Lookup keeps of one contact: a million of them
+// at a large host, so strings shared by many (scope, company) are
+// interned and the numbers kept in one string. Nothing shares memory with
+// the directory's contact (whose encoding would otherwise stay alive).
 type lookupEntry struct {
 	kind    directory.Kind
-	scope   string // owner for personal, domain for team and company
+	scope   string // owner for personal, domain for team and company; interned
 	name    string
 	display string
-	company string
-	numbers []string // raw, as stored
+	company string // interned
+	raw     string // the distinct raw numbers as stored, "\x00"-separated
 	version uint64
+}
+
+// numbers returns the raw numbers of e.
+func (e *lookupEntry) numbers() []string {
+	if e.raw == "" {
+		return nil
+	}
+	return strings.Split(e.raw, "\x00")
+}
+
+// interner deduplicates strings many entries hold.
+type interner struct {
+	mu sync.Mutex // guards m
+	m  map[string]string
+}
+
+func (in *interner) get(s string) string {
+	if s == "" {
+		return ""
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if in.m == nil {
+		in.m = map[string]string{}
+	}
+	s = strings.Clone(s)
+	in.m[s] = s
+	return s
 }
 
 // regionParser parses incoming numbers for one region, with its cache.
@@ -194,6 +228,7 @@ type Lookup struct {
 	teams    map[string]*phone.Index // by domain
 	personal map[string]*phone.Index // by owner AOR
 	entries  map[string]*lookupEntry // by contact ID
+	strs     interner
 	building bool
 	closed   bool                    // the build failed; changes are ignored
 	pending  []directory.ChangeEvent // received while building
@@ -227,7 +262,7 @@ func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Look
 	var snap []*lookupEntry
 	var ids []string
 	svc.ScanContacts(func(c *directory.Contact) {
-		ids = append(ids, c.ID)
+		ids = append(ids, strings.Clone(c.ID))
 		snap = append(snap, l.entryOf(c))
 	})
 
@@ -242,7 +277,7 @@ func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Look
 	for i, e := range snap {
 		l.entries[ids[i]] = e
 		x := l.indexForLocked(e.kind, e.scope)
-		for _, raw := range e.numbers {
+		for _, raw := range e.numbers() {
 			jobs = append(jobs, job{x, ids[i], raw})
 		}
 	}
@@ -363,20 +398,22 @@ func (l *Lookup) parserFor(domain string) *regionParser {
 // entryOf extracts what the Lookup keeps of c.
 func (l *Lookup) entryOf(c *directory.Contact) *lookupEntry {
 	e := &lookupEntry{
-		kind: c.Kind, name: c.DisplayName(), display: l.display.render(c),
-		company: cleanDisplay(c.Company), version: c.Version,
+		kind: c.Kind, name: strings.Clone(c.DisplayName()), display: strings.Clone(l.display.render(c)),
+		company: l.strs.get(cleanDisplay(c.Company)), version: c.Version,
 	}
 	switch c.Kind {
 	case directory.KindPersonal:
-		e.scope = c.Owner
+		e.scope = l.strs.get(c.Owner)
 	case directory.KindTeam, directory.KindCompany:
-		e.scope = normDomain(c.Domain)
+		e.scope = l.strs.get(normDomain(c.Domain))
 	}
+	var numbers []string
 	for _, p := range c.Phones {
-		if !slices.Contains(e.numbers, p.Number) {
-			e.numbers = append(e.numbers, p.Number)
+		if !slices.Contains(numbers, p.Number) {
+			numbers = append(numbers, p.Number)
 		}
 	}
+	e.raw = strings.Clone(strings.Join(numbers, "\x00"))
 	return e
 }
 
@@ -428,7 +465,7 @@ func (l *Lookup) observe(e directory.ChangeEvent) {
 // apply updates the indexes for one change. Callers hold applyMu. Stored
 // numbers are parsed outside mu, so lookups wait only for map writes.
 func (l *Lookup) apply(e directory.ChangeEvent) {
-	id := e.Contact.ID
+	id := strings.Clone(e.Contact.ID)
 	l.mu.RLock()
 	old := l.entries[id]
 	l.mu.RUnlock()
@@ -451,16 +488,23 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 	}
 	l.mu.Unlock()
 
+	var oldNums, nextNums []string
 	if old != nil {
-		for _, raw := range old.numbers {
-			if oldX != newX || !slices.Contains(next.numbers, raw) {
+		oldNums = old.numbers()
+	}
+	if next != nil {
+		nextNums = next.numbers()
+	}
+	if old != nil {
+		for _, raw := range oldNums {
+			if oldX != newX || !slices.Contains(nextNums, raw) {
 				oldX.Remove(id, raw)
 			}
 		}
 	}
 	if next != nil {
-		for _, raw := range next.numbers {
-			if old != nil && oldX == newX && slices.Contains(old.numbers, raw) {
+		for _, raw := range nextNums {
+			if old != nil && oldX == newX && slices.Contains(oldNums, raw) {
 				continue
 			}
 			if err := newX.Add(id, raw); err != nil {

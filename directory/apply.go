@@ -177,7 +177,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		s.mu.Lock()
 		for _, d := range b.DeleteContacts[i:min(i+applyChunk, len(b.DeleteContacts))] {
 			if old, ok := s.idx.get(d.ID); ok {
-				events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: cloneContact(old.c), Actor: b.Actor, Local: local})
+				events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: old.contact(), Actor: b.Actor, Local: local})
 				s.idx.remove(d.ID)
 			}
 		}
@@ -251,18 +251,18 @@ func (s *Service) reloadLocked(ctx context.Context, cause error) error {
 func diffIndex(old, cur *index) []ChangeEvent {
 	var events []ChangeEvent
 	for id, n := range cur.byID {
-		c := cur.docs[n].c
+		c := cur.docs[n].contact()
 		o, ok := old.get(id)
 		switch {
 		case !ok:
-			events = append(events, ChangeEvent{Op: ChangeCreated, Contact: cloneContact(c)})
-		case o.c.Version != c.Version || o.c.Updated != c.Updated:
-			events = append(events, ChangeEvent{Op: ChangeUpdated, Contact: cloneContact(c)})
+			events = append(events, ChangeEvent{Op: ChangeCreated, Contact: c})
+		case o.contact().Version != c.Version || !o.contact().Updated.Equal(c.Updated):
+			events = append(events, ChangeEvent{Op: ChangeUpdated, Contact: c})
 		}
 	}
 	for id, n := range old.byID {
 		if _, ok := cur.byID[id]; !ok {
-			events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: cloneContact(old.docs[n].c)})
+			events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: old.docs[n].contact()})
 		}
 	}
 	return events

@@ -75,6 +75,9 @@ func BenchmarkSearch1M(b *testing.B) {
 	ctx := context.Background()
 	p := accounts.Principal{User: "201@pbx.example.com", Scopes: []accounts.Scope{accounts.ScopePersonal, accounts.ScopeCompanyRead}}
 	for _, q := range []Query{
+		{Text: "mu"},
+		{Text: "jo"},
+		{Text: "e"},
 		{Text: "jose"},
 		{Text: "mull"},
 		{Text: "müller12 jo"},
@@ -173,5 +176,37 @@ func BenchmarkMemoryPerContact(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/contact")
 		runtime.KeepAlive(svc)
+	}
+}
+
+// BenchmarkHeapPerContact reports the Go heap the Service holds per
+// contact (live bytes after GC, store excluded) at 100,000 and 1,000,000
+// company contacts with two numbers and an email each (genContact: every
+// email a distinct token, the costly case for the token index).
+func BenchmarkHeapPerContact(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			ctx := context.Background()
+			store := NewMemStore()
+			r := rand.New(rand.NewPCG(5, 6))
+			for i := 0; i < n; i += 10_000 {
+				var batch Batch
+				for j := i; j < i+10_000; j++ {
+					batch.Contacts = append(batch.Contacts, ContactWrite{Contact: genContact(r, j)})
+				}
+				requireApply(b, store, ctx, batch)
+			}
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				svc, err := New(ctx, store, Config{}, testLogger())
+				require.NoError(b, err)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap_B/contact")
+				runtime.KeepAlive(svc)
+			}
+		})
 	}
 }

@@ -99,24 +99,26 @@ func (s *Service) exportEntries(ctx context.Context, p accounts.Principal, kind 
 	var docs []*doc
 	if kind == KindPersonal {
 		for _, id := range s.idx.owners[p.User] {
-			if d := s.idx.docs[id]; d.alive {
+			if d := &s.idx.docs[id]; d.alive {
 				docs = append(docs, d)
 			}
 		}
 	} else {
-		for _, d := range s.idx.docs {
-			if d.alive && d.c.Kind == KindCompany && canSee(p, &d.c) {
-				docs = append(docs, d)
+		for _, id := range s.idx.companiesOf(p) {
+			if d := &s.idx.docs[id]; d.alive {
+				if c := d.contact(); canSee(p, &c) {
+					docs = append(docs, d)
+				}
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(docs, func(a, b *doc) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(docs, func(a, b *doc) int { return strings.Compare(a.fullKey(), b.fullKey()) })
 	out := make([]Entry, len(docs))
 	for i, d := range docs {
-		out[i] = Entry{Contact: cloneContact(d.c), Marks: s.marksFor(p, d.c.ID)}
+		out[i] = Entry{Contact: d.contact(), Marks: s.marksFor(p, d.id())}
 	}
 	return out, nil
 }

@@ -197,14 +197,14 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 	s.mu.RLock()
 	if kind == KindPersonal {
 		for _, id := range s.idx.owners[p.User] {
-			if d := s.idx.docs[id]; d.alive {
-				add(&target{c: d.c, batch: -1})
+			if d := &s.idx.docs[id]; d.alive {
+				add(&target{c: d.contact(), batch: -1})
 			}
 		}
 	} else {
-		for _, d := range s.idx.docs {
-			if d.alive && d.c.Kind == kind && d.c.Domain == domain {
-				add(&target{c: d.c, batch: -1})
+		for _, id := range s.idx.ofKind(kind, domain) {
+			if d := &s.idx.docs[id]; d.alive && d.domain() == domain {
+				add(&target{c: d.contact(), batch: -1})
 			}
 		}
 	}

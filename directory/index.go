@@ -1,73 +1,244 @@
 package directory
 
 import (
+	"cmp"
+	"encoding/binary"
+	"math/bits"
 	"slices"
-	"sort"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboardhq/switchboard/accounts"
 )
 
-// index is the in-memory search index over every stored contact. It is not
-// safe for concurrent use; the Service guards it with its mutex.
+// index is the in-memory search index over every stored contact, and the
+// only in-memory copy of the contacts: each doc holds its contact encoded
+// in one compact string (see encodeContact), decoded when a page is
+// rendered. It is not safe for concurrent use; the Service guards it with
+// its mutex.
 //
 // Layout:
-//   - docs: one doc per contact version; a change retires the old doc
-//     (alive=false) and appends a new one. Retired docs are purged by a
-//     rebuild once they outnumber live ones.
-//   - postings: folded word token → doc IDs, with a sorted token array
-//     (tokens, plus a small unsorted tail newTokens) for prefix ranges
-//     found by binary search.
-//   - grams: digit trigram → doc IDs, for digit-substring number search;
-//     candidates are verified with strings.Contains on the number digits.
-//   - order: doc IDs sorted by the display order key, plus a small sorted
-//     tail pending merged in when it grows, so listing is a merge walk.
+//   - docs: one doc per contact version, by integer ID; a change retires
+//     the old doc (alive=false, strings dropped) and appends a new one.
+//     Retired IDs stay in posting lists (skipped) until a rebuild, once
+//     they far outnumber live ones.
+//   - parts: one partition per SIP domain (tenant), holding the postings
+//     (folded word token → doc IDs, varint-delta encoded), the sorted
+//     token list for prefix ranges, the digit trigrams for number search
+//     and the display order of that domain's contacts. A search, a
+//     lookup or an import of one domain costs what that domain holds.
+//     Personal contacts live in their owner's domain.
 //   - owners/teams/companies: doc IDs of personal contacts per owner and
-//     of team and company contacts per domain, so users without company
-//     access, and users of a small tenant, never scan the others.
+//     of team and company contacts per domain.
+//
+// Sorted structures are blists (blocked sorted lists): no write ever
+// moves more than one block, so the write lock is never held for O(n).
 type index struct {
-	docs      []*doc
+	docs      []doc
 	byID      map[string]uint32
-	postings  map[string]*posting
-	tokens    []string // sorted
-	newTokens []string // unsorted, merged into tokens by settle
-	grams     [1000][]uint32
-	order     []uint32 // sorted by doc.key
-	pending   []uint32 // sorted by doc.key after settle
-	unsorted  bool     // pending needs sorting
+	parts     map[string]*part
 	owners    map[string][]uint32
 	teams     map[string][]uint32
 	companies map[string][]uint32
+	strs      map[string]string // interned domains and owners
+	scopes    map[scope]*scope
 	dead      int
+	bulk      bool // loading (from newIndex to finish): order and tokens are sorted by finish
 }
 
-type doc struct {
-	c      Contact
-	key    string   // see sortKey
-	tokens []string // interned, distinct
-	digits []string // digits of each number
-	alive  bool
+// part is the index of one domain.
+type part struct {
+	terms   map[string]*term
+	sorted  *blist[*term]
+	grams   map[uint16]*plist
+	order   *blist[uint32]
+	loading []uint32 // bulk load only: the order, unsorted
 }
 
-type posting struct {
+type term struct {
 	tok string
-	ids []uint32
+	pl  plist
+}
+
+// plist is a posting list: increasing doc IDs, varint-delta encoded.
+type plist struct {
+	b    []byte
+	last uint32
+	n    uint32
+}
+
+func (p *plist) add(id uint32) {
+	d := id
+	if p.n > 0 {
+		d = id - p.last
+	}
+	p.b = binary.AppendUvarint(p.b, uint64(d))
+	p.last, p.n = id, p.n+1
+}
+
+// each calls fn with every ID in order, until fn returns false.
+func (p *plist) each(fn func(uint32) bool) {
+	b, id := p.b, uint64(0)
+	for i := 0; len(b) > 0; i++ {
+		v, k := binary.Uvarint(b)
+		b = b[k:]
+		if i == 0 {
+			id = v
+		} else {
+			id += v
+		}
+		if !fn(uint32(id)) {
+			return
+		}
+	}
+}
+
+// mark sets the bit of every ID in bs.
+func (p *plist) mark(bs []uint64) {
+	b, id := p.b, uint64(0)
+	for i := 0; len(b) > 0; i++ {
+		v, k := binary.Uvarint(b)
+		b = b[k:]
+		if i == 0 {
+			id = v
+		} else {
+			id += v
+		}
+		bs[id>>6] |= 1 << (id & 63)
+	}
+}
+
+// doc is one contact version. data holds the sort key, then the match
+// text, then the encoded contact: one allocation per contact.
+type doc struct {
+	data    string
+	sc      *scope // interned
+	head    uint64 // the key's first 8 bytes, big-endian: most comparisons end here
+	keyEnd  uint32
+	numEnd  uint32 // end of the word tokens, start of the numbers' digits
+	textEnd uint32
+	kind    uint8
+	alive   bool
 }
 
 const (
-	mergeAt     = 4096   // pending size that triggers a merge into order
-	tokenMerge  = 1024   // newTokens size that triggers a merge into tokens
-	scanLimit   = 400000 // candidate count above which a query scans in order
-	minDigitRun = 3      // digits needed for the trigram index
+	kindCodePersonal = iota
+	kindCodeCompany
+	kindCodeTeam
+	kindCodeOther
+)
+
+func kindCode(k Kind) uint8 {
+	switch k {
+	case KindPersonal:
+		return kindCodePersonal
+	case KindCompany:
+		return kindCodeCompany
+	case KindTeam:
+		return kindCodeTeam
+	}
+	return kindCodeOther
+}
+
+// scope is a contact's domain and owner, interned: many contacts share
+// one.
+type scope struct{ domain, owner string }
+
+func (d *doc) domain() string { return d.sc.domain }
+func (d *doc) owner() string  { return d.sc.owner }
+
+// key is the display order key, see sortKey.
+func (d *doc) key() string { return d.data[:d.keyEnd] }
+
+// text is "\x00tok\x00tok…\x01digits\x00digits…": the distinct folded
+// word tokens and the digits of each number, so a word prefix matches by
+// one strings.Contains of "\x00"+prefix and a digit run by one on the
+// number part.
+func (d *doc) text() string { return d.data[d.keyEnd:d.textEnd] }
+
+// contact decodes the contact; the result shares no memory that changes.
+func (d *doc) contact() Contact {
+	c := decodeContact(d.data[d.textEnd:])
+	c.Domain, c.Owner = d.sc.domain, d.sc.owner
+	return c
+}
+
+// id returns the contact ID without decoding the rest.
+func (d *doc) id() string {
+	s, _ := readStr(d.data[d.textEnd:])
+	return s
+}
+
+func (d *doc) matches(pq *parsedQuery) bool {
+	for _, w := range pq.prefixes {
+		if !strings.Contains(d.data[d.keyEnd:d.numEnd], w) {
+			return false
+		}
+	}
+	return pq.digits == "" || strings.Contains(d.data[d.numEnd:d.textEnd], pq.digits)
+}
+
+const (
+	minDigitRun = 3 // digits needed for the trigram index
 )
 
 func newIndex() *index {
 	return &index{
-		byID: map[string]uint32{}, postings: map[string]*posting{},
+		byID: map[string]uint32{}, parts: map[string]*part{}, strs: map[string]string{}, scopes: map[scope]*scope{},
 		owners: map[string][]uint32{}, teams: map[string][]uint32{}, companies: map[string][]uint32{},
+		bulk: true,
 	}
 }
 
+func (x *index) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := x.strs[s]; ok {
+		return v
+	}
+	s = strings.Clone(s)
+	x.strs[s] = s
+	return s
+}
+
+func (x *index) scope(domain, owner string) *scope {
+	k := scope{domain, owner}
+	if sc, ok := x.scopes[k]; ok {
+		return sc
+	}
+	sc := &scope{x.intern(domain), x.intern(owner)}
+	x.scopes[*sc] = sc
+	return sc
+}
+
+// partName is the partition of c: its domain, or for a personal contact
+// its owner's domain.
+func partName(c *Contact) string {
+	d := c.Domain
+	if c.Kind == KindPersonal {
+		if _, od, ok := accounts.SplitAOR(c.Owner); ok {
+			d = od
+		}
+	}
+	return strings.ToLower(strings.TrimSpace(d))
+}
+
+func (x *index) part(name string) *part {
+	pt := x.parts[name]
+	if pt == nil {
+		pt = &part{terms: map[string]*term{}, grams: map[uint16]*plist{}}
+		pt.sorted = newBlist(func(a, b *term) int { return strings.Compare(a.tok, b.tok) })
+		pt.order = newBlist(x.cmpDoc)
+		x.parts[name] = pt
+	}
+	return pt
+}
+
 // sortKey orders by last name, first name, company; a contact without a
-// last name sorts by its first name, one without a name by its company.
+// last name sorts by its first name, one without a name by its company;
+// the contact ID breaks ties (see cmpDoc and fullKey).
 func sortKey(c *Contact) string {
 	primary := c.LastName
 	if primary == "" {
@@ -76,60 +247,122 @@ func sortKey(c *Contact) string {
 	if primary == "" {
 		primary = c.Company
 	}
-	return fold(primary) + "\x00" + fold(c.FirstName) + "\x00" + fold(c.Company) + "\x00" + c.ID
+	return fold(primary) + "\x00" + fold(c.FirstName) + "\x00" + fold(c.Company)
 }
 
-// put adds or replaces c. Call settle after a batch of puts and removes.
+// fullKey is the key with the ID appended: the position a cursor keeps.
+// It orders as cmpDoc does, since no key byte is below 0x00.
+func (d *doc) fullKey() string { return d.key() + "\x00" + d.id() }
+
+func keyHead(k string) uint64 {
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// cmpDoc compares docs a and b in display order.
+func (x *index) cmpDoc(a, b uint32) int {
+	da, db := &x.docs[a], &x.docs[b]
+	if da.head != db.head {
+		if da.head < db.head {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(strings.Compare(da.key(), db.key()), strings.Compare(da.id(), db.id()))
+}
+
+// put adds or replaces c.
 func (x *index) put(c Contact) {
 	x.remove(c.ID)
 	id := uint32(len(x.docs))
-	d := &doc{c: c, key: sortKey(&c), alive: true}
-	seen := map[string]bool{}
-	addTok := func(s string) {
+	key := sortKey(&c)
+
+	var toks []string
+	for _, s := range [...]string{c.FirstName, c.LastName, c.Company, c.Department} {
 		for _, w := range words(s) {
-			if seen[w] {
-				continue
+			if !slices.Contains(toks, w) {
+				toks = append(toks, w)
 			}
-			seen[w] = true
-			p := x.postings[w]
-			if p == nil {
-				p = &posting{tok: w}
-				x.postings[w] = p
-				x.newTokens = append(x.newTokens, w)
-			}
-			p.ids = append(p.ids, id)
-			d.tokens = append(d.tokens, p.tok)
 		}
-	}
-	for _, s := range []string{c.FirstName, c.LastName, c.Company, c.Department} {
-		addTok(s)
 	}
 	for _, e := range c.Emails {
-		addTok(e)
+		for _, w := range words(e) {
+			if !slices.Contains(toks, w) {
+				toks = append(toks, w)
+			}
+		}
 	}
-	var grams []int
+	var digits []string
+	var grams []uint16
 	for _, p := range c.Phones {
 		dg := Digits(p.Number)
-		d.digits = append(d.digits, dg)
+		digits = append(digits, dg)
 		for i := 0; i+3 <= len(dg); i++ {
-			grams = append(grams, int(dg[i]-'0')*100+int(dg[i+1]-'0')*10+int(dg[i+2]-'0'))
+			grams = append(grams, uint16(dg[i]-'0')*100+uint16(dg[i+1]-'0')*10+uint16(dg[i+2]-'0'))
 		}
+	}
+	var b strings.Builder
+	b.Grow(len(key) + 64 + 128)
+	b.WriteString(key)
+	for _, t := range toks {
+		b.WriteByte(0)
+		b.WriteString(t)
+	}
+	b.WriteByte(1)
+	numEnd := b.Len()
+	for i, dg := range digits {
+		if i > 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(dg)
+	}
+	textEnd := b.Len()
+	buf := encodeContact(make([]byte, 0, 128), &c)
+	b.Write(buf)
+	data := b.String()
+
+	x.docs = append(x.docs, doc{
+		data: data, sc: x.scope(c.Domain, c.Owner), head: keyHead(key),
+		keyEnd: uint32(len(key)), numEnd: uint32(numEnd), textEnd: uint32(textEnd), kind: kindCode(c.Kind), alive: true,
+	})
+	// The map key shares the doc's bytes.
+	cid, _ := readStr(data[textEnd:])
+	x.byID[cid] = id
+
+	pt := x.part(partName(&c))
+	for _, w := range toks {
+		t := pt.terms[w]
+		if t == nil {
+			t = &term{tok: strings.Clone(w)}
+			pt.terms[t.tok] = t
+			if !x.bulk {
+				pt.sorted.insert(t)
+			}
+		}
+		t.pl.add(id)
 	}
 	slices.Sort(grams)
 	for _, g := range slices.Compact(grams) {
-		x.grams[g] = append(x.grams[g], id)
+		pl := pt.grams[g]
+		if pl == nil {
+			pl = &plist{}
+			pt.grams[g] = pl
+		}
+		pl.add(id)
 	}
-	x.docs = append(x.docs, d)
-	x.byID[c.ID] = id
-	x.pending = append(x.pending, id)
-	x.unsorted = true
+	if x.bulk {
+		pt.loading = append(pt.loading, id)
+	} else {
+		pt.order.insert(id)
+	}
 	switch c.Kind {
 	case KindPersonal:
-		x.owners[c.Owner] = append(x.owners[c.Owner], id)
+		x.owners[x.intern(c.Owner)] = append(x.owners[c.Owner], id)
 	case KindTeam:
-		x.teams[c.Domain] = append(x.teams[c.Domain], id)
+		x.teams[x.intern(c.Domain)] = append(x.teams[c.Domain], id)
 	case KindCompany:
-		x.companies[c.Domain] = append(x.companies[c.Domain], id)
+		x.companies[x.intern(c.Domain)] = append(x.companies[c.Domain], id)
 	}
 }
 
@@ -139,8 +372,16 @@ func (x *index) remove(contactID string) {
 	if !ok {
 		return
 	}
-	x.docs[id].alive = false
+	d := &x.docs[id]
+	c := Contact{Kind: [...]Kind{KindPersonal, KindCompany, KindTeam, ""}[d.kind], Owner: d.sc.owner, Domain: d.sc.domain}
+	if pt := x.parts[partName(&c)]; pt != nil && !x.bulk {
+		pt.order.remove(id)
+	}
 	delete(x.byID, contactID)
+	d.alive = false
+	// A retired doc stays in posting lists until a rebuild, skipped by
+	// its alive flag before anything else is read.
+	d.data, d.keyEnd, d.numEnd, d.textEnd = "", 0, 0, 0
 	x.dead++
 }
 
@@ -150,52 +391,15 @@ func (x *index) get(contactID string) (*doc, bool) {
 	if !ok {
 		return nil, false
 	}
-	return x.docs[id], true
+	return &x.docs[id], true
 }
 
-func (x *index) less(a, b uint32) bool { return x.docs[a].key < x.docs[b].key }
-
-// settle restores the sorted invariants after puts and removes, merging
-// the tails when they have grown and rebuilding when retired docs dominate.
+// settle purges retired docs once they far outnumber live ones. It is the
+// only O(n) step left on the write path, and it is amortised over at
+// least as many writes as the index holds.
 func (x *index) settle() {
-	if x.dead > 10000 && x.dead > len(x.byID) {
+	if x.dead > 100000 && x.dead > 2*len(x.byID) {
 		x.rebuild()
-		return
-	}
-	if x.unsorted {
-		slices.SortFunc(x.pending, func(a, b uint32) int { return strings.Compare(x.docs[a].key, x.docs[b].key) })
-		x.unsorted = false
-	}
-	if len(x.pending) > mergeAt {
-		merged := make([]uint32, 0, len(x.order)+len(x.pending))
-		i, j := 0, 0
-		for i < len(x.order) || j < len(x.pending) {
-			var id uint32
-			if j >= len(x.pending) || (i < len(x.order) && x.less(x.order[i], x.pending[j])) {
-				id, i = x.order[i], i+1
-			} else {
-				id, j = x.pending[j], j+1
-			}
-			if x.docs[id].alive {
-				merged = append(merged, id)
-			}
-		}
-		x.order, x.pending = merged, x.pending[:0]
-	}
-	if len(x.newTokens) > tokenMerge {
-		// Sort the small tail and merge it in linearly: re-sorting every
-		// token would hold the write lock for O(n log n) each time.
-		sort.Strings(x.newTokens)
-		merged := make([]string, 0, len(x.tokens)+len(x.newTokens))
-		i, j := 0, 0
-		for i < len(x.tokens) || j < len(x.newTokens) {
-			if j >= len(x.newTokens) || (i < len(x.tokens) && x.tokens[i] < x.newTokens[j]) {
-				merged, i = append(merged, x.tokens[i]), i+1
-			} else {
-				merged, j = append(merged, x.newTokens[j]), j+1
-			}
-		}
-		x.tokens, x.newTokens = merged, x.newTokens[:0]
 	}
 }
 
@@ -203,8 +407,9 @@ func (x *index) settle() {
 func (x *index) rebuild() {
 	live := make([]Contact, 0, len(x.byID))
 	for _, id := range x.byID {
-		live = append(live, x.docs[id].c)
+		live = append(live, x.docs[id].contact())
 	}
+	slices.SortFunc(live, func(a, b Contact) int { return strings.Compare(a.ID, b.ID) })
 	*x = *newIndex()
 	for _, c := range live {
 		x.put(c)
@@ -212,81 +417,44 @@ func (x *index) rebuild() {
 	x.finish()
 }
 
-// finish fully sorts the index after a bulk load.
+// finish sorts the index after a bulk load.
 func (x *index) finish() {
-	x.order = append(x.order, x.pending...)
-	x.pending = nil
-	slices.SortFunc(x.order, func(a, b uint32) int { return strings.Compare(x.docs[a].key, x.docs[b].key) })
-	x.unsorted = false
-	x.tokens = append(x.tokens, x.newTokens...)
-	sort.Strings(x.tokens)
-	x.newTokens = nil
-}
-
-// prefixPostings returns the postings of every token starting with w.
-func (x *index) prefixPostings(w string) []*posting {
-	var out []*posting
-	lo := sort.SearchStrings(x.tokens, w)
-	for i := lo; i < len(x.tokens) && strings.HasPrefix(x.tokens[i], w); i++ {
-		out = append(out, x.postings[x.tokens[i]])
-	}
-	for _, t := range x.newTokens {
-		if strings.HasPrefix(t, w) {
-			out = append(out, x.postings[t])
-		}
-	}
-	return out
-}
-
-// walkOrder calls fn for every live doc in display order until fn returns
-// false, starting after key `after` ("" for the beginning).
-func (x *index) walkOrder(after string, fn func(uint32, *doc) bool) {
-	i := sort.Search(len(x.order), func(k int) bool { return x.docs[x.order[k]].key > after })
-	j := sort.Search(len(x.pending), func(k int) bool { return x.docs[x.pending[k]].key > after })
-	for i < len(x.order) || j < len(x.pending) {
-		var id uint32
-		if j >= len(x.pending) || (i < len(x.order) && x.less(x.order[i], x.pending[j])) {
-			id, i = x.order[i], i+1
-		} else {
-			id, j = x.pending[j], j+1
-		}
-		d := x.docs[id]
-		if d.alive && !fn(id, d) {
-			return
-		}
-	}
-}
-
-// matches reports whether d matches every word prefix and the digit run.
-func (d *doc) matches(ws []string, digits string) bool {
-	for _, w := range ws {
-		ok := false
-		for _, t := range d.tokens {
-			if strings.HasPrefix(t, w) {
-				ok = true
-				break
+	for _, pt := range x.parts {
+		if x.bulk {
+			pt.loading = slices.DeleteFunc(pt.loading, func(id uint32) bool { return !x.docs[id].alive })
+			slices.SortFunc(pt.loading, x.cmpDoc)
+			pt.order.build(pt.loading)
+			pt.loading = nil
+			ts := make([]*term, 0, len(pt.terms))
+			for _, t := range pt.terms {
+				ts = append(ts, t)
 			}
+			slices.SortFunc(ts, pt.sorted.cmp)
+			pt.sorted.build(ts)
 		}
-		if !ok {
+	}
+	x.bulk = false
+}
+
+// prefixTerms returns the terms of pt starting with w.
+func (pt *part) prefixTerms(w string) []*term {
+	var out []*term
+	pt.sorted.ascend(func(t *term) bool { return t.tok < w }, func(t *term) bool {
+		if !strings.HasPrefix(t.tok, w) {
 			return false
 		}
-	}
-	if digits != "" {
-		for _, dg := range d.digits {
-			if strings.Contains(dg, digits) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
+		out = append(out, t)
+		return true
+	})
+	return out
 }
 
 // parsedQuery is a search text split into folded word prefixes and the
 // concatenated digits of its number-like words ("91 550 142" → 91550142).
 type parsedQuery struct {
-	words  []string
-	digits string
+	words    []string
+	prefixes []string // "\x00"+word, for doc.matches
+	digits   string
 }
 
 func parseQuery(text string) parsedQuery {
@@ -296,7 +464,10 @@ func parseQuery(text string) parsedQuery {
 			q.digits += Digits(f)
 			continue
 		}
-		q.words = append(q.words, words(f)...)
+		for _, w := range words(f) {
+			q.words = append(q.words, w)
+			q.prefixes = append(q.prefixes, "\x00"+w)
+		}
 	}
 	return q
 }
@@ -315,38 +486,285 @@ func isNumberWord(f string) bool {
 	return hasDigit
 }
 
-// candidates returns a small superset of the docs matching q, or ok=false
-// when no selective source exists and the caller should scan in order.
-func (x *index) candidates(q parsedQuery) (ids []uint32, ok bool) {
-	best, bestCost := -1, scanLimit+1
-	var bestPost []*posting
+// source returns the most selective posting lists of pt for q (their
+// union is a superset of the matches), or ok=false when q has no
+// selective part and the caller should walk the order.
+func (pt *part) source(q *parsedQuery) (lists []*plist, n int, ok bool) {
+	n = -1
 	for _, w := range q.words {
-		ps := x.prefixPostings(w)
+		ts := pt.prefixTerms(w)
 		cost := 0
-		for _, p := range ps {
-			cost += len(p.ids)
+		for _, t := range ts {
+			cost += int(t.pl.n)
 		}
-		if cost < bestCost {
-			best, bestCost, bestPost = 0, cost, ps
+		if n < 0 || cost < n {
+			lists, n = lists[:0], cost
+			for _, t := range ts {
+				lists = append(lists, &t.pl)
+			}
 		}
 	}
 	if len(q.digits) >= minDigitRun {
 		for i := 0; i+3 <= len(q.digits); i++ {
-			g := int(q.digits[i]-'0')*100 + int(q.digits[i+1]-'0')*10 + int(q.digits[i+2]-'0')
-			if len(x.grams[g]) < bestCost {
-				best, bestCost, bestPost = 1, len(x.grams[g]), []*posting{{ids: x.grams[g]}}
+			g := uint16(q.digits[i]-'0')*100 + uint16(q.digits[i+1]-'0')*10 + uint16(q.digits[i+2]-'0')
+			pl := pt.grams[g]
+			cost := 0
+			if pl != nil {
+				cost = int(pl.n)
+			}
+			if n < 0 || cost < n {
+				lists, n = lists[:0], cost
+				if pl != nil {
+					lists = append(lists, pl)
+				}
 			}
 		}
 	}
-	if best < 0 {
-		return nil, false
+	return lists, n, n >= 0
+}
+
+var bitsetPool sync.Pool
+
+// union calls fn with each distinct ID of lists in increasing order,
+// until fn returns false.
+func (x *index) union(lists []*plist, n int, fn func(uint32) bool) {
+	if len(lists) == 1 {
+		lists[0].each(fn)
+		return
 	}
-	for _, p := range bestPost {
-		ids = append(ids, p.ids...)
-	}
-	if len(bestPost) > 1 {
+	if n < 4096 {
+		ids := make([]uint32, 0, n)
+		for _, l := range lists {
+			l.each(func(id uint32) bool { ids = append(ids, id); return true })
+		}
 		slices.Sort(ids)
-		ids = slices.Compact(ids)
+		for _, id := range slices.Compact(ids) {
+			if !fn(id) {
+				return
+			}
+		}
+		return
 	}
-	return ids, true
+	words := (len(x.docs) + 63) / 64
+	var bs []uint64
+	if v, ok := bitsetPool.Get().(*[]uint64); ok && cap(*v) >= words {
+		bs = (*v)[:words]
+	} else {
+		bs = make([]uint64, words)
+	}
+	for _, l := range lists {
+		l.mark(bs)
+	}
+	stopped := false
+	for i, w := range bs {
+		if w == 0 {
+			continue
+		}
+		bs[i] = 0
+		for w != 0 && !stopped {
+			b := w & -w
+			stopped = !fn(uint32(i*64 + bits.TrailingZeros64(b)))
+			w ^= b
+		}
+	}
+	bitsetPool.Put(&bs)
+}
+
+// Compact contact encoding: strings as uvarint length + bytes, kind and
+// phone types as one code byte (0xff + string for unknown values), times
+// as a location byte + zigzag seconds + nanoseconds. Owner and Domain are
+// interned in the doc instead.
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func readStr(s string) (string, string) {
+	n, k := uvarintStr(s)
+	return s[k : k+int(n)], s[k+int(n):]
+}
+
+func uvarintStr(s string) (uint64, int) {
+	var x uint64
+	var sh uint
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x80 {
+			return x | uint64(c)<<sh, i + 1
+		}
+		x |= uint64(c&0x7f) << sh
+		sh += 7
+	}
+	return 0, len(s)
+}
+
+func readUvarint(s string) (uint64, string) {
+	v, k := uvarintStr(s)
+	return v, s[k:]
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	switch {
+	case t.IsZero():
+		return append(b, 0)
+	case t.Location() == time.UTC:
+		b = append(b, 1)
+	case t.Location() == time.Local:
+		b = append(b, 2)
+	default:
+		_, off := t.Zone()
+		b = append(b, 3)
+		b = binary.AppendVarint(b, int64(off))
+	}
+	b = binary.AppendVarint(b, t.Unix())
+	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+}
+
+func readTime(s string) (time.Time, string) {
+	loc := s[0]
+	s = s[1:]
+	if loc == 0 {
+		return time.Time{}, s
+	}
+	var off int64
+	if loc == 3 {
+		u, rest := readUvarint(s)
+		off, s = int64(u>>1)^-int64(u&1), rest
+	}
+	u, s := readUvarint(s)
+	sec := int64(u>>1) ^ -int64(u&1)
+	ns, s := readUvarint(s)
+	t := time.Unix(sec, int64(ns))
+	switch loc {
+	case 1:
+		t = t.UTC()
+	case 3:
+		t = t.In(time.FixedZone("", int(off)))
+	}
+	return t, s
+}
+
+func encodeContact(b []byte, c *Contact) []byte {
+	b = appendStr(b, c.ID)
+	if k := kindCode(c.Kind); k != kindCodeOther {
+		b = append(b, k)
+	} else {
+		b = appendStr(append(b, 0xff), string(c.Kind))
+	}
+	for _, s := range [...]string{c.FirstName, c.LastName, c.Company, c.Department, c.JobTitle} {
+		b = appendStr(b, s)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Phones)))
+	for _, p := range c.Phones {
+		if i := slices.Index(phoneTypes, p.Type); i >= 0 {
+			b = append(b, byte(i))
+		} else {
+			b = appendStr(append(b, 0xff), string(p.Type))
+		}
+		b = appendStr(b, p.Number)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Emails)))
+	for _, e := range c.Emails {
+		b = appendStr(b, e)
+	}
+	a := &c.Address
+	for _, s := range [...]string{a.Street, a.City, a.Region, a.PostalCode, a.Country, c.Notes} {
+		b = appendStr(b, s)
+	}
+	b = binary.AppendUvarint(b, c.Version)
+	b = appendTime(b, c.Created)
+	return appendTime(b, c.Updated)
+}
+
+func decodeContact(s string) Contact {
+	var c Contact
+	c.ID, s = readStr(s)
+	if s[0] == 0xff {
+		var k string
+		k, s = readStr(s[1:])
+		c.Kind = Kind(k)
+	} else {
+		c.Kind = [...]Kind{KindPersonal, KindCompany, KindTeam}[s[0]]
+		s = s[1:]
+	}
+	for _, p := range [...]*string{&c.FirstName, &c.LastName, &c.Company, &c.Department, &c.JobTitle} {
+		*p, s = readStr(s)
+	}
+	var n uint64
+	if n, s = readUvarint(s); n > 0 {
+		c.Phones = make([]Phone, n)
+		for i := range c.Phones {
+			if s[0] == 0xff {
+				var t string
+				t, s = readStr(s[1:])
+				c.Phones[i].Type = PhoneType(t)
+			} else {
+				c.Phones[i].Type = phoneTypes[s[0]]
+				s = s[1:]
+			}
+			c.Phones[i].Number, s = readStr(s)
+		}
+	}
+	if n, s = readUvarint(s); n > 0 {
+		c.Emails = make([]string, n)
+		for i := range c.Emails {
+			c.Emails[i], s = readStr(s)
+		}
+	}
+	a := &c.Address
+	for _, p := range [...]*string{&a.Street, &a.City, &a.Region, &a.PostalCode, &a.Country, &c.Notes} {
+		*p, s = readStr(s)
+	}
+	c.Version, s = readUvarint(s)
+	c.Created, s = readTime(s)
+	c.Updated, _ = readTime(s)
+	return c
+}
+
+// ofKind returns the IDs of team or company contacts of domain (some may
+// be retired).
+func (x *index) ofKind(kind Kind, domain string) []uint32 {
+	switch kind {
+	case KindTeam:
+		return x.teams[domain]
+	case KindCompany:
+		return x.companies[domain]
+	}
+	return nil
+}
+
+// companiesOf returns the IDs of the company contacts p's tenant holds
+// (every domain's for an operator key); some may be retired.
+func (x *index) companiesOf(p accounts.Principal) []uint32 {
+	if t := p.Tenant(); t != "" {
+		return x.companies[t]
+	}
+	var ids []uint32
+	for _, l := range x.companies {
+		ids = append(ids, l...)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// tenantDocs returns, in increasing order, the IDs of p's personal
+// contacts and of the team and company contacts of p's tenant, or of
+// every doc for an operator key; some may be retired.
+func (x *index) tenantDocs(p accounts.Principal) []uint32 {
+	t := p.Tenant()
+	if t == "" {
+		ids := make([]uint32, len(x.docs))
+		for i := range ids {
+			ids[i] = uint32(i)
+		}
+		return ids
+	}
+	var ids []uint32
+	if p.User != "" {
+		ids = append(ids, x.owners[p.User]...)
+	}
+	ids = append(append(ids, x.teams[t]...), x.companies[t]...)
+	slices.Sort(ids)
+	return ids
 }

@@ -15,7 +15,8 @@ func (s *Service) ScanContacts(fn func(c *Contact)) {
 	defer s.mu.RUnlock()
 	for _, d := range s.idx.docs {
 		if d.alive {
-			fn(&d.c)
+			c := d.contact()
+			fn(&c)
 		}
 	}
 }

@@ -24,18 +24,30 @@ type Query struct {
 }
 
 // Page is one page of search results. Next is the opaque cursor of the
-// following page, empty on the last one.
+// following page, empty on the last one. Total counts every match of the
+// query (whatever the cursor) up to TotalCap; TotalCapped is set when
+// there are at least that many, and then Total is TotalCap ("1000+"), so
+// that counting never costs more than finding the page.
 type Page struct {
-	Items []Entry `json:"items"`
-	Next  string  `json:"next,omitempty"`
+	Items       []Entry `json:"items"`
+	Next        string  `json:"next,omitempty"`
+	Total       int     `json:"total"`
+	TotalCapped bool    `json:"total_capped,omitempty"`
 }
 
+// TotalCap is the largest Page.Total counted exactly.
+const TotalCap = 1000
+
 // Candidate sets larger than scanFirst are first tried with an ordered
-// scan of at most scanBudget docs.
+// walk of at most scanBudget docs.
 const (
 	scanFirst  = 2000
-	scanBudget = 20000
+	scanBudget = 2048
 )
+
+// countBudget bounds the docs an ordered walk visits only to count (a
+// query without a selective word or digit run, such as "" or "9").
+const countBudget = 50000
 
 // Ranks of the display order: favorites first, then VIPs, then the rest,
 // each by last name, first name, company.
@@ -47,18 +59,11 @@ const (
 
 type hit struct {
 	rank int
-	d    *doc
+	id   uint32
 }
 
-func hitLess(a, b hit) int {
-	if a.rank != b.rank {
-		return a.rank - b.rank
-	}
-	return strings.Compare(a.d.key, b.d.key)
-}
-
-func encodeCursor(h hit) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d\x01%s", h.rank, h.d.key)))
+func encodeCursor(rank int, key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d\x01%s", rank, key)))
 }
 
 func decodeCursor(s string) (rank int, key string, err error) {
@@ -73,9 +78,201 @@ func decodeCursor(s string) (rank int, key string, err error) {
 	return int(r[0] - '0'), k, nil
 }
 
+// searcher is one Search call: the filters of the query and the first
+// limit+1 hits in display order found so far (a top-k: most candidates
+// are rejected by one integer comparison with the current last).
+type searcher struct {
+	x          *index
+	p          accounts.Principal
+	q          Query
+	pq         parsedQuery
+	k          int
+	afterRank  int
+	afterKey   string
+	ranked     map[uint32]bool // favorites and VIPs of p, found in the ranked pass
+	groupMarks map[string][]string
+	tenant     string
+	operator   bool
+	personal   bool // p may see its personal contacts
+	company    bool // p has company:read
+	admin      bool // p has users:admin
+	exact      bool // the candidates all match the text: it is one word, their source
+	hits       []hit
+	count      int
+	capped     bool
+}
+
+func (sr *searcher) cmpHit(a, b hit) int {
+	if a.rank != b.rank {
+		return a.rank - b.rank
+	}
+	return sr.x.cmpDoc(a.id, b.id)
+}
+
+// visible reports whether d passes every filter but the text: alive,
+// kind, group and what p may see (canSee on the doc's fields).
+func (sr *searcher) visible(d *doc) bool {
+	if !d.alive {
+		return false
+	}
+	if sr.q.Kind != "" && d.kind != kindCode(sr.q.Kind) {
+		return false
+	}
+	inTenant := sr.operator || strings.EqualFold(sr.tenant, d.domain())
+	switch d.kind {
+	case kindCodePersonal:
+		if !sr.personal || d.owner() != sr.p.User {
+			return false
+		}
+	case kindCodeCompany:
+		if !sr.company || !inTenant {
+			return false
+		}
+	case kindCodeTeam:
+		if !((sr.p.User != "" && strings.EqualFold(sr.tenant, d.domain())) || (sr.admin && inTenant)) {
+			return false
+		}
+	default:
+		return false
+	}
+	return sr.q.Group == "" || slices.Contains(sr.groupMarks[d.id()], sr.q.Group)
+}
+
+// after reports whether h comes after the cursor.
+func (sr *searcher) after(h hit) bool {
+	if sr.afterRank < 0 || h.rank > sr.afterRank {
+		return true
+	}
+	return h.rank == sr.afterRank && sr.x.docs[h.id].fullKey() > sr.afterKey
+}
+
+// beats reports whether h would enter the top-k.
+func (sr *searcher) beats(h hit) bool {
+	return len(sr.hits) < sr.k || sr.cmpHit(h, sr.hits[len(sr.hits)-1]) < 0
+}
+
+func (sr *searcher) offer(h hit) {
+	if !sr.after(h) {
+		return
+	}
+	i, found := slices.BinarySearchFunc(sr.hits, h, sr.cmpHit)
+	if found {
+		return
+	}
+	sr.hits = slices.Insert(sr.hits, i, h)
+	if len(sr.hits) > sr.k {
+		sr.hits = sr.hits[:sr.k]
+	}
+}
+
+func (sr *searcher) counted() {
+	if sr.count < TotalCap {
+		sr.count++
+	} else {
+		sr.capped = true
+	}
+}
+
+// consider handles one candidate of rank other. Once the count is
+// complete, a candidate that cannot enter the page costs one comparison.
+func (sr *searcher) consider(id uint32) bool {
+	d := &sr.x.docs[id]
+	if !d.alive || sr.ranked[id] {
+		return true
+	}
+	h := hit{rank: rankOther, id: id}
+	if sr.capped && !sr.beats(h) {
+		return true
+	}
+	if !sr.visible(d) || (!sr.exact && !d.matches(&sr.pq)) {
+		return true
+	}
+	sr.counted()
+	if sr.beats(h) {
+		sr.offer(h)
+	}
+	return true
+}
+
+// count counts one candidate, until the count is capped.
+func (sr *searcher) count1(id uint32) bool {
+	d := &sr.x.docs[id]
+	if d.alive && !sr.ranked[id] && sr.visible(d) && (sr.exact || d.matches(&sr.pq)) {
+		sr.counted()
+	}
+	return !sr.capped
+}
+
+// fill offers pt's docs in display order, after the cursor, visiting at
+// most budget docs (<0: no limit). It reports whether it found a full
+// page: then no later doc of pt can enter it.
+func (sr *searcher) fill(ctx context.Context, pt *part, budget int) bool {
+	start := func(uint32) bool { return false }
+	if sr.afterRank == rankOther {
+		start = func(id uint32) bool { return sr.x.docs[id].fullKey() <= sr.afterKey }
+	} else if sr.afterRank > rankOther {
+		return true
+	}
+	n, found := 0, 0
+	pt.order.ascend(start, func(id uint32) bool {
+		if n++; n == budget || (n%8192 == 0 && ctx.Err() != nil) {
+			return false
+		}
+		d := &sr.x.docs[id]
+		if !sr.ranked[id] && sr.visible(d) && d.matches(&sr.pq) {
+			sr.offer(hit{rank: rankOther, id: id})
+			found++
+		}
+		return found < sr.k
+	})
+	return found >= sr.k
+}
+
+// countWalk counts matches in pt's display order until the cap, visiting
+// at most budget docs. It reports whether the count is complete; if not,
+// it leaves the count as it was.
+func (sr *searcher) countWalk(pt *part, budget int) bool {
+	count, n, done := sr.count, 0, true
+	pt.order.ascend(func(uint32) bool { return false }, func(id uint32) bool {
+		if n++; n > budget {
+			done = false
+			return false
+		}
+		d := &sr.x.docs[id]
+		if !sr.ranked[id] && sr.visible(d) && d.matches(&sr.pq) {
+			sr.counted()
+		}
+		return !sr.capped
+	})
+	if !done {
+		sr.count = count
+	}
+	return done
+}
+
+// walk fills the page from pt's display order, then counts from its
+// beginning within countBudget.
+func (sr *searcher) walk(ctx context.Context, pt *part) {
+	sr.fill(ctx, pt, -1)
+	n := 0
+	pt.order.ascend(func(uint32) bool { return false }, func(id uint32) bool {
+		if n++; n > countBudget || sr.capped {
+			sr.capped = true
+			return false
+		}
+		d := &sr.x.docs[id]
+		if !sr.ranked[id] && sr.visible(d) && d.matches(&sr.pq) {
+			sr.counted()
+		}
+		return true
+	})
+}
+
 // Search returns the contacts visible to p matching q, favorites first,
 // then VIPs, then by name. Pagination is by key, so a page boundary stays
-// put when contacts are added before it.
+// put when contacts are added before it. Only the partitions of p's
+// tenant are read (every one for an operator key), and within one the
+// most selective posting lists of the query text.
 func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Page, error) {
 	if !p.Has(accounts.ScopePersonal) && !p.Has(accounts.ScopeCompanyRead) && !p.Has(accounts.ScopeUsersAdmin) {
 		return Page{}, fmt.Errorf("search needs scope %s, %s or %s: %w", accounts.ScopePersonal, accounts.ScopeCompanyRead, accounts.ScopeUsersAdmin, ErrForbidden)
@@ -98,186 +295,125 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 		limit = 50
 	}
 	limit = min(limit, 500)
-	afterRank, afterKey := -1, ""
+	sr := &searcher{
+		p: p, q: q, pq: parseQuery(q.Text), k: limit + 1, afterRank: -1,
+		tenant: p.Tenant(), operator: p.Operator(),
+		personal: p.User != "" && p.Has(accounts.ScopePersonal), company: p.Has(accounts.ScopeCompanyRead), admin: p.Has(accounts.ScopeUsersAdmin),
+	}
 	if q.Cursor != "" {
 		var err error
-		if afterRank, afterKey, err = decodeCursor(q.Cursor); err != nil {
+		if sr.afterRank, sr.afterKey, err = decodeCursor(q.Cursor); err != nil {
 			return Page{}, err
 		}
 	}
-	pq := parseQuery(q.Text)
 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := ctx.Err(); err != nil {
 		return Page{}, err
 	}
-	var groupOwner string
+	sr.x = s.idx
 	if q.Group != "" {
-		var err error
-		if groupOwner, err = s.groupOwnerLocked(p, q.Group); err != nil {
+		groupOwner, err := s.groupOwnerLocked(p, q.Group)
+		if err != nil {
 			return Page{}, err
 		}
-	}
-	own := s.marks[p.User]
-	if p.User == "" {
-		own = nil
-	}
-	rankOf := func(id string) int {
-		m := own[id]
-		if slices.Contains(m, GroupFavorite) {
-			return rankFavorite
-		}
-		if slices.Contains(m, GroupVIP) {
-			return rankVIP
-		}
-		return rankOther
-	}
-	match := func(d *doc) bool {
-		if !d.alive || (q.Kind != "" && d.c.Kind != q.Kind) || !canSee(p, &d.c) {
-			return false
-		}
-		if q.Group != "" && !slices.Contains(s.marks[groupOwner][d.c.ID], q.Group) {
-			return false
-		}
-		return d.matches(pq.words, pq.digits)
-	}
-	after := func(h hit) bool {
-		return afterRank < 0 || hitLess(h, hit{rank: afterRank, d: &doc{key: afterKey}}) > 0
+		sr.groupMarks = s.marks[groupOwner]
 	}
 
-	// scan walks the display order: ranked contacts (few) first, then the
-	// global order, visiting at most budget docs (<0: no limit). complete
-	// is false when the budget ran out first.
-	scan := func(budget int) (hits []hit, complete bool) {
-		for id, groups := range own {
-			if !slices.Contains(groups, GroupFavorite) && !slices.Contains(groups, GroupVIP) {
+	// Ranked contacts (few) first.
+	if p.User != "" {
+		for cid, groups := range s.marks[p.User] {
+			rank := rankOther
+			if slices.Contains(groups, GroupFavorite) {
+				rank = rankFavorite
+			} else if slices.Contains(groups, GroupVIP) {
+				rank = rankVIP
+			}
+			id, ok := s.idx.byID[cid]
+			if rank == rankOther || !ok {
 				continue
 			}
-			if d, ok := s.idx.get(id); ok && match(d) {
-				if h := (hit{rank: rankOf(id), d: d}); after(h) {
-					hits = append(hits, h)
-				}
+			if sr.ranked == nil {
+				sr.ranked = map[uint32]bool{}
+			}
+			sr.ranked[id] = true
+			if d := &s.idx.docs[id]; sr.visible(d) && d.matches(&sr.pq) {
+				sr.counted()
+				sr.offer(hit{rank: rank, id: id})
 			}
 		}
-		slices.SortFunc(hits, hitLess)
-		start := ""
-		if afterRank == rankOther {
-			start = afterKey
-		}
-		n, complete := 0, true
-		s.idx.walkOrder(start, func(_ uint32, d *doc) bool {
-			if len(hits) > limit {
-				return false
-			}
-			if n++; n == budget || (n%8192 == 0 && ctx.Err() != nil) {
-				complete = false
-				return false
-			}
-			if match(d) && rankOf(d.c.ID) == rankOther {
-				hits = append(hits, hit{rank: rankOther, d: d})
-			}
-			return true
-		})
-		return hits, complete || len(hits) > limit
 	}
 
-	var hits []hit
-	ids, ok := s.smallUniverseLocked(p, q, groupOwner, pq)
-	scanned := false
-	if ok && len(ids) > scanFirst && q.Group == "" {
-		// Matches of a common word are usually spread over the display
-		// order, so a short scan often fills the page; words correlated
-		// with the order (last names) exhaust the budget instead.
-		hits, scanned = scan(scanBudget)
+	each := func(lists ...[]uint32) {
+		for _, l := range lists {
+			for _, id := range l {
+				sr.consider(id)
+			}
+		}
 	}
 	switch {
-	case scanned:
-	case ok:
-		// Keep the first limit+1 hits in order (top-k): most candidates
-		// are rejected by one comparison with the current last.
-		hits = hits[:0]
-		k := limit + 1
-		for n, id := range ids {
-			if n%8192 == 0 && ctx.Err() != nil {
-				return Page{}, ctx.Err()
+	case q.Group != "":
+		for cid, groups := range sr.groupMarks {
+			if id, ok := s.idx.byID[cid]; ok && slices.Contains(groups, q.Group) {
+				sr.consider(id)
 			}
-			d := s.idx.docs[id]
-			h := hit{rank: rankOf(d.c.ID), d: d}
-			if (len(hits) == k && hitLess(h, hits[k-1]) >= 0) || !after(h) || !match(d) {
-				continue
-			}
-			i, _ := slices.BinarySearchFunc(hits, h, hitLess)
-			hits = slices.Insert(hits, i, h)
-			if len(hits) > k {
-				hits = hits[:k]
+		}
+	case q.Kind == KindPersonal || q.Kind == KindTeam || !sr.company:
+		if q.Kind != KindTeam && sr.personal {
+			each(s.idx.owners[p.User])
+		}
+		if q.Kind != KindPersonal {
+			if sr.admin && sr.operator {
+				for _, l := range s.idx.teams {
+					each(l)
+				}
+			} else if sr.tenant != "" {
+				each(s.idx.teams[sr.tenant])
 			}
 		}
 	default:
-		hits, _ = scan(-1)
+		for name, pt := range s.idx.parts {
+			if !sr.operator && name != sr.tenant {
+				continue
+			}
+			// Matches of a common word are usually spread over the
+			// display order, so a short walk fills the page and the
+			// count stops at its cap; words correlated with the order
+			// (last names) exhaust the walk and take the top-k over
+			// every candidate instead.
+			lists, n, ok := pt.source(&sr.pq)
+			sr.exact = ok && len(sr.pq.words) == 1 && sr.pq.digits == "" && len(sr.pq.words[0]) > 0
+			switch {
+			case !ok:
+				sr.walk(ctx, pt)
+			case n > scanFirst && n*scanBudget >= sr.k*pt.order.n && sr.fill(ctx, pt, scanBudget):
+				// Count in order only where matches are dense enough
+				// to reach the cap within the budget.
+				if n*scanBudget < TotalCap*pt.order.n || !sr.countWalk(pt, scanBudget) {
+					s.idx.union(lists, n, sr.count1)
+				}
+			default:
+				s.idx.union(lists, n, sr.consider)
+			}
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return Page{}, err
 	}
-	var page Page
+	page := Page{Total: sr.count, TotalCapped: sr.capped}
+	hits := sr.hits
 	if len(hits) > limit {
 		hits = hits[:limit]
-		page.Next = encodeCursor(hits[limit-1])
+		last := hits[limit-1]
+		page.Next = encodeCursor(last.rank, s.idx.docs[last.id].fullKey())
 	}
 	page.Items = make([]Entry, len(hits))
 	for i, h := range hits {
-		page.Items[i] = Entry{Contact: cloneContact(h.d.c), Marks: s.marksFor(p, h.d.c.ID)}
+		c := s.idx.docs[h.id].contact()
+		page.Items[i] = Entry{Contact: c, Marks: s.marksFor(p, c.ID)}
 	}
 	return page, nil
-}
-
-// smallUniverseLocked returns a superset of the docs Search may return
-// when one is cheaply known to be small: the members of the filtered
-// group, the personal and team contacts when company contacts are out of
-// scope, the contacts of p's tenant when it is a small part of the
-// directory, or the index candidates for the query text.
-func (s *Service) smallUniverseLocked(p accounts.Principal, q Query, groupOwner string, pq parsedQuery) ([]uint32, bool) {
-	if q.Group != "" {
-		var ids []uint32
-		for cid, groups := range s.marks[groupOwner] {
-			if slices.Contains(groups, q.Group) {
-				if id, ok := s.idx.byID[cid]; ok {
-					ids = append(ids, id)
-				}
-			}
-		}
-		return ids, true
-	}
-	if q.Kind == KindPersonal || q.Kind == KindTeam || !p.Has(accounts.ScopeCompanyRead) {
-		var ids []uint32
-		if q.Kind != KindTeam && p.User != "" {
-			ids = append(ids, s.idx.owners[p.User]...)
-		}
-		if q.Kind != KindPersonal {
-			if p.Has(accounts.ScopeUsersAdmin) && p.Operator() {
-				for _, l := range s.idx.teams {
-					ids = append(ids, l...)
-				}
-			} else if p.Tenant() != "" {
-				ids = append(ids, s.idx.teams[p.Tenant()]...)
-			}
-		}
-		return ids, true
-	}
-	cands, ok := s.idx.candidates(pq)
-	// A tenant that is a small part of the directory is cheaper to list
-	// than to find by scanning everyone's contacts in order.
-	if t := p.Tenant(); t != "" {
-		own, teams, companies := s.idx.owners[p.User], s.idx.teams[t], s.idx.companies[t]
-		if n := len(own) + len(teams) + len(companies); (!ok || n < len(cands)) && 4*n < len(s.idx.byID) {
-			ids := make([]uint32, 0, n)
-			if p.User != "" {
-				ids = append(ids, own...)
-			}
-			return append(append(ids, teams...), companies...), true
-		}
-	}
-	return cands, ok
 }
 
 // groupOwnerLocked checks that p may use group id and returns the mark

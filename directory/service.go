@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -216,7 +217,7 @@ func (s *Service) marksFor(p accounts.Principal, id string) []string {
 		// that domain.
 		d := p.Tenant()
 		if dc, ok := s.idx.get(id); ok && p.Operator() {
-			d = dc.c.Domain
+			d = dc.domain()
 		}
 		if d != "" && (p.User == "" || d != p.Tenant()) {
 			out = append(out, s.marks[sharedOwner(d)][id]...)
@@ -245,8 +246,9 @@ func (s *Service) visible(p accounts.Principal, id string) (*doc, error) {
 	if !ok {
 		return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound)
 	}
-	if !canSee(p, &d.c) {
-		if hidden(p, &d.c) {
+	c := d.contact()
+	if !canSee(p, &c) {
+		if hidden(p, &c) {
 			return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound)
 		}
 		return nil, fmt.Errorf("read company contact %s: missing scope %s: %w", id, accounts.ScopeCompanyRead, ErrForbidden)
@@ -320,7 +322,7 @@ func (s *Service) Get(_ context.Context, p accounts.Principal, id string) (Entry
 	if err != nil {
 		return Entry{}, err
 	}
-	return Entry{Contact: cloneContact(d.c), Marks: s.marksFor(p, id)}, nil
+	return Entry{Contact: d.contact(), Marks: s.marksFor(p, id)}, nil
 }
 
 // Update replaces the editable fields of contact c.ID if its stored
@@ -334,7 +336,7 @@ func (s *Service) Update(ctx context.Context, p accounts.Principal, c Contact, e
 	d, err := s.visible(p, c.ID)
 	var cur Contact
 	if err == nil {
-		cur = d.c
+		cur = d.contact()
 	}
 	s.mu.RUnlock()
 	if err == nil {
@@ -370,11 +372,13 @@ func (s *Service) Delete(ctx context.Context, p accounts.Principal, id string, e
 	s.mu.RLock()
 	d, err := s.visible(p, id)
 	var b Batch
+	var cur Contact
 	if err == nil {
-		err = canWrite(p, d.c.Kind)
+		cur = d.contact()
+		err = canWrite(p, cur.Kind)
 	}
-	if err == nil && d.c.Version != expectedVersion {
-		err = fmt.Errorf("delete contact %s: version is %d, not %d: %w", id, d.c.Version, expectedVersion, ErrVersionMismatch)
+	if err == nil && cur.Version != expectedVersion {
+		err = fmt.Errorf("delete contact %s: version is %d, not %d: %w", id, cur.Version, expectedVersion, ErrVersionMismatch)
 	}
 	if err == nil {
 		b = Batch{DeleteContacts: []ContactDelete{{ID: id, Expected: expectedVersion}}, Marks: s.marksOfContactLocked(id)}
@@ -411,17 +415,23 @@ func (s *Service) ForEachNumber(ctx context.Context, p accounts.Principal, fn fu
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for n, d := range s.idx.docs {
+	for n, id := range s.idx.tenantDocs(p) {
 		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		if !d.alive || (d.c.Kind == KindPersonal && !canSee(p, &d.c)) || (d.c.Kind != KindPersonal && !p.InTenant(d.c.Domain)) {
+		d := &s.idx.docs[id]
+		if !d.alive {
 			continue
 		}
-		for _, dg := range d.digits {
-			if !fn(dg, d.c) {
+		c := d.contact()
+		if (c.Kind == KindPersonal && !canSee(p, &c)) || (c.Kind != KindPersonal && !p.InTenant(c.Domain)) {
+			continue
+		}
+		t := d.text()
+		for _, dg := range strings.Split(t[strings.IndexByte(t, 1)+1:], "\x00") {
+			if dg != "" && !fn(dg, c) {
 				return nil
 			}
 		}

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"cmp"
 	"context"
 	"math/rand/v2"
 	"slices"
@@ -481,22 +482,26 @@ func TestSearchPlansAgree(t *testing.T) {
 		t.Run(text, func(t *testing.T) {
 			pq := parseQuery(text)
 			var want []string
-			var all []hit
+			type ref struct {
+				rank    int
+				key, id string
+			}
+			var all []ref
 			for _, d := range svc.idx.docs {
-				if d.alive && d.matches(pq.words, pq.digits) {
+				if d.alive && d.matches(&pq) {
 					rank := rankOther
-					switch d.c.ID {
+					switch d.id() {
 					case "c_00005999":
 						rank = rankFavorite
 					case "c_00000007":
 						rank = rankVIP
 					}
-					all = append(all, hit{rank: rank, d: d})
+					all = append(all, ref{rank, d.fullKey(), d.id()})
 				}
 			}
-			slices.SortFunc(all, hitLess)
+			slices.SortFunc(all, func(a, b ref) int { return cmp.Or(a.rank-b.rank, strings.Compare(a.key, b.key)) })
 			for _, h := range all {
-				want = append(want, h.d.c.ID)
+				want = append(want, h.id)
 			}
 			assert.Equal(t, want, searchAll(t, svc, alice, Query{Text: text, Limit: 500}))
 		})

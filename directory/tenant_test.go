@@ -295,15 +295,18 @@ func TestSmallTenantSearchAgrees(t *testing.T) {
 		t.Run(text, func(t *testing.T) {
 			pq := parseQuery(text)
 			var want []string
-			var all []hit
+			var all []doc
 			for _, d := range svc.idx.docs {
-				if d.alive && canSee(tenantUserA, &d.c) && d.matches(pq.words, pq.digits) {
-					all = append(all, hit{rank: rankOther, d: d})
+				if !d.alive {
+					continue
+				}
+				if c := d.contact(); canSee(tenantUserA, &c) && d.matches(&pq) {
+					all = append(all, d)
 				}
 			}
-			slices.SortFunc(all, hitLess)
-			for _, h := range all {
-				want = append(want, h.d.c.ID)
+			slices.SortFunc(all, func(a, b doc) int { return strings.Compare(a.fullKey(), b.fullKey()) })
+			for _, d := range all {
+				want = append(want, d.id())
 			}
 			assert.Equal(t, want, searchAll(t, svc, tenantUserA, Query{Text: text, Limit: 7}))
 		})

@@ -84,7 +84,8 @@ func (s *Service) ProvisionUser(ctx context.Context, p accounts.Principal, u acc
 		u.Created, u.Digest, u.Web = old.Created, old.Digest, old.Web
 	}
 	if d, ok := s.idx.get(tc.ID); ok {
-		tc.Created, expected, tc.Version = d.c.Created, d.c.Version, d.c.Version+1
+		dc := d.contact()
+		tc.Created, expected, tc.Version = dc.Created, dc.Version, dc.Version+1
 	}
 	s.mu.RUnlock()
 	if password != "" {
@@ -183,13 +184,14 @@ func (s *Service) userDependents(p accounts.Principal, aor string) (Dependents, 
 		}
 	}
 	if d, ok := s.idx.get(teamID); ok {
-		b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: teamID, Expected: d.c.Version})
+		b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: teamID, Expected: d.contact().Version})
 	}
 	for _, id := range s.idx.owners[aor] {
-		if d := s.idx.docs[id]; d.alive {
+		if d := &s.idx.docs[id]; d.alive {
+			dc := d.contact()
 			dep.PersonalContacts++
-			b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: d.c.ID, Expected: d.c.Version})
-			b.Marks = append(b.Marks, s.marksOfContactLocked(d.c.ID)...)
+			b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: dc.ID, Expected: dc.Version})
+			b.Marks = append(b.Marks, s.marksOfContactLocked(dc.ID)...)
 		}
 	}
 	for id, g := range s.groups {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The directory at a million contacts (issue 20): builds switchboard,
+# starts it on loopback with the embedded store, generates four CSV files
+# of 250,000 company contacts, imports them over
+# POST /v1/contacts/import.csv?kind=company, and prints import rows/s per
+# chunk, RSS and Go heap, and search and caller-ID lookup p50/p99 for a
+# fixed list of terms (integration/million/main.go).
+#
+#   million.sh [chunks] [rows per chunk]     (default 4 × 250000)
+#
+# Needs: go. Extra server flags can be passed in SWITCHBOARD_FLAGS (for
+# example "--redis redis://127.0.0.1:6379/9" to measure the Redis store).
+# Takes minutes and about 1-5 GB of memory: not for a shared CI runner.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+chunks=${1:-4}
+rows=${2:-250000}
+tmp=$(mktemp -d)
+sb=
+trap '[[ -n "$sb" ]] && kill "$sb" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+go build -o "$tmp/switchboard" "$here/../cmd/switchboard"
+go build -o "$tmp/million" "$here/million"
+port=$((20000 + RANDOM % 20000))
+# shellcheck disable=SC2086
+"$tmp/switchboard" --sip-listen "127.0.0.1:$port" --http-listen "127.0.0.1:$((port + 1))" \
+	--domain example.com --data-dir "$tmp/data" --bootstrap-key-file "$tmp/key" \
+	--log-level error ${SWITCHBOARD_FLAGS:-} >"$tmp/sb.log" 2>&1 &
+sb=$!
+for _ in $(seq 100); do
+	[[ -s "$tmp/key" ]] && curl -fs "http://127.0.0.1:$((port + 1))/metrics" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+[[ -s "$tmp/key" ]] || { echo "switchboard did not start:" >&2; cat "$tmp/sb.log" >&2; exit 1; }
+
+"$tmp/million" -url "http://127.0.0.1:$((port + 1))" -key-file "$tmp/key" -domain example.com \
+	-pid "$sb" -chunks "$chunks" -rows "$rows"
+echo "bolt file: $(du -h "$tmp/data"/*.db 2>/dev/null | cut -f1 | paste -sd' ')"
