@@ -143,15 +143,44 @@ func (r *importRow) column(field string) string {
 // dupKeys returns the duplicate keys of c: normalized name plus the digits
 // of each number.
 func dupKeys(c *Contact) []string {
-	name := strings.Join(words(c.FirstName+" "+c.LastName), " ")
-	if name == "" {
-		name = strings.Join(words(c.Company), " ")
+	if len(c.Phones) == 0 {
+		return nil
 	}
-	var out []string
+	name := dupName(c)
+	out := make([]string, 0, len(c.Phones))
 	for _, p := range c.Phones {
 		out = append(out, name+"|"+Digits(p.Number))
 	}
 	return out
+}
+
+// dupName is the name part of c's duplicate keys: its normalized first
+// and last name, or its company when it has no name.
+func dupName(c *Contact) string {
+	name := strings.Join(words(c.FirstName+" "+c.LastName), " ")
+	if name == "" {
+		name = strings.Join(words(c.Company), " ")
+	}
+	return name
+}
+
+// findDup returns the oldest stored contact in scope having key, trying
+// the keys in order. Call with s.mu held.
+func (s *Service) findDup(scope string, keys []string) (Contact, bool) {
+	for _, k := range keys {
+		first, more := s.dups.candidates(scope, k)
+		if first == "" {
+			continue
+		}
+		for _, id := range append([]string{first}, more...) {
+			// A hash collision or a stale entry names a contact without
+			// the key: check it.
+			if d, ok := s.idx.get(id); ok && dupScope(&d.c) == scope && hasDupKey(&d.c, k) {
+				return cloneContact(d.c), true
+			}
+		}
+	}
+	return Contact{}, false
 }
 
 // importBatch is how many rows an import writes per store batch. Each
@@ -185,29 +214,47 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		line  int // 0 for contacts already stored
 		batch int // index into b.Contacts while in the unflushed batch, else -1
 	}
-	dups := map[string]*target{}
+	// seen maps the duplicate keys of the rows this import created or
+	// updated, and of the stored contacts it found, to their targets;
+	// byID holds the same targets by contact ID, so that a later row finds
+	// a contact in the state this import left it. Stored contacts are
+	// found through s.dups, in one lookup per number.
+	seen := map[string]*target{}
+	byID := map[string]*target{}
 	add := func(t *target) {
+		byID[t.c.ID] = t
 		for _, k := range dupKeys(&t.c) {
-			if _, ok := dups[k]; !ok {
-				dups[k] = t
+			if _, ok := seen[k]; !ok {
+				seen[k] = t
 			}
 		}
+	}
+	scope := dupScope(&Contact{Kind: kind, Domain: domain, Owner: p.User})
+	find := func(keys []string) *target {
+		if len(keys) == 0 {
+			return nil
+		}
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		for _, k := range keys {
+			if t, ok := seen[k]; ok {
+				return t
+			}
+			c, ok := s.findDup(scope, []string{k})
+			if !ok {
+				continue
+			}
+			if t, ok := byID[c.ID]; ok {
+				return t
+			}
+			t := &target{c: c, batch: -1}
+			add(t)
+			return t
+		}
+		return nil
 	}
 	ownGroups := map[string]bool{} // IDs of p's own groups
 	s.mu.RLock()
-	if kind == KindPersonal {
-		for _, id := range s.idx.owners[p.User] {
-			if d := s.idx.docs[id]; d.alive {
-				add(&target{c: d.c, batch: -1})
-			}
-		}
-	} else {
-		for _, d := range s.idx.docs {
-			if d.alive && d.c.Kind == kind && d.c.Domain == domain {
-				add(&target{c: d.c, batch: -1})
-			}
-		}
-	}
 	for id, g := range s.groups {
 		if p.User != "" && g.Owner == p.User {
 			ownGroups[id] = true
@@ -259,13 +306,7 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			rep.reject(RowError{Line: r.line, Column: r.column(fe.Field), Reason: fe.Reason})
 			continue
 		}
-		var dup *target
-		for _, k := range dupKeys(&r.c) {
-			if t, ok := dups[k]; ok {
-				dup = t
-				break
-			}
-		}
+		dup := find(dupKeys(&r.c))
 		if dup != nil && opts.OnDuplicate == DupSkip {
 			rep.Skipped++
 			what := "an existing contact"

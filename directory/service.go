@@ -42,6 +42,7 @@ type Service struct {
 
 	mu       sync.RWMutex // guards the fields below
 	idx      *index
+	dups     *dupIndex // the import's duplicate keys of idx's contacts
 	marks    map[string]map[string][]string // owner → contact ID → sorted group IDs
 	groups   map[string]Group               // own and shared groups by ID
 	users    map[string]accounts.User       // by AOR
@@ -108,7 +109,7 @@ func New(ctx context.Context, store Store, cfg Config, log zerolog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
-	s.idx, s.marks, s.groups, s.users, s.pos = st.idx, st.marks, st.groups, st.users, st.pos
+	s.idx, s.dups, s.marks, s.groups, s.users, s.pos = st.idx, st.dups, st.marks, st.groups, st.users, st.pos
 	s.log.Info().Int("contacts", len(s.idx.byID)).Int("users", len(s.users)).Uint64("seq", s.pos.Seq).Msg("directory loaded")
 	return s, nil
 }
