@@ -33,6 +33,8 @@ type index struct {
 	order     []uint32 // sorted by doc.key
 	pending   []uint32 // sorted by doc.key after settle
 	unsorted  bool     // pending needs sorting
+	sortedTo  int      // pending[:sortedTo] is sorted
+	scratch   []uint32 // reused by settle
 	owners    map[string][]uint32
 	teams     map[string][]uint32
 	companies map[string][]uint32
@@ -163,10 +165,27 @@ func (x *index) settle() {
 		return
 	}
 	if x.unsorted {
-		slices.SortFunc(x.pending, func(a, b uint32) int { return strings.Compare(x.docs[a].key, x.docs[b].key) })
+		// Sort only what was added since the last settle and merge it in
+		// from the back: an import settles every few puts, and sorting
+		// all of pending each time cost more than the puts.
+		tail := x.pending[x.sortedTo:]
+		slices.SortFunc(tail, func(a, b uint32) int { return strings.Compare(x.docs[a].key, x.docs[b].key) })
+		x.scratch = append(x.scratch[:0], tail...)
+		i, j := x.sortedTo-1, len(x.scratch)-1
+		for k := len(x.pending) - 1; j >= 0; k-- {
+			if i >= 0 && x.less(x.scratch[j], x.pending[i]) {
+				x.pending[k], i = x.pending[i], i-1
+			} else {
+				x.pending[k], j = x.scratch[j], j-1
+			}
+		}
 		x.unsorted = false
 	}
-	if len(x.pending) > mergeAt {
+	x.sortedTo = len(x.pending)
+	// Merging pending into order costs the whole order: with a large
+	// order, merge less often (a pending of len(order)/64 costs readers
+	// nothing, walkOrder merges the two anyway).
+	if len(x.pending) > max(mergeAt, len(x.order)/64) {
 		merged := make([]uint32, 0, len(x.order)+len(x.pending))
 		i, j := 0, 0
 		for i < len(x.order) || j < len(x.pending) {
@@ -180,7 +199,7 @@ func (x *index) settle() {
 				merged = append(merged, id)
 			}
 		}
-		x.order, x.pending = merged, x.pending[:0]
+		x.order, x.pending, x.sortedTo = merged, x.pending[:0], 0
 	}
 	if len(x.newTokens) > tokenMerge {
 		// Sort the small tail and merge it in linearly: re-sorting every
@@ -215,7 +234,7 @@ func (x *index) rebuild() {
 // finish fully sorts the index after a bulk load.
 func (x *index) finish() {
 	x.order = append(x.order, x.pending...)
-	x.pending = nil
+	x.pending, x.sortedTo = nil, 0
 	slices.SortFunc(x.order, func(a, b uint32) int { return strings.Compare(x.docs[a].key, x.docs[b].key) })
 	x.unsorted = false
 	x.tokens = append(x.tokens, x.newTokens...)

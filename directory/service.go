@@ -42,7 +42,7 @@ type Service struct {
 
 	mu       sync.RWMutex // guards the fields below
 	idx      *index
-	dups     *dupIndex // the import's duplicate keys of idx's contacts
+	dups     *dupIndex                      // the import's duplicate keys of idx's contacts
 	marks    map[string]map[string][]string // owner → contact ID → sorted group IDs
 	groups   map[string]Group               // own and shared groups by ID
 	users    map[string]accounts.User       // by AOR
