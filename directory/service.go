@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -230,9 +231,15 @@ func (s *Service) marksFor(p accounts.Principal, id string) []string {
 	return slices.Compact(out)
 }
 
+// newID returns a new contact ID: "c_", the time in milliseconds (6
+// bytes) and 10 random bytes, in hex. IDs made later sort later, so an
+// import appends to the end of the bolt B+tree instead of rewriting a
+// random page of it per contact; the random part keeps them unique across
+// instances.
 func newID() string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
+	if _, err := rand.Read(b[6:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand: %v", err))
 	}
 	return "c_" + hex.EncodeToString(b[:])
