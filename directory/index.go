@@ -165,19 +165,21 @@ func (x *index) settle() {
 		return
 	}
 	if x.unsorted {
-		// Sort only what was added since the last settle and merge it in
-		// from the back: an import settles every few puts, and sorting
-		// all of pending each time cost more than the puts.
+		// Sort only what was added since the last settle and insert it
+		// from the back, finding each place by binary search and moving
+		// the larger part with one copy: an import settles every few
+		// puts, and sorting all of pending each time cost more than the
+		// puts.
 		tail := x.pending[x.sortedTo:]
 		slices.SortFunc(tail, func(a, b uint32) int { return strings.Compare(x.docs[a].key, x.docs[b].key) })
 		x.scratch = append(x.scratch[:0], tail...)
-		i, j := x.sortedTo-1, len(x.scratch)-1
-		for k := len(x.pending) - 1; j >= 0; k-- {
-			if i >= 0 && x.less(x.scratch[j], x.pending[i]) {
-				x.pending[k], i = x.pending[i], i-1
-			} else {
-				x.pending[k], j = x.scratch[j], j-1
-			}
+		n := x.sortedTo
+		for j := len(x.scratch) - 1; j >= 0; j-- {
+			id := x.scratch[j]
+			p := sort.Search(n, func(k int) bool { return x.less(id, x.pending[k]) })
+			copy(x.pending[p+j+1:n+j+1], x.pending[p:n])
+			x.pending[p+j] = id
+			n = p
 		}
 		x.unsorted = false
 	}
