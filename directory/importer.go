@@ -65,6 +65,7 @@ type importRow struct {
 	c         Contact
 	groups    []string // group names as written
 	fieldCols map[string]string
+	baseCols  map[string]string // more of fieldCols, shared by every row (read only)
 	// present holds the CSV columns of the file: an update changes only
 	// the fields they carry. nil (a vCard) carries every field.
 	present map[string]bool
@@ -137,6 +138,9 @@ func (r *importRow) column(field string) string {
 	if c, ok := r.fieldCols[field]; ok {
 		return c
 	}
+	if c, ok := r.baseCols[field]; ok {
+		return c
+	}
 	return field
 }
 
@@ -183,6 +187,23 @@ func (s *Service) findDup(scope string, keys []string) (Contact, bool) {
 	return Contact{}, false
 }
 
+// rowSource returns the next parsed row of an import, or nil at the end.
+// Rejected input records never reach the importer: the source reports
+// them itself.
+type rowSource func() (*importRow, error)
+
+// sliceRows returns the rowSource of rows.
+func sliceRows(rows []importRow) rowSource {
+	i := 0
+	return func() (*importRow, error) {
+		if i == len(rows) {
+			return nil, nil
+		}
+		i++
+		return &rows[i-1], nil
+	}
+}
+
 // importBatch is how many rows an import writes per store batch. Each
 // batch is applied in memory in one step, during which readers wait: keep
 // it short.
@@ -196,7 +217,7 @@ const yieldEvery = 32
 // owned by p, in batches, reporting into rep. It reads the directory
 // without holding any lock across store I/O and takes the writer lock per
 // batch only, so other writers interleave and readers never wait on it.
-func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kind, rows []importRow, opts ImportOptions, rep *ImportReport) error {
+func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kind, next rowSource, opts ImportOptions, rep *ImportReport) error {
 	if opts.OnDuplicate == "" {
 		opts.OnDuplicate = DupSkip
 	}
@@ -288,8 +309,14 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		touched = touched[:0]
 		return nil
 	}
-	for i := range rows {
-		r := &rows[i]
+	for i := 0; ; i++ {
+		r, err := next()
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
