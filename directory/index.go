@@ -203,7 +203,9 @@ func (x *index) settle() {
 		}
 		x.order, x.pending, x.sortedTo = merged, x.pending[:0], 0
 	}
-	if len(x.newTokens) > tokenMerge {
+	// Likewise for tokens; prefixPostings scans the unsorted tail, which
+	// stays under a few thousand tokens (tens of µs) at a million.
+	if len(x.newTokens) > max(tokenMerge, len(x.tokens)/128) {
 		// Sort the small tail and merge it in linearly: re-sorting every
 		// token would hold the write lock for O(n log n) each time.
 		sort.Strings(x.newTokens)

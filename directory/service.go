@@ -145,6 +145,18 @@ func (s *Service) KeyChanged(ctx context.Context, id string) {
 	}
 }
 
+// positionedStore is a Store whose Apply can also return the position of
+// the change in the log.
+type positionedStore interface {
+	applyAt(ctx context.Context, b Batch) (Position, error)
+}
+
+var (
+	_ positionedStore = (*RedisStore)(nil)
+	_ positionedStore = (*BoltStore)(nil)
+	_ positionedStore = (*MemStore)(nil)
+)
+
 // commit writes b to the store and waits until the change log is applied
 // up to it. Callers hold wmu, never mu. A store error leaves nothing
 // written; once the store has the batch, commit succeeds even if applying
@@ -154,9 +166,30 @@ func (s *Service) commit(ctx context.Context, b Batch, actor string) error {
 		return nil
 	}
 	b.Actor, b.Origin = actor, s.origin
-	seq, err := s.store.Apply(ctx, b)
-	if err != nil {
-		return err
+	var seq uint64
+	if pa, ok := s.store.(positionedStore); ok {
+		pos, err := pa.applyAt(ctx, b)
+		if err != nil {
+			return err
+		}
+		// Next in line: apply b as written, rather than read it back
+		// from the log (for Redis, a round trip and the decoding of a
+		// whole import batch).
+		s.amu.Lock()
+		if s.pos.Seq+1 == pos.Seq {
+			events := s.applyBatch(&b)
+			s.pos = pos
+			s.emit(events)
+			s.amu.Unlock()
+			return nil
+		}
+		s.amu.Unlock()
+		seq = pos.Seq
+	} else {
+		var err error
+		if seq, err = s.store.Apply(ctx, b); err != nil {
+			return err
+		}
 	}
 	if err := s.syncTo(context.WithoutCancel(ctx), seq); err != nil {
 		s.log.Warn().Err(err).Uint64("seq", seq).Msg("change written but not applied yet; the follower will catch up")
