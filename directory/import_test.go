@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,4 +191,86 @@ func TestImportReachesTheOtherInstance(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, rep.Imported)
 	assert.Equal(t, rows+1, rep.Skipped)
+}
+
+// failingStore fails every Apply after the first ok ones.
+type failingStore struct {
+	Store
+	mu sync.Mutex
+	ok int
+}
+
+func (s *failingStore) Apply(ctx context.Context, b Batch) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ok == 0 {
+		return 0, assert.AnError
+	}
+	s.ok--
+	return s.Store.Apply(ctx, b)
+}
+
+// TestImportStopsAtAStoreFailure: the batches before a failed one are
+// stored, none after it, and the import returns the store's error.
+func TestImportStopsAtAStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	inner := NewMemStore()
+	store := &failingStore{Store: inner, ok: 1}
+	svc, err := New(ctx, store, Config{}, testLogger())
+	require.NoError(t, err)
+	var csv strings.Builder
+	csv.WriteString("first_name,last_name,phone_work\n")
+	for i := range 5 * importBatch {
+		fmt.Fprintf(&csv, "Al,Fail%d,+33 1 %08d\n", i, i)
+	}
+	_, err = svc.ImportCSV(ctx, admin, KindCompany, strings.NewReader(csv.String()), ImportOptions{Domain: "pbx.example.com"})
+	require.ErrorIs(t, err, assert.AnError)
+	n := 0
+	require.NoError(t, inner.ForEachContact(ctx, func(Contact) error { n++; return nil }))
+	assert.Equal(t, importBatch, n, "the first batch only")
+}
+
+// TestLookupDuringImport: while an import's second store batch is held
+// in the store, caller-ID style lookups (ForEachNumber) and searches are
+// served and already see the first batch.
+func TestLookupDuringImport(t *testing.T) {
+	ctx := context.Background()
+	gate := &gatedStore{Store: NewMemStore(), release: make(chan struct{}), entered: make(chan struct{}, 1)}
+	svc, err := New(ctx, gate, Config{}, testLogger())
+	require.NoError(t, err)
+	_, err = svc.Create(ctx, admin, company("Before"))
+	require.NoError(t, err)
+	var csv strings.Builder
+	csv.WriteString("first_name,last_name,phone_work\n")
+	for i := range 2 * importBatch {
+		fmt.Fprintf(&csv, "Ida,Held%d,+33 1 %08d\n", i, i)
+	}
+	var once sync.Once
+	first := make(chan struct{})
+	svc.OnChange(func(e ChangeEvent) {
+		if e.Contact.LastName == "Held0" {
+			once.Do(func() { gate.arm(); close(first) })
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := svc.ImportCSV(ctx, admin, KindCompany, strings.NewReader(csv.String()), ImportOptions{Domain: "pbx.example.com"})
+		done <- err
+	}()
+	<-first
+	<-gate.entered // the second batch waits in the store
+	var found []string
+	require.NoError(t, svc.ForEachNumber(ctx, alice, func(digits string, c Contact) bool {
+		if digits == "33491550142" || digits == "33100000000" {
+			found = append(found, c.Company+c.LastName)
+		}
+		return true
+	}))
+	slices.Sort(found)
+	assert.Equal(t, []string{"Before", "Held0"}, found)
+	page, err := svc.Search(ctx, alice, Query{Text: "held1"})
+	require.NoError(t, err)
+	assert.NotEmpty(t, page.Items)
+	close(gate.release)
+	require.NoError(t, <-done)
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/switchboardhq/switchboard/accounts"
 )
@@ -289,20 +290,24 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		marks   = map[string][]string{}
 		touched []*target // targets with batch >= 0
 	)
+	var w *batchWriter
+	if !opts.DryRun {
+		w = s.startBatchWriter(ctx, p.User)
+		defer func() { _ = w.close() }() // on an early return; the error is the one already returned
+	}
 	flush := func() error {
 		for id, groups := range marks {
 			b.Marks = append(b.Marks, Mark{Owner: p.User, ContactID: id, Groups: groups})
 		}
-		if !opts.DryRun {
-			s.wmu.Lock()
-			err := s.commit(ctx, b, p.User)
-			s.wmu.Unlock()
-			if err != nil {
-				return fmt.Errorf("import: %w", err)
+		if w != nil {
+			if err := w.send(b); err != nil {
+				return err
 			}
 		}
 		b, marks = Batch{}, map[string][]string{}
-		// Targets written by the flushed batch are stored contacts now.
+		// Targets written by the flushed batch are stored contacts now
+		// (or will be before the next batch is written: the writer
+		// commits in order and stops at the first failure).
 		for _, t := range touched {
 			t.batch = -1
 		}
@@ -422,8 +427,58 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 	if err := flush(); err != nil {
 		return err
 	}
+	if w != nil {
+		if err := w.close(); err != nil {
+			return err
+		}
+	}
 	slices.SortStableFunc(rep.Errors, func(a, b RowError) int { return a.Line - b.Line })
 	return nil
+}
+
+// batchWriter commits an import's batches in order on its own goroutine,
+// so that validating the next batch overlaps writing this one (the store
+// write, then the in-memory apply). At most one batch waits.
+type batchWriter struct {
+	batches chan Batch
+	done    chan struct{} // closed when the goroutine has returned
+	err     error         // the first commit error; read after done
+	once    sync.Once
+}
+
+func (s *Service) startBatchWriter(ctx context.Context, actor string) *batchWriter {
+	w := &batchWriter{batches: make(chan Batch, 1), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for b := range w.batches {
+			s.wmu.Lock()
+			err := s.commit(ctx, b, actor)
+			s.wmu.Unlock()
+			if err != nil {
+				w.err = fmt.Errorf("import: %w", err)
+				return
+			}
+		}
+	}()
+	return w
+}
+
+// send queues b, or returns the error that stopped the writer.
+func (w *batchWriter) send(b Batch) error {
+	select {
+	case <-w.done:
+		return w.err
+	case w.batches <- b:
+		return nil
+	}
+}
+
+// close waits until every queued batch is committed and returns the
+// first error. It may be called more than once.
+func (w *batchWriter) close() error {
+	w.once.Do(func() { close(w.batches) })
+	<-w.done
+	return w.err
 }
 
 // importGroups resolves the group names of a row to group IDs. Names of
