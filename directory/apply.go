@@ -27,6 +27,7 @@ const (
 // state is everything the Service keeps in memory.
 type state struct {
 	idx    *index
+	dups   *dupIndex
 	marks  map[string]map[string][]string
 	groups map[string]Group
 	users  map[string]accounts.User
@@ -37,13 +38,14 @@ type state struct {
 // committed during the load are applied again afterwards, which is
 // harmless because applying a change sets state rather than adjusting it.
 func (s *Service) load(ctx context.Context) (state, error) {
-	st := state{idx: newIndex(), marks: map[string]map[string][]string{}, groups: map[string]Group{}, users: map[string]accounts.User{}}
+	st := state{idx: newIndex(), dups: newDupIndex(), marks: map[string]map[string][]string{}, groups: map[string]Group{}, users: map[string]accounts.User{}}
 	var err error
 	if st.pos, err = s.store.Head(ctx); err != nil {
 		return st, fmt.Errorf("read change log head: %w", err)
 	}
 	err = s.store.ForEachContact(ctx, func(c Contact) error {
 		st.idx.put(c)
+		st.dups.add(&c)
 		return nil
 	})
 	if err != nil {
@@ -177,7 +179,9 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		s.mu.Lock()
 		for _, d := range b.DeleteContacts[i:min(i+applyChunk, len(b.DeleteContacts))] {
 			if old, ok := s.idx.get(d.ID); ok {
-				events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: old.contact(), Actor: b.Actor, Local: local})
+				oc := old.contact()
+				events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: oc, Actor: b.Actor, Local: local})
+				s.dups.remove(&oc)
 				s.idx.remove(d.ID)
 			}
 		}
@@ -188,11 +192,14 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		s.mu.Lock()
 		for _, w := range b.Contacts[i:min(i+applyChunk, len(b.Contacts))] {
 			op := ChangeCreated
-			if _, ok := s.idx.get(w.Contact.ID); ok {
+			if old, ok := s.idx.get(w.Contact.ID); ok {
 				op = ChangeUpdated
+				oc := old.contact()
+				s.dups.remove(&oc)
 			}
 			c := cloneContact(w.Contact)
 			s.idx.put(c)
+			s.dups.add(&c)
 			events = append(events, ChangeEvent{Op: op, Contact: cloneContact(c), Actor: b.Actor, Local: local})
 		}
 		s.idx.settle()
@@ -238,7 +245,7 @@ func (s *Service) reloadLocked(ctx context.Context, cause error) error {
 	}
 	s.mu.Lock()
 	old := s.idx
-	s.idx, s.marks, s.groups, s.users = st.idx, st.marks, st.groups, st.users
+	s.idx, s.dups, s.marks, s.groups, s.users = st.idx, st.dups, st.marks, st.groups, st.users
 	s.mu.Unlock()
 	s.pos = st.pos
 	s.emit(diffIndex(old, st.idx))

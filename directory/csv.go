@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -225,11 +224,18 @@ func (s *Service) ImportCSV(ctx context.Context, p accounts.Principal, kind Kind
 	if err := checkImport(p, kind, opts); err != nil {
 		return rep, err
 	}
-	rows, err := parseCSV(r, &rep)
+	// The body is read whole first (the API bounds it), so that a read
+	// error imports nothing; records are then parsed as they are imported,
+	// without holding every parsed row.
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return rep, fmt.Errorf("read csv: %w", err)
+	}
+	next, err := parseCSV(bytes.NewReader(data), &rep)
 	if err != nil {
 		return rep, err
 	}
-	err = s.importRows(ctx, p, kind, rows, opts, &rep)
+	err = s.importRows(ctx, p, kind, next, opts, &rep)
 	return rep, err
 }
 
@@ -273,7 +279,9 @@ func sniffSeparator(header []byte) rune {
 	return best
 }
 
-func parseCSV(r io.Reader, rep *ImportReport) ([]importRow, error) {
+// parseCSV reads the header of r and returns the iterator of its rows
+// (see rowSource), which reports rejected records into rep.
+func parseCSV(r io.Reader, rep *ImportReport) (rowSource, error) {
 	br := bufio.NewReaderSize(r, MaxCSVHeaderBytes)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		_, _ = br.Discard(3)
@@ -316,34 +324,49 @@ func parseCSV(r io.Reader, rep *ImportReport) ([]importRow, error) {
 	if known == 0 || (!slices.Contains(cols, "first_name") && !slices.Contains(cols, "last_name") && !slices.Contains(cols, "company")) {
 		return nil, &FieldError{Field: "header", Reason: "want a header line with the columns " + CSVHeader}
 	}
-	var rows []importRow
-	for n := 1; ; n++ {
-		if n%yieldEvery == 0 {
-			runtime.Gosched() // see importRows
-		}
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return rows, nil
-		}
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			rep.reject(RowError{Line: pe.StartLine, Reason: pe.Err.Error()})
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read csv: %w", err)
-		}
-		line, _ := cr.FieldPos(0)
-		if row, reject := csvRow(line, cols, rec); reject != nil {
-			rep.reject(*reject)
-		} else if row != nil {
-			rows = append(rows, *row)
+	// Every row of the file has the same columns: one present map serves
+	// them all (it is only read).
+	present := map[string]bool{}
+	for _, col := range cols {
+		if col != "" {
+			present[col] = true
 		}
 	}
+	return func() (*importRow, error) {
+		for {
+			rec, err := cr.Read()
+			if errors.Is(err, io.EOF) {
+				return nil, nil
+			}
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				rep.reject(RowError{Line: pe.StartLine, Reason: pe.Err.Error()})
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read csv: %w", err)
+			}
+			line, _ := cr.FieldPos(0)
+			if row, reject := csvRow(line, cols, present, rec); reject != nil {
+				rep.reject(*reject)
+			} else if row != nil {
+				return row, nil
+			}
+		}
+	}, nil
+}
+
+// csvFieldCols maps Contact.Validate field paths to CSV columns, for the
+// fields that are not numbered.
+var csvFieldCols = map[string]string{
+	"name": "first_name", "phones": "phone_work", "first_name": "first_name", "last_name": "last_name",
+	"company": "company", "department": "department", "job_title": "job_title", "notes": "notes",
+	"address.street": "street", "address.city": "city", "address.region": "region",
+	"address.postal_code": "postal_code", "address.country": "country",
 }
 
 // csvRow converts one record; it returns nil, nil for an empty row.
-func csvRow(line int, cols, rec []string) (*importRow, *RowError) {
+func csvRow(line int, cols []string, present map[string]bool, rec []string) (*importRow, *RowError) {
 	empty := true
 	for _, f := range rec {
 		if strings.TrimSpace(f) != "" {
@@ -357,20 +380,10 @@ func csvRow(line int, cols, rec []string) (*importRow, *RowError) {
 	if len(rec) > len(cols) {
 		return nil, &RowError{Line: line, Reason: fmt.Sprintf("row has %d fields, header has %d", len(rec), len(cols))}
 	}
-	row := &importRow{line: line, present: map[string]bool{}, fieldCols: map[string]string{
-		"name": "first_name", "phones": "phone_work", "first_name": "first_name", "last_name": "last_name",
-		"company": "company", "department": "department", "job_title": "job_title", "notes": "notes",
-		"address.street": "street", "address.city": "city", "address.region": "region",
-		"address.postal_code": "postal_code", "address.country": "country",
-	}}
-	c := &row.c
 	// A short record's missing trailing cells are empty cells of columns
 	// the file has, so they count as present.
-	for _, col := range cols {
-		if col != "" {
-			row.present[col] = true
-		}
-	}
+	row := &importRow{line: line, present: present, baseCols: csvFieldCols, fieldCols: map[string]string{}}
+	c := &row.c
 	row.groupsGiven = row.present["groups"]
 	for i, v := range rec {
 		col := cols[i]

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/switchboardhq/switchboard/accounts"
 )
@@ -65,6 +66,7 @@ type importRow struct {
 	c         Contact
 	groups    []string // group names as written
 	fieldCols map[string]string
+	baseCols  map[string]string // more of fieldCols, shared by every row (read only)
 	// present holds the CSV columns of the file: an update changes only
 	// the fields they carry. nil (a vCard) carries every field.
 	present map[string]bool
@@ -137,21 +139,72 @@ func (r *importRow) column(field string) string {
 	if c, ok := r.fieldCols[field]; ok {
 		return c
 	}
+	if c, ok := r.baseCols[field]; ok {
+		return c
+	}
 	return field
 }
 
 // dupKeys returns the duplicate keys of c: normalized name plus the digits
 // of each number.
 func dupKeys(c *Contact) []string {
-	name := strings.Join(words(c.FirstName+" "+c.LastName), " ")
-	if name == "" {
-		name = strings.Join(words(c.Company), " ")
+	if len(c.Phones) == 0 {
+		return nil
 	}
-	var out []string
+	name := dupName(c)
+	out := make([]string, 0, len(c.Phones))
 	for _, p := range c.Phones {
 		out = append(out, name+"|"+Digits(p.Number))
 	}
 	return out
+}
+
+// dupName is the name part of c's duplicate keys: its normalized first
+// and last name, or its company when it has no name.
+func dupName(c *Contact) string {
+	name := strings.Join(words(c.FirstName+" "+c.LastName), " ")
+	if name == "" {
+		name = strings.Join(words(c.Company), " ")
+	}
+	return name
+}
+
+// findDup returns the oldest stored contact in scope having key, trying
+// the keys in order. Call with s.mu held.
+func (s *Service) findDup(scope string, keys []string) (Contact, bool) {
+	for _, k := range keys {
+		first, more := s.dups.candidates(scope, k)
+		if first == "" {
+			continue
+		}
+		for _, id := range append([]string{first}, more...) {
+			// A hash collision or a stale entry names a contact without
+			// the key: check it.
+			if d, ok := s.idx.get(id); ok {
+				if c := d.contact(); dupScope(&c) == scope && hasDupKey(&c, k) {
+					return c, true
+				}
+			}
+		}
+	}
+	return Contact{}, false
+}
+
+// rowSource returns the next parsed row of an import, or nil at the end.
+// Rejected input records never reach the importer: the source reports
+// them itself.
+type rowSource func() (*importRow, error)
+
+// sliceRows returns the rowSource of rows.
+func sliceRows(rows []importRow) rowSource {
+	i := 0
+	return func() (*importRow, error) {
+		if i == len(rows) {
+			return nil, nil
+		}
+		i++
+		return &rows[i-1], nil
+	}
 }
 
 // importBatch is how many rows an import writes per store batch. Each
@@ -167,7 +220,7 @@ const yieldEvery = 32
 // owned by p, in batches, reporting into rep. It reads the directory
 // without holding any lock across store I/O and takes the writer lock per
 // batch only, so other writers interleave and readers never wait on it.
-func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kind, rows []importRow, opts ImportOptions, rep *ImportReport) error {
+func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kind, next rowSource, opts ImportOptions, rep *ImportReport) error {
 	if opts.OnDuplicate == "" {
 		opts.OnDuplicate = DupSkip
 	}
@@ -185,29 +238,47 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		line  int // 0 for contacts already stored
 		batch int // index into b.Contacts while in the unflushed batch, else -1
 	}
-	dups := map[string]*target{}
+	// seen maps the duplicate keys of the rows this import created or
+	// updated, and of the stored contacts it found, to their targets;
+	// byID holds the same targets by contact ID, so that a later row finds
+	// a contact in the state this import left it. Stored contacts are
+	// found through s.dups, in one lookup per number.
+	seen := map[string]*target{}
+	byID := map[string]*target{}
 	add := func(t *target) {
+		byID[t.c.ID] = t
 		for _, k := range dupKeys(&t.c) {
-			if _, ok := dups[k]; !ok {
-				dups[k] = t
+			if _, ok := seen[k]; !ok {
+				seen[k] = t
 			}
 		}
+	}
+	scope := dupScope(&Contact{Kind: kind, Domain: domain, Owner: p.User})
+	find := func(keys []string) *target {
+		if len(keys) == 0 {
+			return nil
+		}
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		for _, k := range keys {
+			if t, ok := seen[k]; ok {
+				return t
+			}
+			c, ok := s.findDup(scope, []string{k})
+			if !ok {
+				continue
+			}
+			if t, ok := byID[c.ID]; ok {
+				return t
+			}
+			t := &target{c: c, batch: -1}
+			add(t)
+			return t
+		}
+		return nil
 	}
 	ownGroups := map[string]bool{} // IDs of p's own groups
 	s.mu.RLock()
-	if kind == KindPersonal {
-		for _, id := range s.idx.owners[p.User] {
-			if d := &s.idx.docs[id]; d.alive {
-				add(&target{c: d.contact(), batch: -1})
-			}
-		}
-	} else {
-		for _, id := range s.idx.ofKind(kind, domain) {
-			if d := &s.idx.docs[id]; d.alive && d.domain() == domain {
-				add(&target{c: d.contact(), batch: -1})
-			}
-		}
-	}
 	for id, g := range s.groups {
 		if p.User != "" && g.Owner == p.User {
 			ownGroups[id] = true
@@ -221,28 +292,38 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		marks   = map[string][]string{}
 		touched []*target // targets with batch >= 0
 	)
+	var w *batchWriter
+	if !opts.DryRun {
+		w = s.startBatchWriter(ctx, p.User)
+		defer func() { _ = w.close() }() // on an early return; the error is the one already returned
+	}
 	flush := func() error {
 		for id, groups := range marks {
 			b.Marks = append(b.Marks, Mark{Owner: p.User, ContactID: id, Groups: groups})
 		}
-		if !opts.DryRun {
-			s.wmu.Lock()
-			err := s.commit(ctx, b, p.User)
-			s.wmu.Unlock()
-			if err != nil {
-				return fmt.Errorf("import: %w", err)
+		if w != nil {
+			if err := w.send(b); err != nil {
+				return err
 			}
 		}
 		b, marks = Batch{}, map[string][]string{}
-		// Targets written by the flushed batch are stored contacts now.
+		// Targets written by the flushed batch are stored contacts now
+		// (or will be before the next batch is written: the writer
+		// commits in order and stops at the first failure).
 		for _, t := range touched {
 			t.batch = -1
 		}
 		touched = touched[:0]
 		return nil
 	}
-	for i := range rows {
-		r := &rows[i]
+	for i := 0; ; i++ {
+		r, err := next()
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -259,13 +340,7 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			rep.reject(RowError{Line: r.line, Column: r.column(fe.Field), Reason: fe.Reason})
 			continue
 		}
-		var dup *target
-		for _, k := range dupKeys(&r.c) {
-			if t, ok := dups[k]; ok {
-				dup = t
-				break
-			}
-		}
+		dup := find(dupKeys(&r.c))
 		if dup != nil && opts.OnDuplicate == DupSkip {
 			rep.Skipped++
 			what := "an existing contact"
@@ -354,8 +429,58 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 	if err := flush(); err != nil {
 		return err
 	}
+	if w != nil {
+		if err := w.close(); err != nil {
+			return err
+		}
+	}
 	slices.SortStableFunc(rep.Errors, func(a, b RowError) int { return a.Line - b.Line })
 	return nil
+}
+
+// batchWriter commits an import's batches in order on its own goroutine,
+// so that validating the next batch overlaps writing this one (the store
+// write, then the in-memory apply). At most one batch waits.
+type batchWriter struct {
+	batches chan Batch
+	done    chan struct{} // closed when the goroutine has returned
+	err     error         // the first commit error; read after done
+	once    sync.Once
+}
+
+func (s *Service) startBatchWriter(ctx context.Context, actor string) *batchWriter {
+	w := &batchWriter{batches: make(chan Batch, 1), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for b := range w.batches {
+			s.wmu.Lock()
+			err := s.commit(ctx, b, actor)
+			s.wmu.Unlock()
+			if err != nil {
+				w.err = fmt.Errorf("import: %w", err)
+				return
+			}
+		}
+	}()
+	return w
+}
+
+// send queues b, or returns the error that stopped the writer.
+func (w *batchWriter) send(b Batch) error {
+	select {
+	case <-w.done:
+		return w.err
+	case w.batches <- b:
+		return nil
+	}
+}
+
+// close waits until every queued batch is committed and returns the
+// first error. It may be called more than once.
+func (w *batchWriter) close() error {
+	w.once.Do(func() { close(w.batches) })
+	<-w.done
+	return w.err
 }
 
 // importGroups resolves the group names of a row to group IDs. Names of

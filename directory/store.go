@@ -183,6 +183,11 @@ func (s *MemStore) Apply(ctx context.Context, b Batch) (uint64, error) {
 	return s.log.append(b.clone()), nil
 }
 
+func (s *MemStore) applyAt(ctx context.Context, b Batch) (Position, error) {
+	seq, err := s.Apply(ctx, b)
+	return Position{Seq: seq}, err
+}
+
 // Head implements Store.
 func (s *MemStore) Head(context.Context) (Position, error) { return s.log.head(), nil }
 

@@ -73,6 +73,11 @@ func (s *BoltStore) Apply(ctx context.Context, b Batch) (uint64, error) {
 	return s.log.append(b.clone()), nil
 }
 
+func (s *BoltStore) applyAt(ctx context.Context, b Batch) (Position, error) {
+	seq, err := s.Apply(ctx, b)
+	return Position{Seq: seq}, err
+}
+
 // Head implements Store.
 func (s *BoltStore) Head(context.Context) (Position, error) { return s.log.head(), nil }
 

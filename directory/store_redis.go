@@ -60,8 +60,8 @@ const RedisLogLen = 10000
 // field carries the hole-free numbering readers check for gaps.
 var logScript = redis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'seq', n, 'b', ARGV[1])
-return n`)
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'seq', n, 'b', ARGV[1])
+return {n, id}`)
 
 // headScript reads the newest sequence number and stream ID in one step.
 var headScript = redis.NewScript(`
@@ -86,14 +86,21 @@ func (s *RedisStore) k(parts ...string) string {
 
 // Apply implements Store.
 func (s *RedisStore) Apply(ctx context.Context, b Batch) (uint64, error) {
+	pos, err := s.applyAt(ctx, b)
+	return pos.Seq, err
+}
+
+// applyAt is Apply returning the change's log position, stream ID
+// included.
+func (s *RedisStore) applyAt(ctx context.Context, b Batch) (Position, error) {
 	entry, err := json.Marshal(b)
 	if err != nil {
-		return 0, fmt.Errorf("encode change: %w", err)
+		return Position{}, fmt.Errorf("encode change: %w", err)
 	}
 	// Load the script once outside MULTI: inside it EVALSHA cannot fall
 	// back to EVAL.
 	if err := logScript.Load(ctx, s.rdb).Err(); err != nil {
-		return 0, fmt.Errorf("load change log script: %w", err)
+		return Position{}, fmt.Errorf("load change log script: %w", err)
 	}
 	var seqCmd *redis.Cmd
 	var watch []string
@@ -188,16 +195,23 @@ func (s *RedisStore) Apply(ctx context.Context, b Batch) (uint64, error) {
 			continue
 		}
 		if errors.Is(err, redis.TxFailedErr) {
-			return 0, fmt.Errorf("apply batch: concurrent writers: %w", ErrVersionMismatch)
+			return Position{}, fmt.Errorf("apply batch: concurrent writers: %w", ErrVersionMismatch)
 		}
 		if err != nil {
-			return 0, err
+			return Position{}, err
 		}
-		seq, err := seqCmd.Uint64()
+		res, err := seqCmd.Slice()
 		if err != nil {
-			return 0, fmt.Errorf("append change log: %w", err)
+			return Position{}, fmt.Errorf("append change log: %w", err)
 		}
-		return seq, nil
+		if len(res) == 2 {
+			seq, ok1 := res[0].(int64)
+			id, ok2 := res[1].(string)
+			if ok1 && ok2 {
+				return Position{Seq: uint64(seq), ID: id}, nil
+			}
+		}
+		return Position{}, fmt.Errorf("append change log: unexpected reply %v", res)
 	}
 }
 

@@ -229,7 +229,7 @@ func (s *Service) ImportVCard(ctx context.Context, p accounts.Principal, kind Ki
 	if start != 0 {
 		rep.reject(RowError{Line: start, Reason: "card without END:VCARD"})
 	}
-	err := s.importRows(ctx, p, kind, rows, opts, &rep)
+	err := s.importRows(ctx, p, kind, sliceRows(rows), opts, &rep)
 	return rep, err
 }
 

@@ -67,12 +67,18 @@ func ParseTyped(s string) (Typed, error) {
 		return Typed{}, &TypedError{s, err.Error()}
 	}
 	folded = strings.TrimSpace(folded)
-	if m := extensionRE.FindStringSubmatch(folded); m != nil {
-		// "1-800-MAX 45" would split as "1-800-MA" + "45": a main part
-		// that is no number means the marker was part of the word.
-		if t, err := scanMain(m[1]); err == nil {
-			t.Extension = m[2]
-			return t, nil
+	// Every extension marker extensionRE accepts holds an "x" or a "#":
+	// without one the (backtracking, slow) match cannot succeed, and bulk
+	// imports parse millions of plain numbers.
+	if strings.ContainsAny(folded, "xX#") {
+		if m := extensionRE.FindStringSubmatch(folded); m != nil {
+			// "1-800-MAX 45" would split as "1-800-MA" + "45": a main
+			// part that is no number means the marker was part of the
+			// word.
+			if t, err := scanMain(m[1]); err == nil {
+				t.Extension = m[2]
+				return t, nil
+			}
 		}
 	}
 	t, err := scanMain(folded)
