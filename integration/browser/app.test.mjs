@@ -1,0 +1,185 @@
+// The web app as its users meet it, in Debian's Chromium against the real
+// binary (started by integration/browser_test.go): the issue's Show list,
+// in order, one browser for the receptionist (admin) and a second context
+// for a colleague.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  checkA11y, DESKTOP, env, go, launch, newPage, PHONE, publishDialog, screenshot, signIn,
+} from './lib.mjs';
+
+let browser;
+let ana; // the receptionist's page (admin)
+
+before(async () => {
+  browser = await launch();
+  ({ page: ana } = await newPage(browser));
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+const contactName = 'Zoë Zimmermann';
+
+function tile(page, aor) {
+  return page.locator(`[role="listitem"][data-aor="${aor}"]`);
+}
+
+test('sign in', async () => {
+  await signIn(ana, env.admin, env.adminPassword);
+  const session = await ana.evaluate(() => fetch('/v1/session').then((r) => r.json()));
+  assert.equal(session.user, env.admin);
+  assert.equal(session.admin, true);
+});
+
+test('add a personal contact and find it by typing part of a number', async () => {
+  await go(ana, 'contacts');
+  await ana.getByRole('button', { name: /add contact|new contact|^\+$/i }).first().click();
+  await ana.getByLabel(/first name/i).first().fill('Zoë');
+  await ana.getByLabel(/last name/i).first().fill('Zimmermann');
+  await ana.getByLabel(/number|phone/i).first().fill('+49 30 9876 5432');
+  await ana.getByRole('button', { name: /^save/i }).first().click();
+  const search = ana.getByRole('searchbox', { name: 'Search contacts' });
+  await search.fill('9876 54');
+  const items = ana.getByRole('list').getByRole('listitem').filter({ hasText: contactName });
+  await items.first().waitFor();
+  await search.fill('');
+});
+
+test('mark it Favorite and see it move first', async () => {
+  const list = ana.getByRole('list', { name: /contacts|directory/i }).first();
+  await list.getByRole('listitem').filter({ hasText: contactName }).first().click();
+  await ana.getByRole('button', { name: /favorite/i }).first().click();
+  await ana.waitForFunction((name) => {
+    const first = document.querySelector('[role="list"] [role="listitem"]');
+    return first && first.textContent.includes(name);
+  }, contactName);
+});
+
+test('try to block it and read the refusal', async () => {
+  await ana.getByRole('button', { name: /block/i }).first().click();
+  const alert = ana.getByRole('alert').filter({ hasText: /favorite|vip/i });
+  await alert.first().waitFor();
+  const text = await alert.first().textContent();
+  assert.match(text, /block/i, 'the refusal explains the Favorite-or-VIP and Blocked rule');
+});
+
+test('import a CSV with one bad row and see the line in the report', async () => {
+  await go(ana, 'contacts');
+  const csv = 'first_name,last_name,phone_work,email\n'
+    + 'Imke,Import,+49 30 5550 101,imke@example.com\n'
+    + ',,,\n'
+    + 'Ines,Import,+49 30 5550 102,ines@example.com\n';
+  const chooser = ana.waitForEvent('filechooser');
+  await ana.getByRole('button', { name: /import/i }).first().click();
+  await (await chooser).setFiles({ name: 'contacts.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  const report = ana.getByText(/line 3/i);
+  await report.first().waitFor();
+});
+
+test('a PBX PUBLISH of a ringing call turns the team tile to ringing within 1 s', async () => {
+  await go(ana, 'board');
+  const t203 = tile(ana, env.ringing);
+  await t203.waitFor();
+  assert.notEqual(await t203.getAttribute('data-line'), 'ringing');
+  // Only the tiles in view are rendered, not the whole team.
+  const rendered = await ana.getByRole('listitem').count();
+  assert.ok(rendered > 0 && rendered < env.teamSize, `rendered ${rendered} tiles of ${env.teamSize}`);
+
+  const start = Date.now();
+  await publishDialog(env.ringing, 'early', 'Marseille Office', 'sip:+33491550142@trunk.example.net');
+  await ana.locator(`[role="listitem"][data-aor="${env.ringing}"][data-line="ringing"]`)
+    .waitFor({ timeout: Math.max(1, 1000 - (Date.now() - start)) });
+  assert.match(await t203.getAttribute('aria-label'), /Ringing from Marseille Office/);
+  await screenshot(ana, 'board-ringing-desktop-light');
+  await publishDialog(env.ringing, 'terminated', 'Marseille Office', 'sip:+33491550142@trunk.example.net', 1);
+  await ana.locator(`[role="listitem"][data-aor="${env.ringing}"][data-line="idle"]`).waitFor();
+});
+
+test('the board finds a colleague far down the list', async () => {
+  const last = 300 + env.teamSize - 4;
+  const search = ana.getByRole('searchbox', { name: 'Search team' });
+  await search.fill(String(last));
+  await tile(ana, `${last}@${env.domain}`).waitFor();
+  assert.equal(await ana.getByRole('listitem').count(), 1);
+  await search.fill('');
+});
+
+test('set "Lunch" with a note and see it on a colleague\'s board', async () => {
+  const { context, page: bruno } = await newPage(browser);
+  try {
+    await signIn(bruno, env.colleague, env.colleaguePassword);
+    await go(bruno, 'me');
+    await bruno.getByLabel(/^status/i).first().selectOption('lunch').catch(async () => {
+      await bruno.getByRole('radio', { name: /lunch/i }).check();
+    });
+    await bruno.getByLabel(/note/i).first().fill('Back at 13:30');
+    await bruno.getByRole('button', { name: /set status|save|update/i }).first().click();
+    await go(ana, 'board');
+    await ana.waitForFunction(({ aor }) => {
+      const el = document.querySelector(`[role="listitem"][data-aor="${aor}"]`);
+      return el && /Lunch/.test(el.getAttribute('aria-label')) && /Back at 13:30/.test(el.getAttribute('aria-label'));
+    }, { aor: env.colleague });
+  } finally {
+    await context.close();
+  }
+});
+
+test('start a click-to-call from the board', async () => {
+  await go(ana, 'board');
+  const accepted = ana.waitForResponse((r) => r.url().endsWith('/v1/calls') && r.request().method() === 'POST');
+  await tile(ana, env.colleague).getByRole('button', { name: /^Call Bruno Costa \(202\)$/ }).click();
+  const res = await accepted;
+  assert.equal(res.status(), 202, 'the API accepted the click-to-call');
+  await ana.getByRole('status').filter({ hasText: /Calling Bruno Costa/ }).first().waitFor();
+});
+
+test('admin mints an API key, shown once, and revokes it', async () => {
+  await go(ana, 'admin');
+  await ana.getByRole('heading', { name: 'API keys' }).waitFor();
+  await ana.getByRole('radio', { name: /PBX key/ }).check();
+  await ana.getByRole('button', { name: 'Mint key' }).click();
+  const secret = ana.locator('.admin-secret-value');
+  await secret.waitFor();
+  const key = (await secret.textContent()).trim();
+  assert.match(key, /^sbk_[0-9a-f]{16}_/);
+  await ana.getByRole('button', { name: 'I have copied it' }).click();
+  assert.equal(await secret.count(), 0, 'the secret is shown only once');
+  const id = key.split('_')[1];
+  await ana.getByRole('button', { name: `Revoke key ${id}` }).click();
+  await ana.getByRole('status').filter({ hasText: `Key ${id} revoked.` }).waitFor();
+});
+
+test('no serious accessibility violations on the main pages', async () => {
+  for (const route of ['contacts', 'board', 'me', 'admin']) {
+    await go(ana, route);
+    await ana.waitForLoadState('networkidle').catch(() => {});
+    await checkA11y(ana, route);
+  }
+});
+
+test('screenshots at desktop and phone width, light and dark', { skip: !env.screenshots && 'UPDATE_SCREENSHOTS is not 1' }, async () => {
+  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    for (const scheme of ['light', 'dark']) {
+      const { context, page } = await newPage(browser, { viewport, colorScheme: scheme });
+      try {
+        await signIn(page, env.admin, env.adminPassword);
+        for (const route of ['contacts', 'board', 'me', 'admin']) {
+          await go(page, route);
+          await page.waitForLoadState('networkidle').catch(() => {});
+          await screenshot(page, `${route}-${size}-${scheme}`);
+        }
+      } finally {
+        await context.close();
+      }
+    }
+  }
+});
+
+test('sign out', async () => {
+  await ana.getByRole('button', { name: /sign out/i }).click();
+  await ana.getByRole('button', { name: /sign in/i }).waitFor();
+  const status = await ana.evaluate(() => fetch('/v1/session').then((r) => r.status));
+  assert.equal(status, 401);
+});

@@ -1,0 +1,289 @@
+// The team board (receptionist view): every extension of the domain as a
+// tile with its line state, status and note, the ringing caller's name as
+// the server allows it, and click-to-call. Only the rows of tiles in view
+// are rendered (fixed-height rows in a scroller), so 1,000 extensions stay
+// smooth; changes arrive over the app's one event stream.
+import { h } from './vendor/preact.mjs';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from './vendor/hooks.mjs';
+import htm from './vendor/htm.mjs';
+import { api } from './api.js';
+import { subscribe } from './app.js';
+import { t } from './strings.js';
+
+const html = htm.bind(h);
+
+// ensureStyles links board.css (the board's and admin's styles) once.
+export function ensureStyles() {
+  if (document.querySelector('link[href="board.css"]')) return;
+  const link = document.createElement('link');
+  link.rel = 'stylesheet';
+  link.href = 'board.css';
+  document.head.append(link);
+}
+ensureStyles();
+
+// Tile geometry, kept equal to board.css (.board-grid, .tile).
+const TILE_MIN_WIDTH = 220;
+const ROW_HEIGHT = 112; // tile height plus the row gap
+const GAP = 12;
+const OVERSCAN_ROWS = 3;
+const PRESENCE_CHUNK = 200; // extensions per GET /v1/presence
+const PAGE = 500; // contacts per GET /v1/contacts page
+const LINES = ['idle', 'ringing', 'in_call', 'on_hold', 'offline'];
+const RINGING_CALL = new Set(['trying', 'proceeding', 'early']);
+
+// fold lowers case and drops accents and spacing for search as you type.
+export function fold(s) {
+  return (s || '').normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
+function aorOf(entry) {
+  const id = entry.contact.id || '';
+  return id.startsWith('team:') ? id.slice(5) : '';
+}
+
+function nameOf(c) {
+  return [c.first_name, c.last_name].filter(Boolean).join(' ') || c.company || '';
+}
+
+// caller returns who rings ext, as the presence API names them (the
+// server applies the domain's caller-display and privacy rules).
+export function callerOf(p) {
+  if (!p || p.line !== 'ringing') return '';
+  const call = (p.calls || []).find((c) => RINGING_CALL.has(c.state)) || (p.calls || [])[0];
+  if (!call || !call.remote) return '';
+  if (call.remote.display) return call.remote.display;
+  const m = /^(?:sips?|tel):([^@;>]+)/.exec(call.remote.uri || '');
+  return m ? m[1] : '';
+}
+
+async function loadTeam() {
+  const entries = [];
+  let cursor = '';
+  do {
+    const q = new URLSearchParams({ kind: 'team', limit: String(PAGE) });
+    if (cursor) q.set('cursor', cursor);
+    const page = await api('GET', '/v1/contacts?' + q);
+    entries.push(...page.items);
+    cursor = page.next || '';
+  } while (cursor);
+  return entries
+    .map((e) => {
+      const aor = aorOf(e);
+      const ext = aor.split('@')[0];
+      const name = nameOf(e.contact) || ext;
+      return {
+        aor, ext, name,
+        dept: e.contact.department || '',
+        marks: e.marks || [],
+        key: fold(`${name} ${ext} ${e.contact.department || ''} ${e.contact.job_title || ''}`),
+        brief: e.presence || null,
+      };
+    })
+    .filter((m) => m.aor)
+    .sort((a, b) => a.ext.localeCompare(b.ext, undefined, { numeric: true }));
+}
+
+async function loadPresence(aors) {
+  const out = {};
+  for (let i = 0; i < aors.length; i += PRESENCE_CHUNK) {
+    const q = new URLSearchParams();
+    for (const a of aors.slice(i, i + PRESENCE_CHUNK)) q.append('aor', a);
+    const res = await api('GET', '/v1/presence?' + q);
+    for (const p of res.items) if (p && p.aor) out[p.aor] = p;
+  }
+  return out;
+}
+
+// eventOf reads the app's stream callback either as (name, data) or as one
+// event object ({type|event, data}) with data parsed or as JSON text.
+function eventOf(a, b) {
+  let name = a, data = b;
+  if (a && typeof a === 'object') {
+    name = a.type || a.event || a.name;
+    data = a.data;
+  }
+  if (typeof data === 'string') {
+    try { data = JSON.parse(data); } catch { data = null; }
+  }
+  return { name, data };
+}
+
+function useColumns(ref) {
+  const [cols, setCols] = useState(1);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return undefined;
+    const measure = () => setCols(Math.max(1, Math.floor((el.clientWidth + GAP) / (TILE_MIN_WIDTH + GAP))));
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  return cols;
+}
+
+function Tile({ m, p, pos, size, onCall }) {
+  const line = LINES.includes(p && p.line) ? p.line : 'offline';
+  const lineText = t('line.' + line);
+  const status = (p && (p.status_label || p.status)) || '';
+  const note = (p && p.note) || '';
+  const caller = callerOf(p);
+  const label = t('board.tile.name', {
+    ext: m.ext, name: m.name, line: lineText,
+    caller: caller ? t('board.tile.caller', { caller }) : '',
+    status: status || lineText, note: note ? ` (${note})` : '',
+  });
+  return html`
+    <div role="listitem" class=${'tile line-' + line} aria-label=${label} aria-posinset=${pos} aria-setsize=${size}
+         data-aor=${m.aor} data-line=${line}>
+      <div class="tile-head">
+        <span class="tile-lamp" aria-hidden="true"></span>
+        <span class="tile-ext">${m.ext}</span>
+        <span class="tile-name" title=${m.name}>${m.name}</span>
+      </div>
+      <div class="tile-line">${caller ? t('board.ringing.from', { caller }) : lineText}</div>
+      <div class="tile-status">
+        <span class=${'tile-status-label status-' + ((p && p.status) || 'offline')}>${status}</span>
+        ${note ? html` <span class="tile-note" title=${note}>· ${note}</span>` : null}
+      </div>
+      <button type="button" class="tile-call" aria-label=${t('board.call', { name: m.name, ext: m.ext })}
+              onClick=${() => onCall(m)}>${t('board.call.short')}</button>
+    </div>`;
+}
+
+export function Board(props = {}) {
+  const session = props.session || {};
+  const [members, setMembers] = useState(null);
+  const [presence, setPresence] = useState({});
+  const [groups, setGroups] = useState([]);
+  const [error, setError] = useState('');
+  const [q, setQ] = useState('');
+  const [group, setGroup] = useState('');
+  const [notice, setNotice] = useState('');
+  const [scroll, setScroll] = useState({ top: 0, height: 600 });
+  const scroller = useRef(null);
+  const cols = useColumns(scroller);
+
+  const load = useCallback(async () => {
+    try {
+      const team = await loadTeam();
+      setMembers(team);
+      setPresence(await loadPresence(team.map((m) => m.aor)));
+      setError('');
+    } catch (err) {
+      setError(t('board.error', { message: err.message }));
+      setMembers((old) => old || []);
+    }
+  }, []);
+
+  useEffect(() => {
+    load();
+    api('GET', '/v1/groups').then((r) => setGroups(r.items || []), () => {});
+  }, [load]);
+
+  // Live changes: a presence event carries the whole Presence object.
+  useEffect(() => subscribe((a, b) => {
+    const { name, data } = eventOf(a, b);
+    if (name === 'presence' && data && data.aor) {
+      setPresence((old) => {
+        const cur = old[data.aor];
+        if (cur && cur.version && data.version && data.version < cur.version) return old;
+        return { ...old, [data.aor]: data };
+      });
+    } else if (name === 'open' || name === 'reconnected') {
+      load(); // re-read what changed while disconnected
+    }
+  }), [load]);
+
+  const shown = useMemo(() => {
+    if (!members) return [];
+    const words = fold(q).split(/\s+/).filter(Boolean);
+    return members.filter((m) => (!group || m.marks.includes(group)) && words.every((w) => m.key.includes(w)));
+  }, [members, q, group]);
+
+  const onScroll = useCallback((e) => setScroll({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight }), []);
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el) setScroll({ top: el.scrollTop, height: el.clientHeight });
+  }, [members]);
+
+  const rows = Math.ceil(shown.length / cols);
+  const first = Math.max(0, Math.floor(scroll.top / ROW_HEIGHT) - OVERSCAN_ROWS);
+  const last = Math.min(rows, Math.ceil((scroll.top + scroll.height) / ROW_HEIGHT) + OVERSCAN_ROWS);
+  const visible = shown.slice(first * cols, last * cols);
+
+  const onCall = useCallback(async (m) => {
+    const to = m.ext;
+    setNotice(t('board.call.started', { to: m.name }));
+    try {
+      const res = await api('POST', '/v1/calls', { to });
+      followCall(res, m.name, setNotice);
+    } catch (err) {
+      setNotice(t('board.call.error', { message: err.message }));
+    }
+  }, []);
+
+  const shared = groups.filter((g) => !g.builtin || g.id === 'favorite' || g.id === 'vip');
+
+  return html`
+    <section class="board" aria-labelledby="board-title">
+      <div class="board-bar">
+        <h1 id="board-title">${t('board.title')}</h1>
+        <input type="search" class="board-search" aria-label=${t('board.search')}
+               placeholder=${t('board.search.placeholder')} value=${q} onInput=${(e) => setQ(e.currentTarget.value)} />
+        <label class="board-group">
+          <span>${t('board.group')}</span>
+          <select value=${group} onChange=${(e) => setGroup(e.currentTarget.value)}>
+            <option value="">${t('board.group.all')}</option>
+            ${shared.map((g) => html`<option value=${g.id}>${g.name}</option>`)}
+          </select>
+        </label>
+        <span class="board-count" aria-live="polite">
+          ${members ? t('board.count', { shown: shown.length, total: members.length }) : ''}
+        </span>
+      </div>
+      <p role="status" class="board-notice">${notice}</p>
+      ${error ? html`<p role="alert" class="board-error">${error}</p>` : null}
+      ${members === null ? html`<p class="board-empty">${t('board.loading')}</p>` : null}
+      ${members && members.length === 0 && !error ? html`<p class="board-empty">${t('board.empty')}</p>` : null}
+      ${members && members.length > 0 && shown.length === 0 ? html`<p class="board-empty">${t('board.nomatch', { q })}</p>` : null}
+      <div class="board-scroll" ref=${scroller} onScroll=${onScroll}>
+        <div class="board-space" style=${{ height: rows * ROW_HEIGHT + 'px' }}>
+          <div role="list" aria-label=${t('board.list')} class="board-grid"
+               style=${{ transform: `translateY(${first * ROW_HEIGHT}px)`, gridTemplateColumns: `repeat(${cols}, minmax(0, 1fr))` }}>
+            ${visible.map((m, i) => html`<${Tile} key=${m.aor} m=${m} p=${presence[m.aor] || briefPresence(m)}
+                pos=${first * cols + i + 1} size=${shown.length} onCall=${onCall} />`)}
+          </div>
+        </div>
+      </div>
+    </section>`;
+}
+
+// briefPresence stands in with the contact's own presence summary until
+// GET /v1/presence answers.
+function briefPresence(m) {
+  return m.brief ? { aor: m.aor, ...m.brief } : null;
+}
+
+// followCall shows a click-to-call's progress until it connects or fails.
+async function followCall(res, name, setNotice) {
+  let cur = res;
+  const show = (c) => {
+    const reason = c.reason ? t('c2c.reason.' + c.reason) : '';
+    setNotice(t('board.call.state.' + c.state, { to: name, reason }));
+  };
+  show(cur);
+  for (let i = 0; i < 60 && cur.state !== 'connected' && cur.state !== 'failed'; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    try {
+      const next = await api('GET', `/v1/calls/${encodeURIComponent(res.id)}/progress`);
+      if (next.seq !== cur.seq) show(next);
+      cur = next;
+    } catch {
+      return;
+    }
+  }
+}
+
+export default Board;
