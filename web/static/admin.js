@@ -1,16 +1,9 @@
 // The administrator's pages (users:admin): users with their SIP and web
 // passwords and numbers, company contacts, shared groups and API keys of
 // the session's domain.
-import { h } from './vendor/preact.mjs';
-import { useCallback, useEffect, useState } from './vendor/hooks.mjs';
-import htm from './vendor/htm.mjs';
-import { api } from './api.js';
+import { html, useCallback, useEffect, useState } from './lib.js';
+import { request as api } from './api.js';
 import { t } from './strings.js';
-import { ensureStyles } from './board.js';
-
-ensureStyles();
-
-const html = htm.bind(h);
 
 function formData(e) {
   e.preventDefault();
@@ -186,7 +179,7 @@ function Company() {
   };
   const del = async (c) => {
     try {
-      await api('DELETE', '/v1/contacts/' + encodeURIComponent(c.id), undefined, { 'If-Match': '*' });
+      await api('DELETE', '/v1/contacts/' + encodeURIComponent(c.id), undefined, { headers: { 'If-Match': '*' } });
       setMsg(t('admin.company.deleted'));
       reload();
     } catch (err) {

@@ -3,24 +3,10 @@
 // the server allows it, and click-to-call. Only the rows of tiles in view
 // are rendered (fixed-height rows in a scroller), so 1,000 extensions stay
 // smooth; changes arrive over the app's one event stream.
-import { h } from './vendor/preact.mjs';
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from './vendor/hooks.mjs';
-import htm from './vendor/htm.mjs';
-import { api } from './api.js';
+import { html, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from './lib.js';
+import { request as api } from './api.js';
 import { subscribe } from './app.js';
 import { t } from './strings.js';
-
-const html = htm.bind(h);
-
-// ensureStyles links board.css (the board's and admin's styles) once.
-export function ensureStyles() {
-  if (document.querySelector('link[href="board.css"]')) return;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = 'board.css';
-  document.head.append(link);
-}
-ensureStyles();
 
 // Tile geometry, kept equal to board.css (.board-grid, .tile).
 const TILE_MIN_WIDTH = 220;
@@ -126,7 +112,7 @@ function useColumns(ref) {
 function Tile({ m, p, pos, size, onCall }) {
   const line = LINES.includes(p && p.line) ? p.line : 'offline';
   const lineText = t('line.' + line);
-  const status = (p && (p.status_label || p.status)) || '';
+  const status = p && p.status ? t('status.' + p.status) : '';
   const note = (p && p.note) || '';
   const caller = callerOf(p);
   const label = t('board.tile.name', {
