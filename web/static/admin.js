@@ -5,6 +5,9 @@ import { html, useCallback, useEffect, useState } from './lib.js';
 import { request as api } from './api.js';
 import { t } from './strings.js';
 
+// USERS_SHOWN is how many users the table shows at first and per "more".
+const USERS_SHOWN = 50;
+
 function formData(e) {
   e.preventDefault();
   const form = e.currentTarget;
@@ -58,6 +61,14 @@ function Users({ domain }) {
   const [confirm, setConfirm] = useState(null);
   const [msg, setMsg] = useState('');
   const [formErr, setFormErr] = useState('');
+  const [filter, setFilter] = useState('');
+  const [limit, setLimit] = useState(USERS_SHOWN);
+  const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
+  const matching = (users || []).filter((x) => {
+    const hay = `${x.extension} ${x.first_name || ''} ${x.last_name || ''} ${x.did || ''} ${x.mobile || ''}`.toLowerCase();
+    return words.every((w) => hay.includes(w));
+  });
+  const shown = matching.slice(0, limit);
 
   const save = async (e) => {
     const [form, v] = formData(e);
@@ -103,20 +114,24 @@ function Users({ domain }) {
     <${Notice} msg=${msg} />
     <${ErrorLine} msg=${error} />
     ${users && users.length === 0 ? html`<p class="admin-empty">${t('admin.users.empty')}</p>` : null}
+    ${users && users.length > 0 ? html`<input type="search" class="admin-filter" aria-label=${t('admin.users.search')}
+      placeholder=${t('admin.users.search')} value=${filter} onInput=${(e) => { setFilter(e.currentTarget.value); setLimit(USERS_SHOWN); }} />` : null}
     ${users && users.length > 0 ? html`<div class="admin-table-wrap"><table class="admin-table">
       <thead><tr><th scope="col">${t('admin.users.ext')}</th><th scope="col">${t('admin.users.name')}</th>
         <th scope="col">${t('admin.users.numbers')}</th><th scope="col">${t('admin.users.sip')}</th>
         <th scope="col">${t('admin.users.web')}</th>
         <th scope="col">${t('admin.users.actions')}</th></tr></thead>
-      <tbody>${users.map((x) => html`<tr key=${x.aor}>
+      <tbody>${shown.map((x) => html`<tr key=${x.aor}>
         <td>${x.extension}</td><td>${[x.first_name, x.last_name].filter(Boolean).join(' ')}</td>
         <td>${[x.did, x.mobile].filter(Boolean).join(', ')}</td>
         <td>${x.sip_credentials ? t('admin.users.sip.set') : t('admin.users.sip.unset')}</td>
         <td>${x.web_password ? t('admin.users.sip.set') : t('admin.users.sip.unset')}${x.admin ? ', ' + t('admin.users.admin.short') : ''}</td>
         <td class="admin-actions">
-          <button type="button" onClick=${() => setEditing(x)}>${t('admin.users.edit', { ext: x.extension })}</button>
-          <button type="button" class="danger" onClick=${() => del(x.aor, false)}>${t('admin.users.delete', { ext: x.extension })}</button>
+          <button type="button" aria-label=${t('admin.users.edit', { ext: x.extension })} onClick=${() => setEditing(x)}>${t('admin.edit')}</button>
+          <button type="button" class="danger" aria-label=${t('admin.users.delete', { ext: x.extension })} onClick=${() => del(x.aor, false)}>${t('admin.delete')}</button>
         </td></tr>`)}</tbody></table></div>` : null}
+    ${matching.length > shown.length ? html`<p><button type="button" onClick=${() => setLimit(limit + USERS_SHOWN)}>
+      ${t('admin.users.more', { n: matching.length - shown.length })}</button></p>` : null}
     ${confirm ? html`<div role="alertdialog" aria-labelledby="admin-confirm-text" class="admin-confirm">
       <p id="admin-confirm-text">${confirm.text}</p>
       <button type="button" class="danger" onClick=${() => del(confirm.aor, true)}>${t('admin.users.confirm.yes', { aor: confirm.aor })}</button>

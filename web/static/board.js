@@ -130,7 +130,7 @@ function Tile({ m, p, pos, size, onCall }) {
       </div>
       <div class="tile-line">${caller ? t('board.ringing.from', { caller }) : lineText}</div>
       <div class="tile-status">
-        <span class=${'tile-status-label status-' + ((p && p.status) || 'offline')}>${status}</span>
+        <span class=${'tile-status-label status-' + ((p && p.status) || 'offline')}>${status === lineText ? '' : status}</span>
         ${note ? html` <span class="tile-note" title=${note}>· ${note}</span>` : null}
       </div>
       <button type="button" class="tile-call" aria-label=${t('board.call', { name: m.name, ext: m.ext })}
@@ -177,7 +177,7 @@ export function Board(props = {}) {
         if (cur && cur.version && data.version && data.version < cur.version) return old;
         return { ...old, [data.aor]: data };
       });
-    } else if (name === 'open' || name === 'reconnected') {
+    } else if (name === 'resync') {
       load(); // re-read what changed while disconnected
     }
   }), [load]);
