@@ -62,13 +62,16 @@ func ha1(h hash.Hash, user, realm, password string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Public returns u without its HA1 hashes and password, as the directory
-// hands users out.
+// Public returns u without its HA1 hashes, web password hash and
+// passwords, as the directory hands users out.
 func (u User) Public() User {
 	if u.Digest != nil {
 		u.Digest = &Digest{Updated: u.Digest.Updated}
 	}
-	u.SIPPassword = ""
+	if u.Web != nil {
+		u.Web = &WebCredential{Updated: u.Web.Updated}
+	}
+	u.SIPPassword, u.WebPassword = "", ""
 	return u
 }
 

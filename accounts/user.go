@@ -30,6 +30,14 @@ type User struct {
 	SIPPassword string `json:"-"`
 	// Digest holds the stored HA1 hashes. The directory never returns it.
 	Digest *Digest `json:"digest,omitempty"`
+	// WebPassword, when set on ProvisionUser input, replaces the user's
+	// web app password; only its hash is kept (webpassword.go).
+	WebPassword string `json:"-"`
+	// Web holds the web password's hash. The directory never returns it.
+	Web *WebCredential `json:"web,omitempty"`
+	// Admin lets the user administer their domain when signed in to the
+	// web app: the session gets users:admin and company:write.
+	Admin bool `json:"admin,omitempty"`
 }
 
 // AOR returns the user's address of record, "ext@domain".

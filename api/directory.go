@@ -49,6 +49,7 @@ func (s *Server) directoryRoutes() {
 	s.mux.HandleFunc("GET /v1/users/{aor}", s.getUser)
 	s.mux.HandleFunc("PUT /v1/users/{aor}", s.provisionUser)
 	s.mux.HandleFunc("DELETE /v1/users/{aor}", s.deleteUser)
+	s.mux.HandleFunc("PUT /v1/users/{aor}/web-password", s.setWebPassword)
 }
 
 // directoryError answers err from the directory with its status code.
@@ -482,17 +483,26 @@ type userJSON struct {
 	Updated               time.Time  `json:"updated"`
 	SIPCredentials        bool       `json:"sip_credentials"`
 	SIPCredentialsUpdated *time.Time `json:"sip_credentials_updated,omitempty"`
+	// WebPassword tells whether the user has a web app password (never
+	// the password or its hash).
+	WebPassword        bool       `json:"web_password"`
+	WebPasswordUpdated *time.Time `json:"web_password_updated,omitempty"`
+	Admin              bool       `json:"admin"`
 }
 
 func toUserJSON(u accounts.User) userJSON {
 	out := userJSON{
 		AOR: u.AOR(), Extension: u.Extension, Domain: u.Domain, FirstName: u.FirstName, LastName: u.LastName,
 		Email: u.Email, Department: u.Department, JobTitle: u.JobTitle, DID: u.DID, Mobile: u.Mobile,
-		Created: u.Created, Updated: u.Updated,
+		Created: u.Created, Updated: u.Updated, Admin: u.Admin,
 	}
 	if u.Digest != nil {
 		t := u.Digest.Updated
 		out.SIPCredentials, out.SIPCredentialsUpdated = true, &t
+	}
+	if u.Web != nil {
+		t := u.Web.Updated
+		out.WebPassword, out.WebPasswordUpdated = true, &t
 	}
 	return out
 }
@@ -510,6 +520,10 @@ type userRequest struct {
 	DID         string `json:"did"`
 	Mobile      string `json:"mobile"`
 	SIPPassword string `json:"sip_password"`
+	// WebPassword sets the web app password ("" keeps it); Admin lets the
+	// user administer the domain in the web app.
+	WebPassword string `json:"web_password"`
+	Admin       bool   `json:"admin"`
 }
 
 // pathAOR reads the {aor} path value as ext@domain with a lowercase
@@ -570,6 +584,12 @@ func (s *Server) provisionUser(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeJSON(w, r, &req) {
 		return
 	}
+	if req.WebPassword != "" {
+		if !s.acquireHashSlot(w, r) {
+			return
+		}
+		defer s.releaseHashSlot()
+	}
 	status := http.StatusOK
 	if _, err := s.deps.Directory.GetUser(r.Context(), p, ext+"@"+domain); errors.Is(err, directory.ErrNotFound) {
 		status = http.StatusCreated
@@ -577,7 +597,7 @@ func (s *Server) provisionUser(w http.ResponseWriter, r *http.Request) {
 	u, err := s.deps.Directory.ProvisionUser(r.Context(), p, accounts.User{
 		Extension: ext, Domain: domain, FirstName: req.FirstName, LastName: req.LastName,
 		Email: req.Email, Department: req.Department, JobTitle: req.JobTitle, SIPPassword: req.SIPPassword,
-		DID: req.DID, Mobile: req.Mobile,
+		DID: req.DID, Mobile: req.Mobile, WebPassword: req.WebPassword, Admin: req.Admin,
 	})
 	if err != nil {
 		s.directoryError(w, r, err)
@@ -649,4 +669,35 @@ func (s *Server) subscriptionsOf(aor presence.AOR) *subscriptionsJSON {
 	}
 	by, watching := s.deps.Subscriptions.SubscriptionsOf(aor)
 	return &subscriptionsJSON{WatchedBy: by, Watching: watching}
+}
+
+// webPasswordRequest is the body of PUT /v1/users/{aor}/web-password.
+type webPasswordRequest struct {
+	Current  string `json:"current"`
+	Password string `json:"password"`
+}
+
+func (s *Server) setWebPassword(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	ext, domain, ok := pathAOR(w, r)
+	if !ok {
+		return
+	}
+	var req webPasswordRequest
+	if !s.decodeJSON(w, r, &req) {
+		return
+	}
+	if !s.acquireHashSlot(w, r) {
+		return
+	}
+	defer s.releaseHashSlot()
+	if err := s.deps.Directory.SetWebPassword(r.Context(), p, ext+"@"+domain, req.Current, req.Password); err != nil {
+		s.directoryError(w, r, err)
+		return
+	}
+	s.log.Info().Str("aor", ext+"@"+domain).Str("by", p.User).Msg("web password changed")
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -115,7 +115,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	require.NoError(t, err)
 	srv := New(Deps{
 		Presence: presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop()), Keys: accounts.NewKeys(accounts.NewMemKeyStore()),
-		Directory: svc, Metrics: http.NotFoundHandler(),
+		Directory: svc, Metrics: http.NotFoundHandler(), App: http.NotFoundHandler(),
 		Calendar: calendar.New(calendar.Config{}, calendar.NewMemStore(), nil, zerolog.Nop()),
 	}, zerolog.Nop())
 

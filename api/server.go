@@ -49,6 +49,8 @@ type Server struct {
 	streams   map[[sha256.Size]byte]int // open event streams per API key (by hash)
 
 	c2c clickToCall // click-to-call (click2call.go)
+
+	hashes chan struct{} // password hashes in progress (hashslots.go)
 }
 
 // Deps are the API's collaborators. Presence and Keys are required;
@@ -152,7 +154,7 @@ func New(deps Deps, log zerolog.Logger) *Server {
 	deps.Timeouts = deps.Timeouts.withDefaults()
 	s := &Server{
 		deps: deps, log: log.With().Str("component", "api").Logger(), mux: http.NewServeMux(), hub: newHub(),
-		quit: make(chan struct{}), streams: map[[sha256.Size]byte]int{},
+		quit: make(chan struct{}), streams: map[[sha256.Size]byte]int{}, hashes: make(chan struct{}, hashSlots),
 	}
 	s.routes()
 	return s

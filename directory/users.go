@@ -51,10 +51,26 @@ func (s *Service) ProvisionUser(ctx context.Context, p accounts.Principal, u acc
 	if !p.InTenant(u.Domain) {
 		return accounts.User{}, fmt.Errorf("provision user %s: not in this key's domain %s: %w", u.AOR(), p.Tenant(), ErrForbidden)
 	}
-	password := u.SIPPassword
-	u.SIPPassword, u.Digest = "", nil
+	password, webPassword := u.SIPPassword, u.WebPassword
+	u.SIPPassword, u.Digest, u.WebPassword, u.Web = "", nil, "", nil
 	if err := accounts.CheckSIPPassword(password); err != nil {
 		return accounts.User{}, err
+	}
+	if u.Admin && !p.Has(accounts.ScopeCompanyWrite) {
+		return accounts.User{}, fmt.Errorf("provision user %s: making a user an administrator needs scopes %s and %s: %w",
+			u.AOR(), accounts.ScopeUsersAdmin, accounts.ScopeCompanyWrite, ErrForbidden)
+	}
+	var web *accounts.WebCredential
+	if webPassword != "" {
+		if err := accounts.CheckWebPassword("web_password", webPassword); err != nil {
+			return accounts.User{}, err
+		}
+		// Hashed before taking the write lock: argon2id takes tens of
+		// milliseconds that other writers must not wait for.
+		var err error
+		if web, err = accounts.NewWebCredential(webPassword, s.now().UTC()); err != nil {
+			return accounts.User{}, err
+		}
 	}
 	now := s.now().UTC()
 	s.wmu.Lock()
@@ -65,7 +81,7 @@ func (s *Service) ProvisionUser(ctx context.Context, p accounts.Principal, u acc
 	var expected uint64
 	s.mu.RLock()
 	if old, ok := s.users[u.AOR()]; ok {
-		u.Created, u.Digest = old.Created, old.Digest
+		u.Created, u.Digest, u.Web = old.Created, old.Digest, old.Web
 	}
 	if d, ok := s.idx.get(tc.ID); ok {
 		tc.Created, expected, tc.Version = d.c.Created, d.c.Version, d.c.Version+1
@@ -73,6 +89,9 @@ func (s *Service) ProvisionUser(ctx context.Context, p accounts.Principal, u acc
 	s.mu.RUnlock()
 	if password != "" {
 		u.Digest = accounts.NewDigest(u.Extension, u.Domain, password, now)
+	}
+	if web != nil {
+		u.Web = web
 	}
 	err := s.commit(ctx, Batch{Users: []accounts.User{u}, Contacts: []ContactWrite{{Contact: tc, Expected: expected}}}, p.User)
 	if err != nil {
@@ -213,4 +232,75 @@ func (s *Service) HA1(_ context.Context, user, realm, algorithm string) (string,
 	}
 	h := u.Digest.HA1(algorithm)
 	return h, h != "", nil
+}
+
+// SetWebPassword sets the web app password of user aor. The user changes
+// their own giving current, their present web password (it may be empty
+// while they have none); an administrator of the user's domain
+// (users:admin) needs no current password. A wrong current password is a
+// FieldError on "current".
+func (s *Service) SetWebPassword(ctx context.Context, p accounts.Principal, aor, current, password string) error {
+	aor = normalAOR(aor)
+	admin := p.Has(accounts.ScopeUsersAdmin)
+	self := p.User != "" && !p.PBX && strings.EqualFold(p.User, aor)
+	s.mu.RLock()
+	u, ok := s.users[aor]
+	s.mu.RUnlock()
+	if !ok || !p.InTenant(u.Domain) || (!self && !admin) {
+		if ok && p.InTenant(u.Domain) && p.User != "" {
+			return fmt.Errorf("web password of %s: only the user or an administrator sets it: %w", aor, ErrForbidden)
+		}
+		return fmt.Errorf("user %s: %w", aor, ErrNotFound)
+	}
+	if err := accounts.CheckWebPassword("password", password); err != nil {
+		return err
+	}
+	if !admin && u.Web != nil && u.Web.Hash != "" && !u.CheckWebPassword(current) {
+		return &accounts.FieldError{Field: "current", Reason: "is not the current web password"}
+	}
+	web, err := accounts.NewWebCredential(password, s.now().UTC())
+	if err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
+	u, ok = s.users[aor]
+	s.mu.RUnlock()
+	if !ok {
+		return fmt.Errorf("user %s: %w", aor, ErrNotFound)
+	}
+	u.Web, u.Updated = web, web.Updated
+	if err := s.commit(ctx, Batch{Users: []accounts.User{u}}, p.User); err != nil {
+		return fmt.Errorf("set web password of %s: %w", aor, err)
+	}
+	return nil
+}
+
+// Authenticate checks the web password of user aor ("ext@domain") and
+// returns the user (Public). An unknown user, one without a web password
+// and a wrong password are all ErrNotFound, and take about the same
+// time: the hash is checked against a dummy when there is no user.
+func (s *Service) Authenticate(_ context.Context, aor, password string) (accounts.User, error) {
+	aor = normalAOR(aor)
+	s.mu.RLock()
+	u, ok := s.users[aor]
+	s.mu.RUnlock()
+	if !ok {
+		accounts.VerifyNoUser(password)
+		return accounts.User{}, fmt.Errorf("sign in %s: wrong user or password: %w", aor, ErrNotFound)
+	}
+	if !u.CheckWebPassword(password) {
+		return accounts.User{}, fmt.Errorf("sign in %s: wrong user or password: %w", aor, ErrNotFound)
+	}
+	return u.Public(), nil
+}
+
+// normalAOR trims aor and lower-cases its domain, as users are keyed.
+func normalAOR(aor string) string {
+	ext, dom, ok := strings.Cut(strings.TrimSpace(aor), "@")
+	if !ok {
+		return strings.TrimSpace(aor)
+	}
+	return strings.TrimSpace(ext) + "@" + strings.ToLower(strings.TrimSpace(dom))
 }

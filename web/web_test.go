@@ -80,7 +80,7 @@ func TestIndexHasNoInlineScriptOrStyle(t *testing.T) {
 // no bundler and no import map; no module imports a bare package name or
 // anything from another origin.
 func TestModuleImportsResolve(t *testing.T) {
-	imp := regexp.MustCompile(`(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+)["']`)
+	imp := regexp.MustCompile(`(?m)(?:(?:^|[\s}*])from\s*|^\s*import\s*|\bimport\s*\(\s*)["']([^"']+)["']`)
 	n := 0
 	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".js") || strings.HasSuffix(p, ".mjs")) {

@@ -20,8 +20,9 @@ const maxBackoff = 30000;
 
 // subscribe(fn) calls fn for every live event until the returned function
 // is called: {type: 'presence', data: Presence, id}, {type: 'call', data:
-// {type, call}, id}, and {type: 'resync'} after the stream had to be opened
-// afresh (events may have been missed: re-read what you show).
+// {type, call}, id}, {type: 'click_to_call', data: ClickToCall, id}, and
+// {type: 'resync'} after the stream had to be opened afresh (events may
+// have been missed: re-read what you show).
 export function subscribe(fn) {
 	listeners.add(fn);
 	return () => listeners.delete(fn);
@@ -60,6 +61,7 @@ function openStream(fresh) {
 	};
 	es.addEventListener('presence', handler('presence'));
 	es.addEventListener('call', handler('call'));
+	es.addEventListener('click_to_call', handler('click_to_call'));
 	es.addEventListener('revoked', () => {
 		closeStream();
 		window.dispatchEvent(new CustomEvent('sb:unauthenticated'));
@@ -201,7 +203,17 @@ function Shell({ session, onSignOut }) {
 	const first = useRef(true);
 	useEffect(() => {
 		openStream(false);
-		return closeStream;
+		// Click-to-call progress, whichever screen started it.
+		const off = subscribe((ev) => {
+			if (ev.type !== 'click_to_call' || !ev.data) return;
+			const c = ev.data;
+			if (c.state === 'failed') toast(t('calls.c2c.failed', { to: c.to, reason: c.reason || c.sip_status || '' }), 'error');
+			else if (c.state === 'connecting' || c.state === 'connected') toast(t('calls.c2c.' + c.state, { to: c.to }));
+		});
+		return () => {
+			off();
+			closeStream();
+		};
 	}, []);
 	useEffect(() => {
 		const r = routes[route.name];
