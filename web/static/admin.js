@@ -54,7 +54,7 @@ function depsText(body) {
   return parts.join('; ');
 }
 
-function Users({ domain }) {
+function Users({ domain, csrf }) {
   const load = useCallback(() => api('GET', '/v1/users').then((r) => r.items || []), []);
   const [users, error, reload] = useList(load);
   const [editing, setEditing] = useState(null);
@@ -92,19 +92,26 @@ function Users({ domain }) {
     }
   };
 
+  // The 409 answer's body lists what would go with the user, which
+  // api.js's errors do not carry: this one request reads it itself.
   const del = async (aor, confirmed) => {
     try {
-      await api('DELETE', '/v1/users/' + encodeURIComponent(aor) + (confirmed ? '?confirm=true' : ''));
+      const res = await fetch('/v1/users/' + encodeURIComponent(aor) + (confirmed ? '?confirm=true' : ''), {
+        method: 'DELETE', credentials: 'same-origin', cache: 'no-store',
+        headers: { Accept: 'application/json', 'X-CSRF-Token': csrf || '' },
+      });
+      const body = await res.json().catch(() => ({}));
+      if (res.status === 409 && !confirmed) {
+        const what = depsText(body);
+        setConfirm({ aor, text: what ? t('admin.users.confirm', { aor, what }) : t('admin.users.confirm.none', { aor }) });
+        return;
+      }
+      if (!res.ok) throw new Error((body.error && body.error.message) || t('error.status', { status: res.status }));
       setConfirm(null);
       setMsg(t('admin.users.deleted', { aor }));
       reload();
     } catch (err) {
-      if (err.status === 409 && !confirmed) {
-        const what = depsText(err.body || {});
-        setConfirm({ aor, text: what ? t('admin.users.confirm', { aor, what }) : t('admin.users.confirm.none', { aor }) });
-      } else {
-        setMsg(t('admin.error', { message: err.message }));
-      }
+      setMsg(t('admin.error', { message: err.message }));
     }
   };
 
@@ -356,7 +363,7 @@ export function Admin(props = {}) {
   return html`<section class="admin" aria-labelledby="admin-title">
     <h1 id="admin-title">${t('admin.title')}</h1>
     <p class="admin-muted">${t('admin.domain', { domain })}</p>
-    <${Users} domain=${domain} />
+    <${Users} domain=${domain} csrf=${session.csrf_token} />
     <${Company} />
     <${SharedGroups} />
     <${Keys} domain=${domain} />
