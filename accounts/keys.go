@@ -53,6 +53,10 @@ const (
 	// KeyKindPBX is what a PBX dialplan uses: scope lookup for any callee
 	// of its domain.
 	KeyKindPBX KeyKind = "pbx"
+	// KeyKindSession is a web app sign-in (MintSession): a short-lived
+	// key acting as its user, carried in a cookie. Keys.List leaves
+	// sessions out.
+	KeyKindSession KeyKind = "session"
 )
 
 // KeyInfo describes an API key without its secret.
@@ -71,11 +75,17 @@ type KeyInfo struct {
 	// "bootstrap", or empty for the CLI.
 	CreatedBy string    `json:"created_by,omitempty"`
 	Created   time.Time `json:"created"`
+	// Session marks a web app session (MintSession); Expires, when set,
+	// is when the key stops resolving.
+	Session bool      `json:"session,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Kind reports what k acts as.
 func (k KeyInfo) Kind() KeyKind {
 	switch {
+	case k.Session:
+		return KeyKindSession
 	case k.PBX:
 		return KeyKindPBX
 	case k.Admin && k.Domain == "":
@@ -134,8 +144,9 @@ type Keys struct {
 
 	changed func(ctx context.Context, id string) // announces a revocation to every instance
 
-	mu    sync.Mutex // guards cache
-	cache map[string]cachedKey
+	mu        sync.Mutex // guards cache and lastPrune
+	cache     map[string]cachedKey
+	lastPrune time.Time
 }
 
 // AnnounceChanges makes Revoke call fn after the store has dropped a key,
@@ -370,9 +381,11 @@ func (k *Keys) List(ctx context.Context) ([]KeyInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
-	out := make([]KeyInfo, len(all))
-	for i, sk := range all {
-		out[i] = sk.normalize()
+	out := make([]KeyInfo, 0, len(all))
+	for _, sk := range all {
+		if !sk.Session {
+			out = append(out, sk.normalize())
+		}
 	}
 	return out, nil
 }
@@ -440,7 +453,61 @@ func (k *Keys) resolve(ctx context.Context, key string, fresh bool) (Principal, 
 	if err != nil || subtle.ConstantTimeCompare(want, sum[:]) != 1 {
 		return Principal{}, fmt.Errorf("api key %s: wrong secret: %w", id, ErrNotFound)
 	}
+	if !c.k.Expires.IsZero() && !now.Before(c.k.Expires) {
+		k.mu.Lock()
+		delete(k.cache, id)
+		k.mu.Unlock()
+		return Principal{}, fmt.Errorf("api key %s: expired: %w", id, ErrNotFound)
+	}
 	return c.k.Principal(), nil
+}
+
+// sessionPruneEvery is how often MintSession sweeps expired sessions out
+// of stores that do not expire keys themselves (bbolt, memory).
+const sessionPruneEvery = time.Hour
+
+// MintSession creates a web app session acting as p, valid for ttl
+// from now (an absolute lifetime: using it does not extend it). It is a
+// key like any other, so Resolve, Recheck and Revoke, with their cache
+// and cross-instance revocation, apply; List leaves it out.
+func (k *Keys) MintSession(ctx context.Context, p Principal, ttl time.Duration) (string, KeyInfo, error) {
+	if p.User == "" || p.Admin || p.PBX {
+		return "", KeyInfo{}, &FieldError{Field: "user", Reason: "a session acts as one user"}
+	}
+	key, sk, err := k.newKey(p, "session")
+	if err != nil {
+		return "", KeyInfo{}, err
+	}
+	sk.Session, sk.Expires = true, k.now().UTC().Add(ttl).Truncate(time.Second)
+	if err := k.store.PutKey(ctx, sk); err != nil {
+		return "", KeyInfo{}, fmt.Errorf("store session %s: %w", sk.ID, err)
+	}
+	k.pruneSessions(ctx)
+	return key, sk.KeyInfo, nil
+}
+
+// pruneSessions deletes expired sessions from the store, at most once per
+// sessionPruneEvery; failures are left for the next sweep.
+func (k *Keys) pruneSessions(ctx context.Context) {
+	now := k.now()
+	k.mu.Lock()
+	due := now.Sub(k.lastPrune) >= sessionPruneEvery
+	if due {
+		k.lastPrune = now
+	}
+	k.mu.Unlock()
+	if !due {
+		return
+	}
+	all, err := k.store.ListKeys(ctx)
+	if err != nil {
+		return
+	}
+	for _, sk := range all {
+		if sk.Session && !sk.Expires.IsZero() && !now.Before(sk.Expires) {
+			_ = k.store.DeleteKey(ctx, sk.ID)
+		}
+	}
 }
 
 // MemKeyStore is an in-memory KeyStore for tests.
@@ -637,8 +704,8 @@ func forEachJSONTx[T any](ctx context.Context, tx *bolt.Tx, bucket []byte, fn fu
 // RedisKeyStore keeps API keys next to the directory's data in Redis
 // (directory.RedisStore.KeyStore), P being the key prefix:
 //
-//	P key:<id>             string  JSON StoredKey
-//	P keys                 set     every key ID
+//	P key:<id>             string  JSON StoredKey (a session's expires with it)
+//	P keys                 set     every key ID but sessions'
 //	P keys:bootstrapped    string  ID of the bootstrap key offered first
 type RedisKeyStore struct {
 	rdb    redis.UniversalClient
@@ -657,6 +724,15 @@ func (s *RedisKeyStore) PutKey(ctx context.Context, k StoredKey) error {
 	raw, err := json.Marshal(k)
 	if err != nil {
 		return err
+	}
+	if k.Session {
+		// Sessions are many and short-lived: Redis drops them a minute
+		// after they expire, and they stay out of the set ListKeys reads.
+		ttl := time.Until(k.Expires) + time.Minute
+		if err := s.rdb.Set(ctx, s.prefix+"key:"+k.ID, raw, max(ttl, time.Minute)).Err(); err != nil {
+			return fmt.Errorf("put session %s: %w", k.ID, err)
+		}
+		return nil
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		pipe.Set(ctx, s.prefix+"key:"+k.ID, raw, 0)

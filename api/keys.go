@@ -162,7 +162,7 @@ func (h keyHandlers) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid", "domain "+p.Domain+" is not served here", "domain")
 		return
 	}
-	by := accounts.KeyID(bearerKey(r))
+	by := accounts.KeyID(requestKey(r))
 	key, info, err := h.keys.MintBy(r.Context(), p, by)
 	if err != nil {
 		h.s.keyError(w, r, err)
@@ -217,7 +217,7 @@ func (h keyHandlers) revoke(w http.ResponseWriter, r *http.Request) {
 		h.s.keyError(w, r, err)
 		return
 	}
-	h.s.log.Info().Str("key_id", id).Str("by", accounts.KeyID(bearerKey(r))).Msg("api key revoked")
+	h.s.log.Info().Str("key_id", id).Str("by", accounts.KeyID(requestKey(r))).Msg("api key revoked")
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -300,7 +300,7 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "draining", "this instance is shutting down; reconnect", "")
 		return
 	}
-	key := bearerKey(r)
+	key, _ := credential(r)
 	release, ok := s.acquireStream(key)
 	if !ok {
 		w.Header().Set("Retry-After", "5")

@@ -50,7 +50,9 @@ type Server struct {
 
 	c2c clickToCall // click-to-call (click2call.go)
 
-	hashes chan struct{} // password hashes in progress (hashslots.go)
+	hashes  chan struct{}   // password hashes in progress (hashslots.go)
+	signins *signinThrottle // sign-in attempts per account and address (session.go)
+	now     func() time.Time
 }
 
 // Deps are the API's collaborators. Presence and Keys are required;
@@ -89,6 +91,9 @@ type Deps struct {
 	// App, when set, is the web app, served for every GET no API route
 	// claims.
 	App http.Handler
+	// SessionTTL is the absolute lifetime of a web app session; 0 means
+	// DefaultSessionTTL.
+	SessionTTL time.Duration
 }
 
 // Defaults of Deps and Timeouts.
@@ -151,10 +156,14 @@ func New(deps Deps, log zerolog.Logger) *Server {
 	if deps.StreamRecheck <= 0 {
 		deps.StreamRecheck = DefaultStreamRecheck
 	}
+	if deps.SessionTTL <= 0 {
+		deps.SessionTTL = DefaultSessionTTL
+	}
 	deps.Timeouts = deps.Timeouts.withDefaults()
 	s := &Server{
 		deps: deps, log: log.With().Str("component", "api").Logger(), mux: http.NewServeMux(), hub: newHub(),
 		quit: make(chan struct{}), streams: map[[sha256.Size]byte]int{}, hashes: make(chan struct{}, hashSlots),
+		signins: newSigninThrottle(), now: time.Now,
 	}
 	s.routes()
 	return s
@@ -162,7 +171,7 @@ func New(deps Deps, log zerolog.Logger) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	withBodyDeadline(s.deps.Timeouts, s.mux).ServeHTTP(w, r)
+	withBodyDeadline(s.deps.Timeouts, s.route(r)).ServeHTTP(w, r)
 }
 
 // withBodyDeadline bounds the time h's request bodies take to arrive (see
@@ -260,6 +269,7 @@ func (s *Server) routes() {
 	s.directoryRoutes()
 	s.callerIDRoutes()
 	s.keyRoutes()
+	s.sessionRoutes()
 	s.calendarRoutes()
 	s.callRoutes()
 	if s.deps.App != nil {
@@ -310,9 +320,11 @@ func bearerKey(r *http.Request) string {
 	return strings.TrimSpace(key)
 }
 
-// authenticate returns the caller's principal or answers 401 and false.
+// authenticate returns the caller's principal or answers 401 (403 for a
+// missing CSRF token) and false. The caller is a bearer API key or, when
+// there is none, the web app's session cookie (session.go).
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (accounts.Principal, bool) {
-	key := bearerKey(r)
+	key, fromCookie := credential(r)
 	if key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "missing API key", "")
@@ -324,9 +336,18 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (accounts.
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "cannot check the API key now", "")
 		return accounts.Principal{}, false
 	}
+	if err != nil && fromCookie {
+		s.setSessionCookie(w, r, "", time.Time{})
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "the session has ended; sign in again", "")
+		return accounts.Principal{}, false
+	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid API key", "")
+		return accounts.Principal{}, false
+	}
+	if fromCookie && !safeMethod(r.Method) && !validCSRF(r, key) {
+		writeError(w, http.StatusForbidden, "csrf", "missing or wrong "+csrfHeader+" header (the csrf_token of GET /v1/session)", "")
 		return accounts.Principal{}, false
 	}
 	return p, true

@@ -220,7 +220,10 @@ function Shell({ session, onSignOut }) {
 		document.title = r ? `${t(r.label)} – ${t('app.name')}` : t('app.name');
 		// Move focus to the new page for keyboard and screen-reader users,
 		// but not on the first load.
-		if (!first.current && mainRef.current) mainRef.current.focus();
+		if (!first.current && mainRef.current) {
+			mainRef.current.focus({ preventScroll: true });
+			window.scrollTo(0, 0);
+		}
 		first.current = false;
 	}, [route.name]);
 	const r = routes[route.name];

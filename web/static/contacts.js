@@ -6,7 +6,7 @@ import { html, useState, useEffect, useRef, useMemo, useCallback } from './lib.j
 import { get, post, put, del, request, enc, query } from './api.js';
 import { t } from './strings.js';
 import { subscribe, toast } from './app.js';
-import { Dialog, Presence, formatDateTime, copyText, debounce, contactName } from './ui.js';
+import { Dialog, Presence, formatDateTime, formatTime, copyText, debounce, contactName } from './ui.js';
 
 const builtins = ['favorite', 'vip', 'blocked'];
 const builtinLabel = { favorite: 'contacts.group.favorite', vip: 'contacts.group.vip', blocked: 'contacts.group.blocked' };
@@ -135,7 +135,12 @@ export function Contacts({ session, route }) {
 			<div class="directory">
 				<div class="directory-tools">
 					<input type="search" class="search" aria-label=${t('contacts.search')} placeholder=${t('contacts.searchPlaceholder')}
-						value=${q} onInput=${onSearch} autocomplete="off" spellcheck="false" />
+						value=${q} onInput=${onSearch} autocomplete="off" spellcheck="false"
+						onKeyDown=${(e) => {
+							if (e.key !== 'ArrowDown') return;
+							const first = document.querySelector('.contact-list .contact-open');
+							if (first) { e.preventDefault(); first.focus(); }
+						}} />
 					<label class="inline-field">
 						<span>${t('contacts.kind')}</span>
 						<select value=${kind} onChange=${(e) => setKind(e.currentTarget.value)}>
@@ -369,6 +374,7 @@ function ContactCard({ id, session, groups, onClose, onChanged }) {
 			<p class="address">${[c.address.street, [c.address.postal_code, c.address.city].filter(Boolean).join(' '), c.address.region, c.address.country]
 				.filter(Boolean).map((l, i) => html`<span key=${i}>${l}<br /></span>`)}</p>` : null}
 		${c.notes ? html`<h3>${t('contacts.notes')}</h3><p class="notes">${c.notes}</p>` : null}
+		${c.kind === 'team' ? html`<${Availability} aor=${c.id.slice('team:'.length)} />` : null}
 
 		<h3>${t('contacts.inGroups')}</h3>
 		${memberOf.length ? html`<ul class="chips">${memberOf.map((g) => html`<li key=${g.id}>${g.name}
@@ -394,6 +400,20 @@ function ContactCard({ id, session, groups, onClose, onChanged }) {
 				: html`<button type="button" class="button danger" onClick=${() => setConfirmDelete(true)}>${t('common.delete')}</button>`}
 		</div>` : html`<p class="hint">${t('contacts.readOnly')}</p>`}
 	</${Dialog}>`;
+}
+
+// Availability shows a colleague's busy times of the coming week, where
+// their calendar is shared (the server answers 404 otherwise).
+function Availability({ aor }) {
+	const [a, setA] = useState(undefined);
+	useEffect(() => {
+		get('/v1/users/' + enc(aor) + '/availability').then(setA).catch(() => setA(null));
+	}, [aor]);
+	if (a === undefined) return null;
+	return html`<h3>${t('contacts.busy')}</h3>
+		${!a ? html`<p class="hint">${t('contacts.busyNotShared')}</p>`
+			: !a.busy.length ? html`<p class="hint">${t('contacts.busyNone')}</p>`
+			: html`<ul class="busy-list">${a.busy.slice(0, 20).map((b, i) => html`<li key=${i}>${t('contacts.busyBlock', { start: formatTime(b.start), end: formatTime(b.end) })}</li>`)}</ul>`}`;
 }
 
 async function copy(s) {
@@ -522,6 +542,7 @@ function formField(field, phoneIdx, emailIdx) {
 	if (m) return 'phones.' + (phoneIdx[Number(m[1])] ?? 0) + '.' + (m[2] || 'number');
 	m = field.match(/^emails\[(\d+)\]$/);
 	if (m) return 'emails.' + (emailIdx[Number(m[1])] ?? 0);
+	if (field === 'name') return 'first_name';
 	if (field === 'phones') return 'phones.0.number';
 	if (field === 'emails') return 'emails.0';
 	return field;
@@ -545,6 +566,7 @@ function ContactForm({ entry, onClose, onSaved }) {
 		setErrors({});
 		setFormError('');
 		const { body, phoneIdx, emailIdx } = toBody(f);
+		body.kind = editing ? entry.contact.kind : 'personal';
 		setBusy(true);
 		try {
 			const saved = editing

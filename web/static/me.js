@@ -88,6 +88,7 @@ function StatusCard({ session }) {
 	return html`<section class="card me-card" aria-labelledby="me-status-title">
 		<h2 id="me-status-title">${t('me.status')}</h2>
 		${presence ? html`<p>${t('me.now')} <${Presence} p=${presence} /></p>` : null}
+		${presence && presence.line === 'offline' ? html`<p class="hint">${t('me.offlineHint')}</p>` : null}
 		<form onSubmit=${submit}>
 			<fieldset class="status-choices">
 				<legend>${t('me.chooseStatus')}</legend>
@@ -141,7 +142,10 @@ function CallsCard({ session }) {
 		if (ev.type === 'resync') load('');
 		if (ev.type !== 'call' || !ev.data || !ev.data.call) return;
 		const rec = ev.data.call;
+		if (missedOnly && rec.outcome !== 'missed') return;
 		setCalls((c) => ({ ...c, items: [rec, ...c.items.filter((x) => x.id !== rec.id)] }));
+		// A call missed while I look at my calls is seen.
+		if (ev.data.type === 'ended' && rec.outcome === 'missed') post('/v1/calls/read').then(callsChanged).catch(() => {});
 	}), [missedOnly]);
 
 	const who = (c) => c.name || c.number || t('calls.unknown');

@@ -60,6 +60,8 @@ export const strings = {
 	'status.meeting': 'In a meeting',
 	'status.offline': 'Offline',
 
+	'presence.until': '(until {when})',
+
 	'line.offline': 'Offline',
 	'line.idle': 'Idle',
 	'line.ringing': 'Ringing',
@@ -106,6 +108,10 @@ export const strings = {
 	'contacts.mark.blocked': 'Blocked',
 	'contacts.markConflict': 'Refused: {message}. A contact can be Favorite or VIP, or Blocked, but not both.',
 	'contacts.numbers': 'Numbers',
+	'contacts.busy': 'Busy this week',
+	'contacts.busyNotShared': 'No calendar shared.',
+	'contacts.busyNone': 'Free all week.',
+	'contacts.busyBlock': '{start} – {end}',
 	'contacts.emails': 'Email',
 	'contacts.address': 'Address',
 	'contacts.notes': 'Notes',
@@ -227,6 +233,7 @@ export const strings = {
 	'me.setStatus': 'Set status',
 	'me.statusSet': 'Status set to {status}.',
 	'me.calls': 'My recent calls',
+	'me.offlineHint': 'No phone of yours is online, so colleagues see you as offline; the status you set shows once it is.',
 
 	'calendar.title': 'My calendar',
 	'calendar.hint': 'The secret iCal address of your calendar. While it says you are busy, colleagues see “In a meeting”.',

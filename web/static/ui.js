@@ -43,7 +43,7 @@ export function Presence({ p }) {
 	if (line === 'offline' && !status) words.splice(0, 1, t('status.offline'));
 	return html`<span class="presence">
 		<span class=${'dot line-' + line} aria-hidden="true"></span>
-		<span>${[...new Set(words)].join(' · ')}${p.note ? html` — <span class="note">${p.note}</span>` : null}</span>
+		<span>${[...new Set(words)].join(' · ')}${p.note ? html` — <span class="note">${p.note}</span>` : null}${p.until && status ? ' ' + t('presence.until', { when: formatTime(p.until) }) : ''}</span>
 	</span>`;
 }
 
@@ -51,6 +51,15 @@ export function formatDateTime(s) {
 	if (!s) return '';
 	const d = new Date(s);
 	if (Number.isNaN(d.getTime())) return s;
+	return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+// formatTime shows a time today as a time, another day with its date.
+export function formatTime(s) {
+	const d = new Date(s);
+	if (Number.isNaN(d.getTime())) return s;
+	const today = new Date();
+	if (d.toDateString() === today.toDateString()) return d.toLocaleTimeString(undefined, { timeStyle: 'short' });
 	return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
