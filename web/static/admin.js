@@ -275,7 +275,13 @@ function SharedGroups() {
   </section>`;
 }
 
-function Keys({ domain }) {
+// ADMIN_SCOPES are what an admin key may hold; a key gets those of the
+// session's own scopes (nobody mints more than they hold).
+const ADMIN_SCOPES = ['users:admin', 'company:write', 'lookup'];
+
+function Keys({ domain, scopes }) {
+  // A PBX key's scope is lookup: offered only to sessions that hold it.
+  const kinds = scopes.includes('lookup') ? ['user', 'pbx', 'admin'] : ['user', 'admin'];
   const load = useCallback(() => api('GET', '/v1/keys').then((r) => r.items || []), []);
   const [items, error, reload] = useList(load);
   const [msg, setMsg] = useState('');
@@ -287,7 +293,7 @@ function Keys({ domain }) {
     const [form, v] = formData(e);
     let body;
     if (kind === 'pbx') body = { pbx: true, domain, scopes: ['lookup'] };
-    else if (kind === 'admin') body = { admin: true, domain, scopes: ['users:admin', 'company:write', 'lookup'] };
+    else if (kind === 'admin') body = { admin: true, domain, scopes: ADMIN_SCOPES.filter((x) => scopes.includes(x)) };
     else {
       const user = (v.user || '').trim();
       body = { user: user.includes('@') ? user : `${user}@${domain}`, scopes: ['contacts:personal', 'company:read'] };
@@ -343,7 +349,7 @@ function Keys({ domain }) {
       <h3 id="admin-key-form">${t('admin.keys.form')}</h3>
       <fieldset class="admin-kinds">
         <legend>${t('admin.keys.kind')}</legend>
-        ${['user', 'pbx', 'admin'].map((k) => html`<label key=${k}>
+        ${kinds.map((k) => html`<label key=${k}>
           <input type="radio" name="kind" value=${k} checked=${kind === k} onChange=${() => setKind(k)} />
           ${t('admin.keys.kind.' + k)}</label>`)}
       </fieldset>
@@ -366,7 +372,7 @@ export function Admin(props = {}) {
     <${Users} domain=${domain} csrf=${session.csrf_token} />
     <${Company} />
     <${SharedGroups} />
-    <${Keys} domain=${domain} />
+    <${Keys} domain=${domain} scopes=${session.scopes || []} />
     <section class="admin-section" aria-labelledby="admin-settings">
       <h2 id="admin-settings">${t('admin.settings')}</h2>
       <p>${t('admin.settings.none')}</p>
