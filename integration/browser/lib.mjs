@@ -91,10 +91,10 @@ export async function screenshot(page, name) {
 }
 
 // dialogInfo is a full dialog-info document of aor with one call in state.
-function dialogInfo(aor, version, state, display, remote) {
+function dialogInfo(aor, version, state, display, remote, id) {
   return `<?xml version="1.0"?>
 <dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="${version}" state="full" entity="sip:${aor}">
- <dialog id="web-1" call-id="web-call-1@pbx" local-tag="lt" remote-tag="rt" direction="recipient">
+ <dialog id="${id}" call-id="${id}@pbx" local-tag="lt" remote-tag="rt" direction="recipient">
   <state>${state}</state>
   <remote><identity display="${display}">${remote}</identity></remote>
  </dialog>
@@ -103,12 +103,12 @@ function dialogInfo(aor, version, state, display, remote) {
 
 // publishDialog sends the PBX's SIP PUBLISH of aor's call over UDP, as
 // Kamailio's pua_dialoginfo would, and waits for the 200.
-export async function publishDialog(aor, state, display, remote, version = 0) {
+export async function publishDialog(aor, state, display, remote, version = 0, dialog = 'web-1') {
   const [host, port] = env.sip.split(':');
   const sock = dgram.createSocket('udp4');
   await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve));
   const local = `127.0.0.1:${sock.address().port}`;
-  const body = dialogInfo(aor, version, state, display, remote);
+  const body = dialogInfo(aor, version, state, display, remote, dialog);
   const id = randomBytes(6).toString('hex');
   const msg = [
     `PUBLISH sip:${aor} SIP/2.0`,

@@ -125,14 +125,14 @@ function Users({ domain, csrf }) {
       placeholder=${t('admin.users.search')} value=${filter} onInput=${(e) => { setFilter(e.currentTarget.value); setLimit(USERS_SHOWN); }} />` : null}
     ${users && users.length > 0 ? html`<div class="admin-table-wrap"><table class="admin-table">
       <thead><tr><th scope="col">${t('admin.users.ext')}</th><th scope="col">${t('admin.users.name')}</th>
-        <th scope="col">${t('admin.users.numbers')}</th><th scope="col">${t('admin.users.sip')}</th>
-        <th scope="col">${t('admin.users.web')}</th>
+        <th scope="col" class="narrow-hide">${t('admin.users.numbers')}</th><th scope="col" class="narrow-hide">${t('admin.users.sip')}</th>
+        <th scope="col" class="narrow-hide">${t('admin.users.web')}</th>
         <th scope="col">${t('admin.users.actions')}</th></tr></thead>
       <tbody>${shown.map((x) => html`<tr key=${x.aor}>
         <td>${x.extension}</td><td>${[x.first_name, x.last_name].filter(Boolean).join(' ')}</td>
-        <td>${[x.did, x.mobile].filter(Boolean).join(', ')}</td>
-        <td>${x.sip_credentials ? t('admin.users.sip.set') : t('admin.users.sip.unset')}</td>
-        <td>${x.web_password ? t('admin.users.sip.set') : t('admin.users.sip.unset')}${x.admin ? ', ' + t('admin.users.admin.short') : ''}</td>
+        <td class="narrow-hide">${[x.did, x.mobile].filter(Boolean).join(', ')}</td>
+        <td class="narrow-hide">${x.sip_credentials ? t('admin.users.sip.set') : t('admin.users.sip.unset')}</td>
+        <td class="narrow-hide">${x.web_password ? t('admin.users.sip.set') : t('admin.users.sip.unset')}${x.admin ? ', ' + t('admin.users.admin.short') : ''}</td>
         <td class="admin-actions">
           <button type="button" aria-label=${t('admin.users.edit', { ext: x.extension })} onClick=${() => setEditing(x)}>${t('admin.edit')}</button>
           <button type="button" class="danger" aria-label=${t('admin.users.delete', { ext: x.extension })} onClick=${() => del(x.aor, false)}>${t('admin.delete')}</button>
@@ -338,11 +338,11 @@ function Keys({ domain, scopes }) {
     ${items && items.length === 0 ? html`<p class="admin-empty">${t('admin.keys.empty')}</p>` : null}
     ${items && items.length > 0 ? html`<div class="admin-table-wrap"><table class="admin-table">
       <thead><tr><th scope="col">${t('admin.keys.id')}</th><th scope="col">${t('admin.keys.kind')}</th>
-        <th scope="col">${t('admin.keys.user')}</th><th scope="col">${t('admin.keys.scopes')}</th>
-        <th scope="col">${t('admin.keys.created')}</th><th scope="col">${t('admin.users.actions')}</th></tr></thead>
+        <th scope="col" class="narrow-hide">${t('admin.keys.user')}</th><th scope="col" class="narrow-hide">${t('admin.keys.scopes')}</th>
+        <th scope="col" class="narrow-hide">${t('admin.keys.created')}</th><th scope="col">${t('admin.users.actions')}</th></tr></thead>
       <tbody>${items.map((k) => html`<tr key=${k.id}>
-        <td><code>${k.id}</code></td><td>${k.kind}</td><td>${k.user || k.domain || ''}</td>
-        <td>${(k.scopes || []).join(', ')}</td><td>${(k.created || '').slice(0, 10)}</td>
+        <td><code>${k.id}</code></td><td>${k.kind}</td><td class="narrow-hide">${k.user || k.domain || ''}</td>
+        <td class="narrow-hide">${(k.scopes || []).join(', ')}</td><td class="narrow-hide">${(k.created || '').slice(0, 10)}</td>
         <td><button type="button" class="danger" onClick=${() => revoke(k)}>${t('admin.keys.revoke', { id: k.id })}</button></td>
       </tr>`)}</tbody></table></div>` : null}
     <form class="admin-form" onSubmit=${mint} aria-labelledby="admin-key-form">
