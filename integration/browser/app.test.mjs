@@ -192,6 +192,64 @@ test('admin mints an API key, shown once, and revokes it', async () => {
   await ana.getByRole('status').filter({ hasText: `Key ${id} revoked.` }).waitFor();
 });
 
+test('admin provisions a user who can sign in, then deletes it after reading what goes with it', async () => {
+  await go(ana, 'admin');
+  const form = ana.getByRole('form', { name: 'Provision a user' });
+  await form.getByLabel('Extension').fill('450');
+  await form.getByLabel('First name').fill('Nina');
+  await form.getByLabel('Last name').fill('Neu');
+  await form.getByLabel('Direct number (DID)').fill('+49 30 1234 450');
+  await form.getByLabel(/^SIP password/).fill('sip-secret-450');
+  await form.getByLabel(/^Web password/).fill('nina-web-pass-450');
+  await form.getByRole('button', { name: 'Save user' }).click();
+  await ana.getByRole('status').filter({ hasText: `User 450@${env.domain} saved.` }).waitFor();
+
+  // Nina signs in with the web password just set and adds a contact.
+  const { context, page: nina } = await newPage(browser);
+  try {
+    await signIn(nina, `450@${env.domain}`, 'nina-web-pass-450');
+    const status = await nina.evaluate(async () => {
+      const s = await fetch('/v1/session').then((r) => r.json());
+      const r = await fetch('/v1/contacts', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token },
+        body: JSON.stringify({ kind: 'personal', first_name: 'Mum', phones: [{ type: 'mobile', number: '+49 171 555 0450' }] }),
+      });
+      return r.status;
+    });
+    assert.equal(status, 201);
+  } finally {
+    await context.close();
+  }
+
+  await ana.getByRole('searchbox', { name: 'Search users' }).fill('450');
+  await ana.getByRole('button', { name: 'Delete 450' }).click();
+  const confirm = ana.getByRole('alertdialog');
+  await confirm.waitFor();
+  assert.match(await confirm.textContent(), /1 personal contacts/, 'the confirmation says what goes with the user');
+  await confirm.getByRole('button', { name: `Delete 450@${env.domain} and all of this` }).click();
+  await ana.getByRole('status').filter({ hasText: `User 450@${env.domain} deleted.` }).waitFor();
+});
+
+test('admin adds and deletes a company contact, and creates a shared group', async () => {
+  await go(ana, 'admin');
+  const form = ana.getByRole('form', { name: 'Add a company contact' });
+  await form.getByLabel('Company').fill('Lieferant GmbH');
+  await form.getByLabel('Phone number').fill('+49 30 555 0199');
+  await form.getByRole('button', { name: 'Add company contact' }).click();
+  await ana.getByRole('status').filter({ hasText: 'Company contact added.' }).waitFor();
+  await ana.getByRole('button', { name: 'Delete Lieferant GmbH' }).click();
+  await ana.getByRole('status').filter({ hasText: 'Company contact deleted.' }).waitFor();
+
+  await ana.getByLabel('Group name').fill('Front desk');
+  await ana.getByRole('button', { name: 'Create shared group' }).click();
+  await ana.getByRole('status').filter({ hasText: 'Shared group “Front desk” created.' }).waitFor();
+  // The board filters by it.
+  await go(ana, 'board');
+  await ana.getByLabel('Group').selectOption({ label: 'Front desk' });
+  await ana.getByText('No extension in this group.').waitFor();
+  await ana.getByLabel('Group').selectOption({ label: 'Everyone' });
+});
+
 test('no serious accessibility violations on the main pages', async () => {
   for (const route of ['contacts', 'board', 'me', 'admin']) {
     await go(ana, route);

@@ -118,7 +118,7 @@ function Tile({ m, p, pos, size, onCall }) {
   const label = t('board.tile.name', {
     ext: m.ext, name: m.name, line: lineText,
     caller: caller ? t('board.tile.caller', { caller }) : '',
-    status: status || lineText, note: note ? ` (${note})` : '',
+    status: status && status !== lineText ? `, ${status}` : '', note: note ? ` (${note})` : '',
   });
   return html`
     <div role="listitem" class=${'tile line-' + line} aria-label=${label} aria-posinset=${pos} aria-setsize=${size}
@@ -233,7 +233,8 @@ export function Board(props = {}) {
       ${error ? html`<p role="alert" class="board-error">${error}</p>` : null}
       ${members === null ? html`<p class="board-empty">${t('board.loading')}</p>` : null}
       ${members && members.length === 0 && !error ? html`<p class="board-empty">${t('board.empty')}</p>` : null}
-      ${members && members.length > 0 && shown.length === 0 ? html`<p class="board-empty">${t('board.nomatch', { q })}</p>` : null}
+      ${members && members.length > 0 && shown.length === 0
+        ? html`<p class="board-empty">${q.trim() ? t('board.nomatch', { q: q.trim() }) : t('board.emptyGroup')}</p>` : null}
       <div class="board-scroll" ref=${scroller} onScroll=${onScroll}>
         <div class="board-space" style=${{ height: rows * ROW_HEIGHT + 'px' }}>
           <div role="list" aria-label=${t('board.list')} class="board-grid"
