@@ -75,3 +75,16 @@ func TestUserWebPasswordNeverPublic(t *testing.T) {
 	assert.NotContains(t, string(raw), "correct horse")
 	assert.Contains(t, string(raw), `"web":{"updated":"1970-01-01T00:01:40Z"}`, "Public tells that a password is set")
 }
+
+// BenchmarkVerifyWebPassword measures one sign-in's hash check (argon2id
+// with the stored parameters); B/op shows its memory.
+func BenchmarkVerifyWebPassword(b *testing.B) {
+	c, err := NewWebCredential("correct horse battery", time.Unix(0, 0))
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := VerifyWebPassword(c.Hash, "correct horse battery"); !ok {
+			b.Fatal("no match")
+		}
+	}
+}

@@ -228,7 +228,7 @@ func (s *Server) contactFromCall(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("ETag", etag(created.Version))
 		w.Header().Set("Location", "/v1/contacts/"+created.ID)
-		writeJSON(w, http.StatusCreated, entryJSON{Entry: directory.Entry{Contact: created}})
+		writeJSON(w, http.StatusCreated, s.entry(directory.Entry{Contact: created}))
 		return
 	}
 	e, err := dir.Get(r.Context(), p, req.ContactID)
@@ -250,7 +250,7 @@ func (s *Server) contactFromCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", etag(updated.Version))
-	writeJSON(w, http.StatusOK, entryJSON{Entry: directory.Entry{Contact: updated, Marks: e.Marks}})
+	writeJSON(w, http.StatusOK, s.entry(directory.Entry{Contact: updated, Marks: e.Marks}))
 }
 
 // blockJSON says how a number was blocked: the matching contact got the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory"
+	"github.com/switchboardhq/switchboard/directory/phone"
 	"github.com/switchboardhq/switchboard/presence"
 )
 
@@ -116,18 +117,89 @@ type presenceBrief struct {
 	Note        string `json:"note,omitempty"`
 }
 
-// entryJSON is a contact as the API shows it: the contact, the caller's
-// marks and, for team contacts, live presence.
+// entryJSON is a contact as the API shows it: the contact with a
+// dialable form of each number, the caller's marks and, for team
+// contacts, live presence.
 type entryJSON struct {
 	directory.Entry
 	Presence *presenceBrief `json:"presence,omitempty"`
+	// dial makes a number of domain dialable; nil keeps the typed main
+	// number.
+	dial func(domain, raw string) string
+}
+
+// phoneJSON is a contact's number with Dial, the form a tel: or sms: link
+// and click-to-call use: E.164 when the number reads as one in the
+// domain's region, else its digits (an extension as it is dialed).
+type phoneJSON struct {
+	directory.Phone
+	Dial string `json:"dial"`
+}
+
+// MarshalJSON writes e with "dial" added to each of the contact's phones.
+func (e entryJSON) MarshalJSON() ([]byte, error) {
+	type plain entryJSON // without this method
+	type contactJSON struct {
+		directory.Contact
+		Phones []phoneJSON `json:"phones,omitempty"` // over Contact.Phones
+	}
+	c := e.Contact
+	domain := c.Domain
+	if domain == "" {
+		_, domain, _ = strings.Cut(c.Owner, "@")
+	}
+	phones := make([]phoneJSON, len(c.Phones))
+	for i, ph := range c.Phones {
+		phones[i] = phoneJSON{Phone: ph, Dial: dialNumber(e.dial, domain, ph.Number)}
+	}
+	return json.Marshal(struct {
+		plain
+		Contact contactJSON `json:"contact"` // over Entry.Contact
+	}{plain(e), contactJSON{Contact: c, Phones: phones}})
+}
+
+// dialNumber is raw as dial makes it dialable in domain, or its typed
+// main number (vanity letters as digits, no extension).
+func dialNumber(dial func(domain, raw string) string, domain, raw string) string {
+	if dial != nil {
+		return dial(domain, raw)
+	}
+	if t, err := phone.ParseTyped(raw); err == nil {
+		return t.Main
+	}
+	return raw
+}
+
+// decodeContact reads a contact from the body. It accepts the phones'
+// "dial" that answers carry and ignores it, so that a contact read can be
+// written back as it is.
+func (s *Server) decodeContact(w http.ResponseWriter, r *http.Request) (directory.Contact, bool) {
+	var in struct {
+		directory.Contact
+		Phones []phoneJSON `json:"phones"` // over Contact.Phones
+	}
+	if !s.decodeJSON(w, r, &in) {
+		return directory.Contact{}, false
+	}
+	c := in.Contact
+	c.Phones = nil
+	for _, ph := range in.Phones {
+		c.Phones = append(c.Phones, ph.Phone)
+	}
+	return c, true
+}
+
+// entry is e as the API shows it, without presence.
+func (s *Server) entry(e directory.Entry) entryJSON {
+	h := &callerID{s: s}
+	return entryJSON{Entry: e, dial: func(domain, raw string) string { return h.dialFunc(domain, true)(raw) }}
 }
 
 // withPresence decorates e with the presence of its extension when it is
 // a team contact. Presence is best effort: an unavailable store leaves it
 // out rather than failing the directory request.
 func (s *Server) withPresence(ctx context.Context, e directory.Entry) entryJSON {
-	out := entryJSON{Entry: e}
+	out := s.entry(e)
 	if e.Contact.Kind != directory.KindTeam || s.deps.Presence == nil {
 		return out
 	}
@@ -183,8 +255,8 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var c directory.Contact
-	if !s.decodeJSON(w, r, &c) {
+	c, ok := s.decodeContact(w, r)
+	if !ok {
 		return
 	}
 	created, err := s.deps.Directory.Create(r.Context(), p, c)
@@ -194,7 +266,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", etag(created.Version))
 	w.Header().Set("Location", "/v1/contacts/"+created.ID)
-	writeJSON(w, http.StatusCreated, entryJSON{Entry: directory.Entry{Contact: created}})
+	writeJSON(w, http.StatusCreated, s.entry(directory.Entry{Contact: created}))
 }
 
 func (s *Server) getContact(w http.ResponseWriter, r *http.Request) {
@@ -250,8 +322,8 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var c directory.Contact
-	if !s.decodeJSON(w, r, &c) {
+	c, ok := s.decodeContact(w, r)
+	if !ok {
 		return
 	}
 	if c.ID != "" && c.ID != id {

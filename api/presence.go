@@ -246,8 +246,13 @@ func (s *Server) unavailable(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusServiceUnavailable, "unavailable", "presence store unavailable", "")
 }
 
-// Watch feeds a presence change to the live stream. It never blocks.
-func (s *Server) Watch(c presence.Change) { s.hub.publish(c.View) }
+// Watch feeds a presence change to the live stream, stamped with the
+// time it arrived (the event id, replay.go). It never blocks.
+func (s *Server) Watch(c presence.Change) {
+	e := stamped{at: s.now(), view: c.View}
+	s.replay.add(e)
+	s.hub.publish(e)
+}
 
 // keyRechecker is a keyResolver that can skip its cache; open streams use
 // it to notice a revocation made on another instance sooner.
@@ -321,6 +326,16 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, ": switchboard presence stream\n\n")
+	// sent holds the versions replayed, so that a change both replayed
+	// and queued live goes out once.
+	sent := map[presence.AOR]uint64{}
+	lastID := r.Header.Get("Last-Event-ID")
+	if lastID == "" {
+		lastID = q.Get("last_event_id")
+	}
+	if last, ok := parseEventID(lastID); ok {
+		s.replayMissed(r.Context(), w, p, f, last, sent)
+	}
 	flusher.Flush()
 	ping := time.NewTicker(25 * time.Second)
 	defer ping.Stop()
@@ -345,9 +360,11 @@ func (s *Server) streamPresence(w http.ResponseWriter, r *http.Request) {
 			continue
 		case <-ping.C:
 			fmt.Fprint(w, ": ping\n\n")
-		case v := <-c.ch:
-			b, _ := json.Marshal(toJSON(s.viewFor(r.Context(), p, v)))
-			fmt.Fprintf(w, "id: %d\nevent: presence\ndata: %s\n\n", v.Version, b)
+		case e := <-c.ch:
+			if v, ok := sent[e.view.AOR]; ok && e.view.Version <= v {
+				continue
+			}
+			writePresenceEvent(w, s.viewFor(r.Context(), p, e.view), e.at)
 		case ev := <-c.calls:
 			s.writeCallEvent(r.Context(), w, p, ev)
 		}
@@ -400,7 +417,7 @@ func (f filter) match(v presence.View) bool {
 
 type client struct {
 	f     filter
-	ch    chan presence.View
+	ch    chan stamped
 	calls chan calls.Event
 	gone  chan struct{}
 }
@@ -417,7 +434,7 @@ const clientBuffer = 256
 func newHub() *hub { return &hub{clients: make(map[*client]struct{})} }
 
 func (h *hub) join(f filter) *client {
-	c := &client{f: f, ch: make(chan presence.View, clientBuffer), calls: make(chan calls.Event, clientBuffer), gone: make(chan struct{})}
+	c := &client{f: f, ch: make(chan stamped, clientBuffer), calls: make(chan calls.Event, clientBuffer), gone: make(chan struct{})}
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	h.mu.Unlock()
@@ -433,15 +450,15 @@ func (h *hub) leave(c *client) {
 	h.mu.Unlock()
 }
 
-func (h *hub) publish(v presence.View) {
+func (h *hub) publish(e stamped) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
-		if !c.f.match(v) {
+		if !c.f.match(e.view) {
 			continue
 		}
 		select {
-		case c.ch <- v:
+		case c.ch <- e:
 		default:
 			delete(h.clients, c)
 			close(c.gone)

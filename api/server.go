@@ -52,6 +52,7 @@ type Server struct {
 
 	hashes  chan struct{}   // password hashes in progress (hashslots.go)
 	signins *signinThrottle // sign-in attempts per account and address (session.go)
+	replay  *replayLog      // recent presence changes, to resume streams (replay.go)
 	now     func() time.Time
 }
 
@@ -163,7 +164,7 @@ func New(deps Deps, log zerolog.Logger) *Server {
 	s := &Server{
 		deps: deps, log: log.With().Str("component", "api").Logger(), mux: http.NewServeMux(), hub: newHub(),
 		quit: make(chan struct{}), streams: map[[sha256.Size]byte]int{}, hashes: make(chan struct{}, hashSlots),
-		signins: newSigninThrottle(), now: time.Now,
+		signins: newSigninThrottle(), replay: newReplayLog(time.Now()), now: time.Now,
 	}
 	s.routes()
 	return s
@@ -331,6 +332,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (accounts.
 		return accounts.Principal{}, false
 	}
 	p, err := s.deps.Keys.Resolve(r.Context(), key)
+	ok := true
 	if err != nil && !errors.Is(err, directory.ErrNotFound) && !errors.Is(err, directory.ErrForbidden) {
 		s.log.Warn().Err(err).Msg("resolve api key")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "cannot check the API key now", "")
@@ -349,6 +351,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (accounts.
 	if fromCookie && !safeMethod(r.Method) && !validCSRF(r, key) {
 		writeError(w, http.StatusForbidden, "csrf", "missing or wrong "+csrfHeader+" header (the csrf_token of GET /v1/session)", "")
 		return accounts.Principal{}, false
+	}
+	if fromCookie {
+		if p, ok = s.sessionUser(r.Context(), p); !ok {
+			s.setSessionCookie(w, r, "", time.Time{})
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "the session's user no longer exists; sign in again", "")
+			return accounts.Principal{}, false
+		}
 	}
 	return p, true
 }

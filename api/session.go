@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,12 +129,14 @@ func sessionPrincipal(u accounts.User) accounts.Principal {
 	return accounts.Principal{User: u.AOR(), Scopes: scopes}
 }
 
-func toSessionJSON(u accounts.User, info accounts.KeyInfo, key string) sessionJSON {
+func toSessionJSON(u accounts.User, p accounts.Principal, expires time.Time, key string) sessionJSON {
+	scopes := slices.Clone(p.Scopes)
+	slices.Sort(scopes)
 	return sessionJSON{
 		User: u.AOR(), Extension: u.Extension, Domain: u.Domain,
 		DisplayName: strings.TrimSpace(u.FirstName + " " + u.LastName),
-		Admin:       info.Principal().Has(accounts.ScopeUsersAdmin), Scopes: info.Scopes,
-		CSRFToken: csrfToken(key), ExpiresAt: info.Expires,
+		Admin:       p.Has(accounts.ScopeUsersAdmin), Scopes: scopes,
+		CSRFToken: csrfToken(key), ExpiresAt: expires,
 	}
 }
 
@@ -200,40 +203,31 @@ func (h sessionHandlers) signIn(w http.ResponseWriter, r *http.Request) {
 	h.s.log.Info().Str("user", u.AOR()).Str("ip", ip).Str("session", info.ID).Msg("signed in")
 	h.s.setSessionCookie(w, r, key, info.Expires)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, toSessionJSON(u, info, key))
+	writeJSON(w, http.StatusOK, toSessionJSON(u, info.Principal(), info.Expires, key))
 }
 
-// session returns the valid session cookie of r with its key and user,
-// or answers 401 (clearing the cookie) and returns false.
-func (h sessionHandlers) session(w http.ResponseWriter, r *http.Request) (string, accounts.KeyInfo, bool) {
+func (h sessionHandlers) get(w http.ResponseWriter, r *http.Request) {
 	key, fromCookie := credential(r)
 	if !fromCookie {
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "not signed in", "")
-		return "", accounts.KeyInfo{}, false
+		return
 	}
-	if _, ok := h.s.authenticate(w, r); !ok {
-		return "", accounts.KeyInfo{}, false
+	p, ok := h.s.authenticate(w, r)
+	if !ok {
+		return
 	}
 	info, err := h.keys.Get(r.Context(), accounts.KeyID(key))
 	if err != nil {
 		h.s.keyError(w, r, err)
-		return "", accounts.KeyInfo{}, false
-	}
-	return key, info, true
-}
-
-func (h sessionHandlers) get(w http.ResponseWriter, r *http.Request) {
-	key, info, ok := h.session(w, r)
-	if !ok {
 		return
 	}
-	u, err := h.s.deps.Directory.GetUser(r.Context(), lookupUsers, info.User)
+	u, err := h.s.deps.Directory.GetUser(r.Context(), lookupUsers, p.User)
 	if err != nil {
 		h.s.directoryError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, toSessionJSON(u, info, key))
+	writeJSON(w, http.StatusOK, toSessionJSON(u, p, info.Expires, key))
 }
 
 func (h sessionHandlers) signOut(w http.ResponseWriter, r *http.Request) {
@@ -326,6 +320,32 @@ func (t *signinThrottle) reserve(user, ip string, now time.Time) (signinAttempt,
 		a.cancel(now)
 	}
 	return a, wait
+}
+
+// sessionUser checks a cookie's principal against its user as the
+// directory has them now: a deleted user's session ends, and one whose
+// admin flag was taken away loses the scopes that came with it (scopes
+// only ever shrink here: the cookie may hold another kind of key).
+func (s *Server) sessionUser(ctx context.Context, p accounts.Principal) (accounts.Principal, bool) {
+	if s.deps.Directory == nil || p.User == "" {
+		return p, true
+	}
+	u, err := s.deps.Directory.GetUser(ctx, lookupUsers, p.User)
+	if err != nil {
+		return p, false
+	}
+	now := sessionPrincipal(u)
+	var scopes []accounts.Scope
+	for _, sc := range p.Scopes {
+		switch {
+		case now.Has(sc):
+			scopes = append(scopes, sc)
+		case sc == accounts.ScopeCompanyWrite && now.Has(accounts.ScopeCompanyRead):
+			scopes = append(scopes, accounts.ScopeCompanyRead)
+		}
+	}
+	p.Scopes = scopes
+	return p, true
 }
 
 // requestKey is the key r is authenticated by, bearer or cookie.

@@ -2,12 +2,14 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,7 +193,7 @@ func TestSessionSignInUseSignOut(t *testing.T) {
 }
 
 func TestSessionAdminAndKeys(t *testing.T) {
-	c, _ := newSessionAPI(t, true)
+	c, srv := newSessionAPI(t, true)
 	res := c.signIn(t, "209@pbx.example.com", "ada's web password")
 	require.Equal(t, http.StatusOK, res.StatusCode, "%s", res.body)
 	assert.True(t, c.cookie.Secure, "over TLS")
@@ -216,6 +218,22 @@ func TestSessionAdminAndKeys(t *testing.T) {
 	items := res.json(t)["items"].([]any)
 	require.Len(t, items, 1)
 	assert.Equal(t, "user", items[0].(map[string]any)["kind"])
+
+	// Taking the admin flag away takes the session's admin scopes at once.
+	ctx := context.Background()
+	_, err := srv.deps.Directory.ProvisionUser(ctx, testAdmin, accounts.User{Extension: "209", Domain: "pbx.example.com", FirstName: "Ada"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, c.do(t, "GET", "/v1/users", "", false).StatusCode)
+	res = c.do(t, "GET", "/v1/session", "", false)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, false, res.json(t)["admin"])
+	assert.Equal(t, []any{"company:read", "contacts:personal"}, res.json(t)["scopes"])
+	assert.Equal(t, http.StatusOK, c.do(t, "GET", "/v1/contacts", "", false).StatusCode)
+
+	// Deleting the user ends the session.
+	_, err = srv.deps.Directory.DeleteUser(ctx, testAdmin, "209@pbx.example.com", true)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, c.do(t, "GET", "/v1/contacts", "", false).StatusCode)
 }
 
 func TestSignInThrottled(t *testing.T) {
@@ -365,4 +383,42 @@ func TestSessionAcrossInstances(t *testing.T) {
 		return a.do(t, "GET", "/v1/contacts", "", false).StatusCode == http.StatusUnauthorized
 	}, accounts.KeyCacheTTL, 20*time.Millisecond)
 	assert.Equal(t, http.StatusUnauthorized, a.do(t, "GET", "/v1/session", "", false).StatusCode)
+}
+
+func TestSignInFailureLoggedWithoutPassword(t *testing.T) {
+	svc, err := directory.New(context.Background(), directory.NewMemStore(), directory.Config{}, zerolog.Nop())
+	require.NoError(t, err)
+	provisionWebUsers(t, svc)
+	var logs syncBuffer
+	srv := New(Deps{Presence: presence.New(presence.Config{}, presence.NewMemStore(), zerolog.Nop()),
+		Keys: accounts.NewKeys(accounts.NewMemKeyStore()), Directory: svc}, zerolog.New(&logs))
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	c := &webClient{base: ts.URL, client: ts.Client()}
+	require.Equal(t, http.StatusUnauthorized, c.signIn(t, "201@pbx.example.com", "a wrong secret guess").StatusCode)
+	require.Equal(t, http.StatusOK, c.signIn(t, "201@pbx.example.com", "ana's web password").StatusCode)
+	out := logs.String()
+	assert.Contains(t, out, `"message":"sign-in failed"`)
+	assert.Contains(t, out, `"user":"201@pbx.example.com"`)
+	assert.NotContains(t, out, "a wrong secret guess")
+	assert.NotContains(t, out, "ana's web password")
+	assert.NotContains(t, out, c.cookie.Value, "nor the session key")
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -130,3 +130,32 @@ func TestVendoredLibrariesMatchPackageJSON(t *testing.T) {
 	_, err = os.Stat("package-lock.json")
 	assert.NoError(t, err)
 }
+
+// Every string key a module asks t() for is in strings.js, so no screen
+// shows a bare key.
+func TestEveryStringKeyExists(t *testing.T) {
+	b, err := fs.ReadFile(static, "static/strings.js")
+	require.NoError(t, err)
+	have := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*'([^']+)':`).FindAllStringSubmatch(string(b), -1) {
+		assert.False(t, have[m[1]], "%s defined twice", m[1])
+		have[m[1]] = true
+	}
+	require.Greater(t, len(have), 100)
+	use := regexp.MustCompile(`\bt\(\s*'([^']+)'`)
+	entries, err := fs.ReadDir(static, "static")
+	require.NoError(t, err)
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".js") || e.Name() == "strings.js" {
+			continue
+		}
+		src, err := fs.ReadFile(static, "static/"+e.Name())
+		require.NoError(t, err)
+		for _, m := range use.FindAllStringSubmatch(string(src), -1) {
+			if strings.HasSuffix(m[1], ".") {
+				continue // a prefix completed at run time, such as 'status.' + s
+			}
+			assert.True(t, have[m[1]], "%s uses string %q, which strings.js lacks", e.Name(), m[1])
+		}
+	}
+}

@@ -82,6 +82,8 @@ type config struct {
 	BootstrapKeyFile string
 	// SSEPerKey caps the event streams one API key holds per instance.
 	SSEPerKey int
+	// SessionTTL is the absolute lifetime of a web app sign-in.
+	SessionTTL time.Duration
 	// MaxSubsPerTarget and MaxSubsPerWatcher cap SIP subscriptions per
 	// watched extension and per watcher; -1: no cap.
 	MaxSubsPerTarget  int
@@ -157,6 +159,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.SIPMaxConnsPerSource, "sip-max-conns-per-source", 128, "SIP TCP/TLS connections one address may hold (trusted CIDRs exempt); 0 no cap")
 	fs.StringVar(&c.BootstrapKeyFile, "bootstrap-key-file", "", "write a fresh store's one-time bootstrap admin key to this file (mode 0600) instead of printing it on stderr")
 	fs.IntVar(&c.SSEPerKey, "sse-streams-per-key", 8, "event streams (GET /v1/presence/stream) one API key may hold open per instance; more answer 429")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "how long a web app sign-in lasts (absolute: using it does not extend it)")
 	fs.IntVar(&c.MaxSubsPerTarget, "max-subs-per-target", 1000, "SIP subscriptions one extension may have (beyond: 403); -1 no cap")
 	fs.IntVar(&c.MaxSubsPerWatcher, "max-subs-per-watcher", 200, "SIP subscriptions one watcher (From AOR) may hold (beyond: 403); -1 no cap")
 	fs.StringVar(&c.LDAPListen, "ldap-listen", "", "read-only LDAP directory for desk phones (StartTLS with --tls-cert), e.g. :389; empty: off")
@@ -340,6 +343,9 @@ func (c config) validate() error {
 	}
 	if c.SIPMaxConnsPerSource < 0 {
 		errs = append(errs, errors.New("--sip-max-conns-per-source must not be negative"))
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+		errs = append(errs, errors.New("--session-ttl must be between 1m and 720h"))
 	}
 	if c.SSEPerKey < 1 {
 		errs = append(errs, errors.New("--sse-streams-per-key must be at least 1"))

@@ -280,6 +280,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Keys:          keys,
 		Domains:       cfg.Domains,
 		StreamsPerKey: cfg.SSEPerKey,
+		SessionTTL:    cfg.SessionTTL,
 		Ready:         checkAll(ready),
 		Subscriptions: edge, // the user-delete report counts SIP subscriptions
 		NATSURL:       redactURL(natsURL),

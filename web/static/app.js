@@ -3,7 +3,7 @@
 // live presence stream every screen subscribes to, and the toast area.
 import { html, render, useState, useEffect, useRef } from './lib.js';
 import { get, del, setCsrf, ApiError } from './api.js';
-import { t } from './strings.js';
+import { t, strings } from './strings.js';
 import { SignIn } from './signin.js';
 import { Contacts } from './contacts.js';
 import { Board } from './board.js';
@@ -83,8 +83,10 @@ function openStream(fresh) {
 			setLive('offline', Math.round(wait / 1000));
 			source = null;
 			retryTimer = setTimeout(() => openStream(true), wait);
-		} else {
-			setLive('connecting');
+		} else if (liveState === 'open') {
+			// The connection dropped; the browser reconnects by itself and
+			// resumes from the last event id.
+			setLive('reconnecting');
 		}
 	};
 }
@@ -146,8 +148,8 @@ function LiveBanner() {
 		liveWatchers.add(fn);
 		return () => liveWatchers.delete(fn);
 	}, []);
-	if (state.s !== 'offline') return null;
-	return html`<p class="live-banner">${t('live.offline', { s: state.detail })}</p>`;
+	if (state.s !== 'offline' && state.s !== 'reconnecting') return null;
+	return html`<p class="live-banner" role="status">${state.s === 'offline' ? t('live.offline', { s: state.detail }) : t('live.reconnecting')}</p>`;
 }
 
 // ---- router --------------------------------------------------------------
@@ -207,7 +209,10 @@ function Shell({ session, onSignOut }) {
 		const off = subscribe((ev) => {
 			if (ev.type !== 'click_to_call' || !ev.data) return;
 			const c = ev.data;
-			if (c.state === 'failed') toast(t('calls.c2c.failed', { to: c.to, reason: c.reason || c.sip_status || '' }), 'error');
+			if (c.state === 'failed') {
+				const reason = c.reason && strings['calls.reason.' + c.reason] ? t('calls.reason.' + c.reason) : String(c.reason || c.sip_status || '');
+				toast(t('calls.c2c.failed', { to: c.to, reason }), 'error');
+			}
 			else if (c.state === 'connecting' || c.state === 'connected') toast(t('calls.c2c.' + c.state, { to: c.to }));
 		});
 		return () => {

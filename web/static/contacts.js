@@ -100,19 +100,25 @@ export function Contacts({ session, route }) {
 		opener.current = document.activeElement;
 		setOpen(id);
 	};
-	const closeCard = () => {
-		const id = open;
+	const pendingFocus = useRef(null);
+	const closeCard = (gone) => {
+		pendingFocus.current = { id: gone ? '' : open, gone };
 		setOpen(null);
-		setTimeout(() => {
-			const row = document.querySelector(`.contact-open[data-id="${CSS.escape(id || '')}"]`);
-			const el = row || (opener.current && opener.current.isConnected ? opener.current : document.querySelector('.contacts-page .search'));
-			if (el) el.focus();
-		});
 	};
+	// After the card is gone (its <dialog> closed, which moves focus by
+	// itself), put focus where the user was.
+	useEffect(() => {
+		const p = pendingFocus.current;
+		if (open || !p) return;
+		pendingFocus.current = null;
+		const row = p.id && document.querySelector(`.contact-open[data-id="${CSS.escape(p.id)}"]`);
+		const el = row || (!p.gone && opener.current && opener.current.isConnected ? opener.current : document.querySelector('.contacts-page .search'));
+		if (el) el.focus();
+	}, [open]);
 	const changed = (entry) => {
 		// A card changed a contact: refresh the list (marks change the order).
 		reload();
-		if (entry === null) closeCard();
+		if (entry === null) closeCard(true);
 	};
 
 	const current = groups.find((g) => g.id === group);
@@ -157,7 +163,7 @@ export function Contacts({ session, route }) {
 			</div>
 		</div>
 		${open ? html`<${ContactCard} id=${open} session=${session} groups=${groups}
-			onClose=${closeCard} onChanged=${changed} />` : null}
+			onClose=${() => closeCard(false)} onChanged=${changed} />` : null}
 		${adding ? html`<${ContactForm} onClose=${() => setAdding(false)}
 			onSaved=${(e) => { setAdding(false); reload(); toast(t('contacts.added', { name: contactName(e.contact) })); }} />` : null}
 	</section>`;

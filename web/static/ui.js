@@ -3,8 +3,8 @@
 import { html, useEffect, useRef, useId } from './lib.js';
 import { t } from './strings.js';
 
-// Dialog is a modal <dialog>: focus stays inside, Escape closes it, and
-// focus goes back to what had it before.
+// Dialog is a modal <dialog>: focus stays inside, Escape closes it, so
+// does any navigation, and focus goes back to what had it before.
 export function Dialog({ title, onClose, children, className = '' }) {
 	const ref = useRef(null);
 	const close = useRef(onClose);
@@ -18,9 +18,13 @@ export function Dialog({ title, onClose, children, className = '' }) {
 			close.current();
 		};
 		d.addEventListener('cancel', onCancel);
+		// Going somewhere (back, a link, the same address again) closes it.
+		const onNavigate = () => close.current();
+		window.addEventListener('popstate', onNavigate);
 		if (!d.open) d.showModal();
 		return () => {
 			d.removeEventListener('cancel', onCancel);
+			window.removeEventListener('popstate', onNavigate);
 			if (d.open) d.close();
 			if (opener && typeof opener.focus === 'function' && document.contains(opener)) opener.focus();
 		};
