@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,4 +141,10 @@ func TestBrowser(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test:\n%s", out)
 	require.NoError(t, err, "the browser tests must pass")
+	// node's runner passes with no test at all: the scenarios must have run.
+	m := regexp.MustCompile(`(?m)^ℹ pass (\d+)$`).FindSubmatch(out)
+	require.NotNil(t, m, "no pass count in the runner's summary")
+	passed, _ := strconv.Atoi(string(m[1]))
+	require.GreaterOrEqual(t, passed, 12, "browser scenarios passed")
+	require.Regexp(t, `(?m)^ℹ fail 0$`, string(out))
 }

@@ -7,6 +7,7 @@ import { html, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useStat
 import { request as api } from './api.js';
 import { subscribe } from './app.js';
 import { t } from './strings.js';
+import { formatTime } from './ui.js';
 
 // Tile geometry, kept equal to board.css (.board-grid, .tile).
 const TILE_MIN_WIDTH = 220;
@@ -114,11 +115,12 @@ function Tile({ m, p, pos, size, onCall }) {
   const lineText = t('line.' + line);
   const status = p && p.status ? t('status.' + p.status) : '';
   const note = (p && p.note) || '';
+  const until = p && p.until && p.status && p.status !== 'offline' ? t('presence.until', { when: formatTime(p.until) }) : '';
   const caller = callerOf(p);
   const label = t('board.tile.name', {
     ext: m.ext, name: m.name, line: lineText,
     caller: caller ? t('board.tile.caller', { caller }) : '',
-    status: status && status !== lineText ? `, ${status}` : '', note: note ? ` (${note})` : '',
+    status: status && status !== lineText ? `, ${status}` : '', note: (note ? ` (${note})` : '') + (until ? ` ${until}` : ''),
   });
   return html`
     <div role="listitem" class=${'tile line-' + line} aria-label=${label} aria-posinset=${pos} aria-setsize=${size}
@@ -132,6 +134,7 @@ function Tile({ m, p, pos, size, onCall }) {
       <div class="tile-status">
         <span class=${'tile-status-label status-' + ((p && p.status) || 'offline')}>${status === lineText ? '' : status}</span>
         ${note ? html` <span class="tile-note" title=${note}>· ${note}</span>` : null}
+        ${until ? html` <span class="tile-until">${until}</span>` : null}
       </div>
       <button type="button" class="tile-call" aria-label=${t('board.call', { name: m.name, ext: m.ext })}
               onClick=${() => onCall(m)}>${t('board.call.short')}</button>
