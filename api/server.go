@@ -332,7 +332,6 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (accounts.
 		return accounts.Principal{}, false
 	}
 	p, err := s.deps.Keys.Resolve(r.Context(), key)
-	ok := true
 	if err != nil && !errors.Is(err, directory.ErrNotFound) && !errors.Is(err, directory.ErrForbidden) {
 		s.log.Warn().Err(err).Msg("resolve api key")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "cannot check the API key now", "")
@@ -353,6 +352,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (accounts.
 		return accounts.Principal{}, false
 	}
 	if fromCookie {
+		var ok bool
 		if p, ok = s.sessionUser(r.Context(), p); !ok {
 			s.setSessionCookie(w, r, "", time.Time{})
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "the session's user no longer exists; sign in again", "")
