@@ -223,6 +223,13 @@ test('admin provisions a user who can sign in, then deletes it after reading wha
   }
 
   await ana.getByRole('searchbox', { name: 'Search users' }).fill('450');
+  await ana.getByRole('button', { name: 'Edit 450' }).click();
+  const edit = ana.getByRole('form', { name: 'Edit user 450' });
+  assert.equal(await edit.getByLabel('First name').inputValue(), 'Nina');
+  await edit.getByLabel('Mobile number').fill('+49 171 555 0451');
+  await edit.getByRole('button', { name: 'Save user' }).click();
+  await ana.getByRole('status').filter({ hasText: `User 450@${env.domain} saved.` }).waitFor();
+  await ana.getByRole('row').filter({ hasText: '+49 171 555 0451' }).waitFor();
   await ana.getByRole('button', { name: 'Delete 450' }).click();
   const confirm = ana.getByRole('alertdialog');
   await confirm.waitFor();

@@ -28,7 +28,7 @@ function Field({ scope, name, label, type = 'text', required, value, autocomplet
   const id = `admin-${scope}-${name}`;
   return html`<div class="field">
     <label for=${id}>${label}</label>
-    <input id=${id} name=${name} type=${type} required=${required} value=${value} autocomplete=${autocomplete || 'off'}
+    <input id=${id} name=${name} type=${type} required=${required} defaultValue=${value} autocomplete=${autocomplete || 'off'}
            minlength=${minlength} />
   </div>`;
 }
@@ -155,7 +155,7 @@ function Users({ domain, csrf }) {
       <${Field} scope="user" name="mobile" type="tel" label=${t('admin.users.mobile')} value=${u.mobile} />
       <${Field} scope="user" name="sip_password" type="password" label=${t('admin.users.sip_password')} autocomplete="new-password" minlength="8" />
       <${Field} scope="user" name="web_password" type="password" label=${t('admin.users.web_password')} autocomplete="new-password" />
-      <div class="field field-check"><label><input type="checkbox" name="admin" checked=${!!u.admin} />
+      <div class="field field-check"><label><input type="checkbox" name="admin" defaultChecked=${!!u.admin} />
         ${t('admin.users.admin')}</label></div>
       <${ErrorLine} msg=${formErr} />
       <div class="admin-buttons">
