@@ -98,8 +98,9 @@ func TestBrowser(t *testing.T) {
 			u.first, u.last, u.dept, u.ext, u.password, u.admin))
 		require.Contains(t, []int{200, 201}, code, body)
 	}
-	// A team large enough that the board renders only part of it.
-	const team = 150
+	// The board size: 1,000 extensions, of which the board
+	// renders only those in view.
+	const team = 1000
 	for i := range team - len(users) {
 		ext := strconv.Itoa(300 + i)
 		code, body := apiCall(t, sb, "PUT", "/v1/users/"+ext+"@"+domain, operator,

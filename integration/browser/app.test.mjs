@@ -139,6 +139,18 @@ test('a PBX PUBLISH of a ringing call turns the team tile to ringing within 1 s'
   await ana.locator(`[role="listitem"][data-aor="${env.ringing}"][data-line="idle"]`).waitFor();
 });
 
+test('the board scrolls through every extension, rendering only those in view', async () => {
+  const scroller = ana.locator('.board-scroll');
+  await scroller.evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  const last = 300 + env.teamSize - 4;
+  await tile(ana, `${last}@${env.domain}`).waitFor();
+  const rendered = await board(ana).getByRole('listitem').count();
+  assert.ok(rendered < 100, `rendered ${rendered} tiles of ${env.teamSize} at the bottom`);
+  assert.equal(await tile(ana, `201@${env.domain}`).count(), 0, 'the top rows are gone');
+  await scroller.evaluate((el) => { el.scrollTop = 0; });
+  await tile(ana, `201@${env.domain}`).waitFor();
+});
+
 test('the board finds a colleague far down the list', async () => {
   const last = 300 + env.teamSize - 4;
   const search = ana.getByRole('searchbox', { name: 'Search team' });
