@@ -113,7 +113,8 @@ function useColumns(ref) {
 function Tile({ m, p, pos, size, onCall }) {
   const line = LINES.includes(p && p.line) ? p.line : 'offline';
   const lineText = t('line.' + line);
-  const status = p && p.status ? t('status.' + p.status) : '';
+  // The server's label where it gives one, as the contacts page shows it.
+  const status = p && p.status ? p.status_label || t('status.' + p.status) : '';
   const note = (p && p.note) || '';
   const until = p && p.until && p.status && p.status !== 'offline' ? t('presence.until', { when: formatTime(p.until) }) : '';
   const caller = callerOf(p);
