@@ -35,7 +35,7 @@ function board(page) {
 async function ready(page, route) {
   const wait = {
     contacts: () => page.locator('ul.contact-list > li').first().waitFor(),
-    board: () => board(page).getByRole('listitem').first().waitFor(),
+    board: () => page.locator('[role="list"][aria-label="Extensions"][aria-busy="false"] [role="listitem"]').first().waitFor(),
     me: () => page.getByRole('heading', { name: 'My recent calls' }).waitFor(),
     admin: () => page.locator('.admin-table tbody tr').first().waitFor(),
   }[route];
@@ -208,19 +208,19 @@ test('admin mints an API key, shown once, and revokes it', async () => {
 test('admin provisions a user who can sign in, then deletes it after reading what goes with it', async () => {
   await go(ana, 'admin');
   const form = ana.getByRole('form', { name: 'Provision a user' });
-  await form.getByLabel('Extension').fill('450');
+  await form.getByLabel('Extension').fill('2450');
   await form.getByLabel('First name').fill('Nina');
   await form.getByLabel('Last name').fill('Neu');
   await form.getByLabel('Direct number (DID)').fill('+49 30 1234 450');
   await form.getByLabel(/^SIP password/).fill('sip-secret-450');
   await form.getByLabel(/^Web password/).fill('nina-web-pass-450');
   await form.getByRole('button', { name: 'Save user' }).click();
-  await ana.getByRole('status').filter({ hasText: `User 450@${env.domain} saved.` }).waitFor();
+  await ana.getByRole('status').filter({ hasText: `User 2450@${env.domain} saved.` }).waitFor();
 
   // Nina signs in with the web password just set and adds a contact.
   const { context, page: nina } = await newPage(browser);
   try {
-    await signIn(nina, `450@${env.domain}`, 'nina-web-pass-450');
+    await signIn(nina, `2450@${env.domain}`, 'nina-web-pass-450');
     const status = await nina.evaluate(async () => {
       const s = await fetch('/v1/session').then((r) => r.json());
       const r = await fetch('/v1/contacts', {
@@ -234,20 +234,20 @@ test('admin provisions a user who can sign in, then deletes it after reading wha
     await context.close();
   }
 
-  await ana.getByRole('searchbox', { name: 'Search users' }).fill('450');
-  await ana.getByRole('button', { name: 'Edit 450' }).click();
-  const edit = ana.getByRole('form', { name: 'Edit user 450' });
+  await ana.getByRole('searchbox', { name: 'Search users' }).fill('2450');
+  await ana.getByRole('button', { name: 'Edit 2450' }).click();
+  const edit = ana.getByRole('form', { name: 'Edit user 2450' });
   assert.equal(await edit.getByLabel('First name').inputValue(), 'Nina');
   await edit.getByLabel('Mobile number').fill('+49 171 555 0451');
   await edit.getByRole('button', { name: 'Save user' }).click();
-  await ana.getByRole('status').filter({ hasText: `User 450@${env.domain} saved.` }).waitFor();
+  await ana.getByRole('status').filter({ hasText: `User 2450@${env.domain} saved.` }).waitFor();
   await ana.getByRole('row').filter({ hasText: '+49 171 555 0451' }).waitFor();
-  await ana.getByRole('button', { name: 'Delete 450' }).click();
+  await ana.getByRole('button', { name: 'Delete 2450' }).click();
   const confirm = ana.getByRole('alertdialog');
   await confirm.waitFor();
   assert.match(await confirm.textContent(), /1 personal contacts/, 'the confirmation says what goes with the user');
-  await confirm.getByRole('button', { name: `Delete 450@${env.domain} and all of this` }).click();
-  await ana.getByRole('status').filter({ hasText: `User 450@${env.domain} deleted.` }).waitFor();
+  await confirm.getByRole('button', { name: `Delete 2450@${env.domain} and all of this` }).click();
+  await ana.getByRole('status').filter({ hasText: `User 2450@${env.domain} deleted.` }).waitFor();
 });
 
 test('admin adds and deletes a company contact, and creates a shared group', async () => {

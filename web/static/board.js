@@ -131,7 +131,7 @@ function Tile({ m, p, pos, size, onCall }) {
         <span class="tile-ext">${m.ext}</span>
         <span class="tile-name" title=${m.name}>${m.name}</span>
       </div>
-      <div class="tile-line">${caller ? t('board.ringing.from', { caller }) : lineText}</div>
+      <div class="tile-line" title=${caller ? t('board.ringing.from', { caller }) : undefined}>${caller ? t('board.ringing.from', { caller }) : lineText}</div>
       <div class="tile-status">
         <span class=${'tile-status-label status-' + ((p && p.status) || 'offline')}>${status === lineText ? '' : status}</span>
         ${note ? html` <span class="tile-note" title=${note}>· ${note}</span>` : null}
@@ -146,6 +146,7 @@ export function Board(props = {}) {
   const session = props.session || {};
   const [members, setMembers] = useState(null);
   const [presence, setPresence] = useState({});
+  const [busy, setBusy] = useState(true); // until the full presence is read
   const [groups, setGroups] = useState([]);
   const [error, setError] = useState('');
   const [q, setQ] = useState('');
@@ -156,6 +157,7 @@ export function Board(props = {}) {
   const cols = useColumns(scroller);
 
   const load = useCallback(async () => {
+    setBusy(true);
     try {
       const team = await loadTeam();
       setMembers(team);
@@ -165,6 +167,7 @@ export function Board(props = {}) {
       setError(t('board.error', { message: err.message }));
       setMembers((old) => old || []);
     }
+    setBusy(false);
   }, []);
 
   useEffect(() => {
@@ -241,7 +244,7 @@ export function Board(props = {}) {
         ? html`<p class="board-empty">${q.trim() ? t('board.nomatch', { q: q.trim() }) : t('board.emptyGroup')}</p>` : null}
       <div class="board-scroll" ref=${scroller} onScroll=${onScroll}>
         <div class="board-space" style=${{ height: rows * ROW_HEIGHT + 'px' }}>
-          <div role="list" aria-label=${t('board.list')} class="board-grid"
+          <div role="list" aria-label=${t('board.list')} aria-busy=${busy ? 'true' : 'false'} class="board-grid"
                style=${{ transform: `translateY(${first * ROW_HEIGHT}px)`, gridTemplateColumns: `repeat(${cols}, minmax(0, 1fr))` }}>
             ${visible.map((m, i) => html`<${Tile} key=${m.aor} m=${m} p=${presence[m.aor] || briefPresence(m)}
                 pos=${first * cols + i + 1} size=${shown.length} onCall=${onCall} />`)}
