@@ -207,11 +207,11 @@ export function Board(props = {}) {
   const visible = shown.slice(first * cols, last * cols);
 
   const onCall = useCallback(async (m) => {
-    const to = m.ext;
-    setNotice(t('board.call.started', { to: m.name }));
+    // The shell toasts the call's later steps (click_to_call events).
+    setNotice('');
     try {
-      const res = await api('POST', '/v1/calls', { to });
-      followCall(res, m.name, setNotice);
+      await api('POST', '/v1/calls', { to: m.ext });
+      setNotice(t('board.call.started', { to: m.name }));
     } catch (err) {
       setNotice(t('board.call.error', { message: err.message }));
     }
@@ -258,26 +258,6 @@ export function Board(props = {}) {
 // GET /v1/presence answers.
 function briefPresence(m) {
   return m.brief ? { aor: m.aor, ...m.brief } : null;
-}
-
-// followCall shows a click-to-call's progress until it connects or fails.
-async function followCall(res, name, setNotice) {
-  let cur = res;
-  const show = (c) => {
-    const reason = c.reason ? t('c2c.reason.' + c.reason) : '';
-    setNotice(t('board.call.state.' + c.state, { to: name, reason }));
-  };
-  show(cur);
-  for (let i = 0; i < 60 && cur.state !== 'connected' && cur.state !== 'failed'; i++) {
-    await new Promise((r) => setTimeout(r, 1000));
-    try {
-      const next = await api('GET', `/v1/calls/${encodeURIComponent(res.id)}/progress`);
-      if (next.seq !== cur.seq) show(next);
-      cur = next;
-    } catch {
-      return;
-    }
-  }
 }
 
 export default Board;
