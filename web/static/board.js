@@ -161,7 +161,14 @@ export function Board(props = {}) {
     try {
       const team = await loadTeam();
       setMembers(team);
-      setPresence(await loadPresence(team.map((m) => m.aor)));
+      const fresh = await loadPresence(team.map((m) => m.aor));
+      // Events that arrived while reading are newer than what was read.
+      setPresence((old) => {
+        for (const [aor, p] of Object.entries(old)) {
+          if (fresh[aor] && p.version > (fresh[aor].version || 0)) fresh[aor] = p;
+        }
+        return fresh;
+      });
       setError('');
     } catch (err) {
       setError(t('board.error', { message: err.message }));
