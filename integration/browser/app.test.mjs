@@ -151,6 +151,17 @@ test('the board scrolls through every extension, rendering only those in view', 
   await tile(ana, `201@${env.domain}`).waitFor();
 });
 
+test('the keyboard moves between tiles, End to the last one and Home back', async () => {
+  await tile(ana, `201@${env.domain}`).getByRole('button').focus();
+  await ana.keyboard.press('ArrowRight');
+  assert.equal(await ana.evaluate(() => document.activeElement.closest('[role="listitem"]').dataset.aor), `202@${env.domain}`);
+  await ana.keyboard.press('End');
+  const last = `${300 + env.teamSize - 4}@${env.domain}`;
+  await ana.waitForFunction((aor) => document.activeElement?.closest('[role="listitem"]')?.dataset.aor === aor, last);
+  await ana.keyboard.press('Home');
+  await ana.waitForFunction((aor) => document.activeElement?.closest('[role="listitem"]')?.dataset.aor === aor, `201@${env.domain}`);
+});
+
 test('the board finds a colleague far down the list', async () => {
   const last = 300 + env.teamSize - 4;
   const search = ana.getByRole('searchbox', { name: 'Search team' });

@@ -213,6 +213,35 @@ export function Board(props = {}) {
   const last = Math.min(rows, Math.ceil((scroll.top + scroll.height) / ROW_HEIGHT) + OVERSCAN_ROWS);
   const visible = shown.slice(first * cols, last * cols);
 
+  // Arrow keys, Home and End move between the tiles' Call buttons, by
+  // rows and columns, scrolling the tile into view (and so into the DOM).
+  const pendingFocus = useRef('');
+  const focusTile = (aor) => {
+    const el = scroller.current && scroller.current.querySelector(`[data-aor="${CSS.escape(aor)}"] .tile-call`);
+    if (el) el.focus();
+    return !!el;
+  };
+  useLayoutEffect(() => {
+    if (pendingFocus.current && focusTile(pendingFocus.current)) pendingFocus.current = '';
+  });
+  const onKeyDown = (e) => {
+    const item = e.target.closest && e.target.closest('[role="listitem"]');
+    if (!item || !e.target.classList.contains('tile-call')) return;
+    const i = Number(item.getAttribute('aria-posinset')) - 1;
+    let j = { ArrowRight: i + 1, ArrowLeft: i - 1, ArrowDown: i + cols, ArrowUp: i - cols, Home: 0, End: shown.length - 1 }[e.key];
+    if (j === undefined) return;
+    e.preventDefault();
+    j = Math.max(0, Math.min(shown.length - 1, j));
+    const el = scroller.current;
+    const top = Math.floor(j / cols) * ROW_HEIGHT;
+    if (top < el.scrollTop) el.scrollTop = top;
+    else if (top + ROW_HEIGHT > el.scrollTop + el.clientHeight) el.scrollTop = top + ROW_HEIGHT - el.clientHeight;
+    if (!focusTile(shown[j].aor)) {
+      pendingFocus.current = shown[j].aor;
+      setScroll({ top: el.scrollTop, height: el.clientHeight });
+    }
+  };
+
   const onCall = useCallback(async (m) => {
     // The shell toasts the call's later steps (click_to_call events).
     setNotice('');
@@ -251,7 +280,7 @@ export function Board(props = {}) {
         ? html`<p class="board-empty">${q.trim() ? t('board.nomatch', { q: q.trim() }) : t('board.emptyGroup')}</p>` : null}
       <div class="board-scroll" ref=${scroller} onScroll=${onScroll}>
         <div class="board-space" style=${{ height: rows * ROW_HEIGHT + 'px' }}>
-          <div role="list" aria-label=${t('board.list')} aria-busy=${busy ? 'true' : 'false'} class="board-grid"
+          <div role="list" aria-label=${t('board.list')} aria-busy=${busy ? 'true' : 'false'} class="board-grid" onKeyDown=${onKeyDown}
                style=${{ transform: `translateY(${first * ROW_HEIGHT}px)`, gridTemplateColumns: `repeat(${cols}, minmax(0, 1fr))` }}>
             ${visible.map((m, i) => html`<${Tile} key=${m.aor} m=${m} p=${presence[m.aor] || briefPresence(m)}
                 pos=${first * cols + i + 1} size=${shown.length} onCall=${onCall} />`)}
