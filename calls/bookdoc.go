@@ -18,7 +18,7 @@ import (
 // still converge) and its TTL.
 //
 //	doc    = 0x01 uvarint(len(readAt)) readAt record*
-//	record = uvarint(n) n×byte: started (unix ns, int64 big endian) len(id) id json(Call)
+//	record = uvarint(n) n×byte: started (unix ns, int64 big endian) uvarint(len(id)) id json(Call)
 //
 // readAt is time.MarshalBinary of the read marker, empty when never read.
 // A document in the former shape (JSON, starting with '{') is still read,
@@ -67,12 +67,13 @@ func (it *frames) next() bool {
 		return false
 	}
 	p := it.recs[start : start+int(n)]
-	idLen := int(p[8])
-	if 9+idLen > len(p) {
+	idLen, k := binary.Uvarint(p[8:])
+	if k <= 0 || uint64(len(p)-8-k) < idLen {
 		it.err = errors.New("corrupt call record id")
 		return false
 	}
-	it.f = frame{started: int64(binary.BigEndian.Uint64(p)), id: p[9 : 9+idLen], body: p[9+idLen:],
+	id := 8 + k
+	it.f = frame{started: int64(binary.BigEndian.Uint64(p)), id: p[id : id+int(idLen)], body: p[id+int(idLen):],
 		from: it.off, to: start + int(n)}
 	it.off = it.f.to
 	return true
@@ -80,10 +81,11 @@ func (it *frames) next() bool {
 
 // appendFrame appends c's frame, its JSON being body.
 func appendFrame(out []byte, c *Call, body []byte) []byte {
-	n := 9 + len(c.ID) + len(body)
-	out = binary.AppendUvarint(out, uint64(n))
+	var idLen [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(idLen[:], uint64(len(c.ID)))
+	out = binary.AppendUvarint(out, uint64(8+k+len(c.ID)+len(body)))
 	out = binary.BigEndian.AppendUint64(out, uint64(c.Started.UnixNano()))
-	out = append(out, byte(len(c.ID)))
+	out = append(out, idLen[:k]...)
 	out = append(out, c.ID...)
 	return append(out, body...)
 }

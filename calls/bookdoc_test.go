@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +115,7 @@ func TestBookFormerShape(t *testing.T) {
 					Started: at, Ended: at.Add(time.Minute), Outcome: Missed, CallID: "x" + strconv.Itoa(i)})
 			}
 			old.Calls[2].Ended = now // missed after the read marker
+			old.Calls[1].ID = strings.Repeat("long", 100)
 			doc, err := json.Marshal(old)
 			require.NoError(t, err)
 			require.NoError(t, store.Update(ctx, userKey(user), time.Hour, func([]byte) ([]byte, error) { return doc, nil }))
