@@ -14,11 +14,19 @@ import (
 )
 
 // BenchmarkCallSteps is one call's steps (ringing, answered, ended) of a
-// user who already has 200 calls in their history (capped at 200, so it
+// user who already has n calls in their history (capped at n, so it
 // stays that long).
 func BenchmarkCallSteps(b *testing.B) {
-	for _, st := range []string{"mem", "bolt", "redis"} {
-		b.Run(st, func(b *testing.B) {
+	for _, n := range []int{200, 20, 500} {
+		for _, st := range []string{"mem", "bolt", "redis"} {
+			b.Run(st+"/"+strconv.Itoa(n), func(b *testing.B) { benchCallSteps(b, st, n) })
+		}
+	}
+}
+
+func benchCallSteps(b *testing.B, st string, n int) {
+	{
+		{
 			var s Store
 			switch st {
 			case "mem":
@@ -32,12 +40,12 @@ func BenchmarkCallSteps(b *testing.B) {
 				rdb, prefix := testRedis(b)
 				s = NewRedisStore(rdb, prefix)
 			}
-			svc, err := New(Config{DefaultRegion: "FR", MaxPerUser: 200}, s, nil, zerolog.Nop())
+			svc, err := New(Config{DefaultRegion: "FR", MaxPerUser: n}, s, nil, zerolog.Nop())
 			require.NoError(b, err)
 			ctx := context.Background()
 			aor := presence.NewAOR("201", "pbx.test")
 			t0 := time.Now().Add(-time.Hour)
-			for i := range 200 {
+			for i := range n {
 				at := t0.Add(time.Duration(i) * time.Second)
 				_, err := svc.insert(ctx, Call{ID: "old" + strconv.Itoa(i), User: aor.String(), Direction: Incoming,
 					Number: "+33491550142", URI: caller, Name: "Somebody Known", Started: at.UTC(), Answered: at.Add(time.Second).UTC(),
@@ -60,7 +68,7 @@ func BenchmarkCallSteps(b *testing.B) {
 			b.StopTimer()
 			p, err := svc.List(ctx, aor.String(), Query{Limit: 200})
 			require.NoError(b, err)
-			require.Len(b, p.Calls, 200)
-		})
+			require.Len(b, p.Calls, min(n, 200))
+		}
 	}
 }
