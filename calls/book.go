@@ -3,6 +3,7 @@ package calls
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -28,24 +29,63 @@ func before(a, b Call) bool { // a is newer than b
 }
 
 // insert adds c to its user's book unless a record with its ID is there:
-// several instances may finish the same leg, one record results.
+// several instances may finish the same leg, one record results. It
+// decodes no other record: it walks the frames (see bookdoc.go).
 func (s *Service) insert(ctx context.Context, c Call) (bool, error) {
+	body, err := json.Marshal(&c)
+	if err != nil {
+		return false, fmt.Errorf("record call %s of %s: %w", c.ID, c.User, err)
+	}
+	started := c.Started.UnixNano()
 	written := false
-	err := updateJSON(ctx, s.store, userKey(c.User), s.cfg.Retention, func(b *book) error {
+	err = s.updateBook(ctx, c.User, func(d bookDoc) ([]byte, error) {
 		written = false
-		if slices.ContainsFunc(b.Calls, func(x Call) bool { return x.ID == c.ID }) {
-			return errKeep
-		}
-		i, _ := slices.BinarySearchFunc(b.Calls, c, func(x, t Call) int {
-			if before(x, t) {
-				return -1
+		cut := s.now().Add(-s.cfg.Retention)
+		// The records are newest first: the new one goes before the first
+		// older one, and retention keeps a prefix of the result.
+		pos := len(d.recs)
+		it := frames{recs: d.recs}
+		for it.next() {
+			if string(it.f.id) == c.ID {
+				return nil, errKeep
 			}
-			return 1
-		})
-		b.Calls = slices.Insert(b.Calls, i, c)
-		s.trim(b)
-		written = slices.ContainsFunc(b.Calls, func(x Call) bool { return x.ID == c.ID })
-		return nil
+			if pos == len(d.recs) && !it.f.newer(&c, started) {
+				pos = it.f.from
+			}
+		}
+		if it.err != nil {
+			return nil, it.err
+		}
+		out := make([]byte, 0, 16+len(d.readAt)+len(d.recs)+len(body)+len(c.ID))
+		out = appendHead(out, d.readAt)
+		kept := 0
+		keep := func(t time.Time) bool {
+			if kept >= s.cfg.MaxPerUser || t.Before(cut) {
+				return false
+			}
+			kept++
+			return true
+		}
+		it = frames{recs: d.recs[:pos]}
+		for it.next() {
+			if !keep(time.Unix(0, it.f.started)) {
+				return out, nil
+			}
+			out = append(out, d.recs[it.f.from:it.f.to]...)
+		}
+		if !keep(c.Started) {
+			return out, nil
+		}
+		out = appendFrame(out, &c, body)
+		written = true
+		it = frames{recs: d.recs[pos:]}
+		for it.next() {
+			if !keep(time.Unix(0, it.f.started)) {
+				return out, nil
+			}
+			out = append(out, d.recs[pos+it.f.from:pos+it.f.to]...)
+		}
+		return out, nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("record call %s of %s: %w", c.ID, c.User, err)
@@ -64,12 +104,16 @@ func (s *Service) trim(b *book) {
 }
 
 func (s *Service) book(ctx context.Context, user string) (book, error) {
-	b, err := getJSON[book](ctx, s.store, userKey(user))
+	raw, err := s.store.Get(ctx, userKey(user))
 	if errors.Is(err, ErrNotFound) {
 		return book{}, nil
 	}
 	if err != nil {
 		return book{}, fmt.Errorf("read calls of %s: %w", user, err)
+	}
+	b, err := decodeBook(raw)
+	if err != nil {
+		return book{}, fmt.Errorf("read calls of %s: decode %s: %w", user, userKey(user), err)
 	}
 	s.trim(&b)
 	return b, nil
@@ -162,14 +206,19 @@ func (s *Service) Get(ctx context.Context, user, id string) (Call, error) {
 // Delete removes one call from user's history.
 func (s *Service) Delete(ctx context.Context, user, id string) error {
 	found := false
-	err := updateJSON(ctx, s.store, userKey(user), s.cfg.Retention, func(b *book) error {
-		n := len(b.Calls)
-		b.Calls = slices.DeleteFunc(b.Calls, func(c Call) bool { return c.ID == id })
-		found = len(b.Calls) < n
-		if !found {
-			return errKeep
+	err := s.updateBook(ctx, user, func(d bookDoc) ([]byte, error) {
+		f, ok, err := findFrame(d, id)
+		found = ok
+		if err != nil {
+			return nil, err
 		}
-		return nil
+		if !found {
+			return nil, errKeep
+		}
+		out := make([]byte, 0, 16+len(d.readAt)+len(d.recs))
+		out = appendHead(out, d.readAt)
+		out = append(out, d.recs[:f.from]...)
+		return append(out, d.recs[f.to:]...), nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete call %s of %s: %w", id, user, err)
@@ -198,10 +247,13 @@ func (s *Service) Missed(ctx context.Context, user string) (int, time.Time, erro
 
 // MarkRead marks every call of user as read now.
 func (s *Service) MarkRead(ctx context.Context, user string) error {
-	now := s.now().UTC()
-	err := updateJSON(ctx, s.store, userKey(user), s.cfg.Retention, func(b *book) error {
-		b.ReadAt = now
-		return nil
+	readAt, err := s.now().UTC().MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("mark calls of %s read: %w", user, err)
+	}
+	err = s.updateBook(ctx, user, func(d bookDoc) ([]byte, error) {
+		out := make([]byte, 0, 16+len(readAt)+len(d.recs))
+		return append(appendHead(out, readAt), d.recs...), nil
 	})
 	if err != nil {
 		return fmt.Errorf("mark calls of %s read: %w", user, err)

@@ -348,23 +348,14 @@ func (s *Service) answeredHere(ctx context.Context, aor presence.AOR, callID str
 // ext), unless it already is one; it returns the record as stored (zero
 // when absent: not written yet, or deleted) and whether it changed.
 func (s *Service) answerRecord(ctx context.Context, user, id string, answered time.Time, ext string) (Call, bool, error) {
-	var c Call
-	changed := false
-	err := updateJSON(ctx, s.store, userKey(user), s.cfg.Retention, func(b *book) error {
-		c, changed = Call{}, false
-		i := slices.IndexFunc(b.Calls, func(x Call) bool { return x.ID == id })
-		if i < 0 {
-			return errKeep
-		}
-		c = b.Calls[i]
+	c, changed, err := s.patchRecord(ctx, user, id, func(c *Call) bool {
 		if c.Outcome == Answered {
-			return errKeep
+			return false
 		}
 		c.Answered = answered.UTC()
 		c.Duration = max(0, int(c.Ended.Sub(c.Answered).Seconds()))
 		c.Outcome, c.TakenBy = Answered, ext
-		b.Calls[i], changed = c, true
-		return nil
+		return true
 	})
 	if err != nil {
 		return Call{}, false, fmt.Errorf("record answer of call %s of %s: %w", id, user, err)
@@ -373,14 +364,14 @@ func (s *Service) answerRecord(ctx context.Context, user, id string, answered ti
 }
 
 func (s *Service) patchElsewhere(ctx context.Context, user, id, by string) error {
-	return updateJSON(ctx, s.store, userKey(user), s.cfg.Retention, func(b *book) error {
-		i := slices.IndexFunc(b.Calls, func(c Call) bool { return c.ID == id })
-		if i < 0 || b.Calls[i].Outcome != Missed {
-			return errKeep
+	_, _, err := s.patchRecord(ctx, user, id, func(c *Call) bool {
+		if c.Outcome != Missed {
+			return false
 		}
-		b.Calls[i].Outcome, b.Calls[i].TakenBy = AnsweredElsewhere, by
-		return nil
+		c.Outcome, c.TakenBy = AnsweredElsewhere, by
+		return true
 	})
+	return err
 }
 
 func (s *Service) emit(ev Event) {

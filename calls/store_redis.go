@@ -12,7 +12,7 @@ import (
 
 // Redis key layout, all under the store's prefix (cmd/switchboard/prefixes.go):
 //
-//	{p}calls:user:{ext@domain}        string  JSON book: the user's calls, newest first, and read marker
+//	{p}calls:user:{ext@domain}        string  book: framed JSON records, newest first, and read marker (bookdoc.go)
 //	{p}calls:block:{ext@domain}       string  JSON block list of the user
 //	{p}calls:leg:{ext@domain}:{key}   string  JSON facts of one live call leg (expires)
 //	{p}calls:call:{domain}:{call-id}  string  JSON: who answered a call, its missed legs (expires)
