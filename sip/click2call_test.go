@@ -53,6 +53,7 @@ func startC2CPhone(t *testing.T, answer, refer int, frags ...int) *c2cPhone {
 	var mu sync.Mutex
 	var sess *sipgo.DialogServerSession
 	var wg sync.WaitGroup
+	stopped := false // under mu: no NOTIFY sender starts once set
 	srv.OnInvite(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		p.invites <- req
 		s, err := dua.ReadInvite(req, tx)
@@ -90,8 +91,12 @@ func startC2CPhone(t *testing.T, answer, refer int, frags ...int) *c2cPhone {
 		}
 		mu.Lock()
 		s := sess
-		mu.Unlock()
+		if stopped { // the test is over: Add must not race Wait
+			mu.Unlock()
+			return
+		}
 		wg.Add(1)
+		mu.Unlock()
 		go func() {
 			defer wg.Done()
 			for i, code := range p.frags {
@@ -117,6 +122,9 @@ func startC2CPhone(t *testing.T, answer, refer int, frags ...int) *c2cPhone {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.ServeUDP(conn) }()
 	t.Cleanup(func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
 		wg.Wait()
 		ua.Close()
 		conn.Close()
