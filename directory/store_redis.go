@@ -30,7 +30,7 @@ import (
 //	P seq        string  sequence number of the newest change
 //	P log        stream  the change log: one entry per Apply, fields
 //	                     seq (number) and b (JSON Batch), trimmed to about
-//	                     RedisLogLen entries
+//	                     RedisLogLen entries or RedisLogBytes (logLen)
 //
 // Apply WATCHes the contact keys it writes, checks their versions, then
 // writes everything in one MULTI/EXEC, retrying when a watched key changed.
@@ -50,10 +50,26 @@ func (s *RedisStore) KeyStore() *accounts.RedisKeyStore {
 	return accounts.NewRedisKeyStore(s.rdb, s.prefix)
 }
 
-// RedisLogLen is about how many changes the Redis change log keeps. An
-// instance that falls further behind (a long partition) reloads from the
-// store instead.
-const RedisLogLen = 10000
+// RedisLogLen is about how many changes the Redis change log keeps, and
+// RedisLogBytes about how many bytes of them: an import writes batches of
+// hundreds of contacts, and ten thousand of those would hold gigabytes.
+// An instance that falls further behind (a long partition) reloads from
+// the store instead.
+const (
+	RedisLogLen   = 10000
+	RedisLogBytes = 64 << 20
+)
+
+// logLen is the MAXLEN of the append of an entry of size bytes: entries
+// as large as this one fit RedisLogBytes, within [logMinLen, RedisLogLen].
+// After a run of large entries the log holds at least logMinLen of them
+// (128,000 contacts of 500-row import batches): a follower that keeps up
+// with the writer is never that far behind.
+func logLen(size int) int {
+	return max(logMinLen, min(RedisLogLen, RedisLogBytes/max(size, 1)))
+}
+
+const logMinLen = 256
 
 // logScript numbers a change and appends it to the change log. Stream IDs
 // are left to Redis ("*"), so the append cannot fail on an ID; the seq
@@ -184,7 +200,7 @@ func (s *RedisStore) applyAt(ctx context.Context, b Batch) (Position, error) {
 				pipe.Del(ctx, s.k("g:", id))
 				pipe.SRem(ctx, s.k("groups"), id)
 			}
-			seqCmd = logScript.EvalSha(ctx, pipe, []string{s.k("seq"), s.k("log")}, entry, RedisLogLen)
+			seqCmd = logScript.EvalSha(ctx, pipe, []string{s.k("seq"), s.k("log")}, entry, logLen(len(entry)))
 			return nil
 		})
 		return err
