@@ -128,6 +128,25 @@ func (c *client) memory(pid int) (rss, heap float64) {
 	return rss, heap
 }
 
+// cpuSeconds returns the user+system CPU time pid has used, from
+// /proc/<pid>/stat (0 when pid is unknown).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if pid <= 0 || err != nil {
+		return 0
+	}
+	// Fields after the command name, which may hold spaces: state is
+	// field 3, utime 14 and stime 15 (proc(5)).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
 func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	slices.Sort(lat)
 	return lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
@@ -143,6 +162,7 @@ func run() error {
 	rows := flag.Int("rows", 250000, "rows per CSV file")
 	pid := flag.Int("pid", 0, "server process ID, for RSS from /proc")
 	reps := flag.Int("reps", 200, "requests per search term and lookup number")
+	rest := flag.Duration("rest", 15*time.Second, "pause after the import before measuring memory at rest (the server's --memory-trim returns freed memory after 10 s idle)")
 	flag.Parse()
 	key, err := os.ReadFile(*keyFile)
 	if err != nil {
@@ -150,28 +170,31 @@ func run() error {
 	}
 	c := &client{base: strings.TrimRight(*base, "/"), key: strings.TrimSpace(string(key)), domain: *domain, http: &http.Client{Timeout: 10 * time.Minute}}
 
-	fmt.Printf("%-6s %10s %10s %10s %10s %12s\n", "chunk", "rows", "seconds", "rows/s", "RSS MB", "heap MB")
+	fmt.Printf("%-6s %10s %10s %10s %12s %10s %12s\n", "chunk", "rows", "seconds", "rows/s", "CPU µs/row", "RSS MB", "heap MB")
 	total := 0
 	for i := range *chunks {
 		data := chunk(i, *rows)
-		t0 := time.Now()
+		t0, cpu0 := time.Now(), cpuSeconds(*pid)
 		out, err := c.do("POST", "/v1/contacts/import.csv?kind=company&domain="+url.QueryEscape(*domain), bytes.NewReader(data))
 		if err != nil {
 			return err
 		}
-		el := time.Since(t0)
+		el, cpu := time.Since(t0), cpuSeconds(*pid)-cpu0
 		var rep struct{ Imported, Updated, Skipped int }
 		if err := json.Unmarshal(out, &rep); err != nil {
 			return fmt.Errorf("import report: %w", err)
 		}
 		total += rep.Imported
 		rss, heap := c.memory(*pid)
-		fmt.Printf("%-6d %10d %10.1f %10.0f %10.0f %12.0f   (imported %d, updated %d, skipped %d)\n",
-			i+1, *rows, el.Seconds(), float64(*rows)/el.Seconds(), rss/1e6, heap/1e6, rep.Imported, rep.Updated, rep.Skipped)
+		fmt.Printf("%-6d %10d %10.1f %10.0f %12.0f %10.0f %12.0f   (imported %d, updated %d, skipped %d)\n",
+			i+1, *rows, el.Seconds(), float64(*rows)/el.Seconds(), cpu*1e6/float64(*rows), rss/1e6, heap/1e6, rep.Imported, rep.Updated, rep.Skipped)
 	}
 	rss, heap := c.memory(*pid)
 	if total > 0 {
-		fmt.Printf("contacts %d: RSS %.0f MB (%.0f B/contact), Go heap in use %.0f MB (%.0f B/contact)\n", total, rss/1e6, rss/float64(total), heap/1e6, heap/float64(total))
+		fmt.Printf("contacts %d right after the import: RSS %.0f MB (%.0f B/contact), Go heap in use %.0f MB (%.0f B/contact)\n", total, rss/1e6, rss/float64(total), heap/1e6, heap/float64(total))
+		time.Sleep(*rest)
+		rss, heap = c.memory(*pid)
+		fmt.Printf("contacts %d after %s at rest: RSS %.0f MB (%.0f B/contact), Go heap in use %.0f MB (%.0f B/contact)\n", total, *rest, rss/1e6, rss/float64(total), heap/1e6, heap/float64(total))
 	}
 
 	fmt.Printf("\n%-22s %8s %8s %8s %8s\n", "search term", "p50 ms", "p99 ms", "items", "total")
