@@ -87,16 +87,20 @@ func (s *Service) Run(ctx context.Context) error {
 		pos := s.pos
 		s.amu.Unlock()
 		chs, err := s.store.Changes(ctx, pos, followBatch, followWait)
+		done := delivered
 		if err == nil && len(chs) > 0 {
 			s.amu.Lock()
 			err = s.applyLocked(chs)
+			done = s.emitted
 			s.amu.Unlock()
 		}
 		if errors.Is(err, ErrGap) {
 			s.amu.Lock()
 			err = s.reloadLocked(ctx, err)
+			done = s.emitted
 			s.amu.Unlock()
 		}
+		<-done
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -121,8 +125,9 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// syncTo applies the log up to seq at least.
-func (s *Service) syncTo(ctx context.Context, seq uint64) error {
+// syncTo applies the log up to seq at least. It returns the channel closed
+// once the events applied are delivered.
+func (s *Service) syncTo(ctx context.Context, seq uint64) (chan struct{}, error) {
 	s.amu.Lock()
 	defer s.amu.Unlock()
 	for s.pos.Seq < seq {
@@ -139,10 +144,10 @@ func (s *Service) syncTo(ctx context.Context, seq uint64) error {
 			err = s.reloadLocked(ctx, err)
 		}
 		if err != nil {
-			return err
+			return s.emitted, err
 		}
 	}
-	return nil
+	return s.emitted, nil
 }
 
 // applyLocked applies the changes in chs that are newer than s.pos. The

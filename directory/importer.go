@@ -440,7 +440,8 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 
 // batchWriter commits an import's batches in order on its own goroutine,
 // so that validating the next batch overlaps writing this one (the store
-// write, then the in-memory apply). At most one batch waits.
+// write, then the in-memory apply), which overlaps delivering the events
+// of the one before (see emitter). At most one batch waits.
 type batchWriter struct {
 	batches chan Batch
 	done    chan struct{} // closed when the goroutine has returned
@@ -452,10 +453,16 @@ func (s *Service) startBatchWriter(ctx context.Context, actor string) *batchWrit
 	w := &batchWriter{batches: make(chan Batch, 1), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
+		// The observer takes a batch's events while the next batch is
+		// written and indexed; at most one batch is being delivered.
+		prev := delivered
+		defer func() { <-prev }()
 		for b := range w.batches {
 			s.wmu.Lock()
-			err := s.commit(ctx, b, actor)
+			done, err := s.commitQueued(ctx, b, actor)
 			s.wmu.Unlock()
+			<-prev
+			prev = done
 			if err != nil {
 				w.err = fmt.Errorf("import: %w", err)
 				return

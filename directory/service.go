@@ -39,8 +39,10 @@ type Service struct {
 
 	wmu sync.Mutex // serialises this instance's writers (validation through commit)
 
-	amu sync.Mutex // guards pos; held while changes are fetched and applied
-	pos Position   // the newest change applied
+	amu     sync.Mutex    // guards pos and emitted; held while changes are fetched and applied
+	pos     Position      // the newest change applied
+	emitted chan struct{} // closed once the events of pos are delivered (see emitter)
+	emitter emitter
 
 	mu       sync.RWMutex // guards the fields below
 	idx      *index
@@ -102,7 +104,7 @@ type Config struct {
 func New(ctx context.Context, store Store, cfg Config, log zerolog.Logger) (*Service, error) {
 	s := &Service{
 		cfg: cfg, store: store, log: log.With().Str("component", "directory").Logger(), now: time.Now,
-		origin: newID()[2:],
+		origin: newID()[2:], emitted: delivered,
 	}
 	if err := migrateTenants(ctx, store, cfg.Domains, s.log); err != nil {
 		return nil, err
@@ -159,19 +161,29 @@ var (
 )
 
 // commit writes b to the store and waits until the change log is applied
-// up to it. Callers hold wmu, never mu. A store error leaves nothing
-// written; once the store has the batch, commit succeeds even if applying
-// it is delayed (the follower catches up).
+// up to it and its events are delivered. Callers hold wmu, never mu. A
+// store error leaves nothing written; once the store has the batch,
+// commit succeeds even if applying it is delayed (the follower catches
+// up).
 func (s *Service) commit(ctx context.Context, b Batch, actor string) error {
+	done, err := s.commitQueued(ctx, b, actor)
+	<-done
+	return err
+}
+
+// commitQueued is commit returning once b is applied in memory, with the
+// channel closed when its events are delivered: an import writes its next
+// batch meanwhile.
+func (s *Service) commitQueued(ctx context.Context, b Batch, actor string) (chan struct{}, error) {
 	if b.empty() {
-		return nil
+		return delivered, nil
 	}
 	b.Actor, b.Origin = actor, s.origin
 	var seq uint64
 	if pa, ok := s.store.(positionedStore); ok {
 		pos, err := pa.applyAt(ctx, b)
 		if err != nil {
-			return err
+			return delivered, err
 		}
 		// Next in line: apply b as written, rather than read it back
 		// from the log (for Redis, a round trip and the decoding of a
@@ -181,25 +193,27 @@ func (s *Service) commit(ctx context.Context, b Batch, actor string) error {
 			events := s.applyBatch(&b)
 			s.pos = pos
 			s.emit(events)
+			done := s.emitted
 			s.amu.Unlock()
-			return nil
+			return done, nil
 		}
 		s.amu.Unlock()
 		seq = pos.Seq
 	} else {
 		var err error
 		if seq, err = s.store.Apply(ctx, b); err != nil {
-			return err
+			return delivered, err
 		}
 	}
-	if err := s.syncTo(context.WithoutCancel(ctx), seq); err != nil {
+	done, err := s.syncTo(context.WithoutCancel(ctx), seq)
+	if err != nil {
 		s.log.Warn().Err(err).Uint64("seq", seq).Msg("change written but not applied yet; the follower will catch up")
 	}
-	return nil
+	return done, nil
 }
 
-// emit delivers events to the observer. Call with amu held (so events
-// keep log order) and without mu.
+// emit queues events for the observer. Call with amu held (so events
+// keep log order) and without mu; wait on s.emitted after releasing amu.
 func (s *Service) emit(events []ChangeEvent) {
 	if len(events) == 0 {
 		return
@@ -207,11 +221,8 @@ func (s *Service) emit(events []ChangeEvent) {
 	s.mu.RLock()
 	fn := s.onChange
 	s.mu.RUnlock()
-	if fn == nil {
-		return
-	}
-	for _, e := range events {
-		fn(e)
+	if done := s.emitter.push(fn, events); done != delivered {
+		s.emitted = done
 	}
 }
 
