@@ -110,8 +110,8 @@ const (
 	DefaultReadHeader = 5 * time.Second
 	// DefaultIdle bounds a keep-alive connection between requests.
 	DefaultIdle = 60 * time.Second
-	// DefaultBodyGrace and DefaultBodyMinRate (bytes/s): a 32 MiB import
-	// may take 34 minutes, a 1 byte/s upload is cut after about 10 s.
+	// DefaultBodyGrace and DefaultBodyMinRate (bytes/s): a 64 MiB import
+	// may take 68 minutes, a 1 byte/s upload is cut after about 10 s.
 	DefaultBodyGrace   = 10 * time.Second
 	DefaultBodyMinRate = 16 << 10
 )
