@@ -198,6 +198,12 @@ func (n *Normalizer) MinTrailingDigits() int { return n.trailing }
 // number is accepted, so new number ranges missing from the metadata still
 // work. Errors wrap ErrInvalid.
 func (n *Normalizer) Parse(raw string) (Number, error) {
+	return n.parse(raw, true)
+}
+
+// parse is Parse; without fast it never takes the fast path (fast.go), so
+// tests can hold the two paths against each other.
+func (n *Normalizer) parse(raw string, fast bool) (Number, error) {
 	if len(raw) > maxRawLen {
 		return Number{}, invalid(raw, "too long")
 	}
@@ -227,12 +233,12 @@ func (n *Normalizer) Parse(raw string) (Number, error) {
 
 	switch {
 	case plus:
-		return n.parseInternational(num, "+"+digits)
+		return n.parseInternational(num, "+"+digits, fast)
 	case context != "":
 		// RFC 3966 §5.1.5: a global phone-context ("+49", "+4930") is the
 		// prefix the local number is dialed within; libphonenumber strips a
 		// trunk prefix that follows the country code ("+49" "030…").
-		return n.parseInternational(num, context+digits)
+		return n.parseInternational(num, context+digits, fast)
 	case len(digits) <= n.maxExt:
 		num.Kind = KindExtension
 		return num, nil
@@ -242,7 +248,12 @@ func (n *Normalizer) Parse(raw string) (Number, error) {
 
 // parseInternational accepts full, a "+"-prefixed digit string, if it is a
 // valid or at least possible international number.
-func (n *Normalizer) parseInternational(num Number, full string) (Number, error) {
+func (n *Normalizer) parseInternational(num Number, full string, fast bool) (Number, error) {
+	if fast {
+		if out, err, ok := parseFast(num, full); ok {
+			return out, err
+		}
+	}
 	pn, err := phonenumbers.ParseAndKeepRawInput(full, n.region)
 	if err != nil {
 		return Number{}, invalid(num.Raw, "not an international number")
