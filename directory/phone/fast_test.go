@@ -163,6 +163,74 @@ func TestParseFastRandom(t *testing.T) {
 	require.Positive(t, fast)
 }
 
+// TestParseFastRandomNational holds the fast path to the slow one on
+// numbers written without "+": example national numbers of the region (or
+// of another) with digits changed, behind a trunk prefix, an IDD, the
+// calling code or nothing, and random digit strings.
+func TestParseFastRandomNational(t *testing.T) {
+	count := 100_000
+	if testing.Short() || raceEnabled {
+		count = 20_000
+	}
+	norms := make([]*Normalizer, 0, len(diffRegions))
+	for _, r := range diffRegions {
+		norms = append(norms, newNormalizer(t, r))
+	}
+	byCode := map[int][]string{}
+	var all []string
+	for _, pn := range exampleNumbers(t) {
+		nsn := phonenumbers.GetNationalSignificantNumber(pn)
+		byCode[int(pn.GetCountryCode())] = append(byCode[int(pn.GetCountryCode())], nsn)
+		all = append(all, nsn)
+	}
+	rng := rand.New(rand.NewPCG(20, 2))
+	randDigits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+		}
+		return string(b)
+	}
+	fast, fallback, national := 0, 0, 0
+	for range count {
+		n := norms[rng.IntN(len(norms))]
+		cc := phonenumbers.GetCountryCodeForRegion(n.Region())
+		var digits string
+		if rng.IntN(2) == 0 {
+			nsns := byCode[cc]
+			if rng.IntN(5) == 0 {
+				nsns = all
+			}
+			prefixes := []string{"0", "0", "1", "8", "", "00", "011", strconv.Itoa(cc), "180020", "90"}
+			digits = prefixes[rng.IntN(len(prefixes))] + mutate(rng, nsns[rng.IntN(len(nsns))], randDigits)
+		} else {
+			digits = randDigits(1 + rng.IntN(maxDigits))
+		}
+		if len(digits) > maxDigits {
+			digits = digits[:maxDigits]
+		}
+		if len(digits) > n.maxExt {
+			if tbl := nationalFor(n.Region()); tbl != nil {
+				if _, ok := tbl.parseNationalFast(Number{Digits: digits}); ok {
+					fast++
+				} else {
+					fallback++
+				}
+			} else {
+				fallback++
+			}
+		}
+		raw := separate(rng, digits)
+		requireSameParse(t, n, raw)
+		if num, err := n.Parse(raw); err == nil && num.Kind == KindNational {
+			national++
+		}
+	}
+	t.Logf("%d random national numbers: the fast path parsed %d, %d fell back; %d parsed as national in all",
+		fast+fallback, fast, fallback, national)
+	require.Positive(t, fast)
+}
+
 // mutate changes, drops or adds a digit of nsn, or leaves it alone.
 func mutate(rng *rand.Rand, nsn string, randDigits func(int) string) string {
 	if nsn == "" {
@@ -245,14 +313,15 @@ func TestParseFastFallsBack(t *testing.T) {
 	}
 }
 
-// FuzzParseFast holds the fast path to the slow one on "+" and the fuzzed
-// digits, split by the separators the layout picks.
+// FuzzParseFast holds the fast path to the slow one on the fuzzed digits,
+// split by the separators the layout picks, with "+" and without.
 func FuzzParseFast(f *testing.F) {
 	for _, seed := range []string{"33491550142", "16502530000", "390669820000", "5491123456789", "525512345678", "5511912345678", "819012345678", "4930123456", "79123456789", "0033491550142", "2613201234"} {
 		f.Add(seed, uint64(0))
 		f.Add(seed, uint64(0x9249249249))
+		f.Add("0"+seed[2:], uint64(0x49))
 	}
-	norms := []*Normalizer{newNormalizer(f, "FR"), newNormalizer(f, "US"), newNormalizer(f, "AR")}
+	norms := []*Normalizer{newNormalizer(f, "FR"), newNormalizer(f, "US"), newNormalizer(f, "AR"), newNormalizer(f, "GB"), newNormalizer(f, "RU")}
 	f.Fuzz(func(t *testing.T, digits string, layout uint64) {
 		var b strings.Builder
 		b.WriteByte('+')
@@ -269,6 +338,7 @@ func FuzzParseFast(f *testing.F) {
 		}
 		for _, nz := range norms {
 			requireSameParse(t, nz, b.String())
+			requireSameParse(t, nz, b.String()[1:])
 		}
 	})
 }

@@ -243,7 +243,7 @@ func (n *Normalizer) parse(raw string, fast bool) (Number, error) {
 		num.Kind = KindExtension
 		return num, nil
 	}
-	return n.parseNational(num)
+	return n.parseNational(num, fast)
 }
 
 // parseInternational accepts full, a "+"-prefixed digit string, if it is a
@@ -285,7 +285,14 @@ func (n *Normalizer) fillPossible(num Number, pn *phonenumbers.PhoneNumber, kind
 }
 
 // parseNational tries the readings of a number written without "+".
-func (n *Normalizer) parseNational(num Number) (Number, error) {
+func (n *Normalizer) parseNational(num Number, fast bool) (Number, error) {
+	if fast {
+		if t := nationalFor(n.region); t != nil {
+			if out, ok := t.parseNationalFast(num); ok {
+				return out, nil
+			}
+		}
+	}
 	nat, natErr := phonenumbers.ParseAndKeepRawInput(num.Digits, n.region)
 	if natErr == nil && phonenumbers.IsValidNumber(nat) {
 		return fill(num, nat, kindOf(nat))
@@ -295,6 +302,14 @@ func (n *Normalizer) parseNational(num Number) (Number, error) {
 	for _, alt := range [...]string{num.Digits, strings.TrimPrefix(num.Digits, "00"), strings.TrimPrefix(num.Digits, "011")} {
 		if alt == "" || alt[0] == '0' {
 			continue
+		}
+		if fast {
+			if out, err, ok := parseFast(num, "+"+alt); ok {
+				if err == nil {
+					return out, nil
+				}
+				continue // neither valid nor possible
+			}
 		}
 		pn, err := phonenumbers.ParseAndKeepRawInput("+"+alt, n.region)
 		if err == nil && phonenumbers.IsValidNumber(pn) {

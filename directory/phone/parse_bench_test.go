@@ -11,28 +11,58 @@ var storedNumbers = []string{
 	"+81 3-1234-5678", "+55 11 91234-5678", "+7 495 123-45-67", "+91 98765 43210",
 }
 
-// BenchmarkParseStored parses the mix of stored shapes with the fast path
-// ("fast", what Parse does) and without it ("slow", Parse before it).
+// storedNational are numbers stored in national format, for a Normalizer
+// in their own region.
+var storedNational = map[string][]string{
+	"FR": {"04 91 55 01 42", "06 12 34 56 78", "01.23.45.67.89", "09 70 12 34 56"},
+	"DE": {"030 1234567", "0151 23456789", "089/1234567"},
+	"US": {"(650) 253-0000", "415.555.0132", "212-555-0142"},
+	"GB": {"020 7183 8750", "07400 123456"},
+}
+
+// BenchmarkParseStored parses stored shapes with the fast path ("fast",
+// what Parse does) and without it ("slow", Parse before it): international
+// numbers of 16 countries, and national numbers of 4.
 func BenchmarkParseStored(b *testing.B) {
-	n := newNormalizer(b, "FR")
-	for _, raw := range storedNumbers {
-		n.Parse(raw) // build the fast path's tables outside the timing
+	type input struct {
+		n   *Normalizer
+		raw string
 	}
-	for _, fast := range []bool{false, true} {
-		name := "slow"
-		if fast {
-			name = "fast"
+	fr := newNormalizer(b, "FR")
+	var intl, national []input
+	for _, raw := range storedNumbers {
+		intl = append(intl, input{fr, raw})
+	}
+	for _, region := range []string{"FR", "DE", "US", "GB"} {
+		n := newNormalizer(b, region)
+		for _, raw := range storedNational[region] {
+			national = append(national, input{n, raw})
 		}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, err := n.parse(storedNumbers[i%len(storedNumbers)], fast); err != nil {
-					b.Fatal(err)
-				}
-				i++
+	}
+	for _, in := range append(intl, national...) {
+		in.n.Parse(in.raw) // build the fast path's tables outside the timing
+	}
+	for _, set := range []struct {
+		name   string
+		inputs []input
+	}{{"international", intl}, {"national", national}} {
+		for _, fast := range []bool{false, true} {
+			name := set.name + "/slow"
+			if fast {
+				name = set.name + "/fast"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					in := set.inputs[i%len(set.inputs)]
+					if _, err := in.n.parse(in.raw, fast); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		}
 	}
 }
 
@@ -47,6 +77,18 @@ func TestStoredNumbersTakeFastPath(t *testing.T) {
 		}
 		if !fastTaken(num.Digits) {
 			t.Errorf("Parse(%q) fell back to the slow path", raw)
+		}
+	}
+	for region, raws := range storedNational {
+		n := newNormalizer(t, region)
+		for _, raw := range raws {
+			num, err := n.Parse(raw)
+			if err != nil {
+				t.Fatalf("%s: Parse(%q): %v", region, raw, err)
+			}
+			if _, ok := nationalFor(region).parseNationalFast(num); !ok || num.Kind != KindNational {
+				t.Errorf("%s: Parse(%q) fell back to the slow path", region, raw)
+			}
 		}
 	}
 }

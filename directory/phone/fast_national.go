@@ -1,0 +1,160 @@
+package phone
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// nationalTable is what reading a digit string as a national number of the
+// default region needs: ParseAndKeepRawInput(digits, region) followed by
+// IsValidNumber, the first reading parseNational tries.
+type nationalTable struct {
+	cc      int
+	ccDigit string    // the calling code, which libphonenumber may read off the front
+	idd     *digitDFA // the region's international prefix; nil when it has none
+	general *digitDFA // the region's general description
+	npfp    []string  // national prefixes for parsing, tried in order; nil: none
+	country *countryTable
+	// Possible lengths of the general description, for testNumberLength.
+	possible, localOnly []int32
+}
+
+// buildNationalTable returns nil when the region's rules are more than the
+// fast path reads: a national prefix with groups or a transform rule.
+func buildNationalTable(region string) *nationalTable {
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		return nil
+	}
+	var m *phonenumbers.PhoneMetadata
+	for _, md := range coll.GetMetadata() {
+		if md.GetId() == region {
+			m = md // later entries win, as in phonenumbers' own map
+		}
+	}
+	if m == nil || m.GetNationalPrefixTransformRule() != "" {
+		return nil
+	}
+	t := &nationalTable{cc: int(m.GetCountryCode())}
+	t.ccDigit = strconv.Itoa(t.cc)
+	if t.country = country(t.cc); t.country == nil || !t.country.ok {
+		return nil
+	}
+	if p := m.GetNationalPrefixForParsing(); p != "" {
+		// Only alternatives of plain digits: the regexp's leftmost-first
+		// match is then the first alternative the number starts with.
+		t.npfp = strings.Split(p, "|")
+		for _, alt := range t.npfp {
+			if alt == "" || strings.Trim(alt, "0123456789") != "" {
+				return nil
+			}
+		}
+	}
+	// Unanchored, as parsePrefixAsIdd uses it; only a match at the start
+	// counts, and that is the leftmost one if there is one.
+	idd, ok := buildDFA([]string{m.GetInternationalPrefix()})
+	if !ok {
+		return nil
+	}
+	t.idd = idd
+	general := m.GetGeneralDesc()
+	if general.GetNationalNumberPattern() == "" {
+		return nil
+	}
+	if t.general, ok = buildDFA([]string{general.GetNationalNumberPattern()}); !ok {
+		return nil
+	}
+	t.possible, t.localOnly = general.GetPossibleLength(), general.GetPossibleLengthLocalOnly()
+	if len(t.possible) == 0 {
+		return nil
+	}
+	return t
+}
+
+// lengthResult is testNumberLength(nsn, metadata, UNKNOWN) for the
+// general description's lengths.
+func lengthResult(n int32, possible, localOnly []int32) phonenumbers.ValidationResult {
+	if possible[0] == -1 {
+		return phonenumbers.INVALID_LENGTH
+	}
+	for _, l := range localOnly {
+		if l == n {
+			return phonenumbers.IS_POSSIBLE_LOCAL_ONLY
+		}
+	}
+	switch {
+	case n == possible[0]:
+		return phonenumbers.IS_POSSIBLE
+	case n < possible[0]:
+		return phonenumbers.TOO_SHORT
+	case n > possible[len(possible)-1]:
+		return phonenumbers.TOO_LONG
+	}
+	for _, l := range possible[1:] {
+		if l == n {
+			return phonenumbers.IS_POSSIBLE
+		}
+	}
+	return phonenumbers.INVALID_LENGTH
+}
+
+// parseNationalFast is parseNational for a number whose national reading
+// is valid; ok is false in every other case, and the slow path decides.
+func (t *nationalTable) parseNationalFast(num Number) (_ Number, ok bool) {
+	digits := num.Digits
+	if len(digits) < 3 || len(digits) > maxDigits || allZeros(digits) {
+		return Number{}, false
+	}
+	// An IDD or the region's own calling code in front: libphonenumber
+	// may read the number as international.
+	if t.idd.prefix(digits) || strings.HasPrefix(digits, t.ccDigit) {
+		return Number{}, false
+	}
+	nsn := digits
+	for _, prefix := range t.npfp {
+		if !strings.HasPrefix(digits, prefix) {
+			continue
+		}
+		// maybeStripNationalPrefixAndCarrierCode keeps a viable number
+		// that stripping would make unviable; parseHelper keeps the
+		// stripped one only if its length is possible.
+		rest := digits[len(prefix):]
+		if t.general.full(digits) != 0 && t.general.full(rest) == 0 {
+			break
+		}
+		switch lengthResult(int32(len(rest)), t.possible, t.localOnly) {
+		case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY, phonenumbers.INVALID_LENGTH:
+		default:
+			nsn = rest
+		}
+		break
+	}
+	if len(nsn) < 2 || len(nsn) > 17 || allZeros(nsn) || !t.country.isValid(nsn) {
+		return Number{}, false
+	}
+	num.Kind = KindNational
+	num.CountryCode = t.cc
+	num.E164 = "+" + t.ccDigit + nsn
+	num.National = num.E164[len(num.E164)-len(nsn):]
+	return num, true
+}
+
+// nationalTables memoizes buildNationalTable by region, built on first use.
+var nationalTables sync.Map // region → *lazyNational
+
+type lazyNational struct {
+	once  sync.Once
+	table *nationalTable
+}
+
+// nationalFor returns the region's table, nil when the fast path does not
+// read its rules.
+func nationalFor(region string) *nationalTable {
+	v, _ := nationalTables.LoadOrStore(region, &lazyNational{})
+	l := v.(*lazyNational)
+	l.once.Do(func() { l.table = buildNationalTable(region) })
+	return l.table
+}
