@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"regexp/syntax"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/nyaruka/phonenumbers"
@@ -224,10 +225,12 @@ func (r *regionTable) valid(nsn string) bool {
 // countryTable is what parsing "+<cc><nsn>" needs of one calling code.
 type countryTable struct {
 	ok bool // false: some pattern could not be compiled, use the slow path
-	// npfp matches the national prefix for parsing of the main region;
-	// nil when it has none. If it matches, libphonenumber may strip or
-	// transform the number: the slow path decides.
+	// strip replays the main region's national prefix stripping; when it
+	// cannot, npfp matches the national prefix for parsing, and if that
+	// matches the number, the slow path decides. Both nil: no prefix.
+	strip   *prefixStripper
 	npfp    *digitDFA
+	ccDigit string        // "33"
 	regions []regionTable // in the order GetRegionCodeForNumber tries them
 	// Possible lengths of the main region's general description, for
 	// IsPossibleNumberWithReason; noPattern when it has no pattern.
@@ -291,7 +294,7 @@ func lazyCountries() *[1000]*lazyCountry {
 }
 
 func buildCountryTable(cc int, byRegion map[string]*phonenumbers.PhoneMetadata, nonGeo map[int]*phonenumbers.PhoneMetadata) *countryTable {
-	t := &countryTable{}
+	t := &countryTable{ccDigit: strconv.Itoa(cc)}
 	regions := phonenumbers.GetRegionCodesForCountryCode(cc)
 	if len(regions) == 0 {
 		return t
@@ -306,8 +309,10 @@ func buildCountryTable(cc int, byRegion map[string]*phonenumbers.PhoneMetadata, 
 	if main == nil {
 		return t
 	}
-	if p := main.GetNationalPrefixForParsing(); p != "" {
-		d, ok := buildDFA([]string{p})
+	if strip, ok := newPrefixStripper(main); ok {
+		t.strip = strip
+	} else {
+		d, ok := buildDFA([]string{main.GetNationalPrefixForParsing()})
 		if !ok {
 			return t
 		}
@@ -427,22 +432,32 @@ func parseFast(num Number, full string) (_ Number, _ error, ok bool) {
 	if t == nil || !t.ok {
 		return Number{}, nil, false
 	}
+	if len(digits) < 2 {
+		return Number{}, nil, false // too short to parse
+	}
 	nsn := digits
+	switch {
+	case t.strip != nil:
+		nsn = t.strip.strip(digits)
+	case t.npfp != nil && t.npfp.prefix(digits):
+		return Number{}, nil, false // a national prefix might be stripped
+	}
 	// Out of libphonenumber's NSN bounds it fails to parse; an all-zero
 	// number parses to 0 and formats as its raw input.
 	if len(nsn) < 2 || len(nsn) > 17 || allZeros(nsn) {
 		return Number{}, nil, false
 	}
-	if t.npfp != nil && t.npfp.prefix(nsn) {
-		return Number{}, nil, false // a national prefix might be stripped
-	}
 	if t.isValid(nsn) {
 		num.Kind = KindE164
 		num.CountryCode = cc
-		// Nothing was stripped, so full is the E.164 form; National shares
-		// its bytes, as fill makes it.
-		num.E164 = full
-		num.National = full[len(full)-len(nsn):]
+		// National shares E164's bytes, as fill makes it; with nothing
+		// stripped, full is the E.164 form.
+		if len(nsn) == len(digits) {
+			num.E164 = full
+		} else {
+			num.E164 = "+" + t.ccDigit + nsn
+		}
+		num.National = num.E164[len(num.E164)-len(nsn):]
 		return num, nil, true
 	}
 	if t.isPossible(nsn) {

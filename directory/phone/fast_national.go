@@ -14,16 +14,13 @@ import (
 type nationalTable struct {
 	cc      int
 	ccDigit string    // the calling code, which libphonenumber may read off the front
-	idd     *digitDFA // the region's international prefix; nil when it has none
-	general *digitDFA // the region's general description
-	npfp    []string  // national prefixes for parsing, tried in order; nil: none
+	idd     *digitDFA // the region's international prefix
+	strip   *prefixStripper
 	country *countryTable
-	// Possible lengths of the general description, for testNumberLength.
-	possible, localOnly []int32
 }
 
 // buildNationalTable returns nil when the region's rules are more than the
-// fast path reads: a national prefix with groups or a transform rule.
+// fast path reads (see prefixStripper).
 func buildNationalTable(region string) *nationalTable {
 	coll, err := phonenumbers.MetadataCollection()
 	if err != nil {
@@ -35,7 +32,7 @@ func buildNationalTable(region string) *nationalTable {
 			m = md // later entries win, as in phonenumbers' own map
 		}
 	}
-	if m == nil || m.GetNationalPrefixTransformRule() != "" {
+	if m == nil {
 		return nil
 	}
 	t := &nationalTable{cc: int(m.GetCountryCode())}
@@ -43,32 +40,13 @@ func buildNationalTable(region string) *nationalTable {
 	if t.country = country(t.cc); t.country == nil || !t.country.ok {
 		return nil
 	}
-	if p := m.GetNationalPrefixForParsing(); p != "" {
-		// Only alternatives of plain digits: the regexp's leftmost-first
-		// match is then the first alternative the number starts with.
-		t.npfp = strings.Split(p, "|")
-		for _, alt := range t.npfp {
-			if alt == "" || strings.Trim(alt, "0123456789") != "" {
-				return nil
-			}
-		}
+	var ok bool
+	if t.strip, ok = newPrefixStripper(m); !ok {
+		return nil
 	}
 	// Unanchored, as parsePrefixAsIdd uses it; only a match at the start
 	// counts, and that is the leftmost one if there is one.
-	idd, ok := buildDFA([]string{m.GetInternationalPrefix()})
-	if !ok {
-		return nil
-	}
-	t.idd = idd
-	general := m.GetGeneralDesc()
-	if general.GetNationalNumberPattern() == "" {
-		return nil
-	}
-	if t.general, ok = buildDFA([]string{general.GetNationalNumberPattern()}); !ok {
-		return nil
-	}
-	t.possible, t.localOnly = general.GetPossibleLength(), general.GetPossibleLengthLocalOnly()
-	if len(t.possible) == 0 {
+	if t.idd, ok = buildDFA([]string{m.GetInternationalPrefix()}); !ok {
 		return nil
 	}
 	return t
@@ -113,25 +91,7 @@ func (t *nationalTable) parseNationalFast(num Number) (_ Number, ok bool) {
 	if t.idd.prefix(digits) || strings.HasPrefix(digits, t.ccDigit) {
 		return Number{}, false
 	}
-	nsn := digits
-	for _, prefix := range t.npfp {
-		if !strings.HasPrefix(digits, prefix) {
-			continue
-		}
-		// maybeStripNationalPrefixAndCarrierCode keeps a viable number
-		// that stripping would make unviable; parseHelper keeps the
-		// stripped one only if its length is possible.
-		rest := digits[len(prefix):]
-		if t.general.full(digits) != 0 && t.general.full(rest) == 0 {
-			break
-		}
-		switch lengthResult(int32(len(rest)), t.possible, t.localOnly) {
-		case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY, phonenumbers.INVALID_LENGTH:
-		default:
-			nsn = rest
-		}
-		break
-	}
+	nsn := t.strip.strip(digits)
 	if len(nsn) < 2 || len(nsn) > 17 || allZeros(nsn) || !t.country.isValid(nsn) {
 		return Number{}, false
 	}

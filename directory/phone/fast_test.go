@@ -102,7 +102,8 @@ func TestParseFastExamples(t *testing.T) {
 
 // TestParseFastRandom holds the fast path to the slow one on random
 // numbers: random or real calling codes, example national numbers with
-// digits changed, dropped or added, or random digits, and separators.
+// digits changed, dropped or added and maybe a trunk prefix, or random
+// digits, and separators.
 func TestParseFastRandom(t *testing.T) {
 	count := 200_000
 	if testing.Short() || raceEnabled {
@@ -136,6 +137,9 @@ func TestParseFastRandom(t *testing.T) {
 		case 0, 1: // an example number, mutated
 			cc, nsn, _ = strings.Cut(nsns[rng.IntN(len(nsns))], " ")
 			nsn = mutate(rng, nsn, randDigits)
+			if rng.IntN(3) == 0 { // a trunk or carrier prefix after the code: "+44 (0)20…"
+				nsn = []string{"0", "0", "1", "8", "9", "90", "1831", "180020", "0011", "15"}[rng.IntN(10)] + nsn
+			}
 		case 2: // a real calling code, random digits
 			cc, nsn = codes[rng.IntN(len(codes))], randDigits(rng.IntN(19))
 		default: // anything
@@ -303,7 +307,10 @@ func TestParseFastFallsBack(t *testing.T) {
 		{"33491550142", true},           // FR
 		{"16502530000", true},           // US
 		{"390669820000", true},          // IT, leading zero kept
-		{"330491550142", false},         // FR national prefix after +33
+		{"330491550142", true},          // FR trunk prefix after +33, stripped as libphonenumber does
+		{"611831293744000", true},       // AU carrier prefix 1831, stripped
+		{"5511912345678", true},         // BR, its prefix rule not matching
+		{"55011912345678", false},       // BR: a prefix with a transform rule matches
 		{"5491123456789", false},        // AR: its national prefix pattern matches the empty string
 		{"0033491550142", false},        // no calling code starts with 0
 		{"99912345678", false},          // unknown calling code

@@ -9,6 +9,7 @@ var storedNumbers = []string{
 	"+44 20 7183 8750", "+49 30 1234567", "+49 151 23456789", "+39 06 6982 0000",
 	"+34 912 34 56 78", "+31 20 123 4567", "+46 8 123 456 78", "+61 2 9374 4000",
 	"+81 3-1234-5678", "+55 11 91234-5678", "+7 495 123-45-67", "+91 98765 43210",
+	"+44 (0)20 7183 8750", "+33 (0)1 23 45 67 89",
 }
 
 // storedNational are numbers stored in national format, for a Normalizer
@@ -22,7 +23,7 @@ var storedNational = map[string][]string{
 
 // BenchmarkParseStored parses stored shapes with the fast path ("fast",
 // what Parse does) and without it ("slow", Parse before it): international
-// numbers of 16 countries, and national numbers of 4.
+// numbers of 16 countries (two with "(0)"), and national numbers of 4.
 func BenchmarkParseStored(b *testing.B) {
 	type input struct {
 		n   *Normalizer
