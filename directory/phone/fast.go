@@ -10,11 +10,13 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// The fast path answers the common case of Parse, a number written with
-// "+", without phonenumbers' regexps: they cost ~15 µs a number, most of
-// a bulk import. It decides exactly what ParseAndKeepRawInput followed by
-// IsValidNumber decide, from the same metadata, and says "don't know"
-// (ok=false) wherever it cannot be sure, so the slow path answers instead.
+// The fast path answers the common cases of Parse without phonenumbers'
+// regexps, which cost ~15 µs a number, most of a bulk import: a number
+// written with "+" (parseFast) and one written nationally in the default
+// region (parseNationalFast, fast_national.go). It decides exactly what
+// ParseAndKeepRawInput followed by IsValidNumber decide, from the same
+// metadata, and says "don't know" (ok=false) wherever it cannot be sure,
+// so the slow path answers instead.
 //
 // The metadata's patterns only ever see ASCII digits here, so each set of
 // patterns is compiled once into a DFA over the ten digits: a number is

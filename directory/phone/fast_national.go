@@ -102,19 +102,28 @@ func (t *nationalTable) parseNationalFast(num Number) (_ Number, ok bool) {
 	return num, true
 }
 
-// nationalTables memoizes buildNationalTable by region, built on first use.
+// nationalTables memoizes buildNationalTable by region.
 var nationalTables sync.Map // region → *lazyNational
 
+// lazyNational builds a region's nationalTable on first use.
 type lazyNational struct {
-	once  sync.Once
-	table *nationalTable
+	region string
+	once   sync.Once
+	table  *nationalTable
 }
 
-// nationalFor returns the region's table, nil when the fast path does not
-// read its rules.
-func nationalFor(region string) *nationalTable {
-	v, _ := nationalTables.LoadOrStore(region, &lazyNational{})
-	l := v.(*lazyNational)
-	l.once.Do(func() { l.table = buildNationalTable(region) })
+// lazyNationalFor returns the region's shared lazyNational.
+func lazyNationalFor(region string) *lazyNational {
+	if v, ok := nationalTables.Load(region); ok {
+		return v.(*lazyNational)
+	}
+	v, _ := nationalTables.LoadOrStore(region, &lazyNational{region: region})
+	return v.(*lazyNational)
+}
+
+// get returns the table, nil when the fast path does not read the
+// region's rules.
+func (l *lazyNational) get() *nationalTable {
+	l.once.Do(func() { l.table = buildNationalTable(l.region) })
 	return l.table
 }

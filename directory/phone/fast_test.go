@@ -218,7 +218,7 @@ func TestParseFastRandomNational(t *testing.T) {
 			digits = digits[:maxDigits]
 		}
 		if len(digits) > n.maxExt {
-			if tbl := nationalFor(n.Region()); tbl != nil {
+			if tbl := n.national.get(); tbl != nil {
 				if _, ok := tbl.parseNationalFast(Number{Digits: digits}); ok {
 					fast++
 				} else {

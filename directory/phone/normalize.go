@@ -148,6 +148,7 @@ type Normalizer struct {
 	region   string
 	maxExt   int
 	trailing int
+	national *lazyNational // the fast path's tables for region
 }
 
 // NewNormalizer validates cfg, applies defaults and returns a Normalizer.
@@ -177,7 +178,7 @@ func NewNormalizer(cfg Config) (*Normalizer, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Normalizer{region: region, maxExt: maxExt, trailing: trailing}, nil
+	return &Normalizer{region: region, maxExt: maxExt, trailing: trailing, national: lazyNationalFor(region)}, nil
 }
 
 // Region returns the normalized default region ("FR").
@@ -286,8 +287,8 @@ func (n *Normalizer) fillPossible(num Number, pn *phonenumbers.PhoneNumber, kind
 
 // parseNational tries the readings of a number written without "+".
 func (n *Normalizer) parseNational(num Number, fast bool) (Number, error) {
-	if fast {
-		if t := nationalFor(n.region); t != nil {
+	if fast && n.national != nil {
+		if t := n.national.get(); t != nil {
 			if out, ok := t.parseNationalFast(num); ok {
 				return out, nil
 			}
