@@ -13,8 +13,11 @@ import (
 // IsValidNumber, the first reading parseNational tries.
 type nationalTable struct {
 	cc      int
-	ccDigit string    // the calling code, which libphonenumber may read off the front
-	idd     *digitDFA // the region's international prefix
+	ccDigit string // the calling code, which libphonenumber may read off the front
+	// The region's international prefix: its alternatives when each has
+	// a fixed length, else a DFA that sends every match to the slow path.
+	iddAlts []prefixAlt
+	idd     *digitDFA
 	strip   *prefixStripper
 	country *countryTable
 }
@@ -46,8 +49,10 @@ func buildNationalTable(region string) *nationalTable {
 	}
 	// Unanchored, as parsePrefixAsIdd uses it; only a match at the start
 	// counts, and that is the leftmost one if there is one.
-	if t.idd, ok = buildDFA([]string{m.GetInternationalPrefix()}); !ok {
-		return nil
+	if t.iddAlts, ok = fixedAlts(m.GetInternationalPrefix()); !ok {
+		if t.idd, ok = buildDFA([]string{m.GetInternationalPrefix()}); !ok {
+			return nil
+		}
 	}
 	return t
 }
@@ -79,16 +84,31 @@ func lengthResult(n int32, possible, localOnly []int32) phonenumbers.ValidationR
 	return phonenumbers.INVALID_LENGTH
 }
 
-// parseNationalFast is parseNational for a number whose national reading
-// is valid; ok is false in every other case, and the slow path decides.
+// parseNationalFast is parseNational for a number whose first reading,
+// ParseAndKeepRawInput(digits, region), is valid: national, or
+// international behind the region's IDD. ok is false in every other case,
+// and the slow path decides.
 func (t *nationalTable) parseNationalFast(num Number) (_ Number, ok bool) {
 	digits := num.Digits
 	if len(digits) < 3 || len(digits) > maxDigits || allZeros(digits) {
 		return Number{}, false
 	}
-	// An IDD or the region's own calling code in front: libphonenumber
-	// may read the number as international.
-	if t.idd.prefix(digits) || strings.HasPrefix(digits, t.ccDigit) {
+	if t.idd != nil && t.idd.prefix(digits) {
+		return Number{}, false // an IDD the fast path cannot measure
+	}
+	if n, ok := matchAlts(t.iddAlts, digits); ok {
+		// parsePrefixAsIdd: an IDD followed by 0 is no IDD, and the number
+		// is read nationally; the slow path does that. Past an IDD, the
+		// number is read as if written with "+".
+		if n < len(digits) && digits[n] == '0' {
+			return Number{}, false
+		}
+		out, err, ok := parseFast(num, "+"+digits[n:])
+		return out, ok && err == nil
+	}
+	if strings.HasPrefix(digits, t.ccDigit) {
+		// The region's own calling code in front: libphonenumber may
+		// read the number as international.
 		return Number{}, false
 	}
 	nsn := t.strip.strip(digits)

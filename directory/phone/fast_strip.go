@@ -39,26 +39,47 @@ func newPrefixStripper(m *phonenumbers.PhoneMetadata) (*prefixStripper, bool) {
 	if s.general, ok = buildDFA([]string{general.GetNationalNumberPattern()}); !ok {
 		return nil, false
 	}
-	re, err := syntax.Parse("(?:"+npfp+")", syntax.Perl)
+	if s.alts, ok = fixedAlts(npfp); !ok {
+		return nil, false
+	}
+	return s, true
+}
+
+// fixedAlts splits pattern into its top-level alternatives, in priority
+// order; false unless each matches a fixed number of digits.
+func fixedAlts(pattern string) ([]prefixAlt, bool) {
+	re, err := syntax.Parse("(?:"+pattern+")", syntax.Perl)
 	if err != nil {
 		return nil, false
 	}
-	alts := []*syntax.Regexp{re}
+	subs := []*syntax.Regexp{re}
 	if re.Op == syntax.OpAlternate {
-		alts = re.Sub // in priority order
+		subs = re.Sub
 	}
+	alts := make([]prefixAlt, 0, len(subs))
+	for _, sub := range subs {
+		n, ok := fixedLen(sub)
+		if !ok {
+			return nil, false
+		}
+		d, ok := buildDFA([]string{sub.String()})
+		if !ok {
+			return nil, false
+		}
+		alts = append(alts, prefixAlt{dfa: d, n: n})
+	}
+	return alts, true
+}
+
+// matchAlts returns the length of the leftmost-first match of alts at the
+// start of digits.
+func matchAlts(alts []prefixAlt, digits string) (int, bool) {
 	for _, alt := range alts {
-		n, ok := fixedLen(alt)
-		if !ok {
-			return nil, false
+		if len(digits) >= alt.n && alt.dfa.prefix(digits[:alt.n]) {
+			return alt.n, true
 		}
-		d, ok := buildDFA([]string{alt.String()})
-		if !ok {
-			return nil, false
-		}
-		s.alts = append(s.alts, prefixAlt{dfa: d, n: n})
 	}
-	return s, true
+	return 0, false
 }
 
 // fixedLen returns the length of every string re matches, if it is fixed.
@@ -95,21 +116,19 @@ func fixedLen(re *syntax.Regexp) (int, bool) {
 
 // strip returns the national number libphonenumber keeps of digits.
 func (s *prefixStripper) strip(digits string) string {
-	for _, alt := range s.alts {
-		if len(digits) < alt.n || !alt.dfa.prefix(digits[:alt.n]) {
-			continue
-		}
-		// A viable number that stripping would make unviable is kept;
-		// the stripped one is kept only if its length is possible.
-		rest := digits[alt.n:]
-		if s.general.full(digits) != 0 && s.general.full(rest) == 0 {
-			return digits
-		}
-		switch lengthResult(int32(len(rest)), s.possible, s.localOnly) {
-		case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY, phonenumbers.INVALID_LENGTH:
-			return digits
-		}
-		return rest
+	n, ok := matchAlts(s.alts, digits)
+	if !ok {
+		return digits
 	}
-	return digits
+	// A viable number that stripping would make unviable is kept; the
+	// stripped one is kept only if its length is possible.
+	rest := digits[n:]
+	if s.general.full(digits) != 0 && s.general.full(rest) == 0 {
+		return digits
+	}
+	switch lengthResult(int32(len(rest)), s.possible, s.localOnly) {
+	case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY, phonenumbers.INVALID_LENGTH:
+		return digits
+	}
+	return rest
 }

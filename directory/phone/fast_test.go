@@ -172,9 +172,10 @@ func TestParseFastRandom(t *testing.T) {
 }
 
 // TestParseFastRandomNational holds the fast path to the slow one on
-// numbers written without "+": example national numbers of the region (or
-// of another) with digits changed, behind a trunk prefix, an IDD, the
-// calling code or nothing, and random digit strings.
+// numbers written without "+": example numbers of any country behind an
+// IDD, example national numbers of the region (or of another) behind a
+// trunk prefix, an IDD, the calling code or nothing, all with digits
+// changed, and random digit strings.
 func TestParseFastRandomNational(t *testing.T) {
 	count := 100_000
 	if testing.Short() || raceEnabled {
@@ -186,7 +187,8 @@ func TestParseFastRandomNational(t *testing.T) {
 	}
 	byCode := map[int][]string{}
 	var all []string
-	for _, pn := range exampleNumbers(t) {
+	examples := exampleNumbers(t)
+	for _, pn := range examples {
 		nsn := phonenumbers.GetNationalSignificantNumber(pn)
 		byCode[int(pn.GetCountryCode())] = append(byCode[int(pn.GetCountryCode())], nsn)
 		all = append(all, nsn)
@@ -204,14 +206,20 @@ func TestParseFastRandomNational(t *testing.T) {
 		n := norms[rng.IntN(len(norms))]
 		cc := phonenumbers.GetCountryCodeForRegion(n.Region())
 		var digits string
-		if rng.IntN(2) == 0 {
+		switch rng.IntN(3) {
+		case 0: // behind an IDD, a number of any country
+			pn := examples[rng.IntN(len(examples))]
+			idds := []string{"00", "011", "0011", "010", "001", "810"}
+			digits = idds[rng.IntN(len(idds))] + strconv.Itoa(int(pn.GetCountryCode())) +
+				mutate(rng, phonenumbers.GetNationalSignificantNumber(pn), randDigits)
+		case 1:
 			nsns := byCode[cc]
 			if rng.IntN(5) == 0 {
 				nsns = all
 			}
-			prefixes := []string{"0", "0", "1", "8", "", "00", "011", strconv.Itoa(cc), "180020", "90"}
+			prefixes := []string{"0", "0", "1", "8", "", "00", "00", "011", "0011", "00" + strconv.Itoa(cc), strconv.Itoa(cc), "180020", "90"}
 			digits = prefixes[rng.IntN(len(prefixes))] + mutate(rng, nsns[rng.IntN(len(nsns))], randDigits)
-		} else {
+		default:
 			digits = randDigits(1 + rng.IntN(maxDigits))
 		}
 		if len(digits) > maxDigits {
