@@ -84,42 +84,63 @@ func lengthResult(n int32, possible, localOnly []int32) phonenumbers.ValidationR
 	return phonenumbers.INVALID_LENGTH
 }
 
-// parseNationalFast is parseNational for a number whose first reading,
-// ParseAndKeepRawInput(digits, region), is valid: national, or
-// international behind the region's IDD. ok is false in every other case,
-// and the slow path decides.
-func (t *nationalTable) parseNationalFast(num Number) (_ Number, ok bool) {
+// verdict is what the fast path knows of a reading.
+type verdict uint8
+
+const (
+	verdictUnknown  verdict = iota // the slow path must decide
+	verdictValid                   // the reading is a valid number
+	verdictNotValid                // the reading fails to parse or is not valid
+)
+
+// parseNationalFast decides parseNational's first reading,
+// ParseAndKeepRawInput(digits, region) and IsValidNumber: read nationally,
+// or internationally behind the region's IDD. With valid it returns the
+// Number parseNational returns.
+func (t *nationalTable) parseNationalFast(num Number) (Number, verdict) {
 	digits := num.Digits
 	if len(digits) < 3 || len(digits) > maxDigits || allZeros(digits) {
-		return Number{}, false
+		return Number{}, verdictUnknown
 	}
 	if t.idd != nil && t.idd.prefix(digits) {
-		return Number{}, false // an IDD the fast path cannot measure
+		return Number{}, verdictUnknown // an IDD the fast path cannot measure
 	}
 	if n, ok := matchAlts(t.iddAlts, digits); ok {
 		// parsePrefixAsIdd: an IDD followed by 0 is no IDD, and the number
 		// is read nationally; the slow path does that. Past an IDD, the
 		// number is read as if written with "+".
 		if n < len(digits) && digits[n] == '0' {
-			return Number{}, false
+			return Number{}, verdictUnknown
 		}
-		out, err, ok := parseFast(num, "+"+digits[n:])
-		return out, ok && err == nil
+		switch out, err, ok := parseFast(num, "+"+digits[n:]); {
+		case !ok:
+			return Number{}, verdictUnknown
+		case err != nil:
+			return Number{}, verdictNotValid
+		default:
+			return out, verdictValid
+		}
 	}
 	if strings.HasPrefix(digits, t.ccDigit) {
 		// The region's own calling code in front: libphonenumber may
 		// read the number as international.
-		return Number{}, false
+		return Number{}, verdictUnknown
 	}
 	nsn := t.strip.strip(digits)
-	if len(nsn) < 2 || len(nsn) > 17 || allZeros(nsn) || !t.country.isValid(nsn) {
-		return Number{}, false
+	if len(nsn) < 2 || len(nsn) > 17 {
+		return Number{}, verdictNotValid // libphonenumber fails to parse it
+	}
+	if !t.country.isValid(nsn) {
+		return Number{}, verdictNotValid
+	}
+	if allZeros(nsn) {
+		return Number{}, verdictUnknown // fill refuses it
 	}
 	num.Kind = KindNational
 	num.CountryCode = t.cc
 	num.E164 = "+" + t.ccDigit + nsn
 	num.National = num.E164[len(num.E164)-len(nsn):]
-	return num, true
+	return num, verdictValid
 }
 
 // nationalTables memoizes buildNationalTable by region.

@@ -287,16 +287,22 @@ func (n *Normalizer) fillPossible(num Number, pn *phonenumbers.PhoneNumber, kind
 
 // parseNational tries the readings of a number written without "+".
 func (n *Normalizer) parseNational(num Number, fast bool) (Number, error) {
+	natVerdict := verdictUnknown
 	if fast && n.national != nil {
 		if t := n.national.get(); t != nil {
-			if out, ok := t.parseNationalFast(num); ok {
+			var out Number
+			if out, natVerdict = t.parseNationalFast(num); natVerdict == verdictValid {
 				return out, nil
 			}
 		}
 	}
-	nat, natErr := phonenumbers.ParseAndKeepRawInput(num.Digits, n.region)
-	if natErr == nil && phonenumbers.IsValidNumber(nat) {
-		return fill(num, nat, kindOf(nat))
+	var nat *phonenumbers.PhoneNumber
+	var natErr error
+	if natVerdict == verdictUnknown {
+		nat, natErr = phonenumbers.ParseAndKeepRawInput(num.Digits, n.region)
+		if natErr == nil && phonenumbers.IsValidNumber(nat) {
+			return fill(num, nat, kindOf(nat))
+		}
 	}
 	// Trunks that drop the "+" send the country code first; a foreign
 	// IDD ("00" dialed in the US) is the same mistake one step earlier.
@@ -316,6 +322,11 @@ func (n *Normalizer) parseNational(num Number, fast bool) (Number, error) {
 		if err == nil && phonenumbers.IsValidNumber(pn) {
 			return fill(num, pn, KindE164)
 		}
+	}
+	if natVerdict != verdictUnknown {
+		// The fast path knew the reading is not valid; what else it is
+		// decides now.
+		nat, natErr = phonenumbers.ParseAndKeepRawInput(num.Digits, n.region)
 	}
 	if natErr != nil {
 		return Number{}, invalid(num.Raw, "not a number in region "+n.region)

@@ -87,7 +87,7 @@ func TestStoredNumbersTakeFastPath(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: Parse(%q): %v", region, raw, err)
 			}
-			if _, ok := n.national.get().parseNationalFast(num); !ok || num.Kind != KindNational {
+			if _, v := n.national.get().parseNationalFast(num); v != verdictValid || num.Kind != KindNational {
 				t.Errorf("%s: Parse(%q) fell back to the slow path", region, raw)
 			}
 		}
