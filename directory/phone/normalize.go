@@ -6,7 +6,9 @@
 // region and classifies the result as an international number, a national
 // number (country taken from the default region) or an internal extension.
 // The numbering-plan knowledge comes from github.com/nyaruka/phonenumbers,
-// the Go port of libphonenumber.
+// the Go port of libphonenumber. Its regexps cost ~15 µs a number, so the
+// common shapes are answered from its metadata compiled into digit DFAs
+// (fast.go), with exactly its answers, and everything else goes to it.
 package phone
 
 import (
