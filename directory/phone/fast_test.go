@@ -1,12 +1,14 @@
 package phone
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nyaruka/phonenumbers"
@@ -359,4 +361,43 @@ func FuzzParseFast(f *testing.F) {
 			requireSameParse(t, nz, b.String()[1:])
 		}
 	})
+}
+
+// TestParseFastConcurrent parses every example number from several
+// goroutines at once, so that under -race the lazily built tables of
+// calling codes and regions are built while others read them.
+func TestParseFastConcurrent(t *testing.T) {
+	var raws []string
+	for _, pn := range exampleNumbers(t) {
+		raws = append(raws, phonenumbers.Format(pn, phonenumbers.E164), "00"+phonenumbers.Format(pn, phonenumbers.E164)[1:])
+	}
+	regions := []string{"FR", "GB", "CN", "MX", "IN", "SE"}
+	want := make([][]Number, len(regions))
+	for i, r := range regions {
+		n := newNormalizer(t, r)
+		for _, raw := range raws {
+			num, _ := n.parse(raw, false)
+			want[i] = append(want[i], num)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, len(regions))
+	for i, r := range regions {
+		n := newNormalizer(t, r)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j, raw := range raws {
+				if got, _ := n.Parse(raw); got != want[i][j] {
+					errs <- fmt.Sprintf("%s: Parse(%q) = %+v, want %+v", r, raw, got, want[i][j])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
