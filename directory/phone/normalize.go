@@ -6,7 +6,9 @@
 // region and classifies the result as an international number, a national
 // number (country taken from the default region) or an internal extension.
 // The numbering-plan knowledge comes from github.com/nyaruka/phonenumbers,
-// the Go port of libphonenumber.
+// the Go port of libphonenumber. Its regexps cost ~15 µs a number, so the
+// common shapes are answered from its metadata compiled into digit DFAs
+// (fast.go), with exactly its answers, and everything else goes to it.
 package phone
 
 import (
@@ -148,6 +150,7 @@ type Normalizer struct {
 	region   string
 	maxExt   int
 	trailing int
+	national *lazyNational // the fast path's tables for region
 }
 
 // NewNormalizer validates cfg, applies defaults and returns a Normalizer.
@@ -177,7 +180,7 @@ func NewNormalizer(cfg Config) (*Normalizer, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Normalizer{region: region, maxExt: maxExt, trailing: trailing}, nil
+	return &Normalizer{region: region, maxExt: maxExt, trailing: trailing, national: lazyNationalFor(region)}, nil
 }
 
 // Region returns the normalized default region ("FR").
@@ -198,6 +201,12 @@ func (n *Normalizer) MinTrailingDigits() int { return n.trailing }
 // number is accepted, so new number ranges missing from the metadata still
 // work. Errors wrap ErrInvalid.
 func (n *Normalizer) Parse(raw string) (Number, error) {
+	return n.parse(raw, true)
+}
+
+// parse is Parse; without fast it never takes the fast path (fast.go), so
+// tests can hold the two paths against each other.
+func (n *Normalizer) parse(raw string, fast bool) (Number, error) {
 	if len(raw) > maxRawLen {
 		return Number{}, invalid(raw, "too long")
 	}
@@ -227,22 +236,27 @@ func (n *Normalizer) Parse(raw string) (Number, error) {
 
 	switch {
 	case plus:
-		return n.parseInternational(num, "+"+digits)
+		return n.parseInternational(num, "+"+digits, fast)
 	case context != "":
 		// RFC 3966 §5.1.5: a global phone-context ("+49", "+4930") is the
 		// prefix the local number is dialed within; libphonenumber strips a
 		// trunk prefix that follows the country code ("+49" "030…").
-		return n.parseInternational(num, context+digits)
+		return n.parseInternational(num, context+digits, fast)
 	case len(digits) <= n.maxExt:
 		num.Kind = KindExtension
 		return num, nil
 	}
-	return n.parseNational(num)
+	return n.parseNational(num, fast)
 }
 
 // parseInternational accepts full, a "+"-prefixed digit string, if it is a
 // valid or at least possible international number.
-func (n *Normalizer) parseInternational(num Number, full string) (Number, error) {
+func (n *Normalizer) parseInternational(num Number, full string, fast bool) (Number, error) {
+	if fast {
+		if out, err, ok := parseFast(num, full); ok {
+			return out, err
+		}
+	}
 	pn, err := phonenumbers.ParseAndKeepRawInput(full, n.region)
 	if err != nil {
 		return Number{}, invalid(num.Raw, "not an international number")
@@ -274,10 +288,23 @@ func (n *Normalizer) fillPossible(num Number, pn *phonenumbers.PhoneNumber, kind
 }
 
 // parseNational tries the readings of a number written without "+".
-func (n *Normalizer) parseNational(num Number) (Number, error) {
-	nat, natErr := phonenumbers.ParseAndKeepRawInput(num.Digits, n.region)
-	if natErr == nil && phonenumbers.IsValidNumber(nat) {
-		return fill(num, nat, kindOf(nat))
+func (n *Normalizer) parseNational(num Number, fast bool) (Number, error) {
+	natVerdict := verdictUnknown
+	if fast && n.national != nil {
+		if t := n.national.get(); t != nil {
+			var out Number
+			if out, natVerdict = t.parseNationalFast(num); natVerdict == verdictValid {
+				return out, nil
+			}
+		}
+	}
+	var nat *phonenumbers.PhoneNumber
+	var natErr error
+	if natVerdict == verdictUnknown {
+		nat, natErr = phonenumbers.ParseAndKeepRawInput(num.Digits, n.region)
+		if natErr == nil && phonenumbers.IsValidNumber(nat) {
+			return fill(num, nat, kindOf(nat))
+		}
 	}
 	// Trunks that drop the "+" send the country code first; a foreign
 	// IDD ("00" dialed in the US) is the same mistake one step earlier.
@@ -285,10 +312,23 @@ func (n *Normalizer) parseNational(num Number) (Number, error) {
 		if alt == "" || alt[0] == '0' {
 			continue
 		}
+		if fast {
+			if out, err, ok := parseFast(num, "+"+alt); ok {
+				if err == nil {
+					return out, nil
+				}
+				continue // neither valid nor possible
+			}
+		}
 		pn, err := phonenumbers.ParseAndKeepRawInput("+"+alt, n.region)
 		if err == nil && phonenumbers.IsValidNumber(pn) {
 			return fill(num, pn, KindE164)
 		}
+	}
+	if natVerdict != verdictUnknown {
+		// The fast path knew the reading is not valid; what else it is
+		// decides now.
+		nat, natErr = phonenumbers.ParseAndKeepRawInput(num.Digits, n.region)
 	}
 	if natErr != nil {
 		return Number{}, invalid(num.Raw, "not a number in region "+n.region)
