@@ -175,10 +175,16 @@ func BenchmarkResolve1M(b *testing.B) {
 }
 
 // BenchmarkHeapPerContact reports the Go heap a Lookup holds per contact
-// (live bytes after GC, the directory excluded) over 100,000 company
-// contacts with a work and a mobile number each.
+// (live bytes after GC, the directory excluded) over 100,000 and 1,000,000
+// company contacts with a work and a mobile number each, and the heap
+// objects per contact: the GC's mark work grows with them.
 func BenchmarkHeapPerContact(b *testing.B) {
-	const n = 100_000
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("contacts=%d", n), func(b *testing.B) { benchHeapPerContact(b, n) })
+	}
+}
+
+func benchHeapPerContact(b *testing.B, n int) {
 	ctx := context.Background()
 	store := directory.NewMemStore()
 	var batch directory.Batch
@@ -211,7 +217,11 @@ func BenchmarkHeapPerContact(b *testing.B) {
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap_B/contact")
+		if lk.Len() != n {
+			b.Fatalf("lookup holds %d contacts, want %d", lk.Len(), n)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap_B/contact")
+		b.ReportMetric(float64(after.HeapObjects-before.HeapObjects)/float64(n), "objects/contact")
 		runtime.KeepAlive(lk)
 	}
 }
