@@ -605,28 +605,26 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 		fallback = true
 	}
 
-	type source struct {
-		kind directory.Kind
-		r    phone.Result
-	}
-	var src [3]source
-	src[0].kind, src[1].kind, src[2].kind = directory.KindPersonal, directory.KindCompany, directory.KindTeam
+	// The sources' answers (kinds in sourceKinds), with their owners in
+	// buffers on the stack.
+	var src [3]phone.Result
+	var owners [3][4]uint32
 	l.mu.RLock()
 	if x := l.personal[owner]; x != nil && owner != "" && personal {
-		src[0].r = x.LookupNumber(num)
+		src[0] = x.AppendLookup(owners[0][:], num)
 	}
 	if x := l.company[domain]; x != nil && domain != "" {
-		src[1].r = x.LookupNumber(num)
+		src[1] = x.AppendLookup(owners[1][:], num)
 	}
 	if x := l.teams[domain]; x != nil && domain != "" {
-		src[2].r = x.LookupNumber(num)
+		src[2] = x.AppendLookup(owners[2][:], num)
 	}
 	best := -1
 	for i := range src {
-		if fallback && src[i].r.Rank > phone.RankTrailingDigits {
-			src[i].r.Rank = phone.RankTrailingDigits
+		if fallback && src[i].Rank > phone.RankTrailingDigits {
+			src[i].Rank = phone.RankTrailingDigits
 		}
-		if src[i].r.Rank != phone.RankNone && (best < 0 || src[i].r.Rank > src[best].r.Rank) {
+		if src[i].Rank != phone.RankNone && (best < 0 || src[i].Rank > src[best].Rank) {
 			best = i
 		}
 	}
@@ -634,11 +632,12 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 		l.mu.RUnlock()
 		return Result{}, false
 	}
-	win := src[best].r
-	res := Result{Kind: src[best].kind, Rank: win.Rank, E164: num.E164}
+	win := src[best]
+	res := Result{Kind: sourceKinds[best], Rank: win.Rank, E164: num.E164}
 	// Owners are slot numbers; the Result speaks contact IDs, in ID order.
 	// The strings point into the table's slab, which never rewrites them.
-	recs := l.recordsLocked(win.Owners)
+	var buf [2]record
+	recs := l.appendRecordsLocked(buf[:0], win.Owners)
 	var ids, personalIDs []string
 	switch {
 	case len(recs) == 0:
@@ -646,7 +645,9 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 		return Result{}, false // raced with a delete
 	case len(recs) == 1 && !win.Ambiguous:
 		res.ContactID, res.Name, res.Display = recs[0].id, recs[0].name, recs[0].display
-		ids = []string{res.ContactID}
+		if personal {
+			ids = []string{res.ContactID} // for marks
+		}
 		if res.Kind == directory.KindTeam {
 			res.AOR = strings.TrimPrefix(res.ContactID, directory.TeamContactID(""))
 		}
@@ -658,10 +659,11 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 		res.Ambiguous, res.Candidates = true, ids
 		res.Display, res.Name = l.commonName(recs)
 	}
-	pr := src[0].r
+	pr := src[0]
 	mergePersonal := personal && best != 0 && pr.Rank >= phone.RankNationalNumber && !pr.Ambiguous
 	if mergePersonal {
-		for _, r := range l.recordsLocked(pr.Owners) {
+		var pbuf [1]record
+		for _, r := range l.appendRecordsLocked(pbuf[:0], pr.Owners) {
 			personalIDs = append(personalIDs, r.id)
 		}
 	}
@@ -686,18 +688,9 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 	return res, true
 }
 
-// recordsLocked returns the records of the live slots among owners,
-// sorted by contact ID. Callers hold mu.
-func (l *Lookup) recordsLocked(owners []uint32) []record {
-	if len(owners) == 1 {
-		// The common case: one owner, no sorting, no allocation beyond
-		// the slice the caller keeps on its stack.
-		if h := owners[0]; l.tab.slotExists(h) && l.tab.slot(h).live {
-			return []record{l.tab.record(h)}
-		}
-		return nil
-	}
-	recs := make([]record, 0, len(owners))
+// appendRecordsLocked appends the records of the live slots among owners
+// to recs, sorted by contact ID. Callers hold mu.
+func (l *Lookup) appendRecordsLocked(recs []record, owners []uint32) []record {
 	for _, h := range owners {
 		if l.tab.slotExists(h) && l.tab.slot(h).live {
 			recs = append(recs, l.tab.record(h))
@@ -706,6 +699,11 @@ func (l *Lookup) recordsLocked(owners []uint32) []record {
 	slices.SortFunc(recs, func(a, b record) int { return strings.Compare(a.id, b.id) })
 	return recs
 }
+
+// sourceKinds are the kinds of resolve's sources, in their order. They
+// are kept apart from the answers: escape analysis would otherwise move
+// the answers' buffers to the heap along with the returned kind string.
+var sourceKinds = [3]directory.Kind{directory.KindPersonal, directory.KindCompany, directory.KindTeam}
 
 // marks returns the built-in marks owner put on any of ids.
 func (l *Lookup) marks(owner string, ids []string) (m Marks) {

@@ -319,25 +319,30 @@ func (x *Index) Lookup(raw string) (Result, error) {
 
 // LookupNumber is Lookup for a number already parsed by the Index's
 // Normalizer.
-func (x *Index) LookupNumber(num Number) Result {
+func (x *Index) LookupNumber(num Number) Result { return x.AppendLookup(nil, num) }
+
+// AppendLookup is LookupNumber with the owners appended to dst[:0], so a
+// caller with a buffer on its stack looks up without allocating.
+func (x *Index) AppendLookup(dst []uint32, num Number) Result {
+	dst = dst[:0]
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if num.Kind == KindExtension {
-		return x.single(x.get(keyOf(keyExt, num.Digits)), RankExact)
+		return x.single(dst, x.get(keyOf(keyExt, num.Digits)), RankExact)
 	}
 	if num.E164 != "" {
 		if i := x.get(keyOf(keyE164, num.E164)); i != 0 {
-			return x.single(i, RankExact)
+			return x.single(dst, i, RankExact)
 		}
 	}
 	national := keyOf(keyNational, num.National)
 	if num.National != "" {
-		if r, ok := x.collect(num, x.get(national), RankNationalNumber, nextNational); ok {
+		if r, ok := x.collect(dst, num, x.get(national), RankNationalNumber, nextNational); ok {
 			return r
 		}
 	}
 	if t, ok := tailKey(national, num.National, x.trailing); ok {
-		if r, ok := x.collect(num, x.get(t), RankTrailingDigits, nextTail); ok {
+		if r, ok := x.collect(dst, num, x.get(t), RankTrailingDigits, nextTail); ok {
 			return r
 		}
 	}
@@ -354,7 +359,7 @@ func compatible(num Number, e *entry) bool {
 }
 
 // collect gathers the compatible entries of a chain into a Result.
-func (x *Index) collect(num Number, head uint32, rank Rank, next func(*entry) uint32) (Result, bool) {
+func (x *Index) collect(dst []uint32, num Number, head uint32, rank Rank, next func(*entry) uint32) (Result, bool) {
 	var first uint32
 	n := 0
 	for i := head; i != 0; i = next(x.at(i)) {
@@ -369,9 +374,9 @@ func (x *Index) collect(num Number, head uint32, rank Rank, next func(*entry) ui
 	case 0:
 		return Result{}, false
 	case 1:
-		return x.single(first, rank), true
+		return x.single(dst, first, rank), true
 	}
-	var ids []uint32
+	ids := dst
 	for i := head; i != 0; i = next(x.at(i)) {
 		if e := x.at(i); compatible(num, e) {
 			ids = x.appendOwners(ids, i, e)
@@ -381,17 +386,14 @@ func (x *Index) collect(num Number, head uint32, rank Rank, next func(*entry) ui
 	return Result{Owners: slices.Compact(ids), Rank: rank, Ambiguous: true}, true
 }
 
-// single returns the result for entry i (0: none). Owners are copied: the
-// caller must be free to keep them after the lock is released.
-func (x *Index) single(i uint32, rank Rank) Result {
+// single returns the result for entry i (0: none), its owners appended to
+// dst. Owners are copied: the caller must be free to keep them after the
+// lock is released.
+func (x *Index) single(dst []uint32, i uint32, rank Rank) Result {
 	if i == 0 {
 		return Result{}
 	}
-	e := x.at(i)
-	if e.flags&flagMulti == 0 {
-		return Result{Owners: []uint32{e.owner}, Rank: rank}
-	}
-	return Result{Owners: slices.Clone(x.owners[i]), Rank: rank}
+	return Result{Owners: x.appendOwners(dst, i, x.at(i)), Rank: rank}
 }
 
 // appendOwners appends the owners of entry i to ids.

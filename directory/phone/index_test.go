@@ -472,3 +472,17 @@ func TestIndexConcurrent(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, named{IDs: []string{"c3-7"}, Rank: RankExact}, got)
 }
+
+func TestIndexAppendLookupUsesBuffer(t *testing.T) {
+	// Caller-ID lookups pass a buffer on their stack: a single owner must
+	// land in it, without allocating.
+	x := NewIndex(newNormalizer(t, "FR"))
+	require.NoError(t, x.Add(42, "+33 4 91 55 01 42"))
+	num, err := x.Normalizer().Parse("0491550142")
+	require.NoError(t, err)
+	var buf [2]uint32
+	r := x.AppendLookup(buf[:1], num)
+	require.Equal(t, []uint32{42}, r.Owners)
+	assert.Same(t, &buf[0], &r.Owners[0])
+	assert.Zero(t, testing.AllocsPerRun(100, func() { x.AppendLookup(buf[:0], num) }))
+}
