@@ -142,7 +142,8 @@ func tailKey(national key, spilled string, k int) (key, bool) {
 // Entry flags.
 const (
 	flagExt     uint8 = 1 << iota // an extension: only in the map under national
-	flagE164                      // has an E.164 key
+	flagE164                      // has an E.164 number: "+", cc, national
+	flagOddE164                   // has an E.164 number of another form, under its own key
 	flagMulti                     // owners are in Index.owners
 	flagSpilled                   // keys are in Index.spilled
 )
@@ -152,8 +153,11 @@ const (
 // mark: chains are entry numbers, and the rare spilled key or second
 // owner lives in a side map. Entries for the same national number or the
 // same trailing digits are chained, so a lookup allocates only its result.
+//
+// An E.164 number is "+", the country code and the national number, so
+// it needs no key of its own: the entry with that country code in the
+// national number's chain is it (see findE164).
 type entry struct {
-	e164         uint64 // packed E.164 key when flagE164 and not spilled
 	national     uint64 // packed national (or extension) key unless spilled
 	owner        uint32 // the owner, unless flagMulti
 	nextNational uint32 // next entry with the same national number; 0 ends
@@ -162,7 +166,8 @@ type entry struct {
 	flags        uint8
 }
 
-// spilledKeys are the keys of an entry that do not pack.
+// spilledKeys are the keys of an entry that do not pack, and an E.164
+// number not of the form "+", cc, national.
 type spilledKeys struct{ e164, national string }
 
 // Entries live in pages so that growing never copies the whole table
@@ -186,8 +191,8 @@ const (
 // default region's country, so it may match other countries' numbers at
 // RankNationalNumber or below.
 //
-// Memory: an entry per distinct number (32 bytes, no pointers) and three
-// keys per number in one map of integers. Removed entries are reused, so
+// Memory: an entry per distinct number (24 bytes, no pointers) and two
+// keys per number (national, trailing digits) in one map of integers. Removed entries are reused, so
 // the index follows the peak number of distinct numbers, not the number
 // of changes.
 type Index struct {
@@ -202,6 +207,7 @@ type Index struct {
 	spilled map[uint32]spilledKeys // by entry, for flagSpilled
 	owners  map[uint32][]uint32    // by entry, for flagMulti: sorted, at least two
 	count   int                    // distinct numbers stored
+	odd     int                    // entries with flagOddE164
 }
 
 // NewIndex returns an empty Index that parses with norm.
@@ -331,7 +337,7 @@ func (x *Index) AppendLookup(dst []uint32, num Number) Result {
 		return x.single(dst, x.get(keyOf(keyExt, num.Digits)), RankExact)
 	}
 	if num.E164 != "" {
-		if i := x.get(keyOf(keyE164, num.E164)); i != 0 {
+		if i := x.findE164(num.E164); i != 0 {
 			return x.single(dst, i, RankExact)
 		}
 	}
@@ -436,20 +442,60 @@ func (x *Index) set(k key, i uint32) {
 // i, and the national number when it is spilled.
 func (x *Index) entryKeys(i uint32, e *entry) (e164, national key, spilledNational string) {
 	if e.flags&flagSpilled == 0 {
-		if e.flags&flagE164 != 0 {
-			e164 = key{p: e.e164}
-		}
-		return e164, key{p: e.national}, ""
+		return key{}, key{p: e.national}, ""
 	}
 	sk := x.spilled[i]
 	kind := keyNational
 	if e.flags&flagExt != 0 {
 		kind = keyExt
 	}
-	if e.flags&flagE164 != 0 {
+	if e.flags&flagOddE164 != 0 {
 		e164 = keyOf(keyE164, sk.e164)
 	}
 	return e164, keyOf(kind, sk.national), sk.national
+}
+
+// findE164 returns the entry of E.164 number s, or 0. Callers hold mu.
+//
+// Every split of s into "+", a country code of one to three digits and
+// a national number is tried, so the answer is the entry with exactly
+// that string, as if E.164 numbers had keys of their own; country codes
+// are prefix-free, so for real numbers only one split finds anything.
+func (x *Index) findE164(s string) uint32 {
+	if x.odd > 0 {
+		if i := x.get(keyOf(keyE164, s)); i != 0 {
+			return i
+		}
+	}
+	if len(s) < 3 || s[0] != '+' || s[1] == '0' {
+		return 0
+	}
+	cc := 0
+	for k := 1; k <= 3 && k+1 < len(s); k++ {
+		c := s[k]
+		if c < '0' || c > '9' {
+			return 0
+		}
+		cc = cc*10 + int(c-'0')
+		for i := x.get(keyOf(keyNational, s[k+1:])); i != 0; i = x.at(i).nextNational {
+			if e := x.at(i); e.flags&flagE164 != 0 && int(e.cc) == cc {
+				return i
+			}
+		}
+	}
+	return 0
+}
+
+// plainE164 reports whether num's E.164 number is "+", its country code
+// and its national number, as libphonenumber writes it.
+func plainE164(num Number) bool {
+	cc := num.CountryCode
+	if cc < 1 || cc > 999 || len(num.E164) < 2 || num.E164[0] != '+' {
+		return false
+	}
+	digits := len(strconv.Itoa(cc))
+	return len(num.E164) == 1+digits+len(num.National) &&
+		num.E164[1+digits:] == num.National && num.E164[1:1+digits] == strconv.Itoa(cc)
 }
 
 // find returns the stored entry for exactly num, or 0. Callers hold mu.
@@ -458,10 +504,10 @@ func (x *Index) find(num Number) uint32 {
 	case num.Kind == KindExtension:
 		return x.get(keyOf(keyExt, num.Digits))
 	case num.E164 != "":
-		return x.get(keyOf(keyE164, num.E164))
+		return x.findE164(num.E164)
 	}
 	for i := x.get(keyOf(keyNational, num.National)); i != 0; i = x.at(i).nextNational {
-		if x.at(i).flags&flagE164 == 0 {
+		if x.at(i).flags&(flagE164|flagOddE164) == 0 {
 			return i
 		}
 	}
@@ -508,18 +554,25 @@ func (x *Index) insert(num Number, owner uint32) {
 		return
 	}
 	e.cc = uint16(num.CountryCode)
-	var e164 key
-	if num.E164 != "" {
+	odd := false
+	switch {
+	case num.E164 == "":
+	case plainE164(num):
 		e.flags |= flagE164
-		e164 = keyOf(keyE164, num.E164)
-		x.set(e164, i)
+	default:
+		// Not from libphonenumber: keep its own key, so it is found by
+		// its exact string as before.
+		odd = true
+		e.flags |= flagOddE164
+		x.odd++
+		x.set(keyOf(keyE164, num.E164), i)
 	}
 	national := keyOf(keyNational, num.National)
-	if (num.E164 != "" && e164.p == 0) || national.p == 0 {
+	if odd || national.p == 0 {
 		e.flags |= flagSpilled
 		x.spillKeys(i, spilledKeys{e164: num.E164, national: num.National})
 	} else {
-		e.e164, e.national = e164.p, national.p
+		e.national = national.p
 	}
 	e.nextNational = x.get(national)
 	x.set(national, i)
@@ -547,8 +600,9 @@ func (x *Index) unlink(i uint32) {
 	if e.flags&flagExt != 0 {
 		x.set(national, 0)
 	} else {
-		if e.flags&flagE164 != 0 {
+		if e.flags&flagOddE164 != 0 {
 			x.set(e164, 0)
+			x.odd--
 		}
 		x.unchain(national, i, func(p *entry) *uint32 { return &p.nextNational })
 		if t, ok := tailKey(national, spilledNational, x.trailing); ok {

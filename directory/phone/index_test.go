@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -300,8 +301,8 @@ func TestIndexRemoveKeepsChains(t *testing.T) {
 	assert.False(t, remove(x, "nobody", "030 1234567"))
 	assert.False(t, remove(x, "berlin", "not a number"))
 	assert.Equal(t, 1, x.Len())
-	// Berlin's E.164, national and tail keys are all that is left.
-	assert.Len(t, x.keys, 3)
+	// Berlin's national and tail keys are all that is left.
+	assert.Len(t, x.keys, 2)
 	assert.Empty(t, x.spill)
 	assert.Len(t, x.free, 3, "removed entries are kept for reuse")
 }
@@ -418,7 +419,51 @@ func TestIndexSpilledKeys(t *testing.T) {
 	assert.Equal(t, 1, x.Len())
 	assert.Empty(t, x.spill)
 	assert.Empty(t, x.spilled)
-	assert.Len(t, x.keys, 3)
+	assert.Len(t, x.keys, 2)
+}
+
+func TestIndexE164WithoutKey(t *testing.T) {
+	// E.164 numbers are found through their national number's chain; an
+	// E.164 string of another form (not from libphonenumber) keeps a key
+	// of its own. Either way a number is matched exactly by its E.164
+	// string, as with a key per string.
+	x := NewIndex(newNormalizer(t, "FR"))
+	plain := Number{Kind: KindE164, E164: "+4930123456", National: "30123456", CountryCode: 49}
+	odd := Number{Kind: KindE164, E164: "+4989000000", National: "777777", CountryCode: 49}
+	x.AddNumber(1, plain)
+	x.AddNumber(2, odd)
+	assert.Equal(t, 1, x.odd)
+	// The same strings, split otherwise.
+	assert.Equal(t, Result{Owners: []uint32{1}, Rank: RankExact},
+		x.LookupNumber(Number{Kind: KindE164, E164: "+4930123456", National: "5555", CountryCode: 1}))
+	assert.Equal(t, Result{Owners: []uint32{2}, Rank: RankExact},
+		x.LookupNumber(Number{Kind: KindE164, E164: "+4989000000", National: "89000000", CountryCode: 49}))
+	// The same national number in another country is not exact.
+	assert.Equal(t, Result{Owners: []uint32{1}, Rank: RankNationalNumber},
+		x.LookupNumber(Number{Kind: KindNational, E164: "+3330123456", National: "30123456", CountryCode: 33}))
+	// Country codes 1 and 12 are not both real; if they were, "+12345"
+	// would still be one number, as one string.
+	x.AddNumber(3, Number{Kind: KindE164, E164: "+12345", National: "2345", CountryCode: 1})
+	x.AddNumber(4, Number{Kind: KindE164, E164: "+12345", National: "345", CountryCode: 12})
+	assert.Equal(t, 3, x.Len())
+	assert.Equal(t, Result{Owners: []uint32{3, 4}, Rank: RankExact},
+		x.LookupNumber(Number{Kind: KindE164, E164: "+12345", National: "345", CountryCode: 12}))
+
+	assert.True(t, x.RemoveNumber(2, Number{Kind: KindE164, E164: "+4989000000", National: "89000000", CountryCode: 49}))
+	assert.Equal(t, 0, x.odd)
+	assert.True(t, x.RemoveNumber(1, plain))
+	assert.True(t, x.RemoveNumber(3, Number{Kind: KindE164, E164: "+12345", National: "345", CountryCode: 12}))
+	assert.True(t, x.RemoveNumber(4, Number{Kind: KindE164, E164: "+12345", National: "2345", CountryCode: 1}))
+	assert.Equal(t, 0, x.Len())
+	assert.Empty(t, x.keys)
+	assert.Empty(t, x.spill)
+	assert.Empty(t, x.spilled)
+}
+
+func TestEntryIsSmall(t *testing.T) {
+	// A million numbers per index is a large host's load: keep the entry
+	// at 24 bytes.
+	assert.LessOrEqual(t, unsafe.Sizeof(entry{}), uintptr(24))
 }
 
 func TestPackedTail(t *testing.T) {
