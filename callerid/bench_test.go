@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -175,10 +176,24 @@ func BenchmarkResolve1M(b *testing.B) {
 }
 
 // BenchmarkHeapPerContact reports the Go heap a Lookup holds per contact
-// (live bytes after GC, the directory excluded) over 100,000 company
-// contacts with a work and a mobile number each.
+// (live bytes after GC, the directory excluded) over 100,000 and 1,000,000
+// company contacts with a work and a mobile number each, the heap objects
+// per contact and the scannable heap per contact (the GC's mark work
+// grows with both).
 func BenchmarkHeapPerContact(b *testing.B) {
-	const n = 100_000
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("contacts=%d", n), func(b *testing.B) { benchHeapPerContact(b, n) })
+	}
+}
+
+// scannableHeap returns the bytes of heap the GC scans for pointers.
+func scannableHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+func benchHeapPerContact(b *testing.B, n int) {
 	ctx := context.Background()
 	store := directory.NewMemStore()
 	var batch directory.Batch
@@ -205,13 +220,21 @@ func BenchmarkHeapPerContact(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
+		scanBefore := scannableHeap()
 		lk, err := New(ctx, svc, Config{DefaultRegion: "FR", DefaultDomain: benchLookupDomain}, testLogger())
 		if err != nil {
 			b.Fatal(err)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap_B/contact")
+		if lk.Len() != n {
+			b.Fatalf("lookup holds %d contacts, want %d", lk.Len(), n)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap_B/contact")
+		b.ReportMetric(float64(after.HeapObjects-before.HeapObjects)/float64(n), "objects/contact")
+		// The heap the GC must scan for pointers, which its mark work
+		// follows; pointer-free memory is not scanned.
+		b.ReportMetric(float64(int64(scannableHeap())-int64(scanBefore))/float64(n), "scan_B/contact")
 		runtime.KeepAlive(lk)
 	}
 }

@@ -103,51 +103,6 @@ type Result struct {
 	AOR string
 }
 
-// lookupEntry is what the Lookup keeps of one contact: a million of them
-// at a large host, so strings shared by many (scope, company) are
-// interned and the numbers kept in one string. Nothing shares memory with
-// the directory's contact (whose encoding would otherwise stay alive).
-type lookupEntry struct {
-	kind    directory.Kind
-	scope   string // owner for personal, domain for team and company; interned
-	name    string
-	display string
-	company string // interned
-	raw     string // the distinct raw numbers as stored, "\x00"-separated
-	version uint64
-}
-
-// numbers returns the raw numbers of e.
-func (e *lookupEntry) numbers() []string {
-	if e.raw == "" {
-		return nil
-	}
-	return strings.Split(e.raw, "\x00")
-}
-
-// interner deduplicates strings many entries hold.
-type interner struct {
-	mu sync.Mutex // guards m
-	m  map[string]string
-}
-
-func (in *interner) get(s string) string {
-	if s == "" {
-		return ""
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if v, ok := in.m[s]; ok {
-		return v
-	}
-	if in.m == nil {
-		in.m = map[string]string{}
-	}
-	s = strings.Clone(s)
-	in.m[s] = s
-	return s
-}
-
 // regionParser parses incoming numbers for one region, with its cache.
 type regionParser struct {
 	norm  *phone.Normalizer
@@ -208,6 +163,11 @@ func stripExtension(raw string) (string, bool) {
 // filters other users' or other tenants' contacts. Marks are read live
 // from the Service. Safe for concurrent use.
 //
+// Memory: a million contacts is a large host's load, so what the Lookup
+// keeps per contact holds no pointers for the garbage collector to mark
+// (see table and phone.Index): a contact is a slot number, its strings
+// live in shared chunks and the indexes map numbers to slot numbers.
+//
 // Lock order: applyMu, then mu, then each phone.Index's own lock; the
 // Service lock is never held while taking mu, and Resolve releases mu
 // before reading marks from the Service.
@@ -227,8 +187,9 @@ type Lookup struct {
 	company  map[string]*phone.Index // by domain
 	teams    map[string]*phone.Index // by domain
 	personal map[string]*phone.Index // by owner AOR
-	entries  map[string]*lookupEntry // by contact ID
-	strs     interner
+	indexes  []*phone.Index          // every index, numbered for slot.index
+	indexOf  map[*phone.Index]uint32 // number of each index in indexes
+	tab      *table                  // the contacts; slot numbers are the indexes' owners
 	building bool
 	closed   bool                    // the build failed; changes are ignored
 	pending  []directory.ChangeEvent // received while building
@@ -259,42 +220,67 @@ func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Look
 	l.building = true
 	svc.AddChangeObserver(l.observe)
 
-	var snap []*lookupEntry
-	var ids []string
+	// The snapshot goes straight into a table of its own (the Service
+	// lock is held, so mu may not be taken); scopes are numbered locally
+	// and mapped to indexes after.
+	tab := newTable()
+	scopes := map[scopeKey]uint32{}
+	var scopeList []scopeKey
 	svc.ScanContacts(func(c *directory.Contact) {
-		ids = append(ids, strings.Clone(c.ID))
-		snap = append(snap, l.entryOf(c))
+		k := scopeOf(c)
+		n, ok := scopes[k]
+		if !ok {
+			n = uint32(len(scopeList))
+			scopes[k] = n
+			scopeList = append(scopeList, k)
+		}
+		tab.add(l.recordOf(c), c.Version, n)
 	})
 
 	l.applyMu.Lock()
 	defer l.applyMu.Unlock()
-	type job struct {
-		idx     *phone.Index
-		id, raw string
-	}
-	var jobs []job
 	l.mu.Lock()
-	for i, e := range snap {
-		l.entries[ids[i]] = e
-		x := l.indexForLocked(e.kind, e.scope)
-		for _, raw := range e.numbers() {
-			jobs = append(jobs, job{x, ids[i], raw})
+	global := make([]uint32, len(scopeList))
+	for i, k := range scopeList {
+		global[i] = l.indexOf[l.indexForLocked(k.kind, k.scope)]
+	}
+	for p := range tab.pages {
+		for i := range tab.pages[p] {
+			tab.pages[p][i].index = global[tab.pages[p][i].index]
 		}
 	}
+	l.tab = tab
+	indexes := l.indexes
 	l.mu.Unlock()
 
+	// Only this build writes the table until applyMu is released, so the
+	// workers read it without mu.
+	slots := tab.live
 	workers := runtime.GOMAXPROCS(0)
 	g, gctx := errgroup.WithContext(ctx)
-	var bad sync.Map
+	bad := make([]int, workers)
+	numbers := make([]int, workers)
 	for w := range workers {
 		g.Go(func() error {
-			for i := w; i < len(jobs); i += workers {
-				if i%4096 == w && gctx.Err() != nil {
+			for h := w; h < slots; h += workers {
+				if h%4096 == w && gctx.Err() != nil {
 					return gctx.Err()
 				}
-				j := jobs[i]
-				if err := j.idx.Add(j.id, j.raw); err != nil {
-					bad.Store(j.id, err)
+				s := tab.slot(uint32(h))
+				x := indexes[s.index]
+				failed := false
+				rec := tab.record(uint32(h))
+				for raw := range strings.SplitSeq(rec.raw, "\x00") {
+					if rec.raw == "" {
+						break
+					}
+					numbers[w]++
+					if err := x.Add(uint32(h), raw); err != nil {
+						failed = true
+					}
+				}
+				if failed {
+					bad[w]++
 				}
 			}
 			return nil
@@ -307,8 +293,6 @@ func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Look
 		l.mu.Unlock()
 		return nil, fmt.Errorf("build caller-id lookup: %w", err)
 	}
-	nbad := 0
-	bad.Range(func(_, _ any) bool { nbad++; return true })
 
 	l.mu.Lock()
 	l.building = false
@@ -318,8 +302,15 @@ func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Look
 	for _, e := range pending {
 		l.apply(e)
 	}
-	l.log.Info().Int("contacts", len(snap)).Int("numbers", len(jobs)).Int("unparsable_contacts", nbad).Msg("caller-id lookup built")
+	l.log.Info().Int("contacts", slots).Int("numbers", sum(numbers)).Int("unparsable_contacts", sum(bad)).Msg("caller-id lookup built")
 	return l, nil
+}
+
+func sum(v []int) (n int) {
+	for _, x := range v {
+		n += x
+	}
+	return n
 }
 
 // newLookup validates cfg and returns an empty Lookup.
@@ -352,7 +343,7 @@ func newLookup(svc Source, cfg Config, log zerolog.Logger) (*Lookup, error) {
 		display: display, fallback: cfg.TrailingFallback, defDom: normDomain(cfg.DefaultDomain),
 		byDomain: map[string]*regionParser{}, regions: map[string]*regionParser{},
 		company: map[string]*phone.Index{}, teams: map[string]*phone.Index{}, personal: map[string]*phone.Index{},
-		entries: map[string]*lookupEntry{},
+		indexOf: map[*phone.Index]uint32{}, tab: newTable(),
 	}
 	parser := func(region string) (*regionParser, error) {
 		region = strings.ToUpper(strings.TrimSpace(region))
@@ -395,52 +386,61 @@ func (l *Lookup) parserFor(domain string) *regionParser {
 	return l.def
 }
 
-// entryOf extracts what the Lookup keeps of c.
-func (l *Lookup) entryOf(c *directory.Contact) *lookupEntry {
-	e := &lookupEntry{
-		kind: c.Kind, name: strings.Clone(c.DisplayName()), display: strings.Clone(l.display.render(c)),
-		company: l.strs.get(cleanDisplay(c.Company)), version: c.Version,
-	}
+// scopeKey names a phone index: personal contacts by owner, team and
+// company contacts by domain.
+type scopeKey struct {
+	kind  directory.Kind
+	scope string
+}
+
+// scopeOf returns the index c belongs in. A contact of another kind goes
+// with the company contacts of no domain, as it always has.
+func scopeOf(c *directory.Contact) scopeKey {
 	switch c.Kind {
 	case directory.KindPersonal:
-		e.scope = l.strs.get(c.Owner)
+		return scopeKey{c.Kind, c.Owner}
 	case directory.KindTeam, directory.KindCompany:
-		e.scope = l.strs.get(normDomain(c.Domain))
+		return scopeKey{c.Kind, normDomain(c.Domain)}
 	}
+	return scopeKey{directory.KindCompany, ""}
+}
+
+// recordOf extracts what the Lookup keeps of c. The table copies it, so
+// nothing shares memory with the directory's contact.
+func (l *Lookup) recordOf(c *directory.Contact) record {
+	r := record{id: c.ID, name: c.DisplayName(), display: l.display.render(c), company: cleanDisplay(c.Company)}
 	var numbers []string
 	for _, p := range c.Phones {
 		if !slices.Contains(numbers, p.Number) {
 			numbers = append(numbers, p.Number)
 		}
 	}
-	e.raw = strings.Clone(strings.Join(numbers, "\x00"))
-	return e
+	r.raw = strings.Join(numbers, "\x00")
+	return r
 }
 
 // indexForLocked returns the index holding contacts of kind in scope,
-// creating it. Callers hold mu for writing.
+// creating and numbering it. Callers hold mu for writing.
 func (l *Lookup) indexForLocked(kind directory.Kind, scope string) *phone.Index {
+	var m map[string]*phone.Index
+	region := scope
 	switch kind {
 	case directory.KindPersonal:
-		x := l.personal[scope]
-		if x == nil {
-			_, dom, _ := accounts.SplitAOR(scope)
-			x = phone.NewIndex(l.parserFor(normDomain(dom)).norm)
-			l.personal[scope] = x
-		}
-		return x
+		m = l.personal
+		_, dom, _ := accounts.SplitAOR(scope)
+		region = normDomain(dom)
 	case directory.KindTeam:
-		x := l.teams[scope]
-		if x == nil {
-			x = phone.NewIndex(l.parserFor(scope).norm)
-			l.teams[scope] = x
-		}
-		return x
+		m = l.teams
+	default:
+		m = l.company
 	}
-	x := l.company[scope]
+	x := m[scope]
 	if x == nil {
-		x = phone.NewIndex(l.parserFor(scope).norm)
-		l.company[scope] = x
+		x = phone.NewIndex(l.parserFor(region).norm)
+		scope = strings.Clone(scope)
+		m[scope] = x
+		l.indexOf[x] = uint32(len(l.indexes))
+		l.indexes = append(l.indexes, x)
 	}
 	return x
 }
@@ -462,63 +462,90 @@ func (l *Lookup) observe(e directory.ChangeEvent) {
 	l.apply(e)
 }
 
-// apply updates the indexes for one change. Callers hold applyMu. Stored
-// numbers are parsed outside mu, so lookups wait only for map writes.
+// apply updates the indexes for one change. Callers hold applyMu, so it
+// reads the table without mu: only apply and the build write it. Stored
+// numbers are parsed outside mu, so lookups wait only for map writes,
+// and each number at most once.
 func (l *Lookup) apply(e directory.ChangeEvent) {
-	id := strings.Clone(e.Contact.ID)
-	l.mu.RLock()
-	old := l.entries[id]
-	l.mu.RUnlock()
-	var next *lookupEntry
-	if e.Op != directory.ChangeDeleted {
-		if old != nil && e.Contact.Version < old.version {
-			return // stale: replayed after the build saw a newer state
-		}
-		next = l.entryOf(&e.Contact)
+	h, found := l.tab.find(e.Contact.ID)
+	var old slot
+	var oldNums []string
+	if found {
+		old = *l.tab.slot(h)
+		// Strings of a record stay valid after it is replaced: slab bytes
+		// are never rewritten.
+		oldNums = l.tab.record(h).numbers()
+	}
+	deleted := e.Op == directory.ChangeDeleted
+	switch {
+	case deleted && !found:
+		return
+	case !deleted && found && e.Contact.Version < old.version:
+		return // stale: replayed after the build saw a newer state
 	}
 
 	var oldX, newX *phone.Index
+	var nextNums []string
 	l.mu.Lock()
-	if old != nil {
-		oldX = l.indexForLocked(old.kind, old.scope)
+	if found {
+		oldX = l.indexes[old.index]
 	}
-	if next != nil {
-		newX = l.indexForLocked(next.kind, next.scope)
-		l.entries[id] = next
+	if !deleted {
+		k := scopeOf(&e.Contact)
+		newX = l.indexForLocked(k.kind, k.scope)
+		r := l.recordOf(&e.Contact)
+		if found {
+			l.tab.update(h, r, e.Contact.Version, l.indexOf[newX])
+		} else {
+			h = l.tab.add(r, e.Contact.Version, l.indexOf[newX])
+		}
+		nextNums = l.tab.record(h).numbers()
 	}
 	l.mu.Unlock()
 
-	var oldNums, nextNums []string
-	if old != nil {
-		oldNums = old.numbers()
+	// A contact moving between indexes of one region (a kind change)
+	// keeps its numbers: parse them once for the removal and the add.
+	type parsed struct {
+		num phone.Number
+		err error
 	}
-	if next != nil {
-		nextNums = next.numbers()
+	var reuse map[string]parsed
+	if oldX != nil && newX != nil && oldX != newX && oldX.Normalizer() == newX.Normalizer() {
+		reuse = map[string]parsed{}
 	}
-	if old != nil {
-		for _, raw := range oldNums {
-			if oldX != newX || !slices.Contains(nextNums, raw) {
-				oldX.Remove(id, raw)
-			}
+	for _, raw := range oldNums {
+		if oldX == newX && slices.Contains(nextNums, raw) {
+			continue
+		}
+		num, err := oldX.Normalizer().Parse(raw)
+		if reuse != nil {
+			reuse[raw] = parsed{num, err}
+		}
+		if err == nil {
+			oldX.RemoveNumber(h, num)
 		}
 	}
-	if next != nil {
-		for _, raw := range nextNums {
-			if old != nil && oldX == newX && slices.Contains(oldNums, raw) {
-				continue
-			}
-			if err := newX.Add(id, raw); err != nil {
-				ev := l.log.Debug().Str("contact_id", id)
-				if next.kind != directory.KindPersonal {
-					ev = ev.Err(err) // the error quotes the number: a personal one is its owner's alone
-				}
-				ev.Msg("number not indexed for caller id")
-			}
+	for _, raw := range nextNums {
+		if found && oldX == newX && slices.Contains(oldNums, raw) {
+			continue
 		}
+		p, ok := reuse[raw]
+		if !ok {
+			p.num, p.err = newX.Normalizer().Parse(raw)
+		}
+		if p.err != nil {
+			ev := l.log.Debug().Str("contact_id", e.Contact.ID)
+			if e.Contact.Kind != directory.KindPersonal {
+				ev = ev.Err(p.err) // the error quotes the number: a personal one is its owner's alone
+			}
+			ev.Msg("number not indexed for caller id")
+			continue
+		}
+		newX.AddNumber(h, p.num)
 	}
-	if next == nil {
+	if deleted {
 		l.mu.Lock()
-		delete(l.entries, id)
+		l.tab.remove(h)
 		l.mu.Unlock()
 	}
 }
@@ -578,28 +605,26 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 		fallback = true
 	}
 
-	type source struct {
-		kind directory.Kind
-		r    phone.Result
-	}
-	var src [3]source
-	src[0].kind, src[1].kind, src[2].kind = directory.KindPersonal, directory.KindCompany, directory.KindTeam
+	// The sources' answers (kinds in sourceKinds), with their owners in
+	// buffers on the stack.
+	var src [3]phone.Result
+	var owners [3][4]uint32
 	l.mu.RLock()
 	if x := l.personal[owner]; x != nil && owner != "" && personal {
-		src[0].r = x.LookupNumber(num)
+		src[0] = x.AppendLookup(owners[0][:], num)
 	}
 	if x := l.company[domain]; x != nil && domain != "" {
-		src[1].r = x.LookupNumber(num)
+		src[1] = x.AppendLookup(owners[1][:], num)
 	}
 	if x := l.teams[domain]; x != nil && domain != "" {
-		src[2].r = x.LookupNumber(num)
+		src[2] = x.AppendLookup(owners[2][:], num)
 	}
 	best := -1
 	for i := range src {
-		if fallback && src[i].r.Rank > phone.RankTrailingDigits {
-			src[i].r.Rank = phone.RankTrailingDigits
+		if fallback && src[i].Rank > phone.RankTrailingDigits {
+			src[i].Rank = phone.RankTrailingDigits
 		}
-		if src[i].r.Rank != phone.RankNone && (best < 0 || src[i].r.Rank > src[best].r.Rank) {
+		if src[i].Rank != phone.RankNone && (best < 0 || src[i].Rank > src[best].Rank) {
 			best = i
 		}
 	}
@@ -607,31 +632,40 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 		l.mu.RUnlock()
 		return Result{}, false
 	}
-	win := src[best].r
-	res := Result{Kind: src[best].kind, Rank: win.Rank, E164: num.E164}
-	var first *lookupEntry
-	n := 0
-	for _, id := range win.IDs {
-		if e := l.entries[id]; e != nil {
-			if first == nil {
-				first, res.ContactID = e, id
-			}
-			n++
-		}
-	}
+	win := src[best]
+	res := Result{Kind: sourceKinds[best], Rank: win.Rank, E164: num.E164}
+	// Owners are slot numbers; the Result speaks contact IDs, in ID order.
+	// The strings point into the table's slab, which never rewrites them.
+	var buf [2]record
+	recs := l.appendRecordsLocked(buf[:0], win.Owners)
+	var ids, personalIDs []string
 	switch {
-	case n == 0:
+	case len(recs) == 0:
 		l.mu.RUnlock()
 		return Result{}, false // raced with a delete
-	case n == 1 && !win.Ambiguous:
-		res.Name, res.Display = first.name, first.display
+	case len(recs) == 1 && !win.Ambiguous:
+		res.ContactID, res.Name, res.Display = recs[0].id, recs[0].name, recs[0].display
+		if personal {
+			ids = []string{res.ContactID} // for marks
+		}
 		if res.Kind == directory.KindTeam {
 			res.AOR = strings.TrimPrefix(res.ContactID, directory.TeamContactID(""))
 		}
 	default:
-		res.ContactID, res.Ambiguous = "", true
-		res.Candidates = win.IDs
-		res.Display, res.Name = l.commonNameLocked(win.IDs)
+		ids = make([]string, len(recs))
+		for i, r := range recs {
+			ids[i] = r.id
+		}
+		res.Ambiguous, res.Candidates = true, ids
+		res.Display, res.Name = l.commonName(recs)
+	}
+	pr := src[0]
+	mergePersonal := personal && best != 0 && pr.Rank >= phone.RankNationalNumber && !pr.Ambiguous
+	if mergePersonal {
+		var pbuf [1]record
+		for _, r := range l.appendRecordsLocked(pbuf[:0], pr.Owners) {
+			personalIDs = append(personalIDs, r.id)
+		}
 	}
 	l.mu.RUnlock()
 
@@ -641,10 +675,10 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 		return res, true // marks are the callee's own: not shared
 	}
 	if !win.Ambiguous {
-		res.Marks = l.marks(owner, win.IDs)
+		res.Marks = l.marks(owner, ids)
 	}
-	if pr := src[0].r; best != 0 && pr.Rank >= phone.RankNationalNumber && !pr.Ambiguous {
-		pm := l.marks(owner, pr.IDs)
+	if mergePersonal {
+		pm := l.marks(owner, personalIDs)
 		res.Marks.VIP = res.Marks.VIP || pm.VIP
 		res.Marks.Favorite = res.Marks.Favorite || pm.Favorite
 		res.Marks.Blocked = res.Marks.Blocked || pm.Blocked
@@ -654,22 +688,35 @@ func (l *Lookup) resolve(ctx context.Context, number, callee string, personal bo
 	return res, true
 }
 
+// appendRecordsLocked appends the records of the live slots among owners
+// to recs, sorted by contact ID. Callers hold mu.
+func (l *Lookup) appendRecordsLocked(recs []record, owners []uint32) []record {
+	for _, h := range owners {
+		if l.tab.slotExists(h) && l.tab.slot(h).live {
+			recs = append(recs, l.tab.record(h))
+		}
+	}
+	slices.SortFunc(recs, func(a, b record) int { return strings.Compare(a.id, b.id) })
+	return recs
+}
+
+// sourceKinds are the kinds of resolve's sources, in their order. They
+// are kept apart from the answers: escape analysis would otherwise move
+// the answers' buffers to the heap along with the returned kind string.
+var sourceKinds = [3]directory.Kind{directory.KindPersonal, directory.KindCompany, directory.KindTeam}
+
 // marks returns the built-in marks owner put on any of ids.
 func (l *Lookup) marks(owner string, ids []string) (m Marks) {
 	m.VIP, m.Favorite, m.Blocked = l.svc.BuiltinMarks(owner, ids)
 	return m
 }
 
-// commonNameLocked returns the display and name every candidate shares,
-// else the company they share, else nothing. Callers hold mu.
-func (l *Lookup) commonNameLocked(ids []string) (display, name string) {
+// commonName returns the display and name every candidate (in ID order)
+// shares, else the company they share, else nothing.
+func (l *Lookup) commonName(recs []record) (display, name string) {
 	var d, nm, co string
 	sameD, sameCo := true, true
-	for i, id := range ids {
-		e := l.entries[id]
-		if e == nil {
-			continue
-		}
+	for i, e := range recs {
 		if i == 0 || (d == "" && nm == "") {
 			d, nm, co = e.display, e.name, e.company
 			continue
@@ -754,7 +801,7 @@ func normDomain(d string) string {
 func (l *Lookup) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.entries)
+	return l.tab.live
 }
 
 // Dial returns raw, a stored number as typed, as a phone of domain dials
