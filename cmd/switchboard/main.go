@@ -336,6 +336,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		mux.Handle("/", apiSrv)
 		handler = mux
 	}
