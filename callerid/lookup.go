@@ -503,51 +503,89 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 	}
 	l.mu.Unlock()
 
-	// A contact moving between indexes of one region (a kind change)
-	// keeps its numbers: parse them once for the removal and the add.
+	if oldX == newX && sameNumbers(oldNums, nextNums) {
+		return // a change of name or marks: the numbers stay indexed
+	}
+	// Numbers are compared parsed: "01 42 68 53 00" and "+33 1 42 68 53
+	// 00" are one number, and dropping one of them must not unindex the
+	// other. A contact moving between indexes of one region (a kind
+	// change) has its numbers parsed once.
 	type parsed struct {
 		num phone.Number
 		err error
 	}
-	var reuse map[string]parsed
-	if oldX != nil && newX != nil && oldX != newX && oldX.Normalizer() == newX.Normalizer() {
-		reuse = map[string]parsed{}
+	var memo map[string]parsed
+	if oldX != nil && newX != nil && oldX.Normalizer() == newX.Normalizer() {
+		memo = map[string]parsed{}
 	}
-	for _, raw := range oldNums {
-		if oldX == newX && slices.Contains(nextNums, raw) {
-			continue
+	parseAll := func(x *phone.Index, raws []string, report bool) map[string]phone.Number {
+		out := make(map[string]phone.Number, len(raws))
+		for _, raw := range raws {
+			p, ok := memo[raw]
+			if !ok {
+				p.num, p.err = x.Normalizer().Parse(raw)
+				if memo != nil {
+					memo[raw] = p
+				}
+			}
+			if p.err != nil {
+				if report {
+					ev := l.log.Debug().Str("contact_id", e.Contact.ID)
+					if e.Contact.Kind != directory.KindPersonal {
+						ev = ev.Err(p.err) // the error quotes the number: a personal one is its owner's alone
+					}
+					ev.Msg("number not indexed for caller id")
+				}
+				continue
+			}
+			out[numberKey(p.num)] = p.num
 		}
-		num, err := oldX.Normalizer().Parse(raw)
-		if reuse != nil {
-			reuse[raw] = parsed{num, err}
-		}
-		if err == nil {
+		return out
+	}
+	var oldSet, nextSet map[string]phone.Number
+	if oldX != nil {
+		oldSet = parseAll(oldX, oldNums, false)
+	}
+	if newX != nil {
+		nextSet = parseAll(newX, nextNums, true)
+	}
+	for k, num := range oldSet {
+		if _, kept := nextSet[k]; !kept || oldX != newX {
 			oldX.RemoveNumber(h, num)
 		}
 	}
-	for _, raw := range nextNums {
-		if found && oldX == newX && slices.Contains(oldNums, raw) {
-			continue
+	for k, num := range nextSet {
+		if _, had := oldSet[k]; !had || oldX != newX {
+			newX.AddNumber(h, num)
 		}
-		p, ok := reuse[raw]
-		if !ok {
-			p.num, p.err = newX.Normalizer().Parse(raw)
-		}
-		if p.err != nil {
-			ev := l.log.Debug().Str("contact_id", e.Contact.ID)
-			if e.Contact.Kind != directory.KindPersonal {
-				ev = ev.Err(p.err) // the error quotes the number: a personal one is its owner's alone
-			}
-			ev.Msg("number not indexed for caller id")
-			continue
-		}
-		newX.AddNumber(h, p.num)
 	}
 	if deleted {
 		l.mu.Lock()
 		l.tab.remove(h)
 		l.mu.Unlock()
 	}
+}
+
+// numberKey identifies a parsed number as the index stores it: its
+// strongest key.
+func numberKey(n phone.Number) string {
+	if k := n.Keys(0); len(k) > 0 {
+		return k[0]
+	}
+	return "d:" + n.Digits
+}
+
+// sameNumbers reports whether a and b hold the same raw numbers.
+func sameNumbers(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, r := range a {
+		if !slices.Contains(b, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Resolve returns the contact that number belongs to, as callee sees it,

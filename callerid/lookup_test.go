@@ -504,3 +504,30 @@ func TestLookupBuildCancelled(t *testing.T) {
 		Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "01 42 00 00 99"}}})
 	require.NoError(t, err)
 }
+
+// TestLookupSameNumberTwoFormats: a contact holding one number written
+// two ways keeps resolving when an update drops one of the writings.
+func TestLookupSameNumberTwoFormats(t *testing.T) {
+	f := newLookupFixture(t)
+	ctx := context.Background()
+	callee := "201@pbx.example.com"
+	c, err := f.svc.Create(ctx, admin, directory.Contact{Kind: directory.KindCompany, Domain: "pbx.example.com", LastName: "Twice",
+		Phones: []directory.Phone{{Type: directory.PhoneWork, Number: "01 45 55 77 10"}, {Type: directory.PhoneOther, Number: "+33 1 45 55 77 10"}}})
+	require.NoError(t, err)
+	got, ok := f.lk.Resolve(ctx, "+33145557710", callee)
+	require.True(t, ok)
+	assert.Equal(t, c.ID, got.ContactID)
+
+	c.Phones = c.Phones[1:]
+	c, err = f.svc.Update(ctx, admin, c, c.Version)
+	require.NoError(t, err)
+	got, ok = f.lk.Resolve(ctx, "+33145557710", callee)
+	require.True(t, ok, "the writing kept still resolves")
+	assert.Equal(t, c.ID, got.ContactID)
+
+	c.Phones = []directory.Phone{{Type: directory.PhoneWork, Number: "01 45 55 77 11"}}
+	_, err = f.svc.Update(ctx, admin, c, c.Version)
+	require.NoError(t, err)
+	_, ok = f.lk.Resolve(ctx, "+33145557710", callee)
+	assert.False(t, ok, "gone once no writing is left")
+}
