@@ -180,10 +180,10 @@ func BenchmarkMemoryPerContact(b *testing.B) {
 }
 
 // BenchmarkHeapPerContact reports the Go heap the Service holds per
-// contact (live bytes after GC, store excluded) and the heap objects per
-// contact at 100,000 and 1,000,000
-// company contacts with two numbers and an email each (genContact: every
-// email a distinct token, the costly case for the token index).
+// contact (live bytes after GC, store excluded) and its heap objects per
+// contact, at 100,000 and 1,000,000 company contacts with two numbers and
+// an email each (genContact: every email a distinct token, the costly
+// case for the token index).
 func BenchmarkHeapPerContact(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
