@@ -49,6 +49,7 @@ type index struct {
 	strs      map[string]string // interned domains and owners
 	scopes    []scope           // by doc.sc
 	scopeIDs  map[scope]uint32
+	lastScope uint32 // the scope of the last put
 	dead      int
 	deadBytes int    // bytes of retired docs in data
 	scratch   []byte // put's encoding buffer, reused
@@ -230,12 +231,17 @@ func (x *index) intern(s string) string {
 
 func (x *index) scope(domain, owner string) uint32 {
 	k := scope{domain, owner}
-	if sc, ok := x.scopeIDs[k]; ok {
-		return sc
+	// An import or a load puts runs of contacts of one scope.
+	if n := uint32(len(x.scopes)); x.lastScope < n && x.scopes[x.lastScope] == k {
+		return x.lastScope
 	}
-	sc := uint32(len(x.scopes))
-	x.scopes = append(x.scopes, scope{x.intern(domain), x.intern(owner)})
-	x.scopeIDs[x.scopes[sc]] = sc
+	sc, ok := x.scopeIDs[k]
+	if !ok {
+		sc = uint32(len(x.scopes))
+		x.scopes = append(x.scopes, scope{x.intern(domain), x.intern(owner)})
+		x.scopeIDs[x.scopes[sc]] = sc
+	}
+	x.lastScope = sc
 	return sc
 }
 
