@@ -52,7 +52,10 @@ type index struct {
 	lastScope uint32 // the scope of the last put
 	dead      int
 	deadBytes int    // bytes of retired docs in data
-	scratch   []byte // put's encoding buffer, reused
+	scratch   []byte // put's buffers, reused
+	toks      []string
+	digits    []string
+	grams     []uint16
 	bulk      bool   // loading (from newIndex to finish): order and tokens are sorted by finish
 }
 
@@ -327,7 +330,8 @@ func (x *index) put(c Contact) {
 	id := uint32(len(x.docs))
 	key := sortKey(&c)
 
-	var toks []string
+	// The scratch slices are reused: an import puts a million contacts.
+	toks := x.toks[:0]
 	for _, s := range [...]string{c.FirstName, c.LastName, c.Company, c.Department} {
 		for _, w := range words(s) {
 			if !slices.Contains(toks, w) {
@@ -342,8 +346,7 @@ func (x *index) put(c Contact) {
 			}
 		}
 	}
-	var digits []string
-	var grams []uint16
+	digits, grams := x.digits[:0], x.grams[:0]
 	for _, p := range c.Phones {
 		dg := Digits(p.Number)
 		digits = append(digits, dg)
@@ -365,7 +368,7 @@ func (x *index) put(c Contact) {
 	}
 	textEnd := len(b)
 	b = encodeContact(b, &c)
-	x.scratch = b
+	x.scratch, x.toks, x.digits, x.grams = b, toks, digits, grams
 	slab, off := x.data.add(b)
 
 	x.docs = append(x.docs, doc{
