@@ -121,9 +121,9 @@ func (p *plist) mark(bs []uint64) {
 	}
 }
 
-// doc is one contact version. Its bytes (end of them at off in slab) hold
-// the sort key, then the match text, then the encoded contact; the ends
-// are offsets from off. It holds no pointer.
+// doc is one contact version. Its bytes, the end bytes at off in slab,
+// hold the sort key, then the match text, then the encoded contact
+// (keyEnd, numEnd and textEnd are offsets from off). It holds no pointer.
 type doc struct {
 	head    uint64 // the key's first 8 bytes, big-endian: most comparisons end here
 	slab    uint32
