@@ -56,7 +56,7 @@ type index struct {
 	toks      []string
 	digits    []string
 	grams     []uint16
-	bulk      bool   // loading (from newIndex to finish): order and tokens are sorted by finish
+	bulk      bool // loading (from newIndex to finish): order and tokens are sorted by finish
 }
 
 // part is the index of one domain.
