@@ -184,7 +184,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		s.mu.Lock()
 		for _, d := range b.DeleteContacts[i:min(i+applyChunk, len(b.DeleteContacts))] {
 			if old, ok := s.idx.get(d.ID); ok {
-				oc := old.contact()
+				oc := old.contact(s.idx)
 				events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: oc, Actor: b.Actor, Local: local})
 				s.dups.remove(&oc)
 				s.idx.remove(d.ID)
@@ -199,7 +199,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 			op := ChangeCreated
 			if old, ok := s.idx.get(w.Contact.ID); ok {
 				op = ChangeUpdated
-				oc := old.contact()
+				oc := old.contact(s.idx)
 				s.dups.remove(&oc)
 			}
 			c := cloneContact(w.Contact)
@@ -254,7 +254,7 @@ func (s *Service) reloadLocked(ctx context.Context, cause error) error {
 	s.mu.Unlock()
 	s.pos = st.pos
 	s.emit(diffIndex(old, st.idx))
-	s.log.Info().Int("contacts", len(st.idx.byID)).Uint64("seq", st.pos.Seq).Msg("directory reloaded")
+	s.log.Info().Int("contacts", st.idx.len()).Uint64("seq", st.pos.Seq).Msg("directory reloaded")
 	return nil
 }
 
@@ -262,19 +262,24 @@ func (s *Service) reloadLocked(ctx context.Context, cause error) error {
 // cur. Neither index may change meanwhile.
 func diffIndex(old, cur *index) []ChangeEvent {
 	var events []ChangeEvent
-	for id, n := range cur.byID {
-		c := cur.docs[n].contact()
-		o, ok := old.get(id)
+	for n := range cur.docs {
+		if !cur.docs[n].alive {
+			continue
+		}
+		c := cur.docs[n].contact(cur)
+		o, ok := old.get(c.ID)
 		switch {
 		case !ok:
 			events = append(events, ChangeEvent{Op: ChangeCreated, Contact: c})
-		case o.contact().Version != c.Version || !o.contact().Updated.Equal(c.Updated):
+		case o.contact(old).Version != c.Version || !o.contact(old).Updated.Equal(c.Updated):
 			events = append(events, ChangeEvent{Op: ChangeUpdated, Contact: c})
 		}
 	}
-	for id, n := range old.byID {
-		if _, ok := cur.byID[id]; !ok {
-			events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: old.docs[n].contact()})
+	for n := range old.docs {
+		if d := &old.docs[n]; d.alive {
+			if _, ok := cur.get(d.idView(old)); !ok {
+				events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: d.contact(old)})
+			}
 		}
 	}
 	return events

@@ -105,7 +105,7 @@ func (s *Service) exportEntries(ctx context.Context, p accounts.Principal, kind 
 	} else {
 		for _, id := range s.idx.companiesOf(p) {
 			if d := &s.idx.docs[id]; d.alive {
-				if c := d.contact(); canSee(p, &c) {
+				if c := d.contact(s.idx); canSee(p, &c) {
 					docs = append(docs, d)
 				}
 			}
@@ -114,10 +114,10 @@ func (s *Service) exportEntries(ctx context.Context, p accounts.Principal, kind 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(docs, func(a, b *doc) int { return strings.Compare(a.fullKey(), b.fullKey()) })
+	slices.SortFunc(docs, func(a, b *doc) int { return strings.Compare(a.fullKey(s.idx), b.fullKey(s.idx)) })
 	out := make([]Entry, len(docs))
 	for i, d := range docs {
-		out[i] = Entry{Contact: d.contact(), Marks: s.marksFor(p, d.id())}
+		out[i] = Entry{Contact: d.contact(s.idx), Marks: s.marksFor(p, d.id(s.idx))}
 	}
 	return out, nil
 }

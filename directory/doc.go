@@ -54,8 +54,10 @@
 // # Size: one instance, and beyond
 //
 // Every instance holds the whole directory in memory (index.go): each
-// contact once, encoded in one string with its display-order key and its
-// match text, in a partition of its SIP domain that holds that domain's
+// contact once, encoded in bytes with its display-order key and its match
+// text in large append-only slabs (arena.go: no heap object nor pointer
+// per contact for the collector to visit), in a partition of its SIP
+// domain that holds that domain's
 // word postings (varint-delta doc IDs), digit trigrams and display order.
 // A search reads only the partitions of the caller's tenant and, within
 // one, the posting lists of the query's most selective word or digit
@@ -65,14 +67,18 @@
 // small tenant's search costs what that tenant holds, whatever the
 // store's size. No write holds the lock for more than one block of a
 // sorted list (blist.go); retired versions are purged by a rebuild once
-// they outnumber live contacts twice (amortised, but one O(n) hold).
+// they outnumber live contacts twice or their bytes outweigh the live
+// ones (amortised, but one O(n) hold).
 //
 // Measured with BenchmarkHeapPerContact (Go heap after GC, store
 // excluded, every contact with two numbers and a distinct email): the
-// directory holds about 550 bytes per contact at 1,000,000 contacts
-// (1,045 before this layout), the caller-ID lookup (callerid) about 700
-// more, most of it in the phone indexes (an entry and three map slots per
-// number), so about 1.3 KB of live heap per contact. The Go runtime's RSS
+// directory holds about 550 bytes and 3 heap objects per contact at
+// 1,000,000 contacts (663 bytes and 4 objects with a string per doc,
+// 1,045 bytes before the compact encoding; the objects left are the
+// terms of distinct tokens such as emails), the caller-ID lookup
+// (callerid) about 700 more, most of it in the phone indexes (an entry
+// and three map slots per number), so about 1.3 KB of live heap per
+// contact. The Go runtime's RSS
 // runs up to twice the live heap between collections with GOGC=100;
 // GOMEMLIMIT set below the container's memory trades collection CPU for
 // staying nearer the live heap. The bolt file adds its mapped pages.

@@ -9,29 +9,33 @@ import (
 // dupIndex finds the stored contacts an imported row duplicates (see
 // DupPolicy) in one map lookup per number, so that an import costs the
 // same whether the store holds a thousand contacts or a million. It maps a
-// hash of scope and duplicate key to the IDs of the contacts having that
-// key, oldest first. The scope is what an import compares against: the
+// hash of scope and duplicate key to the contacts having that key, oldest
+// first, each named by the hash of its ID (idHash), which the index
+// resolves: the maps hold no pointer for the collector to follow. The scope is what an import compares against: the
 // company contacts of a domain, or one owner's personal contacts; team
 // contacts are never duplicates of an imported row and are left out.
 //
-// A hash may collide: callers verify a candidate against its contact's
-// real keys (see Service.findDup). It is not safe for concurrent use; the
-// Service guards it with mu, like the index.
+// Either hash may collide: callers verify a candidate against its
+// contact's real keys (see Service.findDup), and a contact-ID hash
+// resolves to every live contact having it. The entries of one key are
+// a multiset: add records a contact once per key it has and remove takes
+// one record away per key, so two contacts whose IDs collide each keep
+// their own record. It is not safe for concurrent use; the Service guards
+// it with mu, like the index.
 //
-// About 60 bytes per contact with two numbers: an 8-byte hash and a
-// 16-byte string header (the ID string itself is shared with the contact)
-// per number, plus the map's own overhead.
+// About 40 bytes per contact with two numbers: two 8-byte hashes per
+// number plus the map's own overhead.
 type dupIndex struct {
 	seed maphash.Seed
 	// first holds the first contact of each hash; more the others in the
 	// rare case of several (contacts created through the API are not
 	// deduplicated, and hashes may collide).
-	first map[uint64]string
-	more  map[uint64][]string
+	first map[uint64]uint64
+	more  map[uint64][]uint64
 }
 
 func newDupIndex() *dupIndex {
-	return &dupIndex{seed: maphash.MakeSeed(), first: map[uint64]string{}, more: map[uint64][]string{}}
+	return &dupIndex{seed: maphash.MakeSeed(), first: map[uint64]uint64{}, more: map[uint64][]uint64{}}
 }
 
 // dupScope returns the scope c is deduplicated in, "" for none.
@@ -60,14 +64,13 @@ func (x *dupIndex) add(c *Contact) {
 	if scope == "" {
 		return
 	}
+	id := idHash(c.ID)
 	for _, k := range dupKeys(c) {
 		h := x.hash(scope, k)
-		first, ok := x.first[h]
-		switch {
-		case !ok:
-			x.first[h] = c.ID
-		case first != c.ID && !slices.Contains(x.more[h], c.ID):
-			x.more[h] = append(x.more[h], c.ID)
+		if _, ok := x.first[h]; !ok {
+			x.first[h] = id
+		} else {
+			x.more[h] = append(x.more[h], id)
 		}
 	}
 }
@@ -78,16 +81,17 @@ func (x *dupIndex) remove(c *Contact) {
 	if scope == "" {
 		return
 	}
+	id := idHash(c.ID)
 	for _, k := range dupKeys(c) {
 		h := x.hash(scope, k)
 		more := x.more[h]
-		if x.first[h] == c.ID {
+		if first, ok := x.first[h]; ok && first == id {
 			if len(more) == 0 {
 				delete(x.first, h)
 				continue
 			}
 			x.first[h], more = more[0], more[1:]
-		} else if i := slices.Index(more, c.ID); i >= 0 {
+		} else if i := slices.Index(more, id); i >= 0 {
 			more = slices.Delete(slices.Clone(more), i, i+1)
 		}
 		if len(more) == 0 {
@@ -98,11 +102,12 @@ func (x *dupIndex) remove(c *Contact) {
 	}
 }
 
-// candidates returns the IDs of the contacts that may have key in scope,
-// oldest first.
-func (x *dupIndex) candidates(scope, key string) (first string, more []string) {
+// candidates returns the ID hashes of the contacts that may have key in
+// scope, oldest first; ok is false when there are none.
+func (x *dupIndex) candidates(scope, key string) (first uint64, more []uint64, ok bool) {
 	h := x.hash(scope, key)
-	return x.first[h], x.more[h]
+	first, ok = x.first[h]
+	return first, x.more[h], ok
 }
 
 // hasDupKey reports whether key is one of c's duplicate keys.

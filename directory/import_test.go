@@ -44,7 +44,7 @@ func TestIndexSettleKeepsDisplayOrder(t *testing.T) {
 		var keys []string
 		pt.order.ascend(func(uint32) bool { return false }, func(id uint32) bool {
 			if d := &x.docs[id]; d.alive {
-				keys = append(keys, d.fullKey())
+				keys = append(keys, d.fullKey(x))
 			}
 			return true
 		})
@@ -154,7 +154,7 @@ func TestFindDupChecksCandidates(t *testing.T) {
 	scope := dupScope(&f.company)
 	key := "ana silva|33491550142"
 	f.svc.mu.Lock()
-	f.svc.dups.first[f.svc.dups.hash(scope, key)] = f.company.ID
+	f.svc.dups.first[f.svc.dups.hash(scope, key)] = idHash(f.company.ID)
 	f.svc.mu.Unlock()
 	f.svc.mu.RLock()
 	_, found := f.svc.findDup(scope, []string{key})

@@ -173,17 +173,24 @@ func dupName(c *Contact) string {
 // the keys in order. Call with s.mu held.
 func (s *Service) findDup(scope string, keys []string) (Contact, bool) {
 	for _, k := range keys {
-		first, more := s.dups.candidates(scope, k)
-		if first == "" {
+		first, more, ok := s.dups.candidates(scope, k)
+		if !ok {
 			continue
 		}
-		for _, id := range append([]string{first}, more...) {
+		for _, h := range append([]uint64{first}, more...) {
 			// A hash collision or a stale entry names a contact without
 			// the key: check it.
-			if d, ok := s.idx.get(id); ok {
-				if c := d.contact(); dupScope(&c) == scope && hasDupKey(&c, k) {
-					return c, true
+			var found Contact
+			hit := false
+			s.idx.eachWithIDHash(h, func(d *doc) bool {
+				c := d.contact(s.idx)
+				if dupScope(&c) == scope && hasDupKey(&c, k) {
+					found, hit = c, true
 				}
+				return !hit
+			})
+			if hit {
+				return found, true
 			}
 		}
 	}

@@ -13,16 +13,20 @@ import (
 )
 
 // index is the in-memory search index over every stored contact, and the
-// only in-memory copy of the contacts: each doc holds its contact encoded
-// in one compact string (see encodeContact), decoded when a page is
+// only in-memory copy of the contacts: each doc's contact is encoded in
+// its compact bytes (see encodeContact) in a slab, decoded when a page is
 // rendered. It is not safe for concurrent use; the Service guards it with
 // its mutex.
 //
 // Layout:
 //   - docs: one doc per contact version, by integer ID; a change retires
-//     the old doc (alive=false, strings dropped) and appends a new one.
-//     Retired IDs stay in posting lists (skipped) until a rebuild, once
-//     they far outnumber live ones.
+//     the old doc (alive=false) and appends a new one. Retired IDs stay
+//     in posting lists (skipped), and their bytes in their slab, until a
+//     rebuild (see settle).
+//   - data: the docs' bytes, in append-only slabs (arena.go); byID finds
+//     a contact's live doc by the hash of its ID. Neither a doc nor byID
+//     holds a pointer, so the collector does not visit a million objects
+//     for a million contacts.
 //   - parts: one partition per SIP domain (tenant), holding the postings
 //     (folded word token → doc IDs, varint-delta encoded), the sorted
 //     token list for prefix ranges, the digit trigrams for number search
@@ -36,14 +40,22 @@ import (
 // moves more than one block, so the write lock is never held for O(n).
 type index struct {
 	docs      []doc
-	byID      map[string]uint32
+	data      slabs
+	byID      idMap
 	parts     map[string]*part
 	owners    map[string][]uint32
 	teams     map[string][]uint32
 	companies map[string][]uint32
 	strs      map[string]string // interned domains and owners
-	scopes    map[scope]*scope
+	scopes    []scope           // by doc.sc
+	scopeIDs  map[scope]uint32
+	lastScope uint32 // the scope of the last put
 	dead      int
+	deadBytes int    // bytes of retired docs in data
+	scratch   []byte // put's buffers, reused
+	toks      []string
+	digits    []string
+	grams     []uint16
 	bulk      bool // loading (from newIndex to finish): order and tokens are sorted by finish
 }
 
@@ -109,15 +121,18 @@ func (p *plist) mark(bs []uint64) {
 	}
 }
 
-// doc is one contact version. data holds the sort key, then the match
-// text, then the encoded contact: one allocation per contact.
+// doc is one contact version. Its bytes, the end bytes at off in slab,
+// hold the sort key, then the match text, then the encoded contact
+// (keyEnd, numEnd and textEnd are offsets from off). It holds no pointer.
 type doc struct {
-	data    string
-	sc      *scope // interned
 	head    uint64 // the key's first 8 bytes, big-endian: most comparisons end here
+	slab    uint32
+	off     uint32
 	keyEnd  uint32
 	numEnd  uint32 // end of the word tokens, start of the numbers' digits
 	textEnd uint32
+	end     uint32
+	sc      uint32 // index.scopes
 	kind    uint8
 	alive   bool
 }
@@ -145,38 +160,52 @@ func kindCode(k Kind) uint8 {
 // one.
 type scope struct{ domain, owner string }
 
-func (d *doc) domain() string { return d.sc.domain }
-func (d *doc) owner() string  { return d.sc.owner }
+// The accessors below take the index holding d: a doc has no pointer to
+// its bytes or scope.
 
-// key is the display order key, see sortKey.
-func (d *doc) key() string { return d.data[:d.keyEnd] }
+func (d *doc) domain(x *index) string { return x.scopes[d.sc].domain }
+func (d *doc) owner(x *index) string  { return x.scopes[d.sc].owner }
+
+// view returns d's bytes, sharing the slab's memory: for reads under
+// the index's lock only.
+func (d *doc) view(x *index) string { return x.data.view(d.slab, d.off, d.end) }
+
+// key is the display order key, see sortKey (a view).
+func (d *doc) key(x *index) string { return d.view(x)[:d.keyEnd] }
 
 // text is "\x00tok\x00tok…\x01digits\x00digits…": the distinct folded
 // word tokens and the digits of each number, so a word prefix matches by
 // one strings.Contains of "\x00"+prefix and a digit run by one on the
-// number part.
-func (d *doc) text() string { return d.data[d.keyEnd:d.textEnd] }
+// number part. The result is a copy.
+func (d *doc) text(x *index) string { return strings.Clone(d.view(x)[d.keyEnd:d.textEnd]) }
 
-// contact decodes the contact; the result shares no memory that changes.
-func (d *doc) contact() Contact {
-	c := decodeContact(d.data[d.textEnd:])
-	c.Domain, c.Owner = d.sc.domain, d.sc.owner
+// contact decodes the contact. Its strings are substrings of one copy of
+// the doc's encoded contact, so it shares no memory with the index and
+// holds no slab alive.
+func (d *doc) contact(x *index) Contact {
+	c := decodeContact(strings.Clone(d.view(x)[d.textEnd:]))
+	sc := &x.scopes[d.sc]
+	c.Domain, c.Owner = sc.domain, sc.owner
 	return c
 }
 
-// id returns the contact ID without decoding the rest.
-func (d *doc) id() string {
-	s, _ := readStr(d.data[d.textEnd:])
+// id returns a copy of the contact ID without decoding the rest.
+func (d *doc) id(x *index) string { return strings.Clone(d.idView(x)) }
+
+// idView returns the contact ID as a view.
+func (d *doc) idView(x *index) string {
+	s, _ := readStr(d.view(x)[d.textEnd:])
 	return s
 }
 
-func (d *doc) matches(pq *parsedQuery) bool {
+func (d *doc) matches(x *index, pq *parsedQuery) bool {
+	v := d.view(x)
 	for _, w := range pq.prefixes {
-		if !strings.Contains(d.data[d.keyEnd:d.numEnd], w) {
+		if !strings.Contains(v[d.keyEnd:d.numEnd], w) {
 			return false
 		}
 	}
-	return pq.digits == "" || strings.Contains(d.data[d.numEnd:d.textEnd], pq.digits)
+	return pq.digits == "" || strings.Contains(v[d.numEnd:d.textEnd], pq.digits)
 }
 
 const (
@@ -185,7 +214,7 @@ const (
 
 func newIndex() *index {
 	return &index{
-		byID: map[string]uint32{}, parts: map[string]*part{}, strs: map[string]string{}, scopes: map[scope]*scope{},
+		byID: newIDMap(), parts: map[string]*part{}, strs: map[string]string{}, scopeIDs: map[scope]uint32{},
 		owners: map[string][]uint32{}, teams: map[string][]uint32{}, companies: map[string][]uint32{},
 		bulk: true,
 	}
@@ -203,13 +232,19 @@ func (x *index) intern(s string) string {
 	return s
 }
 
-func (x *index) scope(domain, owner string) *scope {
+func (x *index) scope(domain, owner string) uint32 {
 	k := scope{domain, owner}
-	if sc, ok := x.scopes[k]; ok {
-		return sc
+	// An import or a load puts runs of contacts of one scope.
+	if n := uint32(len(x.scopes)); x.lastScope < n && x.scopes[x.lastScope] == k {
+		return x.lastScope
 	}
-	sc := &scope{x.intern(domain), x.intern(owner)}
-	x.scopes[*sc] = sc
+	sc, ok := x.scopeIDs[k]
+	if !ok {
+		sc = uint32(len(x.scopes))
+		x.scopes = append(x.scopes, scope{x.intern(domain), x.intern(owner)})
+		x.scopeIDs[x.scopes[sc]] = sc
+	}
+	x.lastScope = sc
 	return sc
 }
 
@@ -252,7 +287,24 @@ func sortKey(c *Contact) string {
 
 // fullKey is the key with the ID appended: the position a cursor keeps.
 // It orders as cmpDoc does, since no key byte is below 0x00.
-func (d *doc) fullKey() string { return d.key() + "\x00" + d.id() }
+func (d *doc) fullKey(x *index) string { return d.key(x) + "\x00" + d.idView(x) }
+
+// cmpFullKey compares d's fullKey with k without building it.
+func (d *doc) cmpFullKey(x *index, k string) int {
+	key := d.key(x)
+	if len(k) > len(key) && k[:len(key)] == key {
+		// k = key + "\x00"… or key + a greater byte.
+		if k[len(key)] != 0 {
+			return -1
+		}
+		return strings.Compare(d.idView(x), k[len(key)+1:])
+	}
+	if c := strings.Compare(key, k); c != 0 {
+		return c
+	}
+	// k == key: d's fullKey is longer.
+	return 1
+}
 
 func keyHead(k string) uint64 {
 	var b [8]byte
@@ -269,7 +321,7 @@ func (x *index) cmpDoc(a, b uint32) int {
 		}
 		return 1
 	}
-	return cmp.Or(strings.Compare(da.key(), db.key()), strings.Compare(da.id(), db.id()))
+	return cmp.Or(strings.Compare(da.key(x), db.key(x)), strings.Compare(da.idView(x), db.idView(x)))
 }
 
 // put adds or replaces c.
@@ -278,7 +330,8 @@ func (x *index) put(c Contact) {
 	id := uint32(len(x.docs))
 	key := sortKey(&c)
 
-	var toks []string
+	// The scratch slices are reused: an import puts a million contacts.
+	toks := x.toks[:0]
 	for _, s := range [...]string{c.FirstName, c.LastName, c.Company, c.Department} {
 		for _, w := range words(s) {
 			if !slices.Contains(toks, w) {
@@ -293,8 +346,7 @@ func (x *index) put(c Contact) {
 			}
 		}
 	}
-	var digits []string
-	var grams []uint16
+	digits, grams := x.digits[:0], x.grams[:0]
 	for _, p := range c.Phones {
 		dg := Digits(p.Number)
 		digits = append(digits, dg)
@@ -302,33 +354,29 @@ func (x *index) put(c Contact) {
 			grams = append(grams, uint16(dg[i]-'0')*100+uint16(dg[i+1]-'0')*10+uint16(dg[i+2]-'0'))
 		}
 	}
-	var b strings.Builder
-	b.Grow(len(key) + 64 + 128)
-	b.WriteString(key)
+	b := append(x.scratch[:0], key...)
 	for _, t := range toks {
-		b.WriteByte(0)
-		b.WriteString(t)
+		b = append(append(b, 0), t...)
 	}
-	b.WriteByte(1)
-	numEnd := b.Len()
+	b = append(b, 1)
+	numEnd := len(b)
 	for i, dg := range digits {
 		if i > 0 {
-			b.WriteByte(0)
+			b = append(b, 0)
 		}
-		b.WriteString(dg)
+		b = append(b, dg...)
 	}
-	textEnd := b.Len()
-	buf := encodeContact(make([]byte, 0, 128), &c)
-	b.Write(buf)
-	data := b.String()
+	textEnd := len(b)
+	b = encodeContact(b, &c)
+	x.scratch, x.toks, x.digits, x.grams = b, toks, digits, grams
+	slab, off := x.data.add(b)
 
 	x.docs = append(x.docs, doc{
-		data: data, sc: x.scope(c.Domain, c.Owner), head: keyHead(key),
-		keyEnd: uint32(len(key)), numEnd: uint32(numEnd), textEnd: uint32(textEnd), kind: kindCode(c.Kind), alive: true,
+		slab: slab, off: off, sc: x.scope(c.Domain, c.Owner), head: keyHead(key),
+		keyEnd: uint32(len(key)), numEnd: uint32(numEnd), textEnd: uint32(textEnd), end: uint32(len(b)),
+		kind: kindCode(c.Kind), alive: true,
 	})
-	// The map key shares the doc's bytes.
-	cid, _ := readStr(data[textEnd:])
-	x.byID[cid] = id
+	x.setID(c.ID, id)
 
 	pt := x.part(partName(&c))
 	for _, w := range toks {
@@ -368,46 +416,64 @@ func (x *index) put(c Contact) {
 
 // remove retires the doc of contact id, if any.
 func (x *index) remove(contactID string) {
-	id, ok := x.byID[contactID]
+	id, ok := x.docID(contactID)
 	if !ok {
 		return
 	}
 	d := &x.docs[id]
-	c := Contact{Kind: [...]Kind{KindPersonal, KindCompany, KindTeam, ""}[d.kind], Owner: d.sc.owner, Domain: d.sc.domain}
+	sc := &x.scopes[d.sc]
+	c := Contact{Kind: [...]Kind{KindPersonal, KindCompany, KindTeam, ""}[d.kind], Owner: sc.owner, Domain: sc.domain}
 	if pt := x.parts[partName(&c)]; pt != nil && !x.bulk {
 		pt.order.remove(id)
 	}
-	delete(x.byID, contactID)
+	x.deleteID(contactID, id)
 	d.alive = false
 	// A retired doc stays in posting lists until a rebuild, skipped by
-	// its alive flag before anything else is read.
-	d.data, d.keyEnd, d.numEnd, d.textEnd = "", 0, 0, 0
+	// its alive flag before anything else is read; its bytes stay in
+	// their slab (never rewritten) until then too.
 	x.dead++
+	x.deadBytes += int(d.end)
 }
 
 // get returns the live doc of contact id.
 func (x *index) get(contactID string) (*doc, bool) {
-	id, ok := x.byID[contactID]
+	id, ok := x.docID(contactID)
 	if !ok {
 		return nil, false
 	}
 	return &x.docs[id], true
 }
 
-// settle purges retired docs once they far outnumber live ones. It is the
-// only O(n) step left on the write path, and it is amortised over at
-// least as many writes as the index holds.
+// len returns the number of live contacts.
+func (x *index) len() int { return x.byID.len() }
+
+// rebuildMinDead is the least number of retired docs worth a rebuild (a
+// variable for tests).
+var rebuildMinDead = 100000
+
+// settle purges retired docs once they far outnumber live ones, or their
+// bytes outweigh the live docs' bytes. It is the only O(n) step left on
+// the write path, and it is amortised over at least as many writes as
+// the index holds. So the slabs hold at most about twice the live docs'
+// bytes (plus rebuildMinDead docs' worth), and the docs slice and
+// posting lists at most three times the live docs' entries.
 func (x *index) settle() {
-	if x.dead > 100000 && x.dead > 2*len(x.byID) {
+	if x.dead <= rebuildMinDead {
+		return
+	}
+	if x.dead > 2*x.len() || x.deadBytes > x.data.size()-x.deadBytes {
 		x.rebuild()
 	}
 }
 
-// rebuild recreates the index from its live docs, dropping retired ones.
+// rebuild recreates the index from its live docs, dropping retired ones
+// and the slabs holding their bytes.
 func (x *index) rebuild() {
-	live := make([]Contact, 0, len(x.byID))
-	for _, id := range x.byID {
-		live = append(live, x.docs[id].contact())
+	live := make([]Contact, 0, x.len())
+	for i := range x.docs {
+		if d := &x.docs[i]; d.alive {
+			live = append(live, d.contact(x))
+		}
 	}
 	slices.SortFunc(live, func(a, b Contact) int { return strings.Compare(a.ID, b.ID) })
 	*x = *newIndex()

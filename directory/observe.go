@@ -15,7 +15,7 @@ func (s *Service) ScanContacts(fn func(c *Contact)) {
 	defer s.mu.RUnlock()
 	for _, d := range s.idx.docs {
 		if d.alive {
-			c := d.contact()
+			c := d.contact(s.idx)
 			fn(&c)
 		}
 	}

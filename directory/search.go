@@ -118,10 +118,10 @@ func (sr *searcher) visible(d *doc) bool {
 	if sr.q.Kind != "" && d.kind != kindCode(sr.q.Kind) {
 		return false
 	}
-	inTenant := sr.operator || strings.EqualFold(sr.tenant, d.domain())
+	inTenant := sr.operator || strings.EqualFold(sr.tenant, d.domain(sr.x))
 	switch d.kind {
 	case kindCodePersonal:
-		if !sr.personal || d.owner() != sr.p.User {
+		if !sr.personal || d.owner(sr.x) != sr.p.User {
 			return false
 		}
 	case kindCodeCompany:
@@ -129,13 +129,13 @@ func (sr *searcher) visible(d *doc) bool {
 			return false
 		}
 	case kindCodeTeam:
-		if !((sr.p.User != "" && strings.EqualFold(sr.tenant, d.domain())) || (sr.admin && inTenant)) {
+		if !((sr.p.User != "" && strings.EqualFold(sr.tenant, d.domain(sr.x))) || (sr.admin && inTenant)) {
 			return false
 		}
 	default:
 		return false
 	}
-	return sr.q.Group == "" || slices.Contains(sr.groupMarks[d.id()], sr.q.Group)
+	return sr.q.Group == "" || slices.Contains(sr.groupMarks[d.idView(sr.x)], sr.q.Group)
 }
 
 // after reports whether h comes after the cursor.
@@ -143,7 +143,7 @@ func (sr *searcher) after(h hit) bool {
 	if sr.afterRank < 0 || h.rank > sr.afterRank {
 		return true
 	}
-	return h.rank == sr.afterRank && sr.x.docs[h.id].fullKey() > sr.afterKey
+	return h.rank == sr.afterRank && sr.x.docs[h.id].cmpFullKey(sr.x, sr.afterKey) > 0
 }
 
 // beats reports whether h would enter the top-k.
@@ -184,7 +184,7 @@ func (sr *searcher) consider(id uint32) bool {
 	if sr.capped && !sr.beats(h) {
 		return true
 	}
-	if !sr.visible(d) || (!sr.exact && !d.matches(&sr.pq)) {
+	if !sr.visible(d) || (!sr.exact && !d.matches(sr.x, &sr.pq)) {
 		return true
 	}
 	sr.counted()
@@ -197,7 +197,7 @@ func (sr *searcher) consider(id uint32) bool {
 // count counts one candidate, until the count is capped.
 func (sr *searcher) count1(id uint32) bool {
 	d := &sr.x.docs[id]
-	if d.alive && !sr.ranked[id] && sr.visible(d) && (sr.exact || d.matches(&sr.pq)) {
+	if d.alive && !sr.ranked[id] && sr.visible(d) && (sr.exact || d.matches(sr.x, &sr.pq)) {
 		sr.counted()
 	}
 	return !sr.capped
@@ -209,7 +209,7 @@ func (sr *searcher) count1(id uint32) bool {
 func (sr *searcher) fill(ctx context.Context, pt *part, budget int) bool {
 	start := func(uint32) bool { return false }
 	if sr.afterRank == rankOther {
-		start = func(id uint32) bool { return sr.x.docs[id].fullKey() <= sr.afterKey }
+		start = func(id uint32) bool { return sr.x.docs[id].cmpFullKey(sr.x, sr.afterKey) <= 0 }
 	} else if sr.afterRank > rankOther {
 		return true
 	}
@@ -219,7 +219,7 @@ func (sr *searcher) fill(ctx context.Context, pt *part, budget int) bool {
 			return false
 		}
 		d := &sr.x.docs[id]
-		if !sr.ranked[id] && sr.visible(d) && d.matches(&sr.pq) {
+		if !sr.ranked[id] && sr.visible(d) && d.matches(sr.x, &sr.pq) {
 			sr.offer(hit{rank: rankOther, id: id})
 			found++
 		}
@@ -239,7 +239,7 @@ func (sr *searcher) countWalk(pt *part, budget int) bool {
 			return false
 		}
 		d := &sr.x.docs[id]
-		if !sr.ranked[id] && sr.visible(d) && d.matches(&sr.pq) {
+		if !sr.ranked[id] && sr.visible(d) && d.matches(sr.x, &sr.pq) {
 			sr.counted()
 		}
 		return !sr.capped
@@ -261,7 +261,7 @@ func (sr *searcher) walk(ctx context.Context, pt *part) {
 			return false
 		}
 		d := &sr.x.docs[id]
-		if !sr.ranked[id] && sr.visible(d) && d.matches(&sr.pq) {
+		if !sr.ranked[id] && sr.visible(d) && d.matches(sr.x, &sr.pq) {
 			sr.counted()
 		}
 		return true
@@ -330,7 +330,7 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 			} else if slices.Contains(groups, GroupVIP) {
 				rank = rankVIP
 			}
-			id, ok := s.idx.byID[cid]
+			id, ok := s.idx.docID(cid)
 			if rank == rankOther || !ok {
 				continue
 			}
@@ -338,7 +338,7 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 				sr.ranked = map[uint32]bool{}
 			}
 			sr.ranked[id] = true
-			if d := &s.idx.docs[id]; sr.visible(d) && d.matches(&sr.pq) {
+			if d := &s.idx.docs[id]; sr.visible(d) && d.matches(sr.x, &sr.pq) {
 				sr.counted()
 				sr.offer(hit{rank: rank, id: id})
 			}
@@ -355,7 +355,7 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 	switch {
 	case q.Group != "":
 		for cid, groups := range sr.groupMarks {
-			if id, ok := s.idx.byID[cid]; ok && slices.Contains(groups, q.Group) {
+			if id, ok := s.idx.docID(cid); ok && slices.Contains(groups, q.Group) {
 				sr.consider(id)
 			}
 		}
@@ -406,11 +406,11 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 	if len(hits) > limit {
 		hits = hits[:limit]
 		last := hits[limit-1]
-		page.Next = encodeCursor(last.rank, s.idx.docs[last.id].fullKey())
+		page.Next = encodeCursor(last.rank, s.idx.docs[last.id].fullKey(s.idx))
 	}
 	page.Items = make([]Entry, len(hits))
 	for i, h := range hits {
-		c := s.idx.docs[h.id].contact()
+		c := s.idx.docs[h.id].contact(s.idx)
 		page.Items[i] = Entry{Contact: c, Marks: s.marksFor(p, c.ID)}
 	}
 	return page, nil

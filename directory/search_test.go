@@ -40,7 +40,7 @@ func TestSearchTotal(t *testing.T) {
 			want := 0
 			pq := parseQuery(tt.text)
 			for _, d := range svc.idx.docs {
-				if d.alive && d.matches(&pq) {
+				if d.alive && d.matches(svc.idx, &pq) {
 					want++
 				}
 			}
@@ -71,6 +71,6 @@ func TestContactEncodingRoundTrip(t *testing.T) {
 		x.finish()
 		d, ok := x.get(c.ID)
 		require.True(t, ok)
-		assert.Equal(t, c, d.contact())
+		assert.Equal(t, c, d.contact(x))
 	}
 }

@@ -114,7 +114,7 @@ func New(ctx context.Context, store Store, cfg Config, log zerolog.Logger) (*Ser
 		return nil, err
 	}
 	s.idx, s.dups, s.marks, s.groups, s.users, s.pos = st.idx, st.dups, st.marks, st.groups, st.users, st.pos
-	s.log.Info().Int("contacts", len(s.idx.byID)).Int("users", len(s.users)).Uint64("seq", s.pos.Seq).Msg("directory loaded")
+	s.log.Info().Int("contacts", s.idx.len()).Int("users", len(s.users)).Uint64("seq", s.pos.Seq).Msg("directory loaded")
 	return s, nil
 }
 
@@ -263,7 +263,7 @@ func (s *Service) marksFor(p accounts.Principal, id string) []string {
 		// that domain.
 		d := p.Tenant()
 		if dc, ok := s.idx.get(id); ok && p.Operator() {
-			d = dc.domain()
+			d = dc.domain(s.idx)
 		}
 		if d != "" && (p.User == "" || d != p.Tenant()) {
 			out = append(out, s.marks[sharedOwner(d)][id]...)
@@ -298,7 +298,7 @@ func (s *Service) visible(p accounts.Principal, id string) (*doc, error) {
 	if !ok {
 		return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound)
 	}
-	c := d.contact()
+	c := d.contact(s.idx)
 	if !canSee(p, &c) {
 		if hidden(p, &c) {
 			return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound)
@@ -374,7 +374,7 @@ func (s *Service) Get(_ context.Context, p accounts.Principal, id string) (Entry
 	if err != nil {
 		return Entry{}, err
 	}
-	return Entry{Contact: d.contact(), Marks: s.marksFor(p, id)}, nil
+	return Entry{Contact: d.contact(s.idx), Marks: s.marksFor(p, id)}, nil
 }
 
 // Update replaces the editable fields of contact c.ID if its stored
@@ -388,7 +388,7 @@ func (s *Service) Update(ctx context.Context, p accounts.Principal, c Contact, e
 	d, err := s.visible(p, c.ID)
 	var cur Contact
 	if err == nil {
-		cur = d.contact()
+		cur = d.contact(s.idx)
 	}
 	s.mu.RUnlock()
 	if err == nil {
@@ -426,7 +426,7 @@ func (s *Service) Delete(ctx context.Context, p accounts.Principal, id string, e
 	var b Batch
 	var cur Contact
 	if err == nil {
-		cur = d.contact()
+		cur = d.contact(s.idx)
 		err = canWrite(p, cur.Kind)
 	}
 	if err == nil && cur.Version != expectedVersion {
@@ -477,11 +477,11 @@ func (s *Service) ForEachNumber(ctx context.Context, p accounts.Principal, fn fu
 		if !d.alive {
 			continue
 		}
-		c := d.contact()
+		c := d.contact(s.idx)
 		if (c.Kind == KindPersonal && !canSee(p, &c)) || (c.Kind != KindPersonal && !p.InTenant(c.Domain)) {
 			continue
 		}
-		t := d.text()
+		t := d.text(s.idx)
 		for _, dg := range strings.Split(t[strings.IndexByte(t, 1)+1:], "\x00") {
 			if dg != "" && !fn(dg, c) {
 				return nil

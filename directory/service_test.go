@@ -488,15 +488,15 @@ func TestSearchPlansAgree(t *testing.T) {
 			}
 			var all []ref
 			for _, d := range svc.idx.docs {
-				if d.alive && d.matches(&pq) {
+				if d.alive && d.matches(svc.idx, &pq) {
 					rank := rankOther
-					switch d.id() {
+					switch d.id(svc.idx) {
 					case "c_00005999":
 						rank = rankFavorite
 					case "c_00000007":
 						rank = rankVIP
 					}
-					all = append(all, ref{rank, d.fullKey(), d.id()})
+					all = append(all, ref{rank, d.fullKey(svc.idx), d.id(svc.idx)})
 				}
 			}
 			slices.SortFunc(all, func(a, b ref) int { return cmp.Or(a.rank-b.rank, strings.Compare(a.key, b.key)) })

@@ -300,13 +300,13 @@ func TestSmallTenantSearchAgrees(t *testing.T) {
 				if !d.alive {
 					continue
 				}
-				if c := d.contact(); canSee(tenantUserA, &c) && d.matches(&pq) {
+				if c := d.contact(svc.idx); canSee(tenantUserA, &c) && d.matches(svc.idx, &pq) {
 					all = append(all, d)
 				}
 			}
-			slices.SortFunc(all, func(a, b doc) int { return strings.Compare(a.fullKey(), b.fullKey()) })
+			slices.SortFunc(all, func(a, b doc) int { return strings.Compare(a.fullKey(svc.idx), b.fullKey(svc.idx)) })
 			for _, d := range all {
-				want = append(want, d.id())
+				want = append(want, d.id(svc.idx))
 			}
 			assert.Equal(t, want, searchAll(t, svc, tenantUserA, Query{Text: text, Limit: 7}))
 		})

@@ -84,7 +84,7 @@ func (s *Service) ProvisionUser(ctx context.Context, p accounts.Principal, u acc
 		u.Created, u.Digest, u.Web = old.Created, old.Digest, old.Web
 	}
 	if d, ok := s.idx.get(tc.ID); ok {
-		dc := d.contact()
+		dc := d.contact(s.idx)
 		tc.Created, expected, tc.Version = dc.Created, dc.Version, dc.Version+1
 	}
 	s.mu.RUnlock()
@@ -184,11 +184,11 @@ func (s *Service) userDependents(p accounts.Principal, aor string) (Dependents, 
 		}
 	}
 	if d, ok := s.idx.get(teamID); ok {
-		b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: teamID, Expected: d.contact().Version})
+		b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: teamID, Expected: d.contact(s.idx).Version})
 	}
 	for _, id := range s.idx.owners[aor] {
 		if d := &s.idx.docs[id]; d.alive {
-			dc := d.contact()
+			dc := d.contact(s.idx)
 			dep.PersonalContacts++
 			b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: dc.ID, Expected: dc.Version})
 			b.Marks = append(b.Marks, s.marksOfContactLocked(dc.ID)...)
