@@ -405,9 +405,18 @@ func lengthSet(lengths []int32) (uint32, bool) {
 	return s, true
 }
 
-// parseFast is parseInternational for full = "+" + ASCII digits. ok is
-// false when the slow path must decide.
+// parseFast reads full = "+" + ASCII digits as the readings of a number
+// without "+" do: only a valid number is accepted (the error then means
+// neither valid nor possible). ok is false when the slow path must
+// decide.
 func parseFast(num Number, full string) (_ Number, _ error, ok bool) {
+	return parseFastAt(num, full, false)
+}
+
+// parseFastAt is parseInternational for full = "+" + ASCII digits when
+// possible is set: a number only possible is accepted as fillPossible
+// would.
+func parseFastAt(num Number, full string, possible bool) (_ Number, _ error, ok bool) {
 	if len(full) < 4 || full[0] != '+' {
 		// ParseAndKeepRawInput refuses fewer than three digits after "+".
 		return Number{}, nil, false
@@ -462,10 +471,35 @@ func parseFast(num Number, full string) (_ Number, _ error, ok bool) {
 		num.National = num.E164[len(num.E164)-len(nsn):]
 		return num, nil, true
 	}
-	if t.isPossible(nsn) {
+	if !t.isPossible(nsn) {
+		return Number{}, invalid(num.Raw, "not a possible international number"), true
+	}
+	if !possible {
 		return Number{}, nil, false // fillPossible's round trip decides
 	}
-	return Number{}, invalid(num.Raw, "not a possible international number"), true
+	// Only possible: fillPossible keeps it when its E.164 form parses
+	// back to itself, which holds when parsing "+cc"+nsn strips nothing
+	// more. Leading zeros (kept by flags libphonenumber sets) are left to
+	// the slow path.
+	again := nsn
+	switch {
+	case t.strip != nil:
+		again = t.strip.strip(nsn)
+	case t.npfp != nil && t.npfp.prefix(nsn):
+		return Number{}, nil, false
+	}
+	if again != nsn || nsn[0] == '0' {
+		return Number{}, nil, false
+	}
+	num.Kind = KindE164
+	num.CountryCode = cc
+	if len(nsn) == len(digits) {
+		num.E164 = full
+	} else {
+		num.E164 = "+" + t.ccDigit + nsn
+	}
+	num.National = num.E164[len(num.E164)-len(nsn):]
+	return num, nil, true
 }
 
 // isValid is IsValidNumber: GetRegionCodeForNumber, then the number types

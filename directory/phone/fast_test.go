@@ -154,7 +154,7 @@ func TestParseFastRandom(t *testing.T) {
 		if digits == "" {
 			continue
 		}
-		if _, err, ok := parseFast(Number{}, "+"+digits); ok && err == nil {
+		if _, err, ok := parseFastAt(Number{}, "+"+digits, true); ok && err == nil {
 			fast++
 		} else if ok {
 			fastErr++

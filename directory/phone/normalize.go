@@ -253,7 +253,7 @@ func (n *Normalizer) parse(raw string, fast bool) (Number, error) {
 // valid or at least possible international number.
 func (n *Normalizer) parseInternational(num Number, full string, fast bool) (Number, error) {
 	if fast {
-		if out, err, ok := parseFast(num, full); ok {
+		if out, err, ok := parseFastAt(num, full, true); ok {
 			return out, err
 		}
 	}
