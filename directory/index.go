@@ -126,6 +126,7 @@ func (p *plist) mark(bs []uint64) {
 // (keyEnd, numEnd and textEnd are offsets from off). It holds no pointer.
 type doc struct {
 	head    uint64 // the key's first 8 bytes, big-endian: most comparisons end here
+	head2   uint64 // its next 8: common last names ("mullins\x00") share the first
 	slab    uint32
 	off     uint32
 	keyEnd  uint32
@@ -312,11 +313,27 @@ func keyHead(k string) uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
+// keyHeads returns the key's first 16 bytes as two integers, zero-padded:
+// comparing them orders as comparing the bytes, and only keys equal that
+// far need their bytes read from the slab.
+func keyHeads(k string) (uint64, uint64) {
+	if len(k) <= 8 {
+		return keyHead(k), 0
+	}
+	return keyHead(k), keyHead(k[8:])
+}
+
 // cmpDoc compares docs a and b in display order.
 func (x *index) cmpDoc(a, b uint32) int {
 	da, db := &x.docs[a], &x.docs[b]
 	if da.head != db.head {
 		if da.head < db.head {
+			return -1
+		}
+		return 1
+	}
+	if da.head2 != db.head2 {
+		if da.head2 < db.head2 {
 			return -1
 		}
 		return 1
@@ -370,9 +387,10 @@ func (x *index) put(c Contact) {
 	b = encodeContact(b, &c)
 	x.scratch, x.toks, x.digits, x.grams = b, toks, digits, grams
 	slab, off := x.data.add(b)
+	h1, h2 := keyHeads(key)
 
 	x.docs = append(x.docs, doc{
-		slab: slab, off: off, sc: x.scope(c.Domain, c.Owner), head: keyHead(key),
+		slab: slab, off: off, sc: x.scope(c.Domain, c.Owner), head: h1, head2: h2,
 		keyEnd: uint32(len(key)), numEnd: uint32(numEnd), textEnd: uint32(textEnd), end: uint32(len(b)),
 		kind: kindCode(c.Kind), alive: true,
 	})
