@@ -572,39 +572,92 @@ func isNumberWord(f string) bool {
 
 // source returns the most selective posting lists of pt for q (their
 // union is a superset of the matches), or ok=false when q has no
-// selective part and the caller should walk the order.
-func (pt *part) source(q *parsedQuery) (lists []*plist, n int, ok bool) {
-	n = -1
+// selective part and the caller should walk the order. When q has a
+// second selective part (another word, a digit trigram) and the first
+// is large, the lists are narrowed to the IDs in both: "acme plomberie"
+// then costs the documents holding both words, not all of either.
+func (pt *part) source(x *index, q *parsedQuery) (lists []*plist, n int, ok bool) {
+	var best, next candidates
+	consider := func(c candidates) {
+		switch {
+		case best.n < 0 || c.n < best.n:
+			best, next = c, best
+		case next.n < 0 || c.n < next.n:
+			next = c
+		}
+	}
+	best.n, next.n = -1, -1
 	for _, w := range q.words {
-		ts := pt.prefixTerms(w)
-		cost := 0
-		for _, t := range ts {
-			cost += int(t.pl.n)
+		var c candidates
+		for _, t := range pt.prefixTerms(w) {
+			c.n += int(t.pl.n)
+			c.lists = append(c.lists, &t.pl)
 		}
-		if n < 0 || cost < n {
-			lists, n = lists[:0], cost
-			for _, t := range ts {
-				lists = append(lists, &t.pl)
-			}
-		}
+		consider(c)
 	}
 	if len(q.digits) >= minDigitRun {
 		for i := 0; i+3 <= len(q.digits); i++ {
 			g := uint16(q.digits[i]-'0')*100 + uint16(q.digits[i+1]-'0')*10 + uint16(q.digits[i+2]-'0')
-			pl := pt.grams[g]
-			cost := 0
-			if pl != nil {
-				cost = int(pl.n)
+			var c candidates
+			if pl := pt.grams[g]; pl != nil {
+				c.n, c.lists = int(pl.n), []*plist{pl}
 			}
-			if n < 0 || cost < n {
-				lists, n = lists[:0], cost
-				if pl != nil {
-					lists = append(lists, pl)
-				}
-			}
+			consider(c)
 		}
 	}
-	return lists, n, n >= 0
+	if best.n > narrowMin && next.n >= 0 {
+		both := x.intersect(best.lists, next.lists)
+		return []*plist{both}, int(both.n), true
+	}
+	return best.lists, best.n, best.n >= 0
+}
+
+// candidates is a union of posting lists and its size (with repeats).
+type candidates struct {
+	lists []*plist
+	n     int
+}
+
+// narrowMin is the candidate count above which a second part of the
+// query narrows the first: below it, checking each candidate's text is
+// cheaper than reading a second set of lists.
+const narrowMin = 2000
+
+// intersect returns, as one posting list, the IDs in a union of a and
+// in a union of b.
+func (x *index) intersect(a, b []*plist) *plist {
+	bs := x.bitset()
+	defer bitsetPool.Put(&bs)
+	for _, l := range a {
+		l.mark(bs)
+	}
+	var ids []uint32
+	for _, l := range b {
+		l.each(func(id uint32) bool {
+			if w, bit := &bs[id>>6], uint64(1)<<(id&63); *w&bit != 0 {
+				*w &^= bit // each ID once, whatever repeats b has
+				ids = append(ids, id)
+			}
+			return true
+		})
+	}
+	clear(bs)
+	slices.Sort(ids)
+	out := &plist{}
+	for _, id := range ids {
+		out.add(id)
+	}
+	return out
+}
+
+// bitset returns a zeroed bitset over every doc ID, from bitsetPool; put
+// it back zeroed.
+func (x *index) bitset() []uint64 {
+	words := (len(x.docs) + 63) / 64
+	if v, ok := bitsetPool.Get().(*[]uint64); ok && cap(*v) >= words {
+		return (*v)[:words]
+	}
+	return make([]uint64, words)
 }
 
 var bitsetPool sync.Pool
@@ -629,13 +682,7 @@ func (x *index) union(lists []*plist, n int, fn func(uint32) bool) {
 		}
 		return
 	}
-	words := (len(x.docs) + 63) / 64
-	var bs []uint64
-	if v, ok := bitsetPool.Get().(*[]uint64); ok && cap(*v) >= words {
-		bs = (*v)[:words]
-	} else {
-		bs = make([]uint64, words)
-	}
+	bs := x.bitset()
 	for _, l := range lists {
 		l.mark(bs)
 	}

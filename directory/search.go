@@ -382,7 +382,7 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 			// count stops at its cap; words correlated with the order
 			// (last names) exhaust the walk and take the top-k over
 			// every candidate instead.
-			lists, n, ok := pt.source(&sr.pq)
+			lists, n, ok := pt.source(s.idx, &sr.pq)
 			sr.exact = ok && len(sr.pq.words) == 1 && sr.pq.digits == "" && len(sr.pq.words[0]) > 0
 			switch {
 			case !ok:
