@@ -2,6 +2,7 @@ package directory
 
 import (
 	"hash/maphash"
+	"slices"
 	"unsafe"
 )
 
@@ -125,11 +126,27 @@ func (x *index) deleteID(contactID string, id uint32) {
 // h (one, barring collisions), until fn returns false.
 func (x *index) eachWithIDHash(h uint64, fn func(d *doc) bool) {
 	m := &x.byID
-	if id, ok := m.byHash[h]; ok && !fn(&x.docs[id]) {
+	id, ok := m.byHash[h]
+	if len(m.collide) == 0 {
+		if ok {
+			fn(&x.docs[id])
+		}
 		return
 	}
+	// Colliding IDs come in doc order (oldest version first), not in the
+	// map's random order, so that a duplicate search is deterministic.
+	var ids []uint32
+	if ok {
+		ids = append(ids, id)
+	}
 	for cid, id := range m.collide {
-		if idHash(cid) == h && !fn(&x.docs[id]) {
+		if idHash(cid) == h {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if !fn(&x.docs[id]) {
 			return
 		}
 	}
