@@ -193,9 +193,19 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		s.idx.settle()
 		s.mu.Unlock()
 	}
+	// What a contact alone decides (its doc bytes, tokens, duplicate
+	// key hashes) is computed before taking mu, so readers wait only for
+	// the index's own updates. amu is held: the scratch is ours.
+	prep := &s.prep
 	for i := 0; i < len(b.Contacts); i += applyChunk {
+		chunk := b.Contacts[i:min(i+applyChunk, len(b.Contacts))]
+		for j := range chunk {
+			c := &chunk[j].Contact
+			prepare(c, &prep.docs[j])
+			prep.dups[j] = s.dups.keyHashes(c, prep.dups[j][:0])
+		}
 		s.mu.Lock()
-		for _, w := range b.Contacts[i:min(i+applyChunk, len(b.Contacts))] {
+		for j, w := range chunk {
 			op := ChangeCreated
 			if old, ok := s.idx.get(w.Contact.ID); ok {
 				op = ChangeUpdated
@@ -203,9 +213,9 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 				s.dups.remove(&oc)
 			}
 			c := cloneContact(w.Contact)
-			s.idx.put(c)
-			s.dups.add(&c)
-			events = append(events, ChangeEvent{Op: op, Contact: cloneContact(c), Actor: b.Actor, Local: local})
+			s.idx.putPrepared(&c, &prep.docs[j])
+			s.dups.addHashes(c.ID, prep.dups[j])
+			events = append(events, ChangeEvent{Op: op, Contact: c, Actor: b.Actor, Local: local})
 		}
 		s.idx.settle()
 		s.mu.Unlock()

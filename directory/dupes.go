@@ -60,13 +60,29 @@ func (x *dupIndex) hash(scope, key string) uint64 {
 
 // add records the keys of c.
 func (x *dupIndex) add(c *Contact) {
+	x.addHashes(c.ID, x.keyHashes(c, nil))
+}
+
+// keyHashes appends the hashes of c's keys to hs: what add records,
+// computed without touching the index (so outside the Service lock).
+func (x *dupIndex) keyHashes(c *Contact, hs []uint64) []uint64 {
 	scope := dupScope(c)
 	if scope == "" {
+		return hs
+	}
+	for _, k := range dupKeys(c) {
+		hs = append(hs, x.hash(scope, k))
+	}
+	return hs
+}
+
+// addHashes records contact id under the key hashes hs (keyHashes).
+func (x *dupIndex) addHashes(contactID string, hs []uint64) {
+	if len(hs) == 0 {
 		return
 	}
-	id := idHash(c.ID)
-	for _, k := range dupKeys(c) {
-		h := x.hash(scope, k)
+	id := idHash(contactID)
+	for _, h := range hs {
 		if _, ok := x.first[h]; !ok {
 			x.first[h] = id
 		} else {

@@ -254,6 +254,7 @@ type gatedStore struct {
 	Store
 	mu      sync.Mutex
 	armed   bool
+	pass    int // applies let through once armed, before the gate holds
 	entered chan struct{}
 	release chan struct{}
 }
@@ -266,7 +267,10 @@ func (s *gatedStore) arm() {
 
 func (s *gatedStore) Apply(ctx context.Context, b Batch) (uint64, error) {
 	s.mu.Lock()
-	armed := s.armed
+	armed := s.armed && s.pass == 0
+	if s.armed && s.pass > 0 {
+		s.pass--
+	}
 	s.mu.Unlock()
 	if armed {
 		s.entered <- struct{}{}

@@ -52,10 +52,7 @@ type index struct {
 	lastScope uint32 // the scope of the last put
 	dead      int
 	deadBytes int    // bytes of retired docs in data
-	scratch   []byte // put's buffers, reused
-	toks      []string
-	digits    []string
-	grams     []uint16
+	scratch   prepared // put's buffers, reused
 	bulk      bool // loading (from newIndex to finish): order and tokens are sorted by finish
 }
 
@@ -341,14 +338,23 @@ func (x *index) cmpDoc(a, b uint32) int {
 	return cmp.Or(strings.Compare(da.key(x), db.key(x)), strings.Compare(da.idView(x), db.idView(x)))
 }
 
-// put adds or replaces c.
-func (x *index) put(c Contact) {
-	x.remove(c.ID)
-	id := uint32(len(x.docs))
-	key := sortKey(&c)
+// prepared is what put computes from a contact alone: its doc bytes
+// (sort key, word tokens, digits, encoded contact) and trigrams. Applying
+// a batch prepares its contacts before taking the Service lock, so the
+// lock covers only the index's own updates.
+type prepared struct {
+	b                       []byte
+	toks                    []string
+	digits                  []string
+	grams                   []uint16
+	keyEnd, numEnd, textEnd int
+	h1, h2                  uint64
+}
 
-	// The scratch slices are reused: an import puts a million contacts.
-	toks := x.toks[:0]
+// prepare fills p for c, reusing p's slices.
+func prepare(c *Contact, p *prepared) {
+	key := sortKey(c)
+	toks := p.toks[:0]
 	for _, s := range [...]string{c.FirstName, c.LastName, c.Company, c.Department} {
 		for _, w := range words(s) {
 			if !slices.Contains(toks, w) {
@@ -363,15 +369,17 @@ func (x *index) put(c Contact) {
 			}
 		}
 	}
-	digits, grams := x.digits[:0], x.grams[:0]
-	for _, p := range c.Phones {
-		dg := Digits(p.Number)
+	digits, grams := p.digits[:0], p.grams[:0]
+	for _, ph := range c.Phones {
+		dg := Digits(ph.Number)
 		digits = append(digits, dg)
 		for i := 0; i+3 <= len(dg); i++ {
 			grams = append(grams, uint16(dg[i]-'0')*100+uint16(dg[i+1]-'0')*10+uint16(dg[i+2]-'0'))
 		}
 	}
-	b := append(x.scratch[:0], key...)
+	slices.Sort(grams)
+	grams = slices.Compact(grams)
+	b := append(p.b[:0], key...)
 	for _, t := range toks {
 		b = append(append(b, 0), t...)
 	}
@@ -384,10 +392,27 @@ func (x *index) put(c Contact) {
 		b = append(b, dg...)
 	}
 	textEnd := len(b)
-	b = encodeContact(b, &c)
-	x.scratch, x.toks, x.digits, x.grams = b, toks, digits, grams
+	b = encodeContact(b, c)
+	p.h1, p.h2 = keyHeads(key)
+	p.b, p.toks, p.digits, p.grams = b, toks, digits, grams
+	p.keyEnd, p.numEnd, p.textEnd = len(key), numEnd, textEnd
+}
+
+// put adds or replaces c.
+func (x *index) put(c Contact) {
+	// The scratch is reused: an import puts a million contacts.
+	prepare(&c, &x.scratch)
+	x.putPrepared(&c, &x.scratch)
+}
+
+// putPrepared adds or replaces c, prepared as p.
+func (x *index) putPrepared(c *Contact, p *prepared) {
+	x.remove(c.ID)
+	id := uint32(len(x.docs))
+	toks, grams, b := p.toks, p.grams, p.b
 	slab, off := x.data.add(b)
-	h1, h2 := keyHeads(key)
+	h1, h2 := p.h1, p.h2
+	key, numEnd, textEnd := b[:p.keyEnd], p.numEnd, p.textEnd
 
 	x.docs = append(x.docs, doc{
 		slab: slab, off: off, sc: x.scope(c.Domain, c.Owner), head: h1, head2: h2,
@@ -396,7 +421,7 @@ func (x *index) put(c Contact) {
 	})
 	x.setID(c.ID, id)
 
-	pt := x.part(partName(&c))
+	pt := x.part(partName(c))
 	for _, w := range toks {
 		t := pt.terms[w]
 		if t == nil {
@@ -408,8 +433,7 @@ func (x *index) put(c Contact) {
 		}
 		t.pl.add(id)
 	}
-	slices.Sort(grams)
-	for _, g := range slices.Compact(grams) {
+	for _, g := range grams {
 		pl := pt.grams[g]
 		if pl == nil {
 			pl = &plist{}

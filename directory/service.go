@@ -43,6 +43,10 @@ type Service struct {
 	pos     Position      // the newest change applied
 	emitted chan struct{} // closed once the events of pos are delivered (see emitter)
 	emitter emitter
+	prep    struct { // applyBatch's scratch, guarded by amu
+		docs [applyChunk]prepared
+		dups [applyChunk][]uint64
+	}
 
 	mu       sync.RWMutex // guards the fields below
 	idx      *index
