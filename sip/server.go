@@ -326,6 +326,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 		s.udpConn = ls.UDP
 		s.udptx.listen(ls.UDP)
 		g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(ls.UDP)) })
+		g.Go(func() error { s.udptx.expire(gctx); return nil })
 	}
 	if ls.TCP != nil {
 		tcp := s.limitConns(ls.TCP, "tcp")

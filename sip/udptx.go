@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -124,6 +125,21 @@ func (u *udpTxLayer) filter(info sipmsg.TransportReadProps, data []byte) ([]byte
 	u.handlers.Add(1)
 	go u.serve(req, tx)
 	return nil, nil
+}
+
+// expire sweeps the cache every second until ctx ends, so that responses
+// kept for Timer J are let go after a burst even if no request follows.
+func (u *udpTxLayer) expire(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			u.cache.sweep()
+		}
+	}
 }
 
 func (u *udpTxLayer) serve(req *sipmsg.Request, tx *udpTx) {
@@ -425,6 +441,16 @@ func (c *udpTxCache) complete(tx *udpTx) {
 	if c.m[tx.key] == tx {
 		c.done = append(c.done, tx)
 	}
+	expired := c.sweepLocked(now)
+	c.mu.Unlock()
+	runEnded(expired)
+}
+
+// sweep forgets the transactions past Timer J now, for when no request
+// comes to do it.
+func (c *udpTxCache) sweep() {
+	now := c.now()
+	c.mu.Lock()
 	expired := c.sweepLocked(now)
 	c.mu.Unlock()
 	runEnded(expired)

@@ -362,4 +362,20 @@ func TestUDPTxServerRegisterRetransmitted(t *testing.T) {
 	p.send(req)
 	assert.Equal(t, first, p.read())
 	assert.Equal(t, uint64(1), srv.edge.Stats().Registers, "handled once")
+	assert.Equal(t, 1, srv.edge.udptx.cache.len(), "through the lean path")
+}
+
+func TestUDPTxSweepWithoutTraffic(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	c := newUDPTxCache(10, clock.now)
+	tx := &udpTx{key: "k"}
+	c.begin("k", func() *udpTx { return tx })
+	tx.final = true
+	c.complete(tx)
+	c.sweep()
+	assert.Equal(t, 1, c.len(), "kept until Timer J")
+	clock.add(sipmsg.Timer_J)
+	c.sweep()
+	assert.Equal(t, 0, c.len())
+	assert.True(t, tx.closed)
 }
