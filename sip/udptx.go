@@ -217,14 +217,16 @@ type udpTx struct {
 	conn  *sipmsg.UDPConnection
 	dst   *net.UDPAddr
 
-	mu       sync.Mutex // guards the fields below
-	last     []byte     // the last response sent, resent to retransmissions
-	final    bool
-	closed   bool
-	err      error
-	done     chan struct{} // made on demand
-	onTerm   []sipmsg.FnTxTerminate
-	expireAt time.Time
+	mu     sync.Mutex // guards the fields below
+	last   []byte     // the last response sent, resent to retransmissions
+	final  bool
+	closed bool
+	// closedForResponses is set once a response could not be sent.
+	closedForResponses bool
+	err                error
+	done               chan struct{} // made on demand
+	onTerm             []sipmsg.FnTxTerminate
+	expireAt           time.Time
 }
 
 var _ sipmsg.ServerTransaction = (*udpTx)(nil)
@@ -236,7 +238,7 @@ var _ sipmsg.ServerTransaction = (*udpTx)(nil)
 func (tx *udpTx) Respond(res *sipmsg.Response) error {
 	res.SetDestination(tx.dst.String())
 	tx.mu.Lock()
-	if tx.final || tx.closed {
+	if tx.final || tx.closed || tx.closedForResponses {
 		err := tx.err
 		tx.mu.Unlock()
 		return err // sipgo's FSM ignores a response after the final one
@@ -246,33 +248,40 @@ func (tx *udpTx) Respond(res *sipmsg.Response) error {
 	buf := responseBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	res.StringWrite(buf)
-	var err error
-	var data []byte
 	if buf.Len() > sipmsg.UDPMTUSize-200 {
-		err = sipmsg.ErrUDPMTUCongestion
-	} else {
-		data = bytes.Clone(buf.Bytes())
+		responseBufs.Put(buf)
+		return tx.fail(sipmsg.ErrUDPMTUCongestion)
 	}
+	data := bytes.Clone(buf.Bytes())
 	responseBufs.Put(buf)
-	if err == nil {
-		err = tx.write(data)
-	}
 
-	tx.mu.Lock()
-	if err != nil {
-		tx.err = fmt.Errorf("%w. %w", err, sipmsg.ErrTransactionTransport)
-		err = tx.err
-		tx.mu.Unlock()
-		return err
-	}
-	tx.last = data
+	// Kept before it is sent: the phone may retransmit as soon as it has
+	// the response, and the retransmission must find it.
 	final := !res.IsProvisional()
-	tx.final = final
+	tx.mu.Lock()
+	prev := tx.last
+	tx.last, tx.final = data, final
 	tx.mu.Unlock()
+	if err := tx.write(data); err != nil {
+		tx.mu.Lock()
+		tx.last, tx.final = prev, false
+		tx.mu.Unlock()
+		return tx.fail(err)
+	}
 	if final {
 		tx.layer.cache.complete(tx)
 	}
 	return nil
+}
+
+// fail records why a response could not be sent; like sipgo's FSM, the
+// transaction is then over and ends when its handler returns.
+func (tx *udpTx) fail(err error) error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	tx.err = fmt.Errorf("%w. %w", err, sipmsg.ErrTransactionTransport)
+	tx.closedForResponses = true
+	return tx.err
 }
 
 var responseBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
