@@ -212,6 +212,8 @@ type Server struct {
 	// pass the NAT pinhole the phone opened towards it.
 	udpAddr *net.UDPAddr
 	udpConn net.PacketConn // for responses beyond sipgo's UDP size guard
+	// udptx serves UDP non-INVITE requests without sipgo's transactions.
+	udptx *udpTxLayer
 }
 
 // New builds the SIP edge. Set up sipgo's logger before calling it.
@@ -229,8 +231,10 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 	malformed := newMalformedReporter(log)
 	// sipgo's transports log through this, not the default logger alone.
 	tlLog := slog.New(&malformedLog{next: sipmsg.DefaultLogger().Handler(), r: malformed})
+	udptx := newUDPTxLayer(parser)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentParser(parser),
-		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(tlLog)))
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(tlLog),
+			sipmsg.WithTransportLayerReadFilter(udptx.filter)))
 	if err != nil {
 		return nil, fmt.Errorf("create sip user agent: %w", err)
 	}
@@ -261,6 +265,8 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 		srv.OnRequest(m, h)
 	}
 	srv.OnNoRoute(s.noRoute)
+	udptx.tl, udptx.handle = ua.TransportLayer(), s.dispatch
+	s.udptx = udptx
 	return s, nil
 }
 
@@ -318,7 +324,9 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 	if ls.UDP != nil {
 		s.udpAddr, _ = ls.UDP.LocalAddr().(*net.UDPAddr)
 		s.udpConn = ls.UDP
+		s.udptx.listen(ls.UDP)
 		g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(ls.UDP)) })
+		g.Go(func() error { s.udptx.expire(gctx); return nil })
 	}
 	if ls.TCP != nil {
 		tcp := s.limitConns(ls.TCP, "tcp")
@@ -351,6 +359,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 		return s.ua.Close()
 	})
 	err := g.Wait()
+	s.udptx.handlers.Wait()
 	s.senders.Wait()
 	s.flushSubscriptions() // the final NOTIFYs' deletions reach the store
 	return err
