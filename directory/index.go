@@ -51,9 +51,9 @@ type index struct {
 	scopeIDs  map[scope]uint32
 	lastScope uint32 // the scope of the last put
 	dead      int
-	deadBytes int    // bytes of retired docs in data
+	deadBytes int      // bytes of retired docs in data
 	scratch   prepared // put's buffers, reused
-	bulk      bool // loading (from newIndex to finish): order and tokens are sorted by finish
+	bulk      bool     // loading (from newIndex to finish): order and tokens are sorted by finish
 }
 
 // part is the index of one domain.
