@@ -222,10 +222,11 @@ func BenchmarkNotify(b *testing.B) {
 
 // BenchmarkHeldSubscriptions reports the live heap per held dialog
 // subscription (bytes/sub) after 2,000 SUBSCRIBEs, each answered with its
-// first NOTIFY. "fresh": sipgo's finished transactions are still kept (for
-// Timer J, 32 s), as they are for subscriptions made in the last 32 s;
-// "settled": they are gone (the timers shortened for the benchmark), what
-// a held subscription costs for the rest of its life.
+// first NOTIFY. "fresh": finished transactions are still kept (the lean
+// UDP cache's SUBSCRIBE responses for Timer J, sipgo's NOTIFY client
+// transactions for Timer K/D), as they are for subscriptions made in the
+// last 32 s; "settled": they are gone (the timers shortened for the
+// benchmark), what a held subscription costs for the rest of its life.
 func BenchmarkHeldSubscriptions(b *testing.B) {
 	const n = 2000
 	for _, settled := range []bool{false, true} {

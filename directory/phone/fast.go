@@ -459,17 +459,7 @@ func parseFastAt(num Number, full string, possible bool) (_ Number, _ error, ok 
 		return Number{}, nil, false
 	}
 	if t.isValid(nsn) {
-		num.Kind = KindE164
-		num.CountryCode = cc
-		// National shares E164's bytes, as fill makes it; with nothing
-		// stripped, full is the E.164 form.
-		if len(nsn) == len(digits) {
-			num.E164 = full
-		} else {
-			num.E164 = "+" + t.ccDigit + nsn
-		}
-		num.National = num.E164[len(num.E164)-len(nsn):]
-		return num, nil, true
+		return e164Number(num, cc, full, t.ccDigit, nsn, len(nsn) != len(digits)), nil, true
 	}
 	if !t.isPossible(nsn) {
 		return Number{}, invalid(num.Raw, "not a possible international number"), true
@@ -491,15 +481,21 @@ func parseFastAt(num Number, full string, possible bool) (_ Number, _ error, ok 
 	if again != nsn || nsn[0] == '0' {
 		return Number{}, nil, false
 	}
-	num.Kind = KindE164
-	num.CountryCode = cc
-	if len(nsn) == len(digits) {
-		num.E164 = full
+	return e164Number(num, cc, full, t.ccDigit, nsn, len(nsn) != len(digits)), nil, true
+}
+
+// e164Number is num filled as fill does for calling code cc and national
+// number nsn: National shares E164's bytes; with nothing stripped, full
+// is the E.164 form.
+func e164Number(num Number, cc int, full, ccDigits, nsn string, stripped bool) Number {
+	num.Kind, num.CountryCode = KindE164, cc
+	if stripped {
+		num.E164 = "+" + ccDigits + nsn
 	} else {
-		num.E164 = "+" + t.ccDigit + nsn
+		num.E164 = full
 	}
 	num.National = num.E164[len(num.E164)-len(nsn):]
-	return num, nil, true
+	return num
 }
 
 // isValid is IsValidNumber: GetRegionCodeForNumber, then the number types
