@@ -20,6 +20,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,13 +59,33 @@ const (
 	portHigh = 32767
 )
 
+// handed holds the ports freePort returned in this process: a port is
+// free until its server binds it, so two calls in a row (a server's SIP
+// and HTTP ports) could otherwise both get it.
+var handed struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
 // freePort returns a random port in [portLow, portHigh] that free reports
-// bindable.
+// bindable and that no earlier call returned.
 func freePort(t testing.TB, proto string, free func(addr string) error) int {
 	t.Helper()
 	var err error
 	for range 100 {
 		p := portLow + rand.IntN(portHigh-portLow+1)
+		handed.Lock()
+		taken := handed.ports[p]
+		if !taken {
+			if handed.ports == nil {
+				handed.ports = map[int]bool{}
+			}
+			handed.ports[p] = true
+		}
+		handed.Unlock()
+		if taken {
+			continue
+		}
 		if err = free(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err == nil {
 			return p
 		}
