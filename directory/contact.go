@@ -218,6 +218,11 @@ func plainNumber(s string) bool {
 // by its extension. Anything ParseTyped refuses yields its ASCII digits,
 // every other character dropped.
 func Digits(s string) string {
+	// A stored number is E.164 or plain digits: ParseTyped (and its
+	// fallback) would keep every digit and add nothing.
+	if d, ok := plainDigits(s); ok {
+		return d
+	}
 	if t, err := phone.ParseTyped(s); err == nil {
 		return t.Digits()
 	}
@@ -228,6 +233,21 @@ func Digits(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// plainDigits returns the digits of s when s is only digits after an
+// optional "+".
+func plainDigits(s string) (string, bool) {
+	d := strings.TrimPrefix(s, "+")
+	if d == "" {
+		return "", false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return "", false
+		}
+	}
+	return d, true
 }
 
 // normalize trims the user-editable fields of c.

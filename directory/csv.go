@@ -382,7 +382,7 @@ func csvRow(line int, cols []string, present map[string]bool, rec []string) (*im
 	}
 	// A short record's missing trailing cells are empty cells of columns
 	// the file has, so they count as present.
-	row := &importRow{line: line, present: present, baseCols: csvFieldCols, fieldCols: map[string]string{}}
+	row := &importRow{line: line, present: present, baseCols: csvFieldCols}
 	c := &row.c
 	row.groupsGiven = row.present["groups"]
 	for i, v := range rec {
@@ -407,12 +407,12 @@ func csvRow(line int, cols []string, present map[string]bool, rec []string) (*im
 			c.JobTitle = v
 		case "phone_work", "phone_mobile", "phone_home", "phone_fax", "phone_other":
 			for _, n := range splitMulti(v) {
-				row.fieldCols[fmt.Sprintf("phones[%d].number", len(c.Phones))] = col
+				row.phoneCols = append(row.phoneCols, col)
 				c.Phones = append(c.Phones, Phone{Type: PhoneType(strings.TrimPrefix(col, "phone_")), Number: n})
 			}
 		case "email", "email2":
 			for _, e := range splitMulti(v) {
-				row.fieldCols[fmt.Sprintf("emails[%d]", len(c.Emails))] = col
+				row.emailCols = append(row.emailCols, col)
 				c.Emails = append(c.Emails, e)
 			}
 		case "street":

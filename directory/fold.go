@@ -46,7 +46,55 @@ func fold(s string) string {
 // words splits folded text into search tokens: maximal runs of letters and
 // digits. "jose.muller@example.com" yields jose, muller, example, com.
 func words(s string) []string {
+	if w, ok := asciiWords(s); ok {
+		return w
+	}
 	return strings.FieldsFunc(fold(s), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
+}
+
+// asciiWords is words for ASCII text, where letters and digits are
+// [A-Za-z0-9] and folding is lowercasing: one pass, one string, one
+// slice (imports split millions of names).
+func asciiWords(s string) ([]string, bool) {
+	n, in, upper := 0, false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return nil, false
+		}
+		upper = upper || ('A' <= c && c <= 'Z')
+		if isASCIIAlnum(c) != in {
+			in = !in
+			if in {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return []string{}, true // as strings.FieldsFunc
+	}
+	if upper {
+		s = strings.ToLower(s)
+	}
+	out := make([]string, 0, n)
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && isASCIIAlnum(s[i]) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			out = append(out, s[start:i])
+			start = -1
+		}
+	}
+	return out, true
+}
+
+func isASCIIAlnum(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }

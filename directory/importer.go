@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -60,13 +61,18 @@ type ImportReport struct {
 }
 
 // importRow is one parsed record. fieldCols maps Contact.Validate field
-// paths to the input column that produced them.
+// paths to the input column that produced them; phoneCols and emailCols
+// hold the columns of c.Phones[i] and c.Emails[i] (kept as slices: a
+// map and formatted keys per row cost an import more than the rest of
+// reading its row).
 type importRow struct {
 	line      int
 	c         Contact
 	groups    []string // group names as written
 	fieldCols map[string]string
 	baseCols  map[string]string // more of fieldCols, shared by every row (read only)
+	phoneCols []string
+	emailCols []string
 	// present holds the CSV columns of the file: an update changes only
 	// the fields they carry. nil (a vCard) carries every field.
 	present map[string]bool
@@ -119,7 +125,7 @@ func (r *importRow) merged(old Contact) Contact {
 		oldFirst, oldRest = old.Emails[:1], old.Emails[1:]
 	}
 	for i, e := range n.Emails {
-		if r.fieldCols[fmt.Sprintf("emails[%d]", i)] == "email" {
+		if i < len(r.emailCols) && r.emailCols[i] == "email" {
 			newFirst = append(newFirst, e)
 		} else {
 			newRest = append(newRest, e)
@@ -136,6 +142,12 @@ func (r *importRow) merged(old Contact) Contact {
 }
 
 func (r *importRow) column(field string) string {
+	if i, ok := fieldIndex(field, "phones[", "].number"); ok && i < len(r.phoneCols) {
+		return r.phoneCols[i]
+	}
+	if i, ok := fieldIndex(field, "emails[", "]"); ok && i < len(r.emailCols) {
+		return r.emailCols[i]
+	}
 	if c, ok := r.fieldCols[field]; ok {
 		return c
 	}
@@ -143,6 +155,19 @@ func (r *importRow) column(field string) string {
 		return c
 	}
 	return field
+}
+
+// fieldIndex returns i when field is prefix + i + suffix.
+func fieldIndex(field, prefix, suffix string) (int, bool) {
+	rest, ok := strings.CutPrefix(field, prefix)
+	if !ok {
+		return 0, false
+	}
+	if rest, ok = strings.CutSuffix(rest, suffix); !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(rest)
+	return i, err == nil && i >= 0
 }
 
 // dupKeys returns the duplicate keys of c: normalized name plus the digits

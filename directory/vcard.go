@@ -413,11 +413,11 @@ func vcardRow(line int, text string) (*importRow, *RowError) {
 				break
 			}
 		}
-		row.fieldCols[fmt.Sprintf("phones[%d].number", len(c.Phones))] = "TEL"
+		row.phoneCols = append(row.phoneCols, "TEL")
 		c.Phones = append(c.Phones, Phone{Type: t, Number: strings.TrimPrefix(f.Value, "tel:")})
 	}
-	for i, e := range card.Values(vcard.FieldEmail) {
-		row.fieldCols[fmt.Sprintf("emails[%d]", i)] = "EMAIL"
+	for _, e := range card.Values(vcard.FieldEmail) {
+		row.emailCols = append(row.emailCols, "EMAIL")
 		c.Emails = append(c.Emails, e)
 	}
 	if a := card.Address(); a != nil {

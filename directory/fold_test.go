@@ -1,0 +1,66 @@
+package directory
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/switchboardhq/switchboard/directory/phone"
+)
+
+// slowWords is words without its ASCII fast path.
+func slowWords(s string) []string {
+	return strings.FieldsFunc(fold(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+}
+
+func TestASCIIWordsMatchFold(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	cases := []string{"", " ", "José Müller", "jose.muller@example.com", "O'Brien-Smith", "ACME  Plomberie 2", "a", "\x00\x7f", "123"}
+	for range 20000 {
+		b := make([]byte, r.IntN(24))
+		for i := range b {
+			b[i] = byte(r.IntN(128))
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		got, want := words(s), slowWords(s)
+		if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Fatalf("words(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func TestPlainDigitsMatchParse(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	cases := []string{"+", "", "+1", "0", "+33145557710", "0033145557710", strings.Repeat("9", 40), "+" + strings.Repeat("1", 30)}
+	for range 20000 {
+		b := make([]byte, r.IntN(22))
+		for i := range b {
+			b[i] = byte('0' + r.IntN(10))
+		}
+		if r.IntN(2) == 0 {
+			b = append([]byte{'+'}, b...)
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		want := ""
+		if t, err := phone.ParseTyped(s); err == nil {
+			want = t.Digits()
+		} else {
+			for i := 0; i < len(s); i++ {
+				if s[i] >= '0' && s[i] <= '9' {
+					want += s[i : i+1]
+				}
+			}
+		}
+		if got := Digits(s); got != want {
+			t.Fatalf("Digits(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
