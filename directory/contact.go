@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchboardhq/switchboard/accounts"
 	"github.com/switchboardhq/switchboard/directory/phone"
@@ -180,6 +181,9 @@ func checkNumber(s string) string {
 	if len(s) > MaxNumberBytes {
 		return fmt.Sprintf("longer than %d bytes", MaxNumberBytes)
 	}
+	if n, ok := plainNumber(s); ok && n >= MinNumberDigits && n <= MaxNumberDigits {
+		return "" // what ParseTyped would accept: imports check millions
+	}
 	t, err := phone.ParseTyped(s)
 	var te *phone.TypedError
 	if errors.As(err, &te) {
@@ -198,18 +202,20 @@ func checkNumber(s string) string {
 
 // plainNumber reports whether s holds only ASCII digits, a leading + and
 // the display characters space . - ( ) /: no letter a spreadsheet formula
-// could use (see CSVHeader).
-func plainNumber(s string) bool {
-	for i, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-		case r == '+' && i == 0:
-		case r == ' ' || r == '.' || r == '-' || r == '(' || r == ')' || r == '/':
+// could use (see CSVHeader). ParseTyped reads such an s as a number of
+// digits digits.
+func plainNumber(s string) (digits int, ok bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9':
+			digits++
+		case c == '+' && i == 0:
+		case c == ' ' || c == '.' || c == '-' || c == '(' || c == ')' || c == '/':
 		default:
-			return false
+			return 0, false
 		}
 	}
-	return true
+	return digits, true
 }
 
 // Digits returns the digits of the main number of s as phone.ParseTyped
@@ -235,19 +241,30 @@ func Digits(s string) string {
 	return b.String()
 }
 
-// plainDigits returns the digits of s when s is only digits after an
-// optional "+".
+// plainDigits returns the ASCII digits of s when s is ASCII without
+// letters or "#": then neither a vanity number nor an extension can be
+// read in it, so ParseTyped and its fallback both keep exactly its digits
+// ("+33 1 45 55 77 10" → "33145557710").
 func plainDigits(s string) (string, bool) {
-	d := strings.TrimPrefix(s, "+")
-	if d == "" {
-		return "", false
-	}
-	for i := 0; i < len(d); i++ {
-		if d[i] < '0' || d[i] > '9' {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9':
+			n++
+		case c >= utf8.RuneSelf || c == '#' || 'a' <= c|0x20 && c|0x20 <= 'z':
 			return "", false
 		}
 	}
-	return d, true
+	if d := strings.TrimPrefix(s, "+"); len(d) == n {
+		return d, true // already digits: no copy
+	}
+	b := make([]byte, 0, n)
+	for i := 0; i < len(s); i++ {
+		if '0' <= s[i] && s[i] <= '9' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b), true
 }
 
 // normalize trims the user-editable fields of c.

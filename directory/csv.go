@@ -197,7 +197,7 @@ func unneutralize(v string) string {
 // is valid (see CSVHeader).
 func phoneCell(v string) string {
 	for _, n := range strings.Split(v, multiSep) {
-		if checkNumber(n) != "" || !plainNumber(strings.TrimSpace(n)) {
+		if _, plain := plainNumber(strings.TrimSpace(n)); checkNumber(n) != "" || !plain {
 			return neutralize(v)
 		}
 	}

@@ -37,11 +37,12 @@ func TestASCIIWordsMatchFold(t *testing.T) {
 
 func TestPlainDigitsMatchParse(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	cases := []string{"+", "", "+1", "0", "+33145557710", "0033145557710", strings.Repeat("9", 40), "+" + strings.Repeat("1", 30)}
+	cases := []string{"+", "", "+1", "0", "+33 1 45 55 77 10", "1-800-FLOWERS", "+1 555 0100 x45", "(030) 1234-567 #12", "+1+2", "+33145557710", "0033145557710", strings.Repeat("9", 40), "+" + strings.Repeat("1", 30)}
 	for range 20000 {
+		const alphabet = "0123456789012345678901234567890123456789 +.-()/#xX;=,\t\x00\x7fé１"
 		b := make([]byte, r.IntN(22))
 		for i := range b {
-			b[i] = byte('0' + r.IntN(10))
+			b[i] = alphabet[r.IntN(len(alphabet))]
 		}
 		if r.IntN(2) == 0 {
 			b = append([]byte{'+'}, b...)
@@ -61,6 +62,13 @@ func TestPlainDigitsMatchParse(t *testing.T) {
 		}
 		if got := Digits(s); got != want {
 			t.Fatalf("Digits(%q) = %q, want %q", s, got, want)
+		}
+		// checkNumber's fast path accepts what the parser accepts.
+		trimmed := strings.TrimSpace(s)
+		tp, err := phone.ParseTyped(trimmed)
+		accept := trimmed != "" && err == nil && len(tp.Digits()) >= MinNumberDigits && len(tp.Digits()) <= MaxNumberDigits
+		if got := checkNumber(s) == ""; got != accept {
+			t.Fatalf("checkNumber(%q) accepts: %v, want %v (%v)", s, got, accept, err)
 		}
 	}
 }
