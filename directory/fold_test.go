@@ -72,3 +72,22 @@ func TestPlainDigitsMatchParse(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinWordsMatchesWords(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const alphabet = "abcXYZ019 .-'@_é"
+	for range 20000 {
+		var parts [2]string
+		for j := range parts {
+			b := make([]byte, r.IntN(14))
+			for i := range b {
+				b[i] = alphabet[r.IntN(len(alphabet))]
+			}
+			parts[j] = string(b)
+		}
+		want := strings.Join(slowWords(parts[0]+" "+parts[1]), " ")
+		if got := joinWords(parts[0], parts[1]); got != want {
+			t.Fatalf("joinWords(%q, %q) = %q, want %q", parts[0], parts[1], got, want)
+		}
+	}
+}
