@@ -506,6 +506,18 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 	if oldX == newX && sameNumbers(oldNums, nextNums) {
 		return // a change of name or marks: the numbers stay indexed
 	}
+	if oldX == nil {
+		// A new contact (an import's every row): nothing to compare, and
+		// adding one number twice in two writings is harmless.
+		for _, raw := range nextNums {
+			if num, err := newX.Normalizer().Parse(raw); err != nil {
+				l.notIndexed(&e.Contact, err)
+			} else {
+				newX.AddNumber(h, num)
+			}
+		}
+		return
+	}
 	// Numbers are compared parsed: "01 42 68 53 00" and "+33 1 42 68 53
 	// 00" are one number, and dropping one of them must not unindex the
 	// other. A contact moving between indexes of one region (a kind
@@ -530,11 +542,7 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 			}
 			if p.err != nil {
 				if report {
-					ev := l.log.Debug().Str("contact_id", e.Contact.ID)
-					if e.Contact.Kind != directory.KindPersonal {
-						ev = ev.Err(p.err) // the error quotes the number: a personal one is its owner's alone
-					}
-					ev.Msg("number not indexed for caller id")
+					l.notIndexed(&e.Contact, p.err)
 				}
 				continue
 			}
@@ -564,6 +572,15 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 		l.tab.remove(h)
 		l.mu.Unlock()
 	}
+}
+
+// notIndexed logs that a number of c could not be read.
+func (l *Lookup) notIndexed(c *directory.Contact, err error) {
+	ev := l.log.Debug().Str("contact_id", c.ID)
+	if c.Kind != directory.KindPersonal {
+		ev = ev.Err(err) // the error quotes the number: a personal one is its owner's alone
+	}
+	ev.Msg("number not indexed for caller id")
 }
 
 // numberKey identifies a parsed number as the index stores it: its
