@@ -135,7 +135,14 @@ func (b *Bus) PublishContact(ctx context.Context, ev ContactEvent) error {
 	if err != nil {
 		return fmt.Errorf("publish contact %s: %w", ev.ID, err)
 	}
-	return b.publish(ctx, subj, ev)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publish %s: %w", subj, err)
+	}
+	data, err := ev.appendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return fmt.Errorf("marshal %s: %w", subj, err)
+	}
+	return b.send(subj, data)
 }
 
 func (b *Bus) publish(ctx context.Context, subj string, v any) error {
@@ -146,6 +153,10 @@ func (b *Bus) publish(ctx context.Context, subj string, v any) error {
 	if err != nil {
 		return fmt.Errorf("marshal %s: %w", subj, err)
 	}
+	return b.send(subj, data)
+}
+
+func (b *Bus) send(subj string, data []byte) error {
 	if err := b.nc.Publish(subj, data); err != nil {
 		b.publishFailed.Add(1)
 		return fmt.Errorf("publish %s: %w", subj, err)

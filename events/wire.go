@@ -1,8 +1,10 @@
 package events
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -140,4 +142,45 @@ func oneOf(v string, allowed ...string) bool {
 		}
 	}
 	return false
+}
+
+// appendJSON appends e as json.Marshal writes it, without reflection: an
+// import publishes one event per contact. Strings that need escaping
+// (rare: IDs, domains and users are plain ASCII) go through encoding/json.
+func (e ContactEvent) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(e.Schema), 10)
+	b = appendJSONField(b, `,"type":`, e.Type)
+	b = appendJSONField(b, `,"id":`, e.ID)
+	if e.Kind != "" {
+		b = appendJSONField(b, `,"kind":`, e.Kind)
+	}
+	b = appendJSONField(b, `,"owner":`, e.Owner)
+	b = appendJSONField(b, `,"domain":`, e.Domain)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, e.Version, 10)
+	b = appendJSONField(b, `,"instance":`, e.Instance)
+	if e.Origin != "" {
+		b = appendJSONField(b, `,"origin":`, e.Origin)
+	}
+	b = append(b, `,"at":"`...)
+	b, err := e.At.AppendText(b)
+	if err != nil {
+		return nil, fmt.Errorf("json: error calling MarshalJSON for type time.Time: %w", err)
+	}
+	return append(b, `"}`...), nil
+}
+
+// appendJSONField appends name and s as a JSON string.
+func appendJSONField(b []byte, name, s string) []byte {
+	b = append(b, name...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
