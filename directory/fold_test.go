@@ -91,3 +91,24 @@ func TestJoinWordsMatchesWords(t *testing.T) {
 		}
 	}
 }
+
+func TestGramTableKeepsListsAcrossPromotion(t *testing.T) {
+	var g gramTable
+	for k := range uint16(1000) {
+		g.list(k).add(uint32(k))
+		g.list(k).add(uint32(k) + 1000)
+	}
+	if g.all == nil || g.m != nil {
+		t.Fatalf("1,000 trigrams still in the map (%d)", len(g.m))
+	}
+	for k := range uint16(1000) {
+		if pl := g.get(k); pl == nil || pl.n != 2 || pl.last != uint32(k)+1000 {
+			t.Fatalf("trigram %d: %+v", k, pl)
+		}
+	}
+	var small gramTable
+	small.list(7).add(1)
+	if small.all != nil || small.get(8) != nil || small.get(7).n != 1 {
+		t.Fatalf("small table: %+v", small)
+	}
+}

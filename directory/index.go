@@ -60,9 +60,54 @@ type index struct {
 type part struct {
 	terms   map[string]*term
 	sorted  *blist[*term]
-	grams   map[uint16]*plist
+	grams   gramTable
 	order   *blist[uint32]
 	loading []uint32 // bulk load only: the order, unsorted
+}
+
+// gramTable holds a part's trigram posting lists: a map while the part
+// is small (a user's own contacts), then all 1,000 trigrams in an array,
+// which a large part fills anyway and an import reaches without hashing.
+type gramTable struct {
+	m   map[uint16]*plist
+	all *[1000]*plist
+}
+
+// gramTableMap is the size at which a gramTable moves to its array.
+const gramTableMap = 200
+
+func (g *gramTable) get(k uint16) *plist {
+	if g.all != nil {
+		return g.all[k]
+	}
+	return g.m[k]
+}
+
+// list returns the posting list of trigram k, creating it.
+func (g *gramTable) list(k uint16) *plist {
+	if g.all != nil {
+		if g.all[k] == nil {
+			g.all[k] = &plist{}
+		}
+		return g.all[k]
+	}
+	if pl := g.m[k]; pl != nil {
+		return pl
+	}
+	if len(g.m) < gramTableMap {
+		if g.m == nil {
+			g.m = map[uint16]*plist{}
+		}
+		pl := &plist{}
+		g.m[k] = pl
+		return pl
+	}
+	g.all = new([1000]*plist)
+	for k, pl := range g.m {
+		g.all[k] = pl
+	}
+	g.m = nil
+	return g.list(k)
 }
 
 type term struct {
@@ -261,7 +306,7 @@ func partName(c *Contact) string {
 func (x *index) part(name string) *part {
 	pt := x.parts[name]
 	if pt == nil {
-		pt = &part{terms: map[string]*term{}, grams: map[uint16]*plist{}}
+		pt = &part{terms: map[string]*term{}}
 		pt.sorted = newBlist(func(a, b *term) int { return strings.Compare(a.tok, b.tok) })
 		pt.order = newBlist(x.cmpDoc)
 		x.parts[name] = pt
@@ -434,12 +479,7 @@ func (x *index) putPrepared(c *Contact, p *prepared) {
 		t.pl.add(id)
 	}
 	for _, g := range grams {
-		pl := pt.grams[g]
-		if pl == nil {
-			pl = &plist{}
-			pt.grams[g] = pl
-		}
-		pl.add(id)
+		pt.grams.list(g).add(id)
 	}
 	if x.bulk {
 		pt.loading = append(pt.loading, id)
@@ -623,7 +663,7 @@ func (pt *part) source(x *index, q *parsedQuery) (lists []*plist, n int, ok bool
 		for i := 0; i+3 <= len(q.digits); i++ {
 			g := uint16(q.digits[i]-'0')*100 + uint16(q.digits[i+1]-'0')*10 + uint16(q.digits[i+2]-'0')
 			var c candidates
-			if pl := pt.grams[g]; pl != nil {
+			if pl := pt.grams.get(g); pl != nil {
 				c.n, c.lists = int(pl.n), []*plist{pl}
 			}
 			consider(c)
