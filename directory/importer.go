@@ -368,7 +368,7 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 				return err
 			}
 		}
-		b, marks = Batch{}, map[string][]string{}
+		b, marks = Batch{Contacts: make([]ContactWrite, 0, importBatch)}, map[string][]string{}
 		// Targets written by the flushed batch are stored contacts now
 		// (or will be before the next batch is written: the writer
 		// commits in order and stops at the first failure).
