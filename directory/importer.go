@@ -295,49 +295,31 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		}
 	}
 
-	type target struct {
-		c     Contact
-		line  int // 0 for contacts already stored
-		batch int // index into b.Contacts while in the unflushed batch, else -1
-	}
-	// seen maps the duplicate keys of the rows this import created or
-	// updated, and of the stored contacts it found, to their targets;
-	// byID holds the same targets by contact ID, so that a later row finds
-	// a contact in the state this import left it. Stored contacts are
-	// found through s.dups, in one lookup per number.
-	seen := map[string]*target{}
-	byID := map[string]*target{}
-	add := func(t *target, keys []string) {
-		byID[t.c.ID] = t
-		for _, k := range keys {
-			if _, ok := seen[k]; !ok {
-				seen[k] = t
-			}
-		}
-	}
+	// Stored contacts are found through s.dups, in one lookup per number;
+	// the rows this import created or updated, and the stored contacts it
+	// found, through tg.
+	tg := newImportTargets()
 	scope := dupScope(&Contact{Kind: kind, Domain: domain, Owner: p.User})
-	find := func(keys []string) *target {
+	find := func(keys []string) int32 {
 		if len(keys) == 0 {
-			return nil
+			return -1
 		}
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		for _, k := range keys {
-			if t, ok := seen[k]; ok {
-				return t
+			if i, ok := tg.withKey(k); ok {
+				return i
 			}
 			c, ok := s.findDup(scope, []string{k})
 			if !ok {
 				continue
 			}
-			if t, ok := byID[c.ID]; ok {
-				return t
+			if i, ok := tg.withID(c.ID); ok {
+				return i
 			}
-			t := &target{c: c, batch: -1}
-			add(t, dupKeys(&t.c))
-			return t
+			return tg.add(&c, 0, -1, dupKeys(&c))
 		}
-		return nil
+		return -1
 	}
 	ownGroups := map[string]bool{} // IDs of p's own groups
 	s.mu.RLock()
@@ -352,7 +334,7 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 	var (
 		b       Batch
 		marks   = map[string][]string{}
-		touched []*target // targets with batch >= 0
+		touched []int32 // targets with batch >= 0
 	)
 	var w *batchWriter
 	if !opts.DryRun {
@@ -372,8 +354,8 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		// Targets written by the flushed batch are stored contacts now
 		// (or will be before the next batch is written: the writer
 		// commits in order and stops at the first failure).
-		for _, t := range touched {
-			t.batch = -1
+		for _, i := range touched {
+			tg.ts[i].batch = -1
 		}
 		touched = touched[:0]
 		return nil
@@ -403,17 +385,22 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			continue
 		}
 		keys := dupKeys(&r.c)
-		dup := find(keys)
-		if dup != nil && opts.OnDuplicate == DupSkip {
+		di := find(keys)
+		isDup := di >= 0
+		var dup Contact // the contact as this import found or left it
+		if isDup {
+			dup = tg.contact(di)
+		}
+		if isDup && opts.OnDuplicate == DupSkip {
 			rep.Skipped++
 			what := "an existing contact"
-			if dup.line > 0 {
-				what = fmt.Sprintf("line %d", dup.line)
+			if line := tg.ts[di].line; line > 0 {
+				what = fmt.Sprintf("line %d", line)
 			}
 			rep.skip(RowError{Line: r.line, Reason: "duplicate of " + what})
 			continue
 		}
-		if dup == nil && kind == KindPersonal && room <= 0 {
+		if !isDup && kind == KindPersonal && room <= 0 {
 			rep.reject(RowError{Line: r.line, Reason: s.quotaReason()})
 			continue
 		}
@@ -423,8 +410,8 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			continue
 		}
 		c := r.c
-		if dup != nil {
-			c = r.merged(dup.c)
+		if isDup {
+			c = r.merged(dup)
 			c.normalize()
 			if err := c.Validate(); err != nil {
 				fe := err.(*FieldError)
@@ -438,19 +425,18 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			ownGroups[g.ID] = true
 			rep.CreatedGroups = append(rep.CreatedGroups, g.Name)
 		}
-		if dup != nil {
-			c.ID, c.Owner, c.Created = dup.c.ID, dup.c.Owner, dup.c.Created
-			c.Updated, c.Version = now, dup.c.Version+1
-			if dup.batch >= 0 {
-				c.Version = dup.c.Version
-				b.Contacts[dup.batch].Contact = c
+		if isDup {
+			c.ID, c.Owner, c.Created = dup.ID, dup.Owner, dup.Created
+			c.Updated, c.Version = now, dup.Version+1
+			if t := &tg.ts[di]; t.batch >= 0 {
+				c.Version = dup.Version
+				b.Contacts[t.batch].Contact = c
 			} else {
-				b.Contacts = append(b.Contacts, ContactWrite{Contact: c, Expected: dup.c.Version})
-				dup.batch = len(b.Contacts) - 1
-				touched = append(touched, dup)
+				b.Contacts = append(b.Contacts, ContactWrite{Contact: c, Expected: dup.Version})
+				t.batch = int32(len(b.Contacts) - 1)
+				touched = append(touched, di)
 			}
-			dup.c = c
-			add(dup, dupKeys(&dup.c))
+			tg.set(di, &c, dupKeys(&c))
 			rep.Updated++
 		} else {
 			c.ID = newID()
@@ -460,14 +446,13 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			}
 			c.Created, c.Updated, c.Version = now, now, 1
 			b.Contacts = append(b.Contacts, ContactWrite{Contact: c})
-			t := &target{c: c, line: r.line, batch: len(b.Contacts) - 1}
-			touched = append(touched, t)
-			add(t, keys) // c differs from r.c in ID and times only
+			// c's keys are r.c's: they differ in ID and times only.
+			touched = append(touched, tg.add(&c, r.line, len(b.Contacts)-1, keys))
 			rep.Imported++
 		}
 		// An update replaces the groups when the input carries them; a
 		// new contact starts with the row's.
-		replace := dup != nil && r.groupsGiven && p.User != ""
+		replace := isDup && r.groupsGiven && p.User != ""
 		if len(groupIDs) > 0 || replace {
 			cur, ok := marks[c.ID]
 			if !ok {
