@@ -15,9 +15,19 @@ func TestBlistMatchesSortedSlice(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		bulk int
-	}{{name: "from empty"}, {name: "after build", bulk: 5000}} {
+		head func(int) uint64
+	}{
+		{name: "from empty"}, {name: "after build", bulk: 5000},
+		// A coarse head: blocks are told apart by it and by cmp on ties.
+		{name: "with heads from empty", head: func(v int) uint64 { return uint64(v / 64) }},
+		{name: "with heads after build", bulk: 5000, head: func(v int) uint64 { return uint64(v / 64) }},
+		{name: "with exact heads", head: func(v int) uint64 { return uint64(v) }},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newBlist(cmp.Compare[int])
+			if tt.head != nil {
+				l = newHeadBlist(cmp.Compare[int], tt.head)
+			}
 			var want []int
 			for i := range tt.bulk {
 				want = append(want, i*2)
@@ -35,8 +45,19 @@ func TestBlistMatchesSortedSlice(t *testing.T) {
 					l.insert(v)
 					want = slices.Insert(want, i, v)
 				}
+				if tt.head != nil {
+					for b, blk := range l.blocks {
+						require.Equal(t, tt.head(blk[len(blk)-1]), l.lasts[b], "block %d", b)
+					}
+				}
 			}
 			require.Equal(t, len(want), l.n)
+			if tt.head != nil {
+				require.Len(t, l.lasts, len(l.blocks))
+				for b, blk := range l.blocks {
+					require.Equal(t, tt.head(blk[len(blk)-1]), l.lasts[b], "block %d", b)
+				}
+			}
 			var got []int
 			l.ascend(func(int) bool { return false }, func(v int) bool { got = append(got, v); return true })
 			require.Equal(t, want, got)

@@ -307,8 +307,8 @@ func (x *index) part(name string) *part {
 	pt := x.parts[name]
 	if pt == nil {
 		pt = &part{terms: map[string]*term{}}
-		pt.sorted = newBlist(func(a, b *term) int { return strings.Compare(a.tok, b.tok) })
-		pt.order = newBlist(x.cmpDoc)
+		pt.sorted = newHeadBlist(func(a, b *term) int { return strings.Compare(a.tok, b.tok) }, func(t *term) uint64 { return keyHead(t.tok) })
+		pt.order = newHeadBlist(x.cmpDoc, func(id uint32) uint64 { return x.docs[id].head })
 		x.parts[name] = pt
 	}
 	return pt
