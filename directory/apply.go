@@ -199,9 +199,15 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 	prep := &s.prep
 	for i := 0; i < len(b.Contacts); i += applyChunk {
 		chunk := b.Contacts[i:min(i+applyChunk, len(b.Contacts))]
+		docs := prep.docs[:len(chunk)]
+		if len(b.prep) == len(b.Contacts) {
+			docs = b.prep[i : i+len(chunk)]
+		}
 		for j := range chunk {
 			c := &chunk[j].Contact
-			prepare(c, &prep.docs[j])
+			if len(b.prep) != len(b.Contacts) {
+				prepare(c, &docs[j])
+			}
 			prep.dups[j] = s.dups.keyHashes(c, prep.dups[j][:0])
 		}
 		s.mu.Lock()
@@ -213,7 +219,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 				s.dups.remove(&oc)
 			}
 			c := cloneContact(w.Contact)
-			s.idx.putPrepared(&c, &prep.docs[j])
+			s.idx.putPrepared(&c, &docs[j])
 			s.dups.addHashes(c.ID, prep.dups[j])
 			events = append(events, ChangeEvent{Op: op, Contact: c, Actor: b.Actor, Local: local})
 		}

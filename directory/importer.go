@@ -346,6 +346,10 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			b.Marks = append(b.Marks, Mark{Owner: p.User, ContactID: id, Groups: groups})
 		}
 		if w != nil {
+			b.prep = make([]prepared, len(b.Contacts))
+			for i := range b.Contacts {
+				prepare(&b.Contacts[i].Contact, &b.prep[i])
+			}
 			if err := w.send(b); err != nil {
 				return err
 			}

@@ -65,6 +65,12 @@ type Batch struct {
 	// token, which tells each instance which changes are its own.
 	Actor  string `json:"actor,omitempty"`
 	Origin string `json:"origin,omitempty"`
+
+	// prep, when set, holds Contacts prepared for the index, in order:
+	// an import prepares its batches on its own goroutine, so that the
+	// writer, which every batch passes through one at a time, does less.
+	// It never leaves this process.
+	prep []prepared
 }
 
 // ContactWrite stores Contact if the stored version equals Expected;
@@ -285,6 +291,7 @@ func (b Batch) clone() Batch {
 	b.Groups = slices.Clone(b.Groups)
 	b.DeleteGroups = slices.Clone(b.DeleteGroups)
 	b.Keys = slices.Clone(b.Keys)
+	b.prep = nil
 	return b
 }
 
