@@ -1,9 +1,12 @@
 package directory
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -365,4 +368,470 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// decodeBatchJSON is json.Unmarshal(data, b) for a zero b. Batches in the
+// exact form json.Marshal writes (keys in field order, no whitespace, no
+// users) are read by a strict scanner; anything else, or anything the
+// scanner is unsure of, goes to json.Unmarshal, so results never differ.
+// A Redis follower, the importing instance included, decodes every batch
+// it applies.
+func decodeBatchJSON(data []byte, b *Batch) error {
+	if fast, ok := scanBatchJSON(data); ok {
+		*b = fast
+		return nil
+	}
+	return json.Unmarshal(data, b)
+}
+
+// scanBatchJSON reads a canonical batch; ok is false for anything else.
+func scanBatchJSON(data []byte) (b Batch, ok bool) {
+	r := jsonReader{data: data, ok: true}
+	r.batch(&b)
+	return b, r.end()
+}
+
+// decodeContactJSON is json.Unmarshal(data, c) for a zero c, the same way.
+func decodeContactJSON(data []byte, c *Contact) error {
+	if fast, ok := scanContactJSON(data); ok {
+		*c = fast
+		return nil
+	}
+	return json.Unmarshal(data, c)
+}
+
+// scanContactJSON reads a canonical contact; ok is false for anything
+// else.
+func scanContactJSON(data []byte) (c Contact, ok bool) {
+	r := jsonReader{data: data, ok: true}
+	r.contact(&c)
+	return c, r.end()
+}
+
+// decodeStored is json.Unmarshal(data, v) for a zero v, contacts
+// through decodeContactJSON.
+func decodeStored[T any](data []byte, v *T) error {
+	if c, ok := any(v).(*Contact); ok {
+		return decodeContactJSON(data, c)
+	}
+	return json.Unmarshal(data, v)
+}
+
+// jsonReader scans the canonical JSON of the stored types. Its methods
+// do nothing once ok is false: the first byte out of the expected form
+// gives up.
+type jsonReader struct {
+	data []byte
+	pos  int
+	ok   bool
+}
+
+// end reports whether everything was read in the canonical form.
+func (r *jsonReader) end() bool { return r.ok && r.pos == len(r.data) }
+
+// lit consumes s or gives up.
+func (r *jsonReader) lit(s string) {
+	if r.ok && !r.opt(s) {
+		r.ok = false
+	}
+}
+
+// opt consumes s if the input continues with it.
+func (r *jsonReader) opt(s string) bool {
+	if r.ok && len(r.data)-r.pos >= len(s) && string(r.data[r.pos:r.pos+len(s)]) == s {
+		r.pos += len(s)
+		return true
+	}
+	return false
+}
+
+// key consumes the key of a field that may be the first of its object:
+// with a leading comma unless first.
+func (r *jsonReader) key(first *bool, key string) bool {
+	if !r.ok || r.pos >= len(r.data) {
+		return false
+	}
+	if !*first {
+		if r.data[r.pos] != ',' {
+			return false
+		}
+		r.pos++
+		if !r.opt(key) {
+			r.pos--
+			return false
+		}
+		return true
+	}
+	if r.opt(key) {
+		*first = false
+		return true
+	}
+	return false
+}
+
+// str reads a JSON string into a new string, never one sharing data's
+// memory: bolt's values are its mmap, valid only in the transaction. Raw
+// bytes must be valid UTF-8 (json.Unmarshal would replace invalid ones)
+// and escaped UTF-16 surrogates give up (json.Unmarshal pairs them).
+func (r *jsonReader) str() string {
+	if !r.ok || r.pos >= len(r.data) || r.data[r.pos] != '"' {
+		r.ok = false
+		return ""
+	}
+	start := r.pos + 1
+	for i := start; i < len(r.data); {
+		switch c := r.data[i]; {
+		case c == '"':
+			r.pos = i + 1
+			return string(r.data[start:i])
+		case c == '\\':
+			return r.unescape(start, i)
+		case c < 0x20:
+			r.ok = false
+			return ""
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			cr, size := utf8.DecodeRune(r.data[i:])
+			if cr == utf8.RuneError && size == 1 {
+				r.ok = false
+				return ""
+			}
+			i += size
+		}
+	}
+	r.ok = false
+	return ""
+}
+
+// strOf is str returning the member of known equal to the string
+// without allocating: kinds and phone types, shared by every contact.
+func (r *jsonReader) strOf(known []string) string {
+	if r.ok && r.pos < len(r.data) && r.data[r.pos] == '"' {
+		for _, k := range known {
+			end := r.pos + 1 + len(k)
+			if end < len(r.data) && r.data[end] == '"' && string(r.data[r.pos+1:end]) == k {
+				r.pos = end + 1
+				return k
+			}
+		}
+	}
+	return r.str()
+}
+
+var (
+	knownKinds      = []string{string(KindCompany), string(KindPersonal), string(KindTeam)}
+	knownPhoneTypes = []string{string(PhoneWork), string(PhoneMobile), string(PhoneHome), string(PhoneFax), string(PhoneOther)}
+)
+
+// unescape reads the rest of a string from its first backslash at i.
+func (r *jsonReader) unescape(start, i int) string {
+	buf := make([]byte, 0, i-start+16)
+	buf = append(buf, r.data[start:i]...)
+	for i < len(r.data) {
+		c := r.data[i]
+		switch {
+		case c == '"':
+			r.pos = i + 1
+			return string(buf)
+		case c == '\\':
+			if i+1 >= len(r.data) {
+				r.ok = false
+				return ""
+			}
+			e := r.data[i+1]
+			i += 2
+			switch e {
+			case '"', '\\', '/':
+				buf = append(buf, e)
+			case 'b':
+				buf = append(buf, '\b')
+			case 'f':
+				buf = append(buf, '\f')
+			case 'n':
+				buf = append(buf, '\n')
+			case 'r':
+				buf = append(buf, '\r')
+			case 't':
+				buf = append(buf, '\t')
+			case 'u':
+				if i+4 > len(r.data) {
+					r.ok = false
+					return ""
+				}
+				var cr rune
+				for _, h := range r.data[i : i+4] {
+					switch {
+					case '0' <= h && h <= '9':
+						cr = cr<<4 | rune(h-'0')
+					case 'a' <= h && h <= 'f':
+						cr = cr<<4 | rune(h-'a'+10)
+					case 'A' <= h && h <= 'F':
+						cr = cr<<4 | rune(h-'A'+10)
+					default:
+						r.ok = false
+						return ""
+					}
+				}
+				if utf16.IsSurrogate(cr) {
+					r.ok = false
+					return ""
+				}
+				buf = utf8.AppendRune(buf, cr)
+				i += 4
+			default:
+				r.ok = false
+				return ""
+			}
+		case c < 0x20:
+			r.ok = false
+			return ""
+		case c < utf8.RuneSelf:
+			buf = append(buf, c)
+			i++
+		default:
+			cr, size := utf8.DecodeRune(r.data[i:])
+			if cr == utf8.RuneError && size == 1 {
+				r.ok = false
+				return ""
+			}
+			buf = append(buf, r.data[i:i+size]...)
+			i += size
+		}
+	}
+	r.ok = false
+	return ""
+}
+
+// uint reads a JSON number that is a uint64 without sign, fraction,
+// exponent or leading zero.
+func (r *jsonReader) uint() uint64 {
+	if !r.ok {
+		return 0
+	}
+	start := r.pos
+	var n uint64
+	for r.pos < len(r.data) && '0' <= r.data[r.pos] && r.data[r.pos] <= '9' {
+		d := uint64(r.data[r.pos] - '0')
+		if n > (math.MaxUint64-d)/10 {
+			r.ok = false
+			return 0
+		}
+		n = n*10 + d
+		r.pos++
+	}
+	if r.pos == start || (r.data[start] == '0' && r.pos-start > 1) ||
+		(r.pos < len(r.data) && (r.data[r.pos] == '.' || r.data[r.pos] == 'e' || r.data[r.pos] == 'E')) {
+		r.ok = false
+	}
+	return n
+}
+
+// time reads a quoted time as time.Time.UnmarshalJSON does: the bytes
+// between the quotes, unescaped (so a backslash gives up), parsed by
+// UnmarshalText's strict RFC 3339.
+func (r *jsonReader) time() time.Time {
+	var t time.Time
+	if !r.ok || r.pos >= len(r.data) || r.data[r.pos] != '"' {
+		r.ok = false
+		return t
+	}
+	end := bytes.IndexByte(r.data[r.pos+1:], '"')
+	if end < 0 {
+		r.ok = false
+		return t
+	}
+	raw := r.data[r.pos+1 : r.pos+1+end]
+	for _, c := range raw {
+		if c < 0x20 || c == '\\' || c >= utf8.RuneSelf {
+			r.ok = false
+			return t
+		}
+	}
+	if t.UnmarshalText(raw) != nil {
+		r.ok = false
+		return t
+	}
+	r.pos += end + 2
+	return t
+}
+
+// strings reads a JSON array of strings; [] is an empty, non-nil slice
+// as json.Unmarshal makes it.
+func (r *jsonReader) strings() []string {
+	r.lit("[")
+	out := []string{}
+	if r.opt("]") {
+		return out
+	}
+	for r.ok {
+		out = append(out, r.str())
+		if !r.opt(",") {
+			break
+		}
+	}
+	r.lit("]")
+	return out
+}
+
+func (r *jsonReader) contact(c *Contact) {
+	r.lit(`{"id":`)
+	c.ID = r.str()
+	r.lit(`,"kind":`)
+	c.Kind = Kind(r.strOf(knownKinds))
+	for _, f := range [...]struct {
+		key string
+		dst *string
+	}{
+		{`,"owner":`, &c.Owner}, {`,"domain":`, &c.Domain}, {`,"first_name":`, &c.FirstName},
+		{`,"last_name":`, &c.LastName}, {`,"company":`, &c.Company}, {`,"department":`, &c.Department},
+		{`,"job_title":`, &c.JobTitle},
+	} {
+		if r.opt(f.key) {
+			*f.dst = r.str()
+		}
+	}
+	if r.opt(`,"phones":[`) {
+		// omitempty: a canonical list is never empty.
+		for r.ok {
+			var p Phone
+			r.lit(`{"type":`)
+			p.Type = PhoneType(r.strOf(knownPhoneTypes))
+			r.lit(`,"number":`)
+			p.Number = r.str()
+			r.lit("}")
+			c.Phones = append(c.Phones, p)
+			if !r.opt(",") {
+				break
+			}
+		}
+		r.lit("]")
+	}
+	if r.opt(`,"emails":`) {
+		if c.Emails = r.strings(); len(c.Emails) == 0 {
+			r.ok = false
+		}
+	}
+	r.lit(`,"address":{`)
+	first := true
+	for _, f := range [...]struct {
+		key string
+		dst *string
+	}{
+		{`"street":`, &c.Address.Street}, {`"city":`, &c.Address.City}, {`"region":`, &c.Address.Region},
+		{`"postal_code":`, &c.Address.PostalCode}, {`"country":`, &c.Address.Country},
+	} {
+		if r.key(&first, f.key) {
+			*f.dst = r.str()
+		}
+	}
+	r.lit("}")
+	if r.opt(`,"notes":`) {
+		c.Notes = r.str()
+	}
+	r.lit(`,"created":`)
+	c.Created = r.time()
+	r.lit(`,"updated":`)
+	c.Updated = r.time()
+	r.lit(`,"version":`)
+	c.Version = r.uint()
+	r.lit("}")
+}
+
+func (r *jsonReader) batch(b *Batch) {
+	r.lit("{")
+	first := true
+	if r.key(&first, `"contacts":[`) {
+		for r.ok {
+			var w ContactWrite
+			r.lit(`{"contact":`)
+			r.contact(&w.Contact)
+			if r.opt(`,"expected":`) {
+				w.Expected = r.uint()
+			}
+			r.lit("}")
+			b.Contacts = append(b.Contacts, w)
+			if !r.opt(",") {
+				break
+			}
+		}
+		r.lit("]")
+	}
+	if r.key(&first, `"delete_contacts":[`) {
+		for r.ok {
+			var d ContactDelete
+			r.lit(`{"id":`)
+			d.ID = r.str()
+			if r.opt(`,"expected":`) {
+				d.Expected = r.uint()
+			}
+			r.lit("}")
+			b.DeleteContacts = append(b.DeleteContacts, d)
+			if !r.opt(",") {
+				break
+			}
+		}
+		r.lit("]")
+	}
+	if r.key(&first, `"users":`) {
+		r.ok = false // left to json.Unmarshal
+		return
+	}
+	if r.key(&first, `"delete_users":`) {
+		b.DeleteUsers = r.strings()
+	}
+	if r.key(&first, `"marks":[`) {
+		for r.ok {
+			var m Mark
+			r.lit(`{"owner":`)
+			m.Owner = r.str()
+			r.lit(`,"contact_id":`)
+			m.ContactID = r.str()
+			r.lit(`,"groups":`)
+			if !r.opt("null") {
+				m.Groups = r.strings()
+			}
+			r.lit("}")
+			b.Marks = append(b.Marks, m)
+			if !r.opt(",") {
+				break
+			}
+		}
+		r.lit("]")
+	}
+	if r.key(&first, `"groups":[`) {
+		for r.ok {
+			var g Group
+			r.lit(`{"id":`)
+			g.ID = r.str()
+			r.lit(`,"name":`)
+			g.Name = r.str()
+			if r.opt(`,"owner":`) {
+				g.Owner = r.str()
+			}
+			if r.opt(`,"domain":`) {
+				g.Domain = r.str()
+			}
+			g.Builtin = r.opt(`,"builtin":true`)
+			r.lit("}")
+			b.Groups = append(b.Groups, g)
+			if !r.opt(",") {
+				break
+			}
+		}
+		r.lit("]")
+	}
+	if r.key(&first, `"delete_groups":`) {
+		b.DeleteGroups = r.strings()
+	}
+	if r.key(&first, `"keys":`) {
+		b.Keys = r.strings()
+	}
+	if r.key(&first, `"actor":`) {
+		b.Actor = r.str()
+	}
+	if r.key(&first, `"origin":`) {
+		b.Origin = r.str()
+	}
+	r.lit("}")
 }

@@ -7,15 +7,18 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // nastyPieces are the fragments random strings are made of: everything
 // json.Marshal escapes or replaces, and plain text around it.
 var nastyPieces = []string{
-	"a", "Ada", "Lovelace", " ", "+33 1 23 45 67 89", "x@example.com",
+	"a", "Ada", "Lovelace", " ", "company", "team", "work", "fax", "mobil", "+33 1 23 45 67 89", "x@example.com",
 	`"`, `\`, "<", ">", "&", "<script>", "'", "/", "\u007f",
 	"\x00", "\x01", "\x08", "\t", "\n", "\x0b", "\x0c", "\r", "\x1b", "\x1f",
 	"é", "Müller", "日本語", "😀", "\U0010FFFF", "\ufffd", "\u2028", "\u2029", "\u2027", "\u202a", "\u0085",
@@ -262,6 +265,133 @@ func FuzzContactJSON(f *testing.F) {
 	})
 }
 
+// checkDecoding holds the fast decoder to json.Unmarshal on data: when
+// the scanner accepts data, json.Unmarshal must accept it too and decode
+// the same value. It reports whether the scanner accepted it.
+func checkDecoding[T any](t testing.TB, data []byte, scan func([]byte) (T, bool)) bool {
+	t.Helper()
+	got, ok := scan(data)
+	if !ok {
+		return false
+	}
+	var want T
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatalf("the scanner accepts %q, json.Unmarshal fails: %v", data, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoding %q:\n got %#v\nwant %#v", data, got, want)
+	}
+	return true
+}
+
+// mutate returns data with a few random edits: the scanner must refuse
+// what is not canonical or decode it as json.Unmarshal does.
+func mutate(r *rand.Rand, data []byte) []byte {
+	out := bytes.Clone(data)
+	edits := []string{" ", ",", "\"", "\\", "0", "1", "-", ".", "e", "null", "[]", "{}", "\\u00e9", "\\ud83d\\ude00", "\\/", "\xff", "\n", "ID", "Z", "+01:00"}
+	for range 1 + r.IntN(3) {
+		if len(out) == 0 {
+			break
+		}
+		i := r.IntN(len(out))
+		switch r.IntN(4) {
+		case 0:
+			out = append(out[:i], out[i+1:]...)
+		case 1:
+			out = slices.Insert(out, i, []byte(edits[r.IntN(len(edits))])...)
+		case 2:
+			out[i] ^= 1 << r.IntN(8)
+		default:
+			j := r.IntN(len(out))
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out
+}
+
+func TestContactDecodeMatchesUnmarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	fast, mutants := 0, 0
+	for range 10000 {
+		c := randomValue[Contact](t, r)
+		if r.IntN(2) == 0 { // the values the scanner shares
+			c.Kind = []Kind{KindCompany, KindPersonal, KindTeam}[r.IntN(3)]
+			for i := range c.Phones {
+				c.Phones[i].Type = phoneTypes[r.IntN(len(phoneTypes))]
+			}
+		}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			continue
+		}
+		if checkDecoding(t, raw, scanContactJSON) {
+			fast++
+		} else {
+			t.Fatalf("the scanner refuses canonical %s", raw)
+		}
+		if checkDecoding(t, mutate(r, raw), scanContactJSON) {
+			mutants++
+		}
+		var got Contact
+		require.NoError(t, decodeContactJSON(raw, &got))
+	}
+	if fast < 5000 || mutants == 0 {
+		t.Fatalf("%d canonical and %d mutated contacts took the fast path: the generator is off", fast, mutants)
+	}
+}
+
+func TestBatchDecodeMatchesUnmarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	fast, mutants := 0, 0
+	for range 3000 {
+		b := randomValue[Batch](t, r)
+		if r.IntN(2) == 0 {
+			b.Users = nil // users always go to json.Unmarshal
+		}
+		raw, err := json.Marshal(b)
+		if err != nil {
+			continue
+		}
+		if checkDecoding(t, raw, scanBatchJSON) {
+			fast++
+		} else if len(b.Users) == 0 {
+			t.Fatalf("the scanner refuses canonical %s", raw)
+		}
+		if checkDecoding(t, mutate(r, raw), scanBatchJSON) {
+			mutants++
+		}
+		var got, want Batch
+		require.NoError(t, decodeBatchJSON(raw, &got))
+		require.NoError(t, json.Unmarshal(raw, &want))
+		require.Equal(t, want, got)
+	}
+	if fast < 300 || mutants == 0 {
+		t.Fatalf("%d canonical and %d mutated batches took the fast path: the generator is off", fast, mutants)
+	}
+	// Not canonical, and left to json.Unmarshal: its errors stay.
+	var b Batch
+	require.Error(t, decodeBatchJSON([]byte(`{"contacts":[{"contact":{"id":1}}]}`), &b))
+}
+
+// FuzzDecodeBatchJSON holds the fast batch decoder to json.Unmarshal on
+// arbitrary input.
+func FuzzDecodeBatchJSON(f *testing.F) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 8 {
+		b := randomValue[Batch](f, r)
+		b.Users = nil
+		if raw, err := json.Marshal(b); err == nil {
+			f.Add(raw)
+		}
+	}
+	f.Add([]byte(`{"contacts":[{"contact":{"id":"a\u00e9\ud83d\ude00","kind":"company","address":{},"created":"2026-12-02T20:14:03.5+01:00","updated":"0001-01-01T00:00:00Z","version":1},"expected":3}],"marks":[{"owner":"o","contact_id":"a","groups":[]}],"origin":"x"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecoding(t, data, scanBatchJSON)
+		checkDecoding(t, data, scanContactJSON)
+	})
+}
+
 // typicalContact is what an import stores: names, a company, two phones
 // and an email.
 func typicalContact() Contact {
@@ -288,6 +418,31 @@ func BenchmarkContactJSON(b *testing.B) {
 		for b.Loop() {
 			var err error
 			if buf, err = appendContactJSON(buf[:0], &c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkContactDecode(b *testing.B) {
+	raw, err := json.Marshal(typicalContact())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encoding/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var c Contact
+			if err := json.Unmarshal(raw, &c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var c Contact
+			if err := decodeContactJSON(raw, &c); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -184,7 +184,7 @@ func (s *BoltStore) GetContact(_ context.Context, id string) (Contact, error) {
 		if raw == nil {
 			return fmt.Errorf("contact %s: %w", id, ErrNotFound)
 		}
-		return json.Unmarshal(raw, &c)
+		return decodeContactJSON(raw, &c)
 	})
 	return c, err
 }
@@ -246,7 +246,7 @@ func forEachJSON[T any](ctx context.Context, db *bolt.DB, bucket []byte, fn func
 				}
 			}
 			var v T
-			if err := json.Unmarshal(raw, &v); err != nil {
+			if err := decodeStored(raw, &v); err != nil {
 				return fmt.Errorf("decode %s %s: %w", bucket, strings.ReplaceAll(string(k), "\x00", " "), err)
 			}
 			return fn(v)

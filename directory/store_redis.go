@@ -275,7 +275,7 @@ func (s *RedisStore) Changes(ctx context.Context, after Position, limit int, wai
 			}
 			raw, _ := m.Values["b"].(string)
 			ch := Change{Seq: seq, pos: m.ID}
-			if err := json.Unmarshal([]byte(raw), &ch.Batch); err != nil {
+			if err := decodeBatchJSON([]byte(raw), &ch.Batch); err != nil {
 				return nil, fmt.Errorf("decode change %d: %w", seq, err)
 			}
 			out = append(out, ch)
@@ -295,7 +295,9 @@ func (s *RedisStore) GetContact(ctx context.Context, id string) (Contact, error)
 	if err != nil {
 		return c, fmt.Errorf("get contact %s: %w", id, err)
 	}
-	return c, json.Unmarshal(raw, &c)
+	// Decode before returning c: a return's operands have no order.
+	err = decodeContactJSON(raw, &c)
+	return c, err
 }
 
 // ForEachContact implements Store.
@@ -389,7 +391,7 @@ func redisForEach[T any](ctx context.Context, s *RedisStore, set, keyPrefix stri
 					continue // removed between SSCAN and MGET
 				}
 				var item T
-				if err := json.Unmarshal([]byte(str), &item); err != nil {
+				if err := decodeStored([]byte(str), &item); err != nil {
 					return fmt.Errorf("decode %s: %w", keys[i], err)
 				}
 				if err := fn(item); err != nil {
