@@ -11,18 +11,21 @@ import (
 )
 
 // A hand-written JSON encoder for what the stores write on the import
-// path: a bulk import stores every contact once (bolt, Redis) and, on
-// Redis, once more inside its batch's change log entry, and
-// encoding/json's reflection and allocations cost about 7 µs of the ~95
-// µs of CPU an imported row takes.
+// path, and a strict decoder for what they read back. A bulk import
+// stores every contact once (bolt, Redis) and, on Redis, once more inside
+// its batch's change log entry, which every other instance decodes;
+// encoding/json's reflection and allocations cost about 7 µs of CPU per
+// contact to encode and 12 to decode (issue #20's profile and
+// BenchmarkContactJSON, BenchmarkContactDecode).
 //
 // The output is byte-identical to json.Marshal's: the stores' existing
 // records and every reader (json.Unmarshal, older instances, operators'
-// scripts) see no difference. contactjson_test.go holds that to
-// json.Marshal over random values filled by reflection, so a field added
-// to one of these types and not here fails the test, and FuzzContactJSON
-// keeps trying strings. User has no encoder here: users are written
-// rarely and carry credentials, so they go through json.Marshal.
+// scripts) see no difference. contactjson_test.go holds the encoder to
+// json.Marshal and the decoder to json.Unmarshal over random values
+// filled by reflection, so a field added to one of these types and not
+// here fails the tests; FuzzContactJSON and FuzzDecodeBatchJSON keep
+// trying inputs. User has no encoder here: users are written rarely and
+// carry credentials, so they go through encoding/json.
 
 // contactJSONSizeHint is about the encoded size of an imported contact
 // (names, a company, two phones, an email: about 390 bytes), to size buffers.
@@ -374,8 +377,7 @@ func appendJSONString(dst []byte, s string) []byte {
 // exact form json.Marshal writes (keys in field order, no whitespace, no
 // users) are read by a strict scanner; anything else, or anything the
 // scanner is unsure of, goes to json.Unmarshal, so results never differ.
-// A Redis follower, the importing instance included, decodes every batch
-// it applies.
+// Every Redis instance decodes the batches other instances commit.
 func decodeBatchJSON(data []byte, b *Batch) error {
 	if fast, ok := scanBatchJSON(data); ok {
 		*b = fast
