@@ -104,15 +104,27 @@ func (s *BoltStore) write(tx *bolt.Tx, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	put := func(bucket []byte, key string, v any) error {
-		raw, err := json.Marshal(v)
-		if err != nil {
+	// bbolt keeps the value slices Put is given until the commit (its
+	// doc: "must remain valid for the life of the transaction"), so the
+	// encodings go to one append-only buffer whose bytes are never reused
+	// within the transaction; a growing append leaves earlier values in
+	// the old array, still referenced. Put copies keys, so one key buffer
+	// serves all.
+	var buf, key []byte
+	if len(b.Contacts) > 0 {
+		buf = make([]byte, 0, contactJSONSizeHint*len(b.Contacts))
+	}
+	putRaw := func(bucket []byte, k string, start int) error {
+		key = append(key[:0], k...)
+		return tx.Bucket(bucket).Put(key, buf[start:len(buf):len(buf)])
+	}
+	for i := range b.Contacts {
+		c := &b.Contacts[i].Contact
+		start := len(buf)
+		if buf, err = appendContactJSON(buf, c); err != nil {
 			return err
 		}
-		return tx.Bucket(bucket).Put([]byte(key), raw)
-	}
-	for _, w := range b.Contacts {
-		if err := put(bucketContacts, w.Contact.ID, w.Contact); err != nil {
+		if err := putRaw(bucketContacts, c.ID, start); err != nil {
 			return err
 		}
 	}
@@ -122,7 +134,11 @@ func (s *BoltStore) write(tx *bolt.Tx, b *Batch) error {
 		}
 	}
 	for _, u := range b.Users {
-		if err := put(bucketUsers, u.AOR(), u); err != nil {
+		raw, err := json.Marshal(u) // rare, and holding credentials: no fast path
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketUsers).Put([]byte(u.AOR()), raw); err != nil {
 			return err
 		}
 	}
@@ -139,12 +155,16 @@ func (s *BoltStore) write(tx *bolt.Tx, b *Batch) error {
 			}
 			continue
 		}
-		if err := put(bucketMarks, k, m); err != nil {
+		start := len(buf)
+		buf = appendMarkJSON(buf, &m)
+		if err := putRaw(bucketMarks, k, start); err != nil {
 			return err
 		}
 	}
-	for _, g := range b.Groups {
-		if err := put(bucketGroups, g.ID, g); err != nil {
+	for i := range b.Groups {
+		start := len(buf)
+		buf = appendGroupJSON(buf, &b.Groups[i])
+		if err := putRaw(bucketGroups, b.Groups[i].ID, start); err != nil {
 			return err
 		}
 	}
@@ -164,7 +184,7 @@ func (s *BoltStore) GetContact(_ context.Context, id string) (Contact, error) {
 		if raw == nil {
 			return fmt.Errorf("contact %s: %w", id, ErrNotFound)
 		}
-		return json.Unmarshal(raw, &c)
+		return decodeContactJSON(raw, &c)
 	})
 	return c, err
 }
@@ -226,7 +246,7 @@ func forEachJSON[T any](ctx context.Context, db *bolt.DB, bucket []byte, fn func
 				}
 			}
 			var v T
-			if err := json.Unmarshal(raw, &v); err != nil {
+			if err := decodeStored(raw, &v); err != nil {
 				return fmt.Errorf("decode %s %s: %w", bucket, strings.ReplaceAll(string(k), "\x00", " "), err)
 			}
 			return fn(v)

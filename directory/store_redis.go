@@ -109,9 +109,14 @@ func (s *RedisStore) Apply(ctx context.Context, b Batch) (uint64, error) {
 // applyAt is Apply returning the change's log position, stream ID
 // included.
 func (s *RedisStore) applyAt(ctx context.Context, b Batch) (Position, error) {
-	entry, err := json.Marshal(b)
+	// The log entry holds each contact's JSON as json.Marshal writes it,
+	// so the contact keys are set from spans of the entry: one encoding.
+	entry, spans, err := appendBatchJSON(make([]byte, 0, 256+contactJSONSizeHint*len(b.Contacts)), &b, nil)
 	if err != nil {
 		return Position{}, fmt.Errorf("encode change: %w", err)
+	}
+	if len(spans) != len(b.Contacts) {
+		return Position{}, fmt.Errorf("encode change: %d contact spans for %d contacts", len(spans), len(b.Contacts))
 	}
 	// Load the script once outside MULTI: inside it EVALSHA cannot fall
 	// back to EVAL.
@@ -152,12 +157,8 @@ func (s *RedisStore) applyAt(ctx context.Context, b Batch) (Position, error) {
 			return err
 		}
 		_, err := tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-			for _, w := range b.Contacts {
-				raw, err := json.Marshal(w.Contact)
-				if err != nil {
-					return err
-				}
-				pipe.Set(ctx, s.k("c:", w.Contact.ID), raw, 0)
+			for i, w := range b.Contacts {
+				pipe.Set(ctx, s.k("c:", w.Contact.ID), entry[spans[i].start:spans[i].end], 0)
 				pipe.SAdd(ctx, s.k("contacts"), w.Contact.ID)
 			}
 			for _, d := range b.DeleteContacts {
@@ -181,19 +182,11 @@ func (s *RedisStore) applyAt(ctx context.Context, b Batch) (Position, error) {
 					pipe.HDel(ctx, s.k("m:", m.Owner), m.ContactID)
 					continue
 				}
-				raw, err := json.Marshal(m)
-				if err != nil {
-					return err
-				}
-				pipe.HSet(ctx, s.k("m:", m.Owner), m.ContactID, raw)
+				pipe.HSet(ctx, s.k("m:", m.Owner), m.ContactID, appendMarkJSON(nil, &m))
 				pipe.SAdd(ctx, s.k("marks"), m.Owner)
 			}
 			for _, g := range b.Groups {
-				raw, err := json.Marshal(g)
-				if err != nil {
-					return err
-				}
-				pipe.Set(ctx, s.k("g:", g.ID), raw, 0)
+				pipe.Set(ctx, s.k("g:", g.ID), appendGroupJSON(nil, &g), 0)
 				pipe.SAdd(ctx, s.k("groups"), g.ID)
 			}
 			for _, id := range b.DeleteGroups {
@@ -282,7 +275,7 @@ func (s *RedisStore) Changes(ctx context.Context, after Position, limit int, wai
 			}
 			raw, _ := m.Values["b"].(string)
 			ch := Change{Seq: seq, pos: m.ID}
-			if err := json.Unmarshal([]byte(raw), &ch.Batch); err != nil {
+			if err := decodeBatchJSON([]byte(raw), &ch.Batch); err != nil {
 				return nil, fmt.Errorf("decode change %d: %w", seq, err)
 			}
 			out = append(out, ch)
@@ -302,7 +295,9 @@ func (s *RedisStore) GetContact(ctx context.Context, id string) (Contact, error)
 	if err != nil {
 		return c, fmt.Errorf("get contact %s: %w", id, err)
 	}
-	return c, json.Unmarshal(raw, &c)
+	// Decode before returning c: a return's operands have no order.
+	err = decodeContactJSON(raw, &c)
+	return c, err
 }
 
 // ForEachContact implements Store.
@@ -396,7 +391,7 @@ func redisForEach[T any](ctx context.Context, s *RedisStore, set, keyPrefix stri
 					continue // removed between SSCAN and MGET
 				}
 				var item T
-				if err := json.Unmarshal([]byte(str), &item); err != nil {
+				if err := decodeStored([]byte(str), &item); err != nil {
 					return fmt.Errorf("decode %s: %w", keys[i], err)
 				}
 				if err := fn(item); err != nil {

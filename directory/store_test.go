@@ -3,8 +3,10 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +120,37 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		assert.Len(t, collectMarks(t, s), 1)
 		stop := errors.New("stop")
 		assert.ErrorIs(t, s.ForEachContact(ctx, func(Contact) error { return stop }), stop)
+	})
+
+	// A large batch: every value must come back as written, whichever
+	// buffer the store encoded it in (bolt keeps the slices Put gets until
+	// the commit; Redis writes contacts out of the batch's log entry).
+	t.Run("large batch reads back", func(t *testing.T) {
+		s := newStore(t)
+		var b Batch
+		want := map[string]Contact{}
+		for i := range 300 {
+			c := contact(fmt.Sprintf("big%03d", i), 1)
+			c.FirstName, c.Notes = "<Zoë & \"Jo\">\u2028", strings.Repeat("note \n", i%7*200) // some far over the size hint
+			c.Emails = []string{fmt.Sprintf("z%d@example.com", i)}
+			b.Contacts = append(b.Contacts, ContactWrite{Contact: c})
+			b.Marks = append(b.Marks, Mark{Owner: "201@pbx.example.com", ContactID: c.ID, Groups: []string{"vip", fmt.Sprint("g", i)}})
+			b.Groups = append(b.Groups, Group{ID: fmt.Sprint("g", i), Name: fmt.Sprint("G ", i), Owner: "201@pbx.example.com"})
+			want[c.ID] = c
+		}
+		requireApply(t, s, ctx, b)
+		for id, c := range want {
+			got, err := s.GetContact(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, c, got)
+		}
+		n := 0
+		require.NoError(t, s.ForEachContact(ctx, func(c Contact) error { n++; require.Equal(t, want[c.ID], c); return nil }))
+		assert.Equal(t, len(want), n)
+		assert.ElementsMatch(t, b.Marks, collectMarks(t, s))
+		groups, err := s.ListGroups(ctx)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, b.Groups, groups)
 	})
 }
 
