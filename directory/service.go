@@ -179,41 +179,58 @@ func (s *Service) commit(ctx context.Context, b Batch, actor string) error {
 // channel closed when its events are delivered: an import writes its next
 // batch meanwhile.
 func (s *Service) commitQueued(ctx context.Context, b Batch, actor string) (chan struct{}, error) {
+	w, err := s.writeQueued(ctx, &b, actor)
+	if err != nil || w.empty {
+		return delivered, err
+	}
+	return s.applyQueued(ctx, &b, w), nil
+}
+
+// written is where writeQueued stored a batch.
+type written struct {
+	pos        Position
+	positioned bool // pos is the batch's own (positionedStore): it may be applied as written
+	empty      bool // nothing was written
+}
+
+// writeQueued is commitQueued's store write. Call with wmu held.
+func (s *Service) writeQueued(ctx context.Context, b *Batch, actor string) (written, error) {
 	if b.empty() {
-		return delivered, nil
+		return written{empty: true}, nil
 	}
 	b.Actor, b.Origin = actor, s.origin
-	var seq uint64
 	if pa, ok := s.store.(positionedStore); ok {
-		pos, err := pa.applyAt(ctx, b)
-		if err != nil {
-			return delivered, err
-		}
+		pos, err := pa.applyAt(ctx, *b)
+		return written{pos: pos, positioned: true}, err
+	}
+	seq, err := s.store.Apply(ctx, *b)
+	return written{pos: Position{Seq: seq}}, err
+}
+
+// applyQueued is commitQueued's in-memory apply of b, stored as w. It
+// needs no lock held: a writer that stored a later batch meanwhile finds
+// its own apply out of turn and waits for the follower instead.
+func (s *Service) applyQueued(ctx context.Context, b *Batch, w written) chan struct{} {
+	if w.positioned {
 		// Next in line: apply b as written, rather than read it back
 		// from the log (for Redis, a round trip and the decoding of a
 		// whole import batch).
 		s.amu.Lock()
-		if s.pos.Seq+1 == pos.Seq {
-			events := s.applyBatch(&b)
-			s.pos = pos
+		if s.pos.Seq+1 == w.pos.Seq {
+			events := s.applyBatch(b)
+			s.pos = w.pos
 			s.emit(events)
 			done := s.emitted
 			s.amu.Unlock()
-			return done, nil
+			return done
 		}
 		s.amu.Unlock()
-		seq = pos.Seq
-	} else {
-		var err error
-		if seq, err = s.store.Apply(ctx, b); err != nil {
-			return delivered, err
-		}
 	}
-	done, err := s.syncTo(context.WithoutCancel(ctx), seq)
+	done, err := s.syncTo(context.WithoutCancel(ctx), w.pos.Seq)
 	if err != nil {
-		s.log.Warn().Err(err).Uint64("seq", seq).Msg("change written but not applied yet; the follower will catch up")
+		s.log.Warn().Err(err).Uint64("seq", w.pos.Seq).Msg("change written but not applied yet; the follower will catch up")
 	}
-	return done, nil
+	return done
 }
 
 // emit queues events for the observer. Call with amu held (so events
