@@ -130,3 +130,25 @@ func heap() int64 {
 	runtime.ReadMemStats(&s)
 	return int64(s.HeapAlloc)
 }
+
+// BenchmarkMerge reports one merge of a full overlay (an eighth of the
+// base) into a million keys: the pause of the Set that triggers it,
+// which callers take under their write lock.
+func BenchmarkMerge(b *testing.B) {
+	keys, _ := benchKeys("hash", benchN+benchN/overlayDiv)
+	var base Map[uint32]
+	for i, k := range keys[:benchN] {
+		base.Set(k, uint32(i))
+	}
+	base.Compact()
+	for b.Loop() {
+		b.StopTimer()
+		m := base
+		m.over = make(map[uint64]uint32, benchN/overlayDiv)
+		for i, k := range keys[benchN:] {
+			m.over[mix(k)] = uint32(i)
+		}
+		b.StartTimer()
+		m.merge()
+	}
+}
