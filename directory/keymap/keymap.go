@@ -4,11 +4,11 @@
 // A Go map of uint64 to uint32 costs 28 to 70 bytes an entry at a million
 // entries (slots padded to 16 bytes, control bytes, load factor, growth
 // doubling). A Map keeps most entries in a sorted pair of arrays (12
-// bytes an entry for uint32 values, 16 for uint64) and recent writes in
-// a small Go map, the overlay, which is merged into the arrays once it
-// holds more than an eighth of them; a directory of the arrays by the
-// keys' top bits adds at most half a byte an entry. Neither holds pointers, so the
-// collector does not scan them.
+// bytes an entry for uint32 values, 16 for uint64) and keys added since
+// the last merge in a small Go map, the overlay, which is merged into
+// the arrays once it holds more than an eighth of them; a directory of
+// the arrays by the keys' top bits adds at most half a byte an entry.
+// Nothing holds pointers, so the collector does not scan any of it.
 package keymap
 
 import (
