@@ -1,8 +1,10 @@
 package keymap
 
 import (
+	"cmp"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -184,4 +186,27 @@ func TestSearchClustered(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = m.search(6)
 	assert.False(t, ok)
+}
+
+// TestSortPairs checks the counting sort on uniform keys and on keys
+// crowding into one bucket (the comparison-sort fallback).
+func TestSortPairs(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for name, gen := range map[string]func() uint64{
+		"uniform": r.Uint64,
+		"crowded": func() uint64 { return r.Uint64N(1 << 20) },
+		"few":     func() uint64 { return r.Uint64() >> r.IntN(64) },
+	} {
+		for _, n := range []int{0, 1, 2, 3, 100, 5000} {
+			p := make([]pair[uint32], n)
+			for i := range p {
+				p[i] = pair[uint32]{gen(), uint32(i)}
+			}
+			want := slices.Clone(p)
+			slices.SortStableFunc(want, func(a, b pair[uint32]) int { return cmp.Compare(a.k, b.k) })
+			got := sortPairs(slices.Clone(p))
+			require.True(t, slices.IsSortedFunc(got, func(a, b pair[uint32]) int { return cmp.Compare(a.k, b.k) }), "%s/%d", name, n)
+			require.ElementsMatch(t, want, got, "%s/%d", name, n)
+		}
+	}
 }
