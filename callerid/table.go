@@ -5,6 +5,8 @@ import (
 	"hash/maphash"
 	"strings"
 	"unsafe"
+
+	"github.com/switchboardhq/switchboard/directory/keymap"
 )
 
 // record is what the Lookup keeps of one contact besides its slot. Its
@@ -69,7 +71,7 @@ type table struct {
 	hash    func(id string) uint64 // maphash with a seed of the table's own; tests collide on purpose
 	pages   [][]slot               // slot h is pages[h>>slotPageShift][h&(slotPageSize-1)]
 	free    []uint32               // deleted slots, for reuse
-	byHash  map[uint64]uint32      // hash of the contact ID → slot
+	byHash  keymap.Map[uint32]     // hash of the contact ID → slot
 	collide map[string]uint32      // IDs whose hash another ID holds in byHash; nil until needed
 	live    int
 
@@ -82,8 +84,8 @@ type table struct {
 func newTable() *table {
 	seed := maphash.MakeSeed()
 	return &table{
-		hash:   func(id string) uint64 { return maphash.String(seed, id) },
-		byHash: map[uint64]uint32{}, cur: -1,
+		hash: func(id string) uint64 { return maphash.String(seed, id) },
+		cur:  -1,
 	}
 }
 
@@ -101,7 +103,7 @@ func (t *table) record(h uint32) record {
 // find returns the slot of contact id. A hash hit is verified against the
 // stored ID; an ID whose hash was taken is in collide.
 func (t *table) find(id string) (uint32, bool) {
-	if h, ok := t.byHash[t.hash(id)]; ok && t.record(h).id == id {
+	if h, ok := t.byHash.Get(t.hash(id)); ok && t.record(h).id == id {
 		return h, true
 	}
 	h, ok := t.collide[id]
@@ -131,8 +133,8 @@ func (t *table) add(r record, version uint64, index uint32) uint32 {
 	*t.slot(h) = slot{rec: t.put(h, r), version: version, index: index, live: true}
 	t.live++
 	hash := t.hash(r.id)
-	if _, taken := t.byHash[hash]; !taken {
-		t.byHash[hash] = h
+	if _, taken := t.byHash.Get(hash); !taken {
+		t.byHash.Set(hash, h)
 	} else {
 		if t.collide == nil {
 			t.collide = map[string]uint32{}
@@ -157,8 +159,8 @@ func (t *table) remove(h uint32) {
 	s := t.slot(h)
 	_, r, _ := t.decode(s.rec)
 	hash := t.hash(r.id)
-	if t.byHash[hash] == h {
-		delete(t.byHash, hash)
+	if cur, ok := t.byHash.Get(hash); ok && cur == h {
+		t.byHash.Delete(hash)
 	} else {
 		delete(t.collide, r.id)
 	}

@@ -134,6 +134,6 @@ func TestTableHashCollisions(t *testing.T) {
 		m.del(id)
 	}
 	m.check()
-	assert.Empty(t, m.tab.byHash)
+	assert.Zero(t, m.tab.byHash.Len())
 	assert.Empty(t, m.tab.collide)
 }

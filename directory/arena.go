@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"slices"
 	"unsafe"
+
+	"github.com/switchboardhq/switchboard/directory/keymap"
 )
 
 // The index keeps its per-contact data out of the collector's way: a
@@ -74,12 +76,12 @@ func idHash(id string) uint64 { return maphash.String(idSeed, id) & idHashMask }
 // ID whose hash another live ID already holds goes to a small overflow
 // map keyed by the ID itself (64-bit collisions: expect none).
 type idMap struct {
-	byHash  map[uint64]uint32
+	byHash  keymap.Map[uint32]
 	collide map[string]uint32
 	n       int
 }
 
-func newIDMap() idMap { return idMap{byHash: map[uint64]uint32{}} }
+func newIDMap() idMap { return idMap{} }
 
 // len returns the number of live contacts.
 func (m *idMap) len() int { return m.n }
@@ -87,7 +89,7 @@ func (m *idMap) len() int { return m.n }
 // docID returns the doc ID of contact id, if it is live.
 func (x *index) docID(contactID string) (uint32, bool) {
 	m := &x.byID
-	if id, ok := m.byHash[idHash(contactID)]; ok && x.docs[id].idView(x) == contactID {
+	if id, ok := m.byHash.Get(idHash(contactID)); ok && x.docs[id].idView(x) == contactID {
 		return id, true
 	}
 	id, ok := m.collide[contactID]
@@ -100,8 +102,8 @@ func (x *index) setID(contactID string, id uint32) {
 	m := &x.byID
 	m.n++
 	h := idHash(contactID)
-	if _, taken := m.byHash[h]; !taken {
-		m.byHash[h] = id
+	if _, taken := m.byHash.Get(h); !taken {
+		m.byHash.Set(h, id)
 		return
 	}
 	if m.collide == nil {
@@ -115,8 +117,8 @@ func (x *index) deleteID(contactID string, id uint32) {
 	m := &x.byID
 	m.n--
 	h := idHash(contactID)
-	if cur, ok := m.byHash[h]; ok && cur == id {
-		delete(m.byHash, h)
+	if cur, ok := m.byHash.Get(h); ok && cur == id {
+		m.byHash.Delete(h)
 		return
 	}
 	delete(m.collide, contactID)
@@ -126,7 +128,7 @@ func (x *index) deleteID(contactID string, id uint32) {
 // h (one, barring collisions), until fn returns false.
 func (x *index) eachWithIDHash(h uint64, fn func(d *doc) bool) {
 	m := &x.byID
-	id, ok := m.byHash[h]
+	id, ok := m.byHash.Get(h)
 	if len(m.collide) == 0 {
 		if ok {
 			fn(&x.docs[id])

@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
+
+	"github.com/switchboardhq/switchboard/directory/keymap"
 )
 
 // dupIndex finds the stored contacts an imported row duplicates (see
@@ -23,19 +25,20 @@ import (
 // their own record. It is not safe for concurrent use; the Service guards
 // it with mu, like the index.
 //
-// About 40 bytes per contact with two numbers: two 8-byte hashes per
-// number plus the map's own overhead.
+// About 32 bytes per contact with two numbers: two 8-byte hashes per
+// number in a keymap (16 bytes an entry, and up to an eighth more in its
+// overlay between merges).
 type dupIndex struct {
 	seed maphash.Seed
 	// first holds the first contact of each hash; more the others in the
 	// rare case of several (contacts created through the API are not
 	// deduplicated, and hashes may collide).
-	first map[uint64]uint64
+	first keymap.Map[uint64]
 	more  map[uint64][]uint64
 }
 
 func newDupIndex() *dupIndex {
-	return &dupIndex{seed: maphash.MakeSeed(), first: map[uint64]uint64{}, more: map[uint64][]uint64{}}
+	return &dupIndex{seed: maphash.MakeSeed(), more: map[uint64][]uint64{}}
 }
 
 // dupScope returns the scope c is deduplicated in, "" for none.
@@ -83,8 +86,8 @@ func (x *dupIndex) addHashes(contactID string, hs []uint64) {
 	}
 	id := idHash(contactID)
 	for _, h := range hs {
-		if _, ok := x.first[h]; !ok {
-			x.first[h] = id
+		if _, ok := x.first.Get(h); !ok {
+			x.first.Set(h, id)
 		} else {
 			x.more[h] = append(x.more[h], id)
 		}
@@ -101,12 +104,13 @@ func (x *dupIndex) remove(c *Contact) {
 	for _, k := range dupKeys(c) {
 		h := x.hash(scope, k)
 		more := x.more[h]
-		if first, ok := x.first[h]; ok && first == id {
+		if first, ok := x.first.Get(h); ok && first == id {
 			if len(more) == 0 {
-				delete(x.first, h)
+				x.first.Delete(h)
 				continue
 			}
-			x.first[h], more = more[0], more[1:]
+			x.first.Set(h, more[0])
+			more = more[1:]
 		} else if i := slices.Index(more, id); i >= 0 {
 			more = slices.Delete(slices.Clone(more), i, i+1)
 		}
@@ -122,7 +126,7 @@ func (x *dupIndex) remove(c *Contact) {
 // scope, oldest first; ok is false when there are none.
 func (x *dupIndex) candidates(scope, key string) (first uint64, more []uint64, ok bool) {
 	h := x.hash(scope, key)
-	first, ok = x.first[h]
+	first, ok = x.first.Get(h)
 	return first, x.more[h], ok
 }
 

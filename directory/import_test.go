@@ -154,7 +154,7 @@ func TestFindDupChecksCandidates(t *testing.T) {
 	scope := dupScope(&f.company)
 	key := "ana silva|33491550142"
 	f.svc.mu.Lock()
-	f.svc.dups.first[f.svc.dups.hash(scope, key)] = idHash(f.company.ID)
+	f.svc.dups.first.Set(f.svc.dups.hash(scope, key), idHash(f.company.ID))
 	f.svc.mu.Unlock()
 	f.svc.mu.RLock()
 	_, found := f.svc.findDup(scope, []string{key})

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/switchboardhq/switchboard/directory/keymap"
 )
 
 // Rank says how strongly a Lookup result matched. Higher is better.
@@ -192,7 +194,8 @@ const (
 // RankNationalNumber or below.
 //
 // Memory: an entry per distinct number (24 bytes, no pointers) and two
-// keys per number (national, trailing digits) in one map of integers. Removed entries are reused, so
+// keys per number (national, trailing digits) in one keymap (12 bytes a
+// key, and up to an eighth more in its overlay). Removed entries are reused, so
 // the index follows the peak number of distinct numbers, not the number
 // of changes.
 type Index struct {
@@ -202,7 +205,7 @@ type Index struct {
 	mu      sync.RWMutex           // guards the fields below and every entry
 	pages   [][]entry              // entry i is pages[i>>pageShift][i&(pageSize-1)]; 0 is unused
 	free    []uint32               // removed entries, for reuse
-	keys    map[uint64]uint32      // packed key → entry (chain head for national and tail keys)
+	keys    keymap.Map[uint32]     // packed key → entry (chain head for national and tail keys)
 	spill   map[string]uint32      // keys that do not pack; nil until needed
 	spilled map[uint32]spilledKeys // by entry, for flagSpilled
 	owners  map[uint32][]uint32    // by entry, for flagMulti: sorted, at least two
@@ -212,7 +215,7 @@ type Index struct {
 
 // NewIndex returns an empty Index that parses with norm.
 func NewIndex(norm *Normalizer) *Index {
-	return &Index{norm: norm, trailing: norm.trailing, keys: make(map[uint64]uint32)}
+	return &Index{norm: norm, trailing: norm.trailing}
 }
 
 // Normalizer returns the Normalizer the Index parses with; numbers it
@@ -416,7 +419,8 @@ func (x *Index) at(i uint32) *entry { return &x.pages[i>>pageShift][i&(pageSize-
 // get returns the entry stored under k, or 0. Callers hold mu.
 func (x *Index) get(k key) uint32 {
 	if k.p != 0 {
-		return x.keys[k.p]
+		i, _ := x.keys.Get(k.p)
+		return i
 	}
 	return x.spill[k.s]
 }
@@ -425,9 +429,9 @@ func (x *Index) get(k key) uint32 {
 func (x *Index) set(k key, i uint32) {
 	switch {
 	case k.p != 0 && i != 0:
-		x.keys[k.p] = i
+		x.keys.Set(k.p, i)
 	case k.p != 0:
-		delete(x.keys, k.p)
+		x.keys.Delete(k.p)
 	case i != 0:
 		if x.spill == nil {
 			x.spill = make(map[string]uint32)

@@ -1,0 +1,337 @@
+// Package keymap holds a compact map from uint64 keys to small integer
+// values, for the indexes that keep one entry per contact or per number.
+//
+// A Go map of uint64 to uint32 costs 28 to 70 bytes an entry at a million
+// entries (slots padded to 16 bytes, control bytes, load factor, growth
+// doubling). A Map keeps most entries in a sorted pair of arrays (12
+// bytes an entry for uint32 values, 16 for uint64) and keys added since
+// the last merge in a small Go map, the overlay, which is merged into
+// the arrays once it holds more than an eighth of them; a directory of
+// the arrays by the keys' top bits adds at most half a byte an entry.
+// Nothing holds pointers, so the collector does not scan any of it.
+package keymap
+
+import (
+	"cmp"
+	"iter"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"unsafe"
+)
+
+// Value is the type of a Map's values.
+type Value interface{ ~uint32 | ~uint64 }
+
+// Merge thresholds: the overlay (and dead base entries) may grow to
+// max(minOverlay, len(base)/overlayDiv) before a merge. A merge copies
+// the base, so an import of n keys copies about overlayDiv+1 times n
+// entries in all: amortised O(1) per Set.
+const (
+	minOverlay = 4096
+	overlayDiv = 8
+)
+
+// Map maps uint64 keys to values of type V. The zero Map is empty and
+// ready to use. It is not safe for concurrent use, except that Get and
+// Len may run concurrently with each other: they never write.
+//
+// Keys are stored mixed by a seeded bijection, so the base is sorted
+// by a uniformly distributed key whatever the keys are (packed phone
+// numbers as well as hashes), and a directory by their top bits finds
+// one in two probes.
+type Map[V Value] struct {
+	// keys and vals are the base, sorted by keys (mixed keys); dir
+	// indexes it by the keys' top 64-shift bits.
+	keys  []uint64
+	vals  []V
+	dir   []uint32
+	shift uint
+	// dead marks removed base entries, a bit each; nil when there are
+	// none. They are dropped at the next merge.
+	dead  []uint64
+	ndead int
+	// over holds the keys not in the base, by mixed key.
+	over map[uint64]V
+	n    int // live entries
+}
+
+// Len returns the number of keys in m.
+func (m *Map[V]) Len() int { return m.n }
+
+// Get returns the value of key k, and whether k is in m.
+func (m *Map[V]) Get(k uint64) (V, bool) {
+	h := mix(k)
+	if len(m.over) > 0 {
+		if v, ok := m.over[h]; ok {
+			return v, true
+		}
+	}
+	if i, ok := m.search(h); ok && !m.isDead(i) {
+		return m.vals[i], true
+	}
+	var zero V
+	return zero, false
+}
+
+// Set sets the value of key k to v.
+func (m *Map[V]) Set(k uint64, v V) {
+	h := mix(k)
+	if i, ok := m.search(h); ok {
+		m.vals[i] = v
+		if m.isDead(i) {
+			m.dead[i>>6] &^= 1 << (i & 63)
+			m.ndead--
+			m.n++
+		}
+		return
+	}
+	if m.over == nil {
+		m.over = make(map[uint64]V)
+	}
+	n := len(m.over)
+	m.over[h] = v
+	if len(m.over) > n {
+		m.n++
+		m.maybeMerge()
+	}
+}
+
+// Delete removes key k and reports whether it was in m.
+func (m *Map[V]) Delete(k uint64) bool {
+	h := mix(k)
+	if _, ok := m.over[h]; ok {
+		delete(m.over, h)
+		m.n--
+		return true
+	}
+	i, ok := m.search(h)
+	if !ok || m.isDead(i) {
+		return false
+	}
+	if m.dead == nil {
+		m.dead = make([]uint64, (len(m.keys)+63)/64)
+	}
+	m.dead[i>>6] |= 1 << (i & 63)
+	m.ndead++
+	m.n--
+	m.maybeMerge()
+	return true
+}
+
+// All returns the keys and values of m, in no particular order. m must
+// not change during the iteration.
+func (m *Map[V]) All() iter.Seq2[uint64, V] {
+	return func(yield func(uint64, V) bool) {
+		for h, v := range m.over {
+			if !yield(unmix(h), v) {
+				return
+			}
+		}
+		for i, h := range m.keys {
+			if !m.isDead(i) && !yield(unmix(h), m.vals[i]) {
+				return
+			}
+		}
+	}
+}
+
+// Clear removes every key and frees the memory m holds.
+func (m *Map[V]) Clear() { *m = Map[V]{} }
+
+// Compact merges the overlay into the base and drops dead entries, so
+// that m holds the least memory: for after a bulk load.
+func (m *Map[V]) Compact() {
+	if len(m.over) > 0 || m.ndead > 0 {
+		m.merge()
+	}
+}
+
+// Bytes returns the bytes m's base arrays hold, for tests and
+// benchmarks; the overlay's memory is the Go map's affair.
+func (m *Map[V]) Bytes() int {
+	var v V
+	return cap(m.keys)*8 + cap(m.vals)*int(unsafe.Sizeof(v)) + cap(m.dead)*8 + cap(m.dir)*4
+}
+
+func (m *Map[V]) isDead(i int) bool {
+	return m.dead != nil && m.dead[i>>6]&(1<<(i&63)) != 0
+}
+
+func (m *Map[V]) maybeMerge() {
+	if len(m.over)+m.ndead > max(minOverlay, len(m.keys)/overlayDiv) {
+		m.merge()
+	}
+}
+
+// merge builds a new base of the live base entries and the overlay, and
+// empties the overlay. The new arrays are allocated at their exact size:
+// the base grows by at least an eighth per merge anyway.
+func (m *Map[V]) merge() {
+	add := make([]pair[V], 0, len(m.over))
+	for h, v := range m.over {
+		add = append(add, pair[V]{h, v})
+	}
+	add = sortPairs(add)
+	n := len(m.keys) - m.ndead + len(add)
+	keys, vals := make([]uint64, 0, n), make([]V, 0, n)
+	i := 0
+	for j, h := range m.keys {
+		if m.isDead(j) {
+			continue
+		}
+		for ; i < len(add) && add[i].k < h; i++ {
+			keys, vals = append(keys, add[i].k), append(vals, add[i].v)
+		}
+		keys, vals = append(keys, h), append(vals, m.vals[j])
+	}
+	for ; i < len(add); i++ {
+		keys, vals = append(keys, add[i].k), append(vals, add[i].v)
+	}
+	m.setBase(keys, vals)
+	// A fresh overlay rather than clear: a cleared Go map keeps its
+	// peak size, which would be an eighth of the base for good.
+	m.over = nil
+}
+
+type pair[V Value] struct {
+	k uint64
+	v V
+}
+
+// sortPairs returns p sorted by key, in a new slice. Mixed keys are
+// uniform, so a counting sort by their top bits leaves about a key a
+// bucket, and an insertion sort puts the rare neighbours in order: a
+// merge at a million keys spent half its time in a comparison sort.
+// Buckets that crowd (which only keys chosen against the seed could
+// make) get the comparison sort.
+func sortPairs[V Value](p []pair[V]) []pair[V] {
+	if len(p) < 2 {
+		return p
+	}
+	b := bits.Len(uint(len(p)))
+	shift := uint(64 - b)
+	start := make([]uint32, 1<<b+1)
+	for _, x := range p {
+		start[x.k>>shift+1]++
+	}
+	crowd := 0
+	for j := 1; j < len(start); j++ {
+		crowd = max(crowd, int(start[j]))
+		start[j] += start[j-1]
+	}
+	out := make([]pair[V], len(p))
+	for _, x := range p {
+		j := x.k >> shift
+		out[start[j]] = x
+		start[j]++
+	}
+	if crowd > 64 {
+		slices.SortFunc(out, func(a, b pair[V]) int { return cmp.Compare(a.k, b.k) })
+		return out
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].k < out[j-1].k; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// search returns the base index of mixed key h, if it is there: the
+// directory gives the bucket of h's top bits, a few keys long, and the
+// bucket is scanned (bisected if it is long, which mixed keys make
+// unlikely whatever the callers' keys). Interpolation search over the
+// whole base took about four probes at a million keys, each a cache
+// miss; this takes two: the directory, then the bucket.
+func (m *Map[V]) search(h uint64) (int, bool) {
+	if m.dir == nil {
+		return 0, false
+	}
+	j := h >> m.shift
+	lo, hi := int(m.dir[j]), int(m.dir[j+1])
+	keys := m.keys[lo:hi]
+	if len(keys) > 32 {
+		i, ok := slices.BinarySearch(keys, h)
+		return lo + i, ok
+	}
+	for i, k := range keys {
+		if k >= h {
+			return lo + i, k == h
+		}
+	}
+	return 0, false
+}
+
+// A bucket holds 2^bucketShift to twice that keys on average: eight to
+// sixteen keys, one or two cache lines, and a directory of half a byte
+// a key or less.
+const bucketShift = 3
+
+// setBase makes keys and vals the base and builds its directory:
+// dir[j] is the index of the first key whose top bits are j or more.
+func (m *Map[V]) setBase(keys []uint64, vals []V) {
+	m.keys, m.vals = keys, vals
+	m.dead, m.ndead = nil, 0
+	if len(keys) == 0 {
+		m.dir, m.shift = nil, 0
+		return
+	}
+	b := max(bits.Len(uint(len(keys)))-1-bucketShift, 0)
+	m.shift = uint(64 - b)
+	m.dir = make([]uint32, 1<<b+1)
+	j := 0
+	for i, k := range keys {
+		for ; uint64(j) <= k>>m.shift; j++ {
+			m.dir[j] = uint32(i)
+		}
+	}
+	for ; j < len(m.dir); j++ {
+		m.dir[j] = uint32(len(keys))
+	}
+}
+
+// seed makes the key order differ between processes, so that keys
+// chosen to cluster in it cannot be prepared in advance.
+var seed = rand.Uint64()
+
+// Multipliers of murmur3's 64-bit finalizer, and their inverses modulo
+// 2^64.
+const (
+	mul1 = 0xff51afd7ed558ccd
+	mul2 = 0xc4ceb9fe1a85ec53
+)
+
+var inv1, inv2 = inverse(mul1), inverse(mul2)
+
+// mix is a bijection of uint64 that spreads any set of keys uniformly:
+// murmur3's finalizer of k xor seed.
+func mix(k uint64) uint64 {
+	k ^= seed
+	k ^= k >> 33
+	k *= mul1
+	k ^= k >> 33
+	k *= mul2
+	k ^= k >> 33
+	return k
+}
+
+// unmix inverts mix. A shift by 33 of 64 bits is its own inverse.
+func unmix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= inv2
+	h ^= h >> 33
+	h *= inv1
+	h ^= h >> 33
+	return h ^ seed
+}
+
+// inverse returns the inverse of odd a modulo 2^64 by Newton's
+// iteration, each step doubling the correct low bits.
+func inverse(a uint64) uint64 {
+	x := a // correct to 3 bits for odd a
+	for range 5 {
+		x *= 2 - a*x
+	}
+	return x
+}

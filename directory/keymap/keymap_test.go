@@ -1,0 +1,212 @@
+package keymap
+
+import (
+	"cmp"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMixInverts(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, k := range []uint64{0, 1, 2, 1 << 63, ^uint64(0)} {
+		assert.Equal(t, k, unmix(mix(k)))
+	}
+	for range 10_000 {
+		k := r.Uint64()
+		require.Equal(t, k, unmix(mix(k)))
+	}
+	assert.Equal(t, uint64(1), uint64(mul1)*inv1)
+	assert.Equal(t, uint64(1), uint64(mul2)*inv2)
+}
+
+func TestZeroMap(t *testing.T) {
+	var m Map[uint32]
+	_, ok := m.Get(0)
+	assert.False(t, ok)
+	assert.False(t, m.Delete(0))
+	assert.Zero(t, m.Len())
+	m.Set(0, 7)
+	v, ok := m.Get(0)
+	assert.True(t, ok)
+	assert.Equal(t, uint32(7), v)
+	assert.Equal(t, 1, m.Len())
+}
+
+// kinds of key sets the callers use: uniform hashes, and dense small
+// integers like packed phone numbers (kind and length in the top bits,
+// value below).
+var keyGens = map[string]func(r *rand.Rand) uint64{
+	"hash":   func(r *rand.Rand) uint64 { return r.Uint64() },
+	"dense":  func(r *rand.Rand) uint64 { return 2<<62 | 9<<57 | 612_000_000 + r.Uint64N(50_000) },
+	"narrow": func(r *rand.Rand) uint64 { return r.Uint64N(300) },
+}
+
+// TestModel runs random operations on a Map and a Go map and checks that
+// they agree after each, across many merges: sets of new and existing
+// keys, deletes of present and absent keys, reinsertions of deleted base
+// keys.
+func TestModel(t *testing.T) {
+	for name, gen := range keyGens {
+		t.Run(name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			var m Map[uint64]
+			model := map[uint64]uint64{}
+			var seen []uint64 // keys ever set, to pick existing ones
+			merges := 0
+			ops := 200_000
+			if testing.Short() {
+				ops = 20_000
+			}
+			for i := range ops {
+				var k uint64
+				if len(seen) > 0 && r.IntN(3) > 0 {
+					k = seen[r.IntN(len(seen))]
+				} else {
+					k = gen(r)
+				}
+				before := len(m.keys)
+				switch op := r.IntN(1000); {
+				case op < 600:
+					v := r.Uint64()
+					m.Set(k, v)
+					model[k] = v
+					seen = append(seen, k)
+				case op < 999:
+					if _, want := model[k]; m.Delete(k) != want {
+						t.Fatalf("op %d: Delete(%#x) = %v, want %v", i, k, !want, want)
+					}
+					delete(model, k)
+				default:
+					m.Compact()
+				}
+				if len(m.keys) != before {
+					merges++
+				}
+				if m.Len() != len(model) {
+					t.Fatalf("op %d: Len() = %d, want %d", i, m.Len(), len(model))
+				}
+				got, ok := m.Get(k)
+				if want, wantOK := model[k]; got != want || ok != wantOK {
+					t.Fatalf("op %d: Get(%#x) = %d, %v, want %d, %v", i, k, got, ok, want, wantOK)
+				}
+				if i%20_000 == 0 {
+					checkAll(t, &m, model)
+				}
+			}
+			checkAll(t, &m, model)
+			for k, v := range model {
+				got, ok := m.Get(k)
+				require.True(t, ok)
+				require.Equal(t, v, got)
+			}
+			t.Logf("%d merges, %d keys at the end", merges, len(model))
+			assert.Greater(t, merges, 10, "the run should cross many merges")
+		})
+	}
+}
+
+// checkAll checks m's contents, its invariants, and a miss.
+func checkAll(t *testing.T, m *Map[uint64], model map[uint64]uint64) {
+	t.Helper()
+	require.Equal(t, model, maps.Collect(m.All()))
+	require.IsIncreasing(t, m.keys)
+	require.Len(t, m.vals, len(m.keys))
+	dead := 0
+	for i := range m.keys {
+		if m.isDead(i) {
+			dead++
+		}
+		_, inOver := m.over[m.keys[i]]
+		require.False(t, inOver, "a key is in the base and the overlay")
+	}
+	require.Equal(t, m.ndead, dead)
+	require.Equal(t, len(m.over)+len(m.keys)-dead, m.Len())
+	require.LessOrEqual(t, len(m.over)+m.ndead, max(minOverlay, len(m.keys)/overlayDiv))
+}
+
+func TestUint32Values(t *testing.T) {
+	var m Map[uint32]
+	const n = 50_000
+	for i := range n {
+		m.Set(uint64(i)*0x9e3779b97f4a7c15, uint32(i))
+	}
+	require.Equal(t, n, m.Len())
+	for i := range n {
+		v, ok := m.Get(uint64(i) * 0x9e3779b97f4a7c15)
+		require.True(t, ok)
+		require.Equal(t, uint32(i), v)
+	}
+	m.Compact()
+	assert.Empty(t, m.over)
+	assert.LessOrEqual(t, m.Bytes(), n*12+n/2, "12 bytes an entry and the directory")
+	m.Clear()
+	assert.Zero(t, m.Len())
+	_, ok := m.Get(0)
+	assert.False(t, ok)
+}
+
+// TestSearchClustered checks the search on keys that crowd into one
+// bucket of the directory, and on sparse ones: the base is filled
+// directly, bypassing mix.
+func TestSearchClustered(t *testing.T) {
+	var m Map[uint32]
+	var keys []uint64
+	var vals []uint32
+	for i := range 10_000 {
+		k := uint64(i)
+		if i >= 9_990 {
+			k = 1<<63 + uint64(i)<<40 // a few far keys, the rest in bucket 0
+		}
+		keys = append(keys, k)
+		vals = append(vals, uint32(i))
+	}
+	m.setBase(keys, vals)
+	for i, k := range m.keys {
+		j, ok := m.search(k)
+		require.True(t, ok)
+		require.Equal(t, i, j)
+		if i > 0 && m.keys[i-1] < k-1 {
+			_, ok = m.search(k - 1)
+			require.False(t, ok)
+		}
+	}
+	for _, k := range []uint64{10_000, 1 << 62, ^uint64(0)} {
+		_, ok := m.search(k)
+		assert.False(t, ok)
+	}
+	m.setBase([]uint64{5}, []uint32{1})
+	_, ok := m.search(5)
+	assert.True(t, ok)
+	_, ok = m.search(4)
+	assert.False(t, ok)
+	_, ok = m.search(6)
+	assert.False(t, ok)
+}
+
+// TestSortPairs checks the counting sort on uniform keys and on keys
+// crowding into one bucket (the comparison-sort fallback).
+func TestSortPairs(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for name, gen := range map[string]func() uint64{
+		"uniform": r.Uint64,
+		"crowded": func() uint64 { return r.Uint64N(1 << 20) },
+		"few":     func() uint64 { return r.Uint64() >> r.IntN(64) },
+	} {
+		for _, n := range []int{0, 1, 2, 3, 100, 5000} {
+			p := make([]pair[uint32], n)
+			for i := range p {
+				p[i] = pair[uint32]{gen(), uint32(i)}
+			}
+			want := slices.Clone(p)
+			slices.SortStableFunc(want, func(a, b pair[uint32]) int { return cmp.Compare(a.k, b.k) })
+			got := sortPairs(slices.Clone(p))
+			require.True(t, slices.IsSortedFunc(got, func(a, b pair[uint32]) int { return cmp.Compare(a.k, b.k) }), "%s/%d", name, n)
+			require.ElementsMatch(t, want, got, "%s/%d", name, n)
+		}
+	}
+}
