@@ -249,6 +249,7 @@ func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Look
 			tab.pages[p][i].index = global[tab.pages[p][i].index]
 		}
 	}
+	tab.byHash.Compact() // not yet shared
 	l.tab = tab
 	indexes := l.indexes
 	l.mu.Unlock()
@@ -294,6 +295,9 @@ func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Look
 		return nil, fmt.Errorf("build caller-id lookup: %w", err)
 	}
 
+	for _, x := range indexes {
+		x.Compact() // a bulk load leaves up to an eighth of the keys in a Go map
+	}
 	l.mu.Lock()
 	l.building = false
 	pending := l.pending
@@ -462,6 +466,11 @@ func (l *Lookup) observe(e directory.ChangeEvent) {
 	l.apply(e)
 }
 
+// mergeTable merges the table's ID map when it needs it, building the
+// merge without mu so that lookups do not wait for it. Callers hold
+// applyMu (only they write the table), not mu.
+func (l *Lookup) mergeTable() { l.tab.byHash.MergeUnder(&l.mu) }
+
 // apply updates the indexes for one change. Callers hold applyMu, so it
 // reads the table without mu: only apply and the build write it. Stored
 // numbers are parsed outside mu, so lookups wait only for map writes,
@@ -502,6 +511,7 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 		nextNums = l.tab.record(h).numbers()
 	}
 	l.mu.Unlock()
+	l.mergeTable()
 
 	if oldX == newX && sameNumbers(oldNums, nextNums) {
 		return // a change of name or marks: the numbers stay indexed

@@ -83,10 +83,12 @@ type table struct {
 
 func newTable() *table {
 	seed := maphash.MakeSeed()
-	return &table{
+	t := &table{
 		hash: func(id string) uint64 { return maphash.String(seed, id) },
 		cur:  -1,
 	}
+	t.byHash.Defer() // merged outside the Lookup's mu: see Lookup.mergeTable
+	return t
 }
 
 // slot returns slot h.

@@ -52,6 +52,7 @@ func (s *Service) load(ctx context.Context) (state, error) {
 		return st, fmt.Errorf("load contacts: %w", err)
 	}
 	st.idx.finish()
+	st.dups.first.Compact()
 	err = s.store.ForEachMark(ctx, func(m Mark) error {
 		setMark(st.marks, m.Owner, m.ContactID, m.Groups)
 		return nil
@@ -192,6 +193,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		}
 		s.idx.settle()
 		s.mu.Unlock()
+		s.mergeMaps()
 	}
 	// What a contact alone decides (its doc bytes, tokens, duplicate
 	// key hashes) is computed before taking mu, so readers wait only for
@@ -225,6 +227,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		}
 		s.idx.settle()
 		s.mu.Unlock()
+		s.mergeMaps()
 		runtime.Gosched() // let the readers queued on mu run between chunks
 	}
 	s.mu.Lock()
@@ -253,6 +256,15 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		delete(s.groups, id)
 	}
 	return events
+}
+
+// mergeMaps merges the index's contact-ID map and the duplicate index
+// when they need it, building the merge without mu so that readers wait
+// only for its install (a merge at a million contacts takes tens of
+// milliseconds). Call with amu held (appliers alone write them), not mu.
+func (s *Service) mergeMaps() {
+	s.idx.byID.byHash.MergeUnder(&s.mu)
+	s.dups.first.MergeUnder(&s.mu)
 }
 
 // reloadLocked replaces the in-memory state with a fresh load of the store

@@ -81,7 +81,11 @@ type idMap struct {
 	n       int
 }
 
-func newIDMap() idMap { return idMap{} }
+func newIDMap() idMap {
+	var m idMap
+	m.byHash.Defer() // merged outside the Service's mu: see Service.mergeMaps
+	return m
+}
 
 // len returns the number of live contacts.
 func (m *idMap) len() int { return m.n }

@@ -38,7 +38,9 @@ type dupIndex struct {
 }
 
 func newDupIndex() *dupIndex {
-	return &dupIndex{seed: maphash.MakeSeed(), more: map[uint64][]uint64{}}
+	x := &dupIndex{seed: maphash.MakeSeed(), more: map[uint64][]uint64{}}
+	x.first.Defer() // merged outside the Service's mu: see Service.mergeMaps
+	return x
 }
 
 // dupScope returns the scope c is deduplicated in, "" for none.

@@ -582,6 +582,7 @@ func (x *index) finish() {
 		}
 	}
 	x.bulk = false
+	x.byID.byHash.Compact() // a bulk load leaves up to an eighth of it in a Go map
 }
 
 // prefixTerms returns the terms of pt starting with w.

@@ -17,6 +17,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"unsafe"
 )
 
@@ -54,6 +55,86 @@ type Map[V Value] struct {
 	// over holds the keys not in the base, by mixed key.
 	over map[uint64]V
 	n    int // live entries
+	// deferred: Set and Delete leave merging to the owner (see Defer).
+	deferred bool
+}
+
+// Defer makes m's owner responsible for merging: Set and Delete never
+// merge (a merge at a million keys takes tens of milliseconds, which
+// the owner's readers would wait for under its write lock); the owner
+// checks NeedsMerge after writing and builds the merge with BuildMerge
+// while readers go on, then installs it with InstallMerge under its
+// write lock. An owner that never merges is still safe: past a bound
+// several times the usual one, Set merges by itself.
+func (m *Map[V]) Defer() { m.deferred = true }
+
+// NeedsMerge reports whether m's overlay and dead entries have grown
+// enough to merge.
+func (m *Map[V]) NeedsMerge() bool {
+	return len(m.over)+m.ndead > max(minOverlay, len(m.keys)/overlayDiv)
+}
+
+// MergeUnder merges m if it needs it: the merge is built without lock,
+// which guards m against its readers, and installed holding it. The
+// caller must be m's only writer until it returns.
+func (m *Map[V]) MergeUnder(lock sync.Locker) {
+	if !m.NeedsMerge() {
+		return
+	}
+	b := m.BuildMerge()
+	lock.Lock()
+	m.InstallMerge(b)
+	lock.Unlock()
+}
+
+// Merged is a base built by BuildMerge, for InstallMerge.
+type Merged[V Value] struct {
+	keys              []uint64
+	vals              []V
+	dir               []uint32
+	shift             uint
+	from              *Map[V] // the Map it was built from
+	over, ndead, base int     // the state it was built from, for InstallMerge's check
+}
+
+// BuildMerge returns m's live base entries and overlay merged into a new
+// base, without changing m: Gets may run meanwhile, writes may not.
+func (m *Map[V]) BuildMerge() Merged[V] {
+	add := make([]pair[V], 0, len(m.over))
+	for h, v := range m.over {
+		add = append(add, pair[V]{h, v})
+	}
+	add = sortPairs(add)
+	n := len(m.keys) - m.ndead + len(add)
+	keys, vals := make([]uint64, 0, n), make([]V, 0, n)
+	i := 0
+	for j, h := range m.keys {
+		if m.isDead(j) {
+			continue
+		}
+		for ; i < len(add) && add[i].k < h; i++ {
+			keys, vals = append(keys, add[i].k), append(vals, add[i].v)
+		}
+		keys, vals = append(keys, h), append(vals, m.vals[j])
+	}
+	for ; i < len(add); i++ {
+		keys, vals = append(keys, add[i].k), append(vals, add[i].v)
+	}
+	dir, shift := directory(keys)
+	return Merged[V]{keys: keys, vals: vals, dir: dir, shift: shift, from: m, over: len(m.over), ndead: m.ndead, base: len(m.keys)}
+}
+
+// InstallMerge makes b, built from m with nothing written since, m's
+// base, and empties the overlay.
+func (m *Map[V]) InstallMerge(b Merged[V]) {
+	if b.from != m || b.over != len(m.over) || b.ndead != m.ndead || b.base != len(m.keys) {
+		panic("keymap: InstallMerge of a merge built from another state")
+	}
+	m.keys, m.vals, m.dir, m.shift = b.keys, b.vals, b.dir, b.shift
+	m.dead, m.ndead = nil, 0
+	// A fresh overlay rather than clear: a cleared Go map keeps its
+	// peak size, which would be an eighth of the base for good.
+	m.over = nil
 }
 
 // Len returns the number of keys in m.
@@ -159,40 +240,23 @@ func (m *Map[V]) isDead(i int) bool {
 }
 
 func (m *Map[V]) maybeMerge() {
-	if len(m.over)+m.ndead > max(minOverlay, len(m.keys)/overlayDiv) {
+	limit := max(minOverlay, len(m.keys)/overlayDiv)
+	if m.deferred {
+		limit *= deferredSlack
+	}
+	if len(m.over)+m.ndead > limit {
 		m.merge()
 	}
 }
 
+// deferredSlack is how far past NeedsMerge a deferred Map goes before
+// merging by itself.
+const deferredSlack = 4
+
 // merge builds a new base of the live base entries and the overlay, and
 // empties the overlay. The new arrays are allocated at their exact size:
 // the base grows by at least an eighth per merge anyway.
-func (m *Map[V]) merge() {
-	add := make([]pair[V], 0, len(m.over))
-	for h, v := range m.over {
-		add = append(add, pair[V]{h, v})
-	}
-	add = sortPairs(add)
-	n := len(m.keys) - m.ndead + len(add)
-	keys, vals := make([]uint64, 0, n), make([]V, 0, n)
-	i := 0
-	for j, h := range m.keys {
-		if m.isDead(j) {
-			continue
-		}
-		for ; i < len(add) && add[i].k < h; i++ {
-			keys, vals = append(keys, add[i].k), append(vals, add[i].v)
-		}
-		keys, vals = append(keys, h), append(vals, m.vals[j])
-	}
-	for ; i < len(add); i++ {
-		keys, vals = append(keys, add[i].k), append(vals, add[i].v)
-	}
-	m.setBase(keys, vals)
-	// A fresh overlay rather than clear: a cleared Go map keeps its
-	// peak size, which would be an eighth of the base for good.
-	m.over = nil
-}
+func (m *Map[V]) merge() { m.InstallMerge(m.BuildMerge()) }
 
 type pair[V Value] struct {
 	k uint64
@@ -268,27 +332,25 @@ func (m *Map[V]) search(h uint64) (int, bool) {
 // a key or less.
 const bucketShift = 3
 
-// setBase makes keys and vals the base and builds its directory:
-// dir[j] is the index of the first key whose top bits are j or more.
-func (m *Map[V]) setBase(keys []uint64, vals []V) {
-	m.keys, m.vals = keys, vals
-	m.dead, m.ndead = nil, 0
+// directory returns the directory of sorted keys: dir[j] is the index
+// of the first key whose top bits (all but the low shift) are j or more.
+func directory(keys []uint64) (dir []uint32, shift uint) {
 	if len(keys) == 0 {
-		m.dir, m.shift = nil, 0
-		return
+		return nil, 0
 	}
 	b := max(bits.Len(uint(len(keys)))-1-bucketShift, 0)
-	m.shift = uint(64 - b)
-	m.dir = make([]uint32, 1<<b+1)
+	shift = uint(64 - b)
+	dir = make([]uint32, 1<<b+1)
 	j := 0
 	for i, k := range keys {
-		for ; uint64(j) <= k>>m.shift; j++ {
-			m.dir[j] = uint32(i)
+		for ; uint64(j) <= k>>shift; j++ {
+			dir[j] = uint32(i)
 		}
 	}
-	for ; j < len(m.dir); j++ {
-		m.dir[j] = uint32(len(keys))
+	for ; j < len(dir); j++ {
+		dir[j] = uint32(len(keys))
 	}
+	return dir, shift
 }
 
 // seed makes the key order differ between processes, so that keys

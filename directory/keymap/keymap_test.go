@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"sync"
+	"sync/atomic"
 )
 
 func TestMixInverts(t *testing.T) {
@@ -165,7 +167,7 @@ func TestSearchClustered(t *testing.T) {
 		keys = append(keys, k)
 		vals = append(vals, uint32(i))
 	}
-	m.setBase(keys, vals)
+	setBase(&m, keys, vals)
 	for i, k := range m.keys {
 		j, ok := m.search(k)
 		require.True(t, ok)
@@ -179,7 +181,7 @@ func TestSearchClustered(t *testing.T) {
 		_, ok := m.search(k)
 		assert.False(t, ok)
 	}
-	m.setBase([]uint64{5}, []uint32{1})
+	setBase(&m, []uint64{5}, []uint32{1})
 	_, ok := m.search(5)
 	assert.True(t, ok)
 	_, ok = m.search(4)
@@ -209,4 +211,92 @@ func TestSortPairs(t *testing.T) {
 			require.ElementsMatch(t, want, got, "%s/%d", name, n)
 		}
 	}
+}
+
+// setBase makes sorted keys and vals m's base.
+func setBase(m *Map[uint32], keys []uint64, vals []uint32) {
+	m.keys, m.vals = keys, vals
+	m.dir, m.shift = directory(keys)
+}
+
+// TestDeferredMerge: a deferred Map merges only when its owner installs
+// a merge (or far past NeedsMerge), and reads see the same content
+// before and after.
+func TestDeferredMerge(t *testing.T) {
+	var m Map[uint32]
+	m.Defer()
+	want := map[uint64]uint32{}
+	for i := range uint64(3 * minOverlay) {
+		m.Set(i*7919, uint32(i))
+		want[i*7919] = uint32(i)
+	}
+	require.Empty(t, m.keys, "a deferred Map merged by itself")
+	require.True(t, m.NeedsMerge())
+	b := m.BuildMerge()
+	for k, v := range want { // the build changed nothing
+		got, ok := m.Get(k)
+		require.True(t, ok && got == v, "key %d", k)
+	}
+	m.InstallMerge(b)
+	require.Len(t, m.keys, len(want))
+	require.False(t, m.NeedsMerge())
+	for k, v := range want {
+		got, ok := m.Get(k)
+		require.True(t, ok && got == v, "key %d", k)
+	}
+	// A merge built before a write must not be installed after it.
+	m.Set(1, 1)
+	stale := m.BuildMerge()
+	m.Set(2, 2)
+	assert.Panics(t, func() { m.InstallMerge(stale) })
+	// Past the slack, Set merges by itself.
+	for i := range uint64(deferredSlack*len(m.keys)/overlayDiv + minOverlay*deferredSlack + 1) {
+		m.Set(1<<40+i, 1)
+	}
+	assert.Less(t, len(m.over), deferredSlack*max(minOverlay, len(m.keys)/overlayDiv)+1)
+	assert.Greater(t, len(m.keys), len(want))
+}
+
+// TestMergeUnderWhileReading: one writer merging outside the lock while
+// readers Get under it (run with -race); every key written stays found.
+func TestMergeUnderWhileReading(t *testing.T) {
+	var (
+		mu      sync.RWMutex
+		m       Map[uint32]
+		written atomic.Uint64
+		wg      sync.WaitGroup
+	)
+	m.Defer()
+	const n = 6 * minOverlay
+	for r := range 2 {
+		wg.Go(func() {
+			for w := written.Load(); w < n; w = written.Load() {
+				k := uint64(r) + w/2*2 - 2 // written before w was read
+				if w < 2 {
+					continue
+				}
+				mu.RLock()
+				v, ok := m.Get(k)
+				mu.RUnlock()
+				if !ok || v != uint32(k) {
+					t.Errorf("key %d: %d, %v", k, v, ok)
+					return
+				}
+			}
+		})
+	}
+	merges := 0
+	for k := range uint64(n) {
+		mu.Lock()
+		m.Set(k, uint32(k))
+		mu.Unlock()
+		written.Store(k + 1)
+		if m.NeedsMerge() {
+			merges++
+		}
+		m.MergeUnder(&mu)
+	}
+	wg.Wait()
+	assert.Greater(t, merges, 1)
+	assert.Equal(t, n, m.Len())
 }

@@ -202,6 +202,9 @@ type Index struct {
 	norm     *Normalizer
 	trailing int
 
+	// wmu serialises writers, so that a merge of keys can be built
+	// holding wmu only while lookups go on under mu (see mergeKeys).
+	wmu     sync.Mutex
 	mu      sync.RWMutex           // guards the fields below and every entry
 	pages   [][]entry              // entry i is pages[i>>pageShift][i&(pageSize-1)]; 0 is unused
 	free    []uint32               // removed entries, for reuse
@@ -215,8 +218,27 @@ type Index struct {
 
 // NewIndex returns an empty Index that parses with norm.
 func NewIndex(norm *Normalizer) *Index {
-	return &Index{norm: norm, trailing: norm.trailing}
+	x := &Index{norm: norm, trailing: norm.trailing}
+	x.keys.Defer()
+	return x
 }
+
+// Compact merges the keys map whatever its overlay holds, to free the
+// memory a bulk load leaves in it.
+func (x *Index) Compact() {
+	x.wmu.Lock()
+	defer x.wmu.Unlock()
+	b := x.keys.BuildMerge()
+	x.mu.Lock()
+	x.keys.InstallMerge(b)
+	x.mu.Unlock()
+}
+
+// mergeKeys merges the keys map when it needs it: built holding wmu
+// (no writer can change it) but not mu, so lookups wait only for the
+// install, not for the tens of milliseconds a merge takes at a million
+// numbers. Callers hold wmu, not mu.
+func (x *Index) mergeKeys() { x.keys.MergeUnder(&x.mu) }
 
 // Normalizer returns the Normalizer the Index parses with; numbers it
 // parsed can be given to AddNumber, RemoveNumber and LookupNumber.
@@ -243,6 +265,9 @@ func (x *Index) Add(owner uint32, raw string) error {
 
 // AddNumber is Add for a number already parsed by the Index's Normalizer.
 func (x *Index) AddNumber(owner uint32, num Number) {
+	x.wmu.Lock()
+	defer x.wmu.Unlock()
+	defer x.mergeKeys()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	i := x.find(num)
@@ -286,6 +311,9 @@ func (x *Index) Remove(owner uint32, raw string) bool {
 // RemoveNumber is Remove for a number already parsed by the Index's
 // Normalizer.
 func (x *Index) RemoveNumber(owner uint32, num Number) bool {
+	x.wmu.Lock()
+	defer x.wmu.Unlock()
+	defer x.mergeKeys()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	i := x.find(num)

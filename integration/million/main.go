@@ -152,6 +152,36 @@ func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	return lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
 }
 
+// readWhileImporting searches for a common prefix and looks up a number,
+// alternately every 10 ms, until stop is closed, and returns the
+// latencies of each: readers must not wait for an import.
+func (c *client) readWhileImporting(stop <-chan struct{}, domain string) [2][]time.Duration {
+	var lat [2][]time.Duration
+	reqs := [2]string{
+		"/v1/contacts?limit=50&q=mu",
+		"/v1/lookup?callee=" + url.QueryEscape("201@"+domain) + "&number=" + url.QueryEscape("+33 4 91 55 01 42"),
+	}
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return lat
+		case <-time.After(10 * time.Millisecond):
+		}
+		t0 := time.Now()
+		_, _ = c.do("GET", reqs[i%2], nil) // a 404 (unknown number) is an answer too
+		lat[i%2] = append(lat[i%2], time.Since(t0))
+	}
+}
+
+// tail formats the p99 and the maximum of lat.
+func tail(lat []time.Duration) string {
+	if len(lat) == 0 {
+		return "-"
+	}
+	_, p99 := percentiles(lat)
+	return ms(p99) + " / " + ms(slices.Max(lat))
+}
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
 
 func run() error {
@@ -170,12 +200,17 @@ func run() error {
 	}
 	c := &client{base: strings.TrimRight(*base, "/"), key: strings.TrimSpace(string(key)), domain: *domain, http: &http.Client{Timeout: 10 * time.Minute}}
 
-	fmt.Printf("%-6s %10s %10s %10s %12s %10s %12s\n", "chunk", "rows", "seconds", "rows/s", "CPU µs/row", "RSS MB", "heap MB")
+	fmt.Printf("%-6s %10s %10s %10s %12s %10s %12s %18s %18s\n", "chunk", "rows", "seconds", "rows/s", "CPU µs/row", "RSS MB", "heap MB", "search p99/max ms", "lookup p99/max ms")
 	total := 0
 	for i := range *chunks {
 		data := chunk(i, *rows)
 		t0, cpu0 := time.Now(), cpuSeconds(*pid)
+		stop := make(chan struct{})
+		during := make(chan [2][]time.Duration)
+		go func() { during <- c.readWhileImporting(stop, *domain) }()
 		out, err := c.do("POST", "/v1/contacts/import.csv?kind=company&domain="+url.QueryEscape(*domain), bytes.NewReader(data))
+		close(stop)
+		lat := <-during
 		if err != nil {
 			return err
 		}
@@ -186,8 +221,9 @@ func run() error {
 		}
 		total += rep.Imported
 		rss, heap := c.memory(*pid)
-		fmt.Printf("%-6d %10d %10.1f %10.0f %12.0f %10.0f %12.0f   (imported %d, updated %d, skipped %d)\n",
-			i+1, *rows, el.Seconds(), float64(*rows)/el.Seconds(), cpu*1e6/float64(*rows), rss/1e6, heap/1e6, rep.Imported, rep.Updated, rep.Skipped)
+		fmt.Printf("%-6d %10d %10.1f %10.0f %12.0f %10.0f %12.0f %18s %18s   (imported %d, updated %d, skipped %d)\n",
+			i+1, *rows, el.Seconds(), float64(*rows)/el.Seconds(), cpu*1e6/float64(*rows), rss/1e6, heap/1e6,
+			tail(lat[0]), tail(lat[1]), rep.Imported, rep.Updated, rep.Skipped)
 	}
 	rss, heap := c.memory(*pid)
 	if total > 0 {
