@@ -1,6 +1,9 @@
 package directory
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+)
 
 // emitter delivers change events to the observer (the caller-ID index,
 // the contact event publisher) on a goroutine of its own, in the order
@@ -64,7 +67,13 @@ func (e *emitter) drain() {
 		e.queue[0] = emission{}
 		e.queue = e.queue[1:]
 		e.mu.Unlock()
-		for _, ev := range m.events {
+		for i, ev := range m.events {
+			if i%yieldEvery == yieldEvery-1 {
+				// An import batch's events keep the observers busy for
+				// tens of milliseconds: let requests waiting for a
+				// processor (a caller-ID lookup) run in between.
+				runtime.Gosched()
+			}
 			m.fn(ev)
 		}
 		close(m.done)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -119,6 +120,9 @@ func (s *BoltStore) write(tx *bolt.Tx, b *Batch) error {
 		return tx.Bucket(bucket).Put(key, buf[start:len(buf):len(buf)])
 	}
 	for i := range b.Contacts {
+		if i%256 == 255 {
+			runtime.Gosched() // an import batch takes milliseconds: let waiting requests run
+		}
 		c := &b.Contacts[i].Contact
 		start := len(buf)
 		if buf, err = appendContactJSON(buf, c); err != nil {

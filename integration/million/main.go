@@ -192,7 +192,7 @@ func run() error {
 	rows := flag.Int("rows", 250000, "rows per CSV file")
 	pid := flag.Int("pid", 0, "server process ID, for RSS from /proc")
 	reps := flag.Int("reps", 200, "requests per search term and lookup number")
-	rest := flag.Duration("rest", 15*time.Second, "pause after the import before measuring memory at rest (the server's --memory-trim returns freed memory after 10 s idle)")
+	rest := flag.Duration("rest", 25*time.Second, "pause after the import before measuring memory at rest (the server's --memory-trim returns freed memory once a whole 10 s interval passed without a collection: 10 to 20 s after the import)")
 	flag.Parse()
 	key, err := os.ReadFile(*keyFile)
 	if err != nil {
