@@ -9,7 +9,10 @@
 #   million.sh [chunks] [rows per chunk]     (default 4 × 250000, about 37 MB a file)
 #
 # Needs: go. Extra server flags can be passed in SWITCHBOARD_FLAGS (for
-# example "--redis redis://127.0.0.1:6379/9" to measure the Redis store).
+# example "--redis redis://127.0.0.1:6379/9" to measure the Redis store),
+# extra flags of the measuring client in MILLION_FLAGS (for example
+# "-during=false" to import without the readers that measure search and
+# lookup latency while each chunk imports).
 # Takes minutes and about 1-5 GB of memory: not for a shared CI runner.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,6 +36,7 @@ for _ in $(seq 100); do
 done
 [[ -s "$tmp/key" ]] || { echo "switchboard did not start:" >&2; cat "$tmp/sb.log" >&2; exit 1; }
 
+# shellcheck disable=SC2086
 "$tmp/million" -url "http://127.0.0.1:$((port + 1))" -key-file "$tmp/key" -domain example.com \
-	-pid "$sb" -chunks "$chunks" -rows "$rows"
+	-pid "$sb" -chunks "$chunks" -rows "$rows" ${MILLION_FLAGS:-}
 echo "bolt file: $(du -h "$tmp/data"/*.db 2>/dev/null | cut -f1 | paste -sd' ')"

@@ -192,6 +192,7 @@ func run() error {
 	rows := flag.Int("rows", 250000, "rows per CSV file")
 	pid := flag.Int("pid", 0, "server process ID, for RSS from /proc")
 	reps := flag.Int("reps", 200, "requests per search term and lookup number")
+	readers := flag.Bool("during", true, "search and look up every 10 ms while each chunk imports, and print their p99 and worst latency (the readers take CPU from the import)")
 	rest := flag.Duration("rest", 25*time.Second, "pause after the import before measuring memory at rest (the server's --memory-trim returns freed memory once a whole 10 s interval passed without a collection: 10 to 20 s after the import)")
 	flag.Parse()
 	key, err := os.ReadFile(*keyFile)
@@ -207,7 +208,14 @@ func run() error {
 		t0, cpu0 := time.Now(), cpuSeconds(*pid)
 		stop := make(chan struct{})
 		during := make(chan [2][]time.Duration)
-		go func() { during <- c.readWhileImporting(stop, *domain) }()
+		go func() {
+			if !*readers {
+				<-stop
+				during <- [2][]time.Duration{}
+				return
+			}
+			during <- c.readWhileImporting(stop, *domain)
+		}()
 		out, err := c.do("POST", "/v1/contacts/import.csv?kind=company&domain="+url.QueryEscape(*domain), bytes.NewReader(data))
 		close(stop)
 		lat := <-during
