@@ -170,7 +170,7 @@ func (s *Service) applyLocked(chs []Change) error {
 }
 
 // applyChunk is how many contacts are applied per hold of the write lock:
-// a 500-row import batch applied in one hold would stall every reader
+// a 2,000-row import batch applied in one hold would stall every reader
 // (caller-ID lookups included) for milliseconds. Readers may see a batch
 // half applied; its contacts are independent rows, and the users, marks
 // and groups of the batch are applied together at the end.

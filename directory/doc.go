@@ -72,27 +72,33 @@
 //
 // Measured with BenchmarkHeapPerContact (Go heap after GC, store
 // excluded, every contact with two numbers and a distinct email): the
-// directory holds about 550 bytes and 3 heap objects per contact at
+// directory holds about 490 bytes and 3 heap objects per contact at
 // 1,000,000 contacts (the objects left are the terms of distinct tokens
-// such as emails), the caller-ID lookup (callerid) about 350 more with
-// no object per contact, so about 0.9 KB of live heap per contact. With
+// such as emails), the caller-ID lookup (callerid) about 230 more with
+// no object per contact; the maps from IDs, duplicate keys and numbers
+// are keymap.Maps (12–16 bytes an entry, no pointers). With
 // integration/million.sh (1,000,000 company contacts imported over HTTP
 // as four 250,000-row CSV files, bolt store) the process settles at
-// about 1.2 KB of RSS per contact once --memory-trim has returned freed
-// memory, and peaks near 2.1 KB during the import: the Go runtime's RSS
-// runs up to twice the live heap between collections with GOGC=100.
-// GOMEMLIMIT set below the container's memory trades collection CPU for
-// staying nearer the live heap. The bolt file adds its mapped pages.
+// about 0.86 KB of RSS per contact once --memory-trim has returned freed
+// memory, and stands near 1.65 KB right after the import: the Go
+// runtime's RSS runs up to twice the live heap between collections with
+// GOGC=100. GOMEMLIMIT set below the container's memory trades
+// collection CPU for staying nearer the live heap. The bolt file adds
+// its mapped pages.
 //
 // Imports run as a pipeline: the request's goroutine parses and checks
-// rows and their duplicates, a writer commits each 500-row batch (store,
-// then the index, whose per-contact work is prepared before the lock),
-// and the observers (caller ID, events) take a batch's events while the
-// next one is written (emitter.go). The same script measured 23,000
-// rows/s for every 250,000-row file on bolt and 17,500 on Redis, flat as
-// the store grows, at about 70 µs of CPU per row on two cores.
+// rows, finds their duplicates (its own rows kept encoded, not as heap
+// objects: a collection during an import used to follow millions of
+// pointers) and prepares each 2,000-row batch's index entries; a writer
+// stores the batch (one bolt transaction, one Redis pipeline) while the
+// batch before is indexed; and the observers (caller ID, events) take a
+// batch's events while the next one is indexed (emitter.go). The same
+// script measured 26,000–28,000 rows/s for every 250,000-row file on
+// bolt and 23,500–25,500 on Redis, flat as the store grows, at about 60
+// µs of CPU per row on two cores; searches and lookups go on meanwhile
+// (the keymaps build their merges outside the readers' lock).
 //
-// So one instance serves about a million contacts in 1.2–2.2 GB of RSS. A
+// So one instance serves about a million contacts in 0.9–1.7 GB of RSS. A
 // deployment beyond one instance's memory is split by SIP domain, never
 // within one: the index, caller ID and the change feed are already per
 // domain, and every request names its domain (the API key's tenant, the
@@ -101,9 +107,9 @@
 // with one store (a Redis key prefix or bolt file) per group, and route
 // by domain: the PBX (or Kamailio's dispatcher) already picks its
 // Switchboard by domain, and the HTTP front routes /v1 by the key's
-// tenant. The numbers that decide it, per group: contacts × about 0.9 KB
-// of heap × 2 for the collector, plus presence and calls, must fit the
-// instance's memory (8 GB serves about 4 million contacts); an import
+// tenant. The numbers that decide it, per group: contacts × about 0.75
+// KB of heap × 2 for the collector, plus presence and calls, must fit the
+// instance's memory (8 GB serves about 5 million contacts); an import
 // costs its own rows and its domain's duplicate keys. A single tenant
 // larger than one instance (several million contacts) needs another
 // engine for that tenant's search, a search server with a per-tenant

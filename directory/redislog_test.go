@@ -32,10 +32,10 @@ func TestRedisLogBoundedBySize(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 700, n, "small changes are all kept")
 
-	// Each batch encodes to about 300 KB: logLen gives 256 entries.
+	// The batch encodes to about 1.2 MB: logLen gives logMinLen entries.
 	notes := strings.Repeat("n", 3000)
 	var b Batch
-	for i := range 100 {
+	for i := range 400 {
 		b.Contacts = append(b.Contacts, ContactWrite{Contact: contact(1000+i, notes)})
 	}
 	requireApply(t, s, ctx, b)

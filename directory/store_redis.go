@@ -63,13 +63,13 @@ const (
 // logLen is the MAXLEN of the append of an entry of size bytes: entries
 // as large as this one fit RedisLogBytes, within [logMinLen, RedisLogLen].
 // After a run of large entries the log holds at least logMinLen of them
-// (128,000 contacts of 500-row import batches): a follower that keeps up
-// with the writer is never that far behind.
+// (128,000 contacts of 2,000-row import batches): a follower that keeps
+// up with the writer is never that far behind.
 func logLen(size int) int {
 	return max(logMinLen, min(RedisLogLen, RedisLogBytes/max(size, 1)))
 }
 
-const logMinLen = 256
+const logMinLen = 64
 
 // logScript numbers a change and appends it to the change log. Stream IDs
 // are left to Redis ("*"), so the append cannot fail on an ID; the seq
