@@ -695,7 +695,7 @@ func (r *jsonReader) contact(c *Contact) {
 	}
 	if r.opt(`,"phones":[`) {
 		// omitempty: a canonical list is never empty.
-		for r.ok {
+		r.each(func() {
 			var p Phone
 			r.lit(`{"type":`)
 			p.Type = PhoneType(r.strOf(knownPhoneTypes))
@@ -703,11 +703,7 @@ func (r *jsonReader) contact(c *Contact) {
 			p.Number = r.str()
 			r.lit("}")
 			c.Phones = append(c.Phones, p)
-			if !r.opt(",") {
-				break
-			}
-		}
-		r.lit("]")
+		})
 	}
 	if r.opt(`,"emails":`) {
 		if c.Emails = r.strings(); len(c.Emails) == 0 {
@@ -740,11 +736,23 @@ func (r *jsonReader) contact(c *Contact) {
 	r.lit("}")
 }
 
+// each reads the elements of an array, whose "[" is read, with elem,
+// and its "]".
+func (r *jsonReader) each(elem func()) {
+	for r.ok {
+		elem()
+		if !r.opt(",") {
+			break
+		}
+	}
+	r.lit("]")
+}
+
 func (r *jsonReader) batch(b *Batch) {
 	r.lit("{")
 	first := true
 	if r.key(&first, `"contacts":[`) {
-		for r.ok {
+		r.each(func() {
 			var w ContactWrite
 			r.lit(`{"contact":`)
 			r.contact(&w.Contact)
@@ -753,14 +761,10 @@ func (r *jsonReader) batch(b *Batch) {
 			}
 			r.lit("}")
 			b.Contacts = append(b.Contacts, w)
-			if !r.opt(",") {
-				break
-			}
-		}
-		r.lit("]")
+		})
 	}
 	if r.key(&first, `"delete_contacts":[`) {
-		for r.ok {
+		r.each(func() {
 			var d ContactDelete
 			r.lit(`{"id":`)
 			d.ID = r.str()
@@ -769,11 +773,7 @@ func (r *jsonReader) batch(b *Batch) {
 			}
 			r.lit("}")
 			b.DeleteContacts = append(b.DeleteContacts, d)
-			if !r.opt(",") {
-				break
-			}
-		}
-		r.lit("]")
+		})
 	}
 	if r.key(&first, `"users":`) {
 		r.ok = false // left to json.Unmarshal
@@ -783,7 +783,7 @@ func (r *jsonReader) batch(b *Batch) {
 		b.DeleteUsers = r.strings()
 	}
 	if r.key(&first, `"marks":[`) {
-		for r.ok {
+		r.each(func() {
 			var m Mark
 			r.lit(`{"owner":`)
 			m.Owner = r.str()
@@ -795,14 +795,10 @@ func (r *jsonReader) batch(b *Batch) {
 			}
 			r.lit("}")
 			b.Marks = append(b.Marks, m)
-			if !r.opt(",") {
-				break
-			}
-		}
-		r.lit("]")
+		})
 	}
 	if r.key(&first, `"groups":[`) {
-		for r.ok {
+		r.each(func() {
 			var g Group
 			r.lit(`{"id":`)
 			g.ID = r.str()
@@ -817,11 +813,7 @@ func (r *jsonReader) batch(b *Batch) {
 			g.Builtin = r.opt(`,"builtin":true`)
 			r.lit("}")
 			b.Groups = append(b.Groups, g)
-			if !r.opt(",") {
-				break
-			}
-		}
-		r.lit("]")
+		})
 	}
 	if r.key(&first, `"delete_groups":`) {
 		b.DeleteGroups = r.strings()
