@@ -450,7 +450,7 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 				room--
 			}
 			c.Created, c.Updated, c.Version = now, now, 1
-			b.Contacts = append(b.Contacts, ContactWrite{Contact: c})
+			b.Contacts = append(b.Contacts, ContactWrite{Contact: c, fresh: true})
 			// c's keys are r.c's: they differ in ID and times only.
 			touched = append(touched, tg.add(&c, r.line, len(b.Contacts)-1, keys))
 			rep.Imported++

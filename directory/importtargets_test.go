@@ -46,3 +46,17 @@ func TestImportTargetsKeepContactsAndKeys(t *testing.T) {
 	_, ok = tg.withID("c_c")
 	assert.False(t, ok)
 }
+
+// TestFreshWritesSkipTheVersionRead: a contact whose ID newID just drew
+// is not looked up in the store; any other write is.
+func TestFreshWritesSkipTheVersionRead(t *testing.T) {
+	var read []string
+	current := func(id string) (uint64, error) { read = append(read, id); return 0, nil }
+	b := Batch{Contacts: []ContactWrite{
+		{Contact: Contact{ID: "c_fresh", Version: 1}, fresh: true},
+		{Contact: Contact{ID: "c_given", Version: 1}},
+		{Contact: Contact{ID: "c_fresh", Version: 2}, Expected: 1}, // this batch's own write
+	}}
+	require.NoError(t, b.checkVersions(current))
+	assert.Equal(t, []string{"c_given"}, read)
+}

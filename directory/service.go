@@ -379,7 +379,7 @@ func (s *Service) Create(ctx context.Context, p accounts.Principal, c Contact) (
 	err := s.checkQuotaLocked(c)
 	s.mu.RUnlock()
 	if err == nil {
-		err = s.commit(ctx, Batch{Contacts: []ContactWrite{{Contact: c}}}, p.User)
+		err = s.commit(ctx, Batch{Contacts: []ContactWrite{{Contact: c, fresh: true}}}, p.User)
 	}
 	if err != nil {
 		return Contact{}, fmt.Errorf("create contact: %w", err)

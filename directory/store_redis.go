@@ -126,7 +126,9 @@ func (s *RedisStore) applyAt(ctx context.Context, b Batch) (Position, error) {
 	var seqCmd *redis.Cmd
 	var watch []string
 	for _, w := range b.Contacts {
-		watch = append(watch, s.k("c:", w.Contact.ID))
+		if !w.fresh || w.Expected != 0 {
+			watch = append(watch, s.k("c:", w.Contact.ID))
+		}
 	}
 	for _, d := range b.DeleteContacts {
 		watch = append(watch, s.k("c:", d.ID))
