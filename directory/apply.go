@@ -199,15 +199,16 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 	// key hashes) is computed before taking mu, so readers wait only for
 	// the index's own updates. amu is held: the scratch is ours.
 	prep := &s.prep
+	given := len(b.prep) == len(b.Contacts) // prepared by the importer
 	for i := 0; i < len(b.Contacts); i += applyChunk {
 		chunk := b.Contacts[i:min(i+applyChunk, len(b.Contacts))]
 		docs := prep.docs[:len(chunk)]
-		if len(b.prep) == len(b.Contacts) {
+		if given {
 			docs = b.prep[i : i+len(chunk)]
 		}
 		for j := range chunk {
 			c := &chunk[j].Contact
-			if len(b.prep) != len(b.Contacts) {
+			if !given {
 				prepare(c, &docs[j])
 			}
 			prep.dups[j] = s.dups.keyHashes(c, prep.dups[j][:0])

@@ -13,12 +13,10 @@ package keymap
 
 import (
 	"cmp"
-	"iter"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"sync"
-	"unsafe"
 )
 
 // Value is the type of a Map's values.
@@ -200,39 +198,12 @@ func (m *Map[V]) Delete(k uint64) bool {
 	return true
 }
 
-// All returns the keys and values of m, in no particular order. m must
-// not change during the iteration.
-func (m *Map[V]) All() iter.Seq2[uint64, V] {
-	return func(yield func(uint64, V) bool) {
-		for h, v := range m.over {
-			if !yield(unmix(h), v) {
-				return
-			}
-		}
-		for i, h := range m.keys {
-			if !m.isDead(i) && !yield(unmix(h), m.vals[i]) {
-				return
-			}
-		}
-	}
-}
-
-// Clear removes every key and frees the memory m holds.
-func (m *Map[V]) Clear() { *m = Map[V]{} }
-
 // Compact merges the overlay into the base and drops dead entries, so
 // that m holds the least memory: for after a bulk load.
 func (m *Map[V]) Compact() {
 	if len(m.over) > 0 || m.ndead > 0 {
 		m.merge()
 	}
-}
-
-// Bytes returns the bytes m's base arrays hold, for tests and
-// benchmarks; the overlay's memory is the Go map's affair.
-func (m *Map[V]) Bytes() int {
-	var v V
-	return cap(m.keys)*8 + cap(m.vals)*int(unsafe.Sizeof(v)) + cap(m.dead)*8 + cap(m.dir)*4
 }
 
 func (m *Map[V]) isDead(i int) bool {
@@ -357,14 +328,12 @@ func directory(keys []uint64) (dir []uint32, shift uint) {
 // chosen to cluster in it cannot be prepared in advance.
 var seed = rand.Uint64()
 
-// Multipliers of murmur3's 64-bit finalizer, and their inverses modulo
-// 2^64.
+// Multipliers of murmur3's 64-bit finalizer (odd, so invertible modulo
+// 2^64: the tests invert mix).
 const (
 	mul1 = 0xff51afd7ed558ccd
 	mul2 = 0xc4ceb9fe1a85ec53
 )
-
-var inv1, inv2 = inverse(mul1), inverse(mul2)
 
 // mix is a bijection of uint64 that spreads any set of keys uniformly:
 // murmur3's finalizer of k xor seed.
@@ -376,24 +345,4 @@ func mix(k uint64) uint64 {
 	k *= mul2
 	k ^= k >> 33
 	return k
-}
-
-// unmix inverts mix. A shift by 33 of 64 bits is its own inverse.
-func unmix(h uint64) uint64 {
-	h ^= h >> 33
-	h *= inv2
-	h ^= h >> 33
-	h *= inv1
-	h ^= h >> 33
-	return h ^ seed
-}
-
-// inverse returns the inverse of odd a modulo 2^64 by Newton's
-// iteration, each step doubling the correct low bits.
-func inverse(a uint64) uint64 {
-	x := a // correct to 3 bits for odd a
-	for range 5 {
-		x *= 2 - a*x
-	}
-	return x
 }
