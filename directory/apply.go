@@ -19,9 +19,10 @@ import (
 
 // Follow tuning.
 const (
-	followBatch = 16          // changes fetched per read
-	followWait  = time.Second // how long one read waits for a change (also bounds how long Run takes to stop)
-	maxBackoff  = time.Second // between reads while the store fails
+	followBatch = 16                    // changes fetched per read
+	followWait  = time.Second           // how long one read waits for a change (also bounds how long Run takes to stop)
+	maxBackoff  = time.Second           // between reads while the store fails
+	writerGrace = 50 * time.Millisecond // how long Run leaves an own change to its writer per look
 )
 
 // state is everything the Service keeps in memory.
@@ -88,6 +89,9 @@ func (s *Service) Run(ctx context.Context) error {
 		pos := s.pos
 		s.amu.Unlock()
 		chs, err := s.store.Changes(ctx, pos, followBatch, followWait)
+		if err == nil && s.leaveToWriter(ctx, pos, chs) {
+			continue
+		}
 		done := delivered
 		if err == nil && len(chs) > 0 {
 			s.amu.Lock()
@@ -124,6 +128,37 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// leaveToWriter reports whether the next change in chs is this
+// instance's own, written by a writer that has yet to apply it, after
+// waiting a little for that writer to do so. The writer holds the batch
+// decoded and, for an import, prepared; applied here it would be prepared
+// again (and the writer's work thrown away). If the writer cannot apply
+// it (its apply found the log out of turn), the writer syncs the log
+// itself, so waiting never stalls the log.
+func (s *Service) leaveToWriter(ctx context.Context, pos Position, chs []Change) bool {
+	i := 0
+	for i < len(chs) && chs[i].Seq <= pos.Seq {
+		i++
+	}
+	if i == len(chs) || chs[i].Batch.Origin != s.origin || s.writing.Load() == 0 {
+		return false
+	}
+	s.amu.Lock()
+	advanced, moved := s.advanced, s.pos != pos
+	s.amu.Unlock()
+	if moved {
+		return true
+	}
+	t := time.NewTimer(writerGrace)
+	defer t.Stop()
+	select {
+	case <-advanced:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return true
 }
 
 // syncTo applies the log up to seq at least. It returns the channel closed

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -39,11 +40,17 @@ type Service struct {
 
 	wmu sync.Mutex // serialises this instance's writers (validation through commit)
 
-	amu     sync.Mutex    // guards pos and emitted; held while changes are fetched and applied
+	amu     sync.Mutex    // guards pos, emitted and advanced; held while changes are fetched and applied
 	pos     Position      // the newest change applied
 	emitted chan struct{} // closed once the events of pos are delivered (see emitter)
-	emitter emitter
-	prep    struct { // applyBatch's scratch, guarded by amu
+	// advanced is closed (and replaced) when a writer applies its own
+	// batch; writing counts this instance's batches between their store
+	// write and their apply. Run leaves such a batch to its writer, which
+	// holds it decoded and prepared.
+	advanced chan struct{}
+	writing  atomic.Int32
+	emitter  emitter
+	prep     struct { // applyBatch's scratch, guarded by amu
 		docs [applyChunk]prepared
 		dups [applyChunk][]uint64
 	}
@@ -108,7 +115,7 @@ type Config struct {
 func New(ctx context.Context, store Store, cfg Config, log zerolog.Logger) (*Service, error) {
 	s := &Service{
 		cfg: cfg, store: store, log: log.With().Str("component", "directory").Logger(), now: time.Now,
-		origin: newID()[2:], emitted: delivered,
+		origin: newID()[2:], emitted: delivered, advanced: make(chan struct{}),
 	}
 	if err := migrateTenants(ctx, store, cfg.Domains, s.log); err != nil {
 		return nil, err
@@ -199,18 +206,26 @@ func (s *Service) writeQueued(ctx context.Context, b *Batch, actor string) (writ
 		return written{empty: true}, nil
 	}
 	b.Actor, b.Origin = actor, s.origin
+	s.writing.Add(1) // until applyQueued
+	var w written
+	var err error
 	if pa, ok := s.store.(positionedStore); ok {
-		pos, err := pa.applyAt(ctx, *b)
-		return written{pos: pos, positioned: true}, err
+		w.pos, err = pa.applyAt(ctx, *b)
+		w.positioned = true
+	} else {
+		w.pos.Seq, err = s.store.Apply(ctx, *b)
 	}
-	seq, err := s.store.Apply(ctx, *b)
-	return written{pos: Position{Seq: seq}}, err
+	if err != nil {
+		s.writing.Add(-1)
+	}
+	return w, err
 }
 
 // applyQueued is commitQueued's in-memory apply of b, stored as w. It
 // needs no lock held: a writer that stored a later batch meanwhile finds
 // its own apply out of turn and waits for the follower instead.
 func (s *Service) applyQueued(ctx context.Context, b *Batch, w written) chan struct{} {
+	defer s.writing.Add(-1)
 	if w.positioned {
 		// Next in line: apply b as written, rather than read it back
 		// from the log (for Redis, a round trip and the decoding of a
@@ -220,6 +235,8 @@ func (s *Service) applyQueued(ctx context.Context, b *Batch, w written) chan str
 			events := s.applyBatch(b)
 			s.pos = w.pos
 			s.emit(events)
+			close(s.advanced)
+			s.advanced = make(chan struct{})
 			done := s.emitted
 			s.amu.Unlock()
 			return done

@@ -270,9 +270,9 @@ func (x *Index) AddNumber(owner uint32, num Number) {
 	defer x.mergeKeys()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	i := x.find(num)
+	i, head := x.findHead(num)
 	if i == 0 {
-		x.insert(num, owner)
+		x.insert(num, owner, head)
 		return
 	}
 	e := x.at(i)
@@ -525,26 +525,65 @@ func plainE164(num Number) bool {
 	if cc < 1 || cc > 999 || len(num.E164) < 2 || num.E164[0] != '+' {
 		return false
 	}
-	digits := len(strconv.Itoa(cc))
-	return len(num.E164) == 1+digits+len(num.National) &&
-		num.E164[1+digits:] == num.National && num.E164[1:1+digits] == strconv.Itoa(cc)
+	digits := 1
+	for p := 10; cc >= p; p *= 10 {
+		digits++
+	}
+	if len(num.E164) != 1+digits+len(num.National) || num.E164[1+digits:] != num.National {
+		return false
+	}
+	for k := digits; k >= 1; k-- {
+		if num.E164[k] != byte('0'+cc%10) {
+			return false
+		}
+		cc /= 10
+	}
+	return true
 }
 
 // find returns the stored entry for exactly num, or 0. Callers hold mu.
 func (x *Index) find(num Number) uint32 {
+	i, _ := x.findHead(num)
+	return i
+}
+
+// findHead is find also returning the head of num's national chain when
+// it read it (for insert; else noHead).
+func (x *Index) findHead(num Number) (i, head uint32) {
 	switch {
 	case num.Kind == KindExtension:
-		return x.get(keyOf(keyExt, num.Digits))
-	case num.E164 != "":
-		return x.findE164(num.E164)
+		return x.get(keyOf(keyExt, num.Digits)), noHead
+	case num.E164 == "":
+	case plainE164(num):
+		// Country codes are prefix-free, so of findE164's readings of
+		// the E.164 string only the one at num's own code can match:
+		// one probe instead of three.
+		if x.odd > 0 {
+			if i := x.get(keyOf(keyE164, num.E164)); i != 0 {
+				return i, noHead
+			}
+		}
+		head = x.get(keyOf(keyNational, num.National))
+		for i := head; i != 0; i = x.at(i).nextNational {
+			if e := x.at(i); e.flags&flagE164 != 0 && int(e.cc) == num.CountryCode {
+				return i, head
+			}
+		}
+		return 0, head
+	default:
+		return x.findE164(num.E164), noHead
 	}
-	for i := x.get(keyOf(keyNational, num.National)); i != 0; i = x.at(i).nextNational {
+	head = x.get(keyOf(keyNational, num.National))
+	for i := head; i != 0; i = x.at(i).nextNational {
 		if x.at(i).flags&(flagE164|flagOddE164) == 0 {
-			return i
+			return i, head
 		}
 	}
-	return 0
+	return 0, head
 }
+
+// noHead is findHead's "national chain not read": no entry has this number.
+const noHead = ^uint32(0)
 
 // alloc returns a zeroed entry number, reusing a removed one. Callers hold
 // mu for writing.
@@ -568,7 +607,7 @@ func (x *Index) alloc() uint32 {
 
 // insert stores a new entry for num, owned by owner. Callers hold mu for
 // writing.
-func (x *Index) insert(num Number, owner uint32) {
+func (x *Index) insert(num Number, owner uint32, head uint32) {
 	x.count++
 	i := x.alloc()
 	e := x.at(i)
@@ -606,7 +645,10 @@ func (x *Index) insert(num Number, owner uint32) {
 	} else {
 		e.national = national.p
 	}
-	e.nextNational = x.get(national)
+	if head == noHead {
+		head = x.get(national)
+	}
+	e.nextNational = head
 	x.set(national, i)
 	if t, ok := tailKey(national, num.National, x.trailing); ok {
 		e.nextTail = x.get(t)

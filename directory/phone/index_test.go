@@ -2,11 +2,13 @@ package phone
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
 	"unsafe"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -441,19 +443,20 @@ func TestIndexE164WithoutKey(t *testing.T) {
 	// The same national number in another country is not exact.
 	assert.Equal(t, Result{Owners: []uint32{1}, Rank: RankNationalNumber},
 		x.LookupNumber(Number{Kind: KindNational, E164: "+3330123456", National: "30123456", CountryCode: 33}))
-	// Country codes 1 and 12 are not both real; if they were, "+12345"
-	// would still be one number, as one string.
-	x.AddNumber(3, Number{Kind: KindE164, E164: "+12345", National: "2345", CountryCode: 1})
-	x.AddNumber(4, Number{Kind: KindE164, E164: "+12345", National: "345", CountryCode: 12})
+	// A parsed number is found at its own country code alone: real
+	// codes are prefix-free (TestCountryCodesPrefixFree), so no other
+	// split of its E.164 string can be stored.
+	x.AddNumber(3, Number{Kind: KindE164, E164: "+33145557710", National: "145557710", CountryCode: 33})
+	x.AddNumber(4, Number{Kind: KindE164, E164: "+33145557710", National: "145557710", CountryCode: 33})
 	assert.Equal(t, 3, x.Len())
 	assert.Equal(t, Result{Owners: []uint32{3, 4}, Rank: RankExact},
-		x.LookupNumber(Number{Kind: KindE164, E164: "+12345", National: "345", CountryCode: 12}))
+		x.LookupNumber(Number{Kind: KindE164, E164: "+33145557710", National: "145557710", CountryCode: 33}))
 
 	assert.True(t, x.RemoveNumber(2, Number{Kind: KindE164, E164: "+4989000000", National: "89000000", CountryCode: 49}))
 	assert.Equal(t, 0, x.odd)
 	assert.True(t, x.RemoveNumber(1, plain))
-	assert.True(t, x.RemoveNumber(3, Number{Kind: KindE164, E164: "+12345", National: "345", CountryCode: 12}))
-	assert.True(t, x.RemoveNumber(4, Number{Kind: KindE164, E164: "+12345", National: "2345", CountryCode: 1}))
+	assert.True(t, x.RemoveNumber(3, Number{Kind: KindE164, E164: "+33145557710", National: "145557710", CountryCode: 33}))
+	assert.True(t, x.RemoveNumber(4, Number{Kind: KindE164, E164: "+33145557710", National: "145557710", CountryCode: 33}))
 	assert.Equal(t, 0, x.Len())
 	assert.Zero(t, x.keys.Len())
 	assert.Empty(t, x.spill)
@@ -530,4 +533,18 @@ func TestIndexAppendLookupUsesBuffer(t *testing.T) {
 	require.Equal(t, []uint32{42}, r.Owners)
 	assert.Same(t, &buf[0], &r.Owners[0])
 	assert.Zero(t, testing.AllocsPerRun(100, func() { x.AppendLookup(buf[:0], num) }))
+}
+
+// TestCountryCodesPrefixFree checks what AddNumber's single probe relies
+// on: no country code libphonenumber knows is a prefix of another, so an
+// E.164 string has one reading as country code and national number.
+func TestCountryCodesPrefixFree(t *testing.T) {
+	codes := maps.Clone(phonenumbers.GetSupportedCallingCodes()) // the library's own map otherwise
+	maps.Copy(codes, phonenumbers.GetSupportedGlobalNetworkCallingCodes())
+	require.Greater(t, len(codes), 200)
+	for cc := range codes {
+		for p := cc / 10; p > 0; p /= 10 {
+			assert.False(t, codes[p], "country code %d is a prefix of %d", p, cc)
+		}
+	}
 }
