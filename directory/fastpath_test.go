@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/stretchr/testify/require"
 	"github.com/switchboardhq/switchboard/directory/phone"
 )
 
@@ -110,5 +111,32 @@ func TestGramTableKeepsListsAcrossPromotion(t *testing.T) {
 	small.list(7).add(1)
 	if small.all != nil || small.get(8) != nil || small.get(7).n != 1 {
 		t.Fatalf("small table: %+v", small)
+	}
+}
+
+func TestFoldLatinMatchesSlow(t *testing.T) {
+	for r := rune(0); r < latinFoldEnd; r++ {
+		require.False(t, unicode.Is(unicode.Mn, r), "U+%04X is a combining mark", r)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	cases := []string{"José Müller", "ŁÓDŹ", "Ærøskøbing", "straße", "Öztürk Yılmaz", "Wiśniewski", "Ǆemal", "ǅ", "İstanbul", "e\u0301", "\xff", "a\xc3", "\uFFFD", "日本"}
+	for range 50000 {
+		var b strings.Builder
+		for range r.IntN(12) {
+			switch r.IntN(8) {
+			case 0:
+				b.WriteRune(rune(0x250 + r.IntN(0x300))) // beyond the table: combining marks and more
+			case 1:
+				b.WriteByte(byte(0x80 + r.IntN(0x80))) // invalid UTF-8
+			default:
+				b.WriteRune(rune(r.IntN(latinFoldEnd)))
+			}
+		}
+		cases = append(cases, b.String())
+	}
+	for _, s := range cases {
+		if got, want := fold(s), foldSlow(s); got != want {
+			t.Fatalf("fold(%q) = %q, want %q", s, got, want)
+		}
 	}
 }

@@ -28,6 +28,42 @@ func fold(s string) string {
 	if ascii {
 		return strings.ToLower(s)
 	}
+	if f, ok := foldLatin(s); ok {
+		return f
+	}
+	return foldSlow(s)
+}
+
+// latinFoldEnd bounds the runes folded by table: Basic Latin, Latin-1
+// Supplement and Latin Extended-A and -B, the letters of most names.
+const latinFoldEnd = 0x250
+
+// latinFold[r] is foldSlow(string(r)). Below latinFoldEnd no rune is a
+// combining mark, so folding a string of them rune by rune is folding it
+// whole: NFD reorders only combining marks, which folding drops.
+var latinFold = func() (t [latinFoldEnd]string) {
+	for r := range t {
+		t[r] = foldSlow(string(rune(r)))
+	}
+	return t
+}()
+
+// foldLatin is fold for text of runes below latinFoldEnd; ok is false for
+// any other text (invalid UTF-8 included).
+func foldLatin(s string) (string, bool) {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if r >= latinFoldEnd {
+			return "", false
+		}
+		b.WriteString(latinFold[r])
+	}
+	return b.String(), true
+}
+
+// foldSlow is fold through Unicode decomposition.
+func foldSlow(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range norm.NFD.String(s) {

@@ -42,7 +42,8 @@ func TestIndexSettleKeepsDisplayOrder(t *testing.T) {
 	n := 0
 	for _, pt := range x.parts {
 		var keys []string
-		pt.order.ascend(func(uint32) bool { return false }, func(id uint32) bool {
+		pt.order.ascend(func(ordered) bool { return false }, func(o ordered) bool {
+			id := o.id
 			if d := &x.docs[id]; d.alive {
 				keys = append(keys, d.fullKey(x))
 			}

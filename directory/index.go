@@ -61,8 +61,8 @@ type part struct {
 	terms   map[string]*term
 	sorted  *blist[*term]
 	grams   gramTable
-	order   *blist[uint32]
-	loading []uint32 // bulk load only: the order, unsorted
+	order   *blist[ordered] // every doc of the part, in display order
+	loading []uint32        // bulk load only: the order, unsorted
 }
 
 // gramTable holds a part's trigram posting lists: a map while the part
@@ -308,7 +308,7 @@ func (x *index) part(name string) *part {
 	if pt == nil {
 		pt = &part{terms: map[string]*term{}}
 		pt.sorted = newHeadBlist(func(a, b *term) int { return strings.Compare(a.tok, b.tok) }, func(t *term) uint64 { return keyHead(t.tok) })
-		pt.order = newHeadBlist(x.cmpDoc, func(id uint32) uint64 { return x.docs[id].head })
+		pt.order = newHeadBlist(x.cmpOrdered, func(o ordered) uint64 { return o.head })
 		x.parts[name] = pt
 	}
 	return pt
@@ -363,6 +363,38 @@ func keyHeads(k string) (uint64, uint64) {
 		return keyHead(k), 0
 	}
 	return keyHead(k), keyHead(k[8:])
+}
+
+// ordered is a doc as the display order holds it: with the first 16
+// bytes of its sort key, so that finding a doc's place (an import does it
+// per contact) reads a block's own entries rather than a doc and slab
+// bytes per step, each a cache miss in a large index. It is 24 bytes
+// where the ID alone is 4 (24 MB at a million contacts).
+type ordered struct {
+	head, head2 uint64
+	id          uint32
+}
+
+func (x *index) ordered(id uint32) ordered {
+	d := &x.docs[id]
+	return ordered{head: d.head, head2: d.head2, id: id}
+}
+
+// cmpOrdered is cmpDoc, on the heads the entries carry when they differ.
+func (x *index) cmpOrdered(a, b ordered) int {
+	if a.head != b.head {
+		if a.head < b.head {
+			return -1
+		}
+		return 1
+	}
+	if a.head2 != b.head2 {
+		if a.head2 < b.head2 {
+			return -1
+		}
+		return 1
+	}
+	return x.cmpDoc(a.id, b.id)
 }
 
 // cmpDoc compares docs a and b in display order.
@@ -484,7 +516,7 @@ func (x *index) putPrepared(c *Contact, p *prepared) {
 	if x.bulk {
 		pt.loading = append(pt.loading, id)
 	} else {
-		pt.order.insert(id)
+		pt.order.insert(x.ordered(id))
 	}
 	switch c.Kind {
 	case KindPersonal:
@@ -506,7 +538,7 @@ func (x *index) remove(contactID string) {
 	sc := &x.scopes[d.sc]
 	c := Contact{Kind: [...]Kind{KindPersonal, KindCompany, KindTeam, ""}[d.kind], Owner: sc.owner, Domain: sc.domain}
 	if pt := x.parts[partName(&c)]; pt != nil && !x.bulk {
-		pt.order.remove(id)
+		pt.order.remove(x.ordered(id))
 	}
 	x.deleteID(contactID, id)
 	d.alive = false
@@ -571,7 +603,11 @@ func (x *index) finish() {
 		if x.bulk {
 			pt.loading = slices.DeleteFunc(pt.loading, func(id uint32) bool { return !x.docs[id].alive })
 			slices.SortFunc(pt.loading, x.cmpDoc)
-			pt.order.build(pt.loading)
+			order := make([]ordered, len(pt.loading))
+			for i, id := range pt.loading {
+				order[i] = x.ordered(id)
+			}
+			pt.order.build(order)
 			pt.loading = nil
 			ts := make([]*term, 0, len(pt.terms))
 			for _, t := range pt.terms {

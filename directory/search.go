@@ -207,14 +207,15 @@ func (sr *searcher) count1(id uint32) bool {
 // most budget docs (<0: no limit). It reports whether it found a full
 // page: then no later doc of pt can enter it.
 func (sr *searcher) fill(ctx context.Context, pt *part, budget int) bool {
-	start := func(uint32) bool { return false }
+	start := func(ordered) bool { return false }
 	if sr.afterRank == rankOther {
-		start = func(id uint32) bool { return sr.x.docs[id].cmpFullKey(sr.x, sr.afterKey) <= 0 }
+		start = func(o ordered) bool { return sr.x.docs[o.id].cmpFullKey(sr.x, sr.afterKey) <= 0 }
 	} else if sr.afterRank > rankOther {
 		return true
 	}
 	n, found := 0, 0
-	pt.order.ascend(start, func(id uint32) bool {
+	pt.order.ascend(start, func(o ordered) bool {
+		id := o.id
 		if n++; n == budget || (n%8192 == 0 && ctx.Err() != nil) {
 			return false
 		}
@@ -233,7 +234,8 @@ func (sr *searcher) fill(ctx context.Context, pt *part, budget int) bool {
 // it leaves the count as it was.
 func (sr *searcher) countWalk(pt *part, budget int) bool {
 	count, n, done := sr.count, 0, true
-	pt.order.ascend(func(uint32) bool { return false }, func(id uint32) bool {
+	pt.order.ascend(func(ordered) bool { return false }, func(o ordered) bool {
+		id := o.id
 		if n++; n > budget {
 			done = false
 			return false
@@ -255,7 +257,8 @@ func (sr *searcher) countWalk(pt *part, budget int) bool {
 func (sr *searcher) walk(ctx context.Context, pt *part) {
 	sr.fill(ctx, pt, -1)
 	n := 0
-	pt.order.ascend(func(uint32) bool { return false }, func(id uint32) bool {
+	pt.order.ascend(func(ordered) bool { return false }, func(o ordered) bool {
+		id := o.id
 		if n++; n > countBudget || sr.capped {
 			sr.capped = true
 			return false
