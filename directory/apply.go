@@ -246,7 +246,11 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 			if !given {
 				prepare(c, &docs[j])
 			}
-			prep.dups[j] = s.dups.keyHashes(c, prep.dups[j][:0])
+			if given && docs[j].haveKeys {
+				prep.dups[j] = s.dups.hashKeys(dupScope(c), docs[j].keys, prep.dups[j][:0])
+			} else {
+				prep.dups[j] = s.dups.keyHashes(c, prep.dups[j][:0])
+			}
 		}
 		s.mu.Lock()
 		for j, w := range chunk {

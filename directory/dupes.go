@@ -75,7 +75,15 @@ func (x *dupIndex) keyHashes(c *Contact, hs []uint64) []uint64 {
 	if scope == "" {
 		return hs
 	}
-	for _, k := range dupKeys(c) {
+	return x.hashKeys(scope, dupKeys(c), hs)
+}
+
+// hashKeys is keyHashes for c's scope and keys, known to the caller.
+func (x *dupIndex) hashKeys(scope string, keys []string, hs []uint64) []uint64 {
+	if scope == "" {
+		return hs
+	}
+	for _, k := range keys {
 		hs = append(hs, x.hash(scope, k))
 	}
 	return hs

@@ -334,6 +334,7 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 	now := s.now().UTC()
 	var (
 		b       Batch
+		bkeys   [][]string // the duplicate keys of b.Contacts
 		marks   = map[string][]string{}
 		touched []int32 // targets with batch >= 0
 	)
@@ -350,12 +351,14 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			b.prep = make([]prepared, len(b.Contacts))
 			for i := range b.Contacts {
 				prepare(&b.Contacts[i].Contact, &b.prep[i])
+				b.prep[i].keys, b.prep[i].haveKeys = bkeys[i], true
 			}
 			if err := w.send(b); err != nil {
 				return err
 			}
 		}
 		b, marks = Batch{Contacts: make([]ContactWrite, 0, importBatch)}, map[string][]string{}
+		bkeys = make([][]string, 0, importBatch)
 		// Targets written by the flushed batch are stored contacts now
 		// (or will be before the next batch is written: the writer
 		// commits in order and stops at the first failure).
@@ -433,15 +436,18 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		if isDup {
 			c.ID, c.Owner, c.Created = dup.ID, dup.Owner, dup.Created
 			c.Updated, c.Version = now, dup.Version+1
+			ckeys := dupKeys(&c)
 			if t := &tg.ts[di]; t.batch >= 0 {
 				c.Version = dup.Version
 				b.Contacts[t.batch].Contact = c
+				bkeys[t.batch] = ckeys
 			} else {
 				b.Contacts = append(b.Contacts, ContactWrite{Contact: c, Expected: dup.Version})
+				bkeys = append(bkeys, ckeys)
 				t.batch = int32(len(b.Contacts) - 1)
 				touched = append(touched, di)
 			}
-			tg.set(di, &c, dupKeys(&c))
+			tg.set(di, &c, ckeys)
 			rep.Updated++
 		} else {
 			c.ID = newID()
@@ -451,6 +457,7 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			}
 			c.Created, c.Updated, c.Version = now, now, 1
 			b.Contacts = append(b.Contacts, ContactWrite{Contact: c, fresh: true})
+			bkeys = append(bkeys, keys)
 			// c's keys are r.c's: they differ in ID and times only.
 			touched = append(touched, tg.add(&c, r.line, len(b.Contacts)-1, keys))
 			rep.Imported++

@@ -426,6 +426,10 @@ type prepared struct {
 	grams                   []uint16
 	keyEnd, numEnd, textEnd int
 	h1, h2                  uint64
+	// keys are the contact's duplicate keys (dupKeys) when haveKeys:
+	// the importer has them already.
+	keys     []string
+	haveKeys bool
 }
 
 // prepare fills p for c, reusing p's slices.
