@@ -246,6 +246,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 			if !given {
 				prepare(c, &docs[j])
 			}
+			docs[j].fresh = chunk[j].fresh && chunk[j].Expected == 0
 			if given && docs[j].haveKeys {
 				prep.dups[j] = s.dups.hashKeys(dupScope(c), docs[j].keys, prep.dups[j][:0])
 			} else {
@@ -255,10 +256,12 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		s.mu.Lock()
 		for j, w := range chunk {
 			op := ChangeCreated
-			if old, ok := s.idx.get(w.Contact.ID); ok {
-				op = ChangeUpdated
-				oc := old.contact(s.idx)
-				s.dups.remove(&oc)
+			if !docs[j].fresh { // a fresh ID is in no doc: no need to look
+				if old, ok := s.idx.get(w.Contact.ID); ok {
+					op = ChangeUpdated
+					oc := old.contact(s.idx)
+					s.dups.remove(&oc)
+				}
 			}
 			c := cloneContact(w.Contact)
 			s.idx.putPrepared(&c, &docs[j])

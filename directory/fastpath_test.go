@@ -1,12 +1,15 @@
 package directory
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"unicode"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/switchboardhq/switchboard/directory/phone"
 )
@@ -139,4 +142,35 @@ func TestFoldLatinMatchesSlow(t *testing.T) {
 			t.Fatalf("fold(%q) = %q, want %q", s, got, want)
 		}
 	}
+}
+
+// TestFreshCopyAppliesAgain: a writer's batch of new contacts skips the
+// index's look for a doc to replace, but a copy of it from the log may be
+// applied again over a load that already has them (reloadLocked), and
+// must then replace rather than add.
+func TestFreshCopyAppliesAgain(t *testing.T) {
+	svc, err := New(context.Background(), NewMemStore(), Config{}, testLogger())
+	require.NoError(t, err)
+	var b Batch
+	for i := range 3 {
+		c := Contact{ID: newID(), Kind: KindCompany, Domain: "example.com", LastName: fmt.Sprintf("Fresh%d", i),
+			Phones: []Phone{{Type: PhoneWork, Number: fmt.Sprintf("+3314555770%d", i)}}}
+		b.Contacts = append(b.Contacts, ContactWrite{Contact: c, fresh: true})
+	}
+	apply := func(b *Batch) []ChangeEvent {
+		svc.amu.Lock()
+		defer svc.amu.Unlock()
+		return svc.applyBatch(b)
+	}
+	require.Len(t, apply(&b), 3)
+	again := b.clone()
+	events := apply(&again)
+	require.Len(t, events, 3)
+	for _, ev := range events {
+		assert.Equal(t, ChangeUpdated, ev.Op)
+	}
+	assert.Equal(t, 3, svc.idx.len())
+	page, err := svc.Search(context.Background(), admin, Query{Text: "fresh"})
+	require.NoError(t, err)
+	assert.Len(t, page.Items, 3, "one doc per contact")
 }

@@ -348,9 +348,10 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 			b.Marks = append(b.Marks, Mark{Owner: p.User, ContactID: id, Groups: groups})
 		}
 		if w != nil {
+			// The writer prepares the contacts for the index (see
+			// startBatchWriter); their duplicate keys are known here.
 			b.prep = make([]prepared, len(b.Contacts))
 			for i := range b.Contacts {
-				prepare(&b.Contacts[i].Contact, &b.prep[i])
 				b.prep[i].keys, b.prep[i].haveKeys = bkeys[i], true
 			}
 			if err := w.send(b); err != nil {
@@ -499,11 +500,11 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 }
 
 // batchWriter commits an import's batches in order, in two stages on
-// their own goroutines: one writes each batch to the store (wall time is
-// mostly bolt's fsync), the next applies it in memory, so that validating
-// batch N+2, storing N+1 and indexing N overlap, and indexing overlaps
-// delivering the events of the batch before (see emitter). At most one
-// batch waits at each stage.
+// their own goroutines: one prepares each batch's index entries and
+// writes it to the store, the next applies it in memory, so that
+// validating batch N+2, storing N+1 and indexing N overlap, and indexing
+// overlaps delivering the events of the batch before (see emitter). At
+// most one batch waits at each stage.
 type batchWriter struct {
 	batches chan Batch
 	done    chan struct{} // closed when both stages have returned
@@ -536,6 +537,13 @@ func (s *Service) startBatchWriter(ctx context.Context, actor string) *batchWrit
 		defer func() { <-applied }()
 		defer close(toApply)
 		for b := range w.batches {
+			// Preparing the index entries here rather than in the
+			// request's goroutine, which validates the next batch
+			// meanwhile, spreads an import over the cores: this stage
+			// otherwise mostly waits for bolt's fsync.
+			for i := range b.prep {
+				prepare(&b.Contacts[i].Contact, &b.prep[i])
+			}
 			s.wmu.Lock()
 			wr, err := s.writeQueued(ctx, &b, actor)
 			s.wmu.Unlock()

@@ -430,6 +430,7 @@ type prepared struct {
 	// the importer has them already.
 	keys     []string
 	haveKeys bool
+	fresh    bool // the contact's ID is new (ContactWrite.fresh): no doc to replace
 }
 
 // prepare fills p for c, reusing p's slices.
@@ -488,7 +489,9 @@ func (x *index) put(c Contact) {
 
 // putPrepared adds or replaces c, prepared as p.
 func (x *index) putPrepared(c *Contact, p *prepared) {
-	x.remove(c.ID)
+	if !p.fresh {
+		x.remove(c.ID)
+	}
 	id := uint32(len(x.docs))
 	toks, grams, b := p.toks, p.grams, p.b
 	slab, off := x.data.add(b)

@@ -81,7 +81,8 @@ type ContactWrite struct {
 	// fresh: Contact.ID was just drawn by newID (80 random bits), so no
 	// stored contact can have it and the store skips reading its version
 	// (a read and a WATCH per contact on Redis, a B+tree lookup on bolt,
-	// for every row of an import). Never leaves this process.
+	// for every row of an import), and the index skips looking for it.
+	// Never leaves this process; copies of a Batch (clone) drop it.
 	fresh bool
 }
 
@@ -289,6 +290,10 @@ func (b Batch) clone() Batch {
 	b.Contacts = slices.Clone(b.Contacts)
 	for i := range b.Contacts {
 		b.Contacts[i].Contact = cloneContact(b.Contacts[i].Contact)
+		// A copy may be applied again (a reload re-applies the changes
+		// committed while it loaded), when the contact is in memory:
+		// only the writer's own apply may rely on fresh.
+		b.Contacts[i].fresh = false
 	}
 	b.DeleteContacts = slices.Clone(b.DeleteContacts)
 	b.Users = slices.Clone(b.Users)
