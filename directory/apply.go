@@ -88,7 +88,7 @@ func (s *Service) Run(ctx context.Context) error {
 		s.amu.Lock()
 		pos := s.pos
 		s.amu.Unlock()
-		chs, err := s.store.Changes(ctx, pos, followBatch, followWait)
+		chs, err := s.changes(ctx, pos, followBatch, followWait)
 		if err == nil && s.leaveToWriter(ctx, pos, chs) {
 			continue
 		}
@@ -130,6 +130,22 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
+// lazyStore is a Store that can read changes without decoding them
+// (Change.decode does when they are applied).
+type lazyStore interface {
+	lazyChanges(ctx context.Context, after Position, limit int, wait time.Duration) ([]Change, error)
+}
+
+var _ lazyStore = (*RedisStore)(nil)
+
+// changes reads the log after pos, undecoded where the store can.
+func (s *Service) changes(ctx context.Context, after Position, limit int, wait time.Duration) ([]Change, error) {
+	if ls, ok := s.store.(lazyStore); ok {
+		return ls.lazyChanges(ctx, after, limit, wait)
+	}
+	return s.store.Changes(ctx, after, limit, wait)
+}
+
 // leaveToWriter reports whether the next change in chs is this
 // instance's own, written by a writer that has yet to apply it, after
 // waiting a little for that writer to do so. The writer holds the batch
@@ -169,7 +185,7 @@ func (s *Service) syncTo(ctx context.Context, seq uint64) (chan struct{}, error)
 	for s.pos.Seq < seq {
 		// The change is committed, so the log has it; a short wait
 		// covers a replica or a reader racing the append.
-		chs, err := s.store.Changes(ctx, s.pos, followBatch, 100*time.Millisecond)
+		chs, err := s.changes(ctx, s.pos, followBatch, 100*time.Millisecond)
 		if err == nil && len(chs) == 0 {
 			err = fmt.Errorf("change %d not in the log yet", seq)
 		}
@@ -196,6 +212,9 @@ func (s *Service) applyLocked(chs []Change) error {
 		}
 		if ch.Seq != s.pos.Seq+1 {
 			return fmt.Errorf("change %d after %d: %w", ch.Seq, s.pos.Seq, ErrGap)
+		}
+		if err := ch.decode(); err != nil {
+			return err
 		}
 		events := s.applyBatch(&ch.Batch)
 		s.pos = ch.after()

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -18,6 +19,26 @@ type Change struct {
 	Seq   uint64
 	Batch Batch
 	pos   string // store position of this change (a Redis stream ID)
+	// raw, when set, is Batch's JSON not decoded yet: Batch holds only
+	// its Origin until decode.
+	raw []byte
+}
+
+// decode decodes the batch of a change read undecoded.
+func (ch *Change) decode() error {
+	if ch.raw == nil {
+		return nil
+	}
+	origin := ch.Batch.Origin
+	ch.Batch = Batch{}
+	if err := decodeBatchJSON(ch.raw, &ch.Batch); err != nil {
+		return fmt.Errorf("decode change %d: %w", ch.Seq, err)
+	}
+	if ch.Batch.Origin != origin {
+		return fmt.Errorf("decode change %d: origin %q in the log entry, %q in its batch", ch.Seq, origin, ch.Batch.Origin)
+	}
+	ch.raw = nil
+	return nil
 }
 
 // Position is a point in the change log: every change up to Seq is

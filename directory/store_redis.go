@@ -29,7 +29,9 @@ import (
 //	P groups     set     every group ID
 //	P seq        string  sequence number of the newest change
 //	P log        stream  the change log: one entry per Apply, fields
-//	                     seq (number) and b (JSON Batch), trimmed to about
+//	                     seq (number), b (JSON Batch) and o (the batch's
+//	                     Origin, so a reader can tell its own changes
+//	                     without decoding them), trimmed to about
 //	                     RedisLogLen entries or RedisLogBytes (logLen)
 //
 // Apply WATCHes the contact keys it writes, checks their versions, then
@@ -76,7 +78,7 @@ const logMinLen = 64
 // field carries the hole-free numbering readers check for gaps.
 var logScript = redis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'seq', n, 'b', ARGV[1])
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'seq', n, 'b', ARGV[1], 'o', ARGV[3])
 return {n, id}`)
 
 // headScript reads the newest sequence number and stream ID in one step.
@@ -204,7 +206,7 @@ func (s *RedisStore) applyAt(ctx context.Context, b Batch) (Position, error) {
 				pipe.Del(ctx, s.k("g:", id))
 				pipe.SRem(ctx, s.k("groups"), id)
 			}
-			seqCmd = logScript.EvalSha(ctx, pipe, []string{s.k("seq"), s.k("log")}, entry, logLen(len(entry)))
+			seqCmd = logScript.EvalSha(ctx, pipe, []string{s.k("seq"), s.k("log")}, entry, logLen(len(entry)), b.Origin)
 			return nil
 		})
 		return err
@@ -251,6 +253,16 @@ func (s *RedisStore) Head(ctx context.Context) (Position, error) {
 // Changes implements Store with XREAD, which wakes as soon as another
 // instance appends.
 func (s *RedisStore) Changes(ctx context.Context, after Position, limit int, wait time.Duration) ([]Change, error) {
+	return s.changes(ctx, after, limit, wait, false)
+}
+
+// lazyChanges is Changes leaving the batches that name their origin in
+// the log entry undecoded (see Change.decode).
+func (s *RedisStore) lazyChanges(ctx context.Context, after Position, limit int, wait time.Duration) ([]Change, error) {
+	return s.changes(ctx, after, limit, wait, true)
+}
+
+func (s *RedisStore) changes(ctx context.Context, after Position, limit int, wait time.Duration, lazy bool) ([]Change, error) {
 	from := after.ID
 	if from == "" {
 		from = "0-0"
@@ -286,7 +298,12 @@ func (s *RedisStore) Changes(ctx context.Context, after Position, limit int, wai
 			}
 			raw, _ := m.Values["b"].(string)
 			ch := Change{Seq: seq, pos: m.ID}
-			if err := decodeBatchJSON([]byte(raw), &ch.Batch); err != nil {
+			if o, ok := m.Values["o"].(string); lazy && ok && o != "" {
+				// Decoded when applied (Change.decode): a writer applies
+				// its own batch as it wrote it, and its follower only
+				// needs to see that this one is its own.
+				ch.Batch.Origin, ch.raw = o, []byte(raw)
+			} else if err := decodeBatchJSON([]byte(raw), &ch.Batch); err != nil {
 				return nil, fmt.Errorf("decode change %d: %w", seq, err)
 			}
 			out = append(out, ch)
