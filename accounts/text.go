@@ -28,6 +28,35 @@ const (
 // break or forge lines in vCard, CSV, XML phonebooks, SIP display names
 // and logs; multiline fields (notes, street) may hold LF and tab.
 func CheckText(field, v string, max int, multiline bool) *FieldError {
+	if len(v) <= max && plainText(v, multiline) {
+		return nil // imports check millions of fields
+	}
+	return checkTextSlow(field, v, max, multiline)
+}
+
+// plainText reports whether v is valid UTF-8 free of the characters
+// CheckText refuses, in one pass; false sends CheckText to
+// checkTextSlow, which finds the first problem in CheckText's order.
+func plainText(v string, multiline bool) bool {
+	for i := 0; i < len(v); {
+		if c := v[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != 0x7f || multiline && (c == '\n' || c == '\t') {
+				i++
+				continue
+			}
+			return false
+		}
+		r, size := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && size == 1 || r <= 0x9f || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// checkTextSlow is CheckText without its fast path.
+func checkTextSlow(field, v string, max int, multiline bool) *FieldError {
 	if !utf8.ValidString(v) {
 		return &FieldError{Field: field, Reason: "invalid UTF-8"}
 	}
@@ -47,6 +76,57 @@ func CheckText(field, v string, max int, multiline bool) *FieldError {
 
 // CheckEmail returns why s is not a plain email address, or "".
 func CheckEmail(s string) string {
+	if plainEmail(s) {
+		return "" // imports check millions of addresses
+	}
+	return checkEmailSlow(s)
+}
+
+// plainEmail reports whether s is an address net/mail.ParseAddress reads
+// as exactly s: at most MaxEmailBytes of printable ASCII forming
+// dot-atom "@" dot-atom (RFC 5322 §3.4.1, no quotes, comments, spaces
+// or domain literal). false says nothing: checkEmailSlow decides.
+func plainEmail(s string) bool {
+	if len(s) > MaxEmailBytes {
+		return false
+	}
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && dotAtom(local) && dotAtom(domain)
+}
+
+// dotAtom reports whether s is ASCII atext in dot-separated non-empty
+// atoms, as net/mail's consumeAtom accepts it.
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			if s[i-1] == '.' {
+				return false
+			}
+			continue
+		}
+		if !atext[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// atext holds the ASCII atext characters (RFC 5322 §3.2.3): printable
+// but for the specials, the same set as net/mail's isAtext.
+var atext = func() (t [256]bool) {
+	for c := '!'; c <= '~'; c++ {
+		t[c] = !strings.ContainsRune(`()<>[]:;@\,"`, c)
+	}
+	t['.'] = false // dotAtom handles the dots
+	return t
+}()
+
+// checkEmailSlow is CheckEmail without its fast path.
+func checkEmailSlow(s string) string {
 	if len(s) > MaxEmailBytes {
 		return fmt.Sprintf("longer than %d bytes", MaxEmailBytes)
 	}

@@ -204,14 +204,30 @@ func phoneCell(v string) string {
 	return v
 }
 
+// splitMulti returns the values of a cell holding several (see
+// CSVHeader), trimmed, without empty ones; nil if there are none.
 func splitMulti(cell string) []string {
 	var out []string
-	for _, v := range strings.Split(cell, multiSep) {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
+	for v, rest, ok := nextMulti(cell); ok; v, rest, ok = nextMulti(rest) {
+		out = append(out, v)
 	}
 	return out
+}
+
+// nextMulti returns the first value of cell as splitMulti reads it and
+// the rest of cell after it; ok is false when there is none. It lets
+// csvRow walk a cell without splitting it into a slice.
+func nextMulti(cell string) (v, rest string, ok bool) {
+	for {
+		part, after, found := strings.Cut(cell, multiSep)
+		if v = strings.TrimSpace(part); v != "" {
+			return v, after, true
+		}
+		if !found {
+			return "", "", false
+		}
+		cell = after
+	}
 }
 
 // ImportCSV reads contacts in the CSVHeader template from r and stores the
@@ -324,30 +340,24 @@ func parseCSV(r io.Reader, rep *ImportReport) (rowSource, error) {
 	if known == 0 || (!slices.Contains(cols, "first_name") && !slices.Contains(cols, "last_name") && !slices.Contains(cols, "company")) {
 		return nil, &FieldError{Field: "header", Reason: "want a header line with the columns " + CSVHeader}
 	}
-	// Every row of the file has the same columns: one present map serves
-	// them all (it is only read).
-	present := map[string]bool{}
-	for _, col := range cols {
-		if col != "" {
-			present[col] = true
-		}
-	}
+	layout := newCSVLayout(cols)
 	return func() (*importRow, error) {
 		for {
 			rec, err := cr.Read()
-			if errors.Is(err, io.EOF) {
-				return nil, nil
-			}
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				rep.reject(RowError{Line: pe.StartLine, Reason: pe.Err.Error()})
-				continue
-			}
 			if err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil, nil
+				}
+				// Declared here, pe costs an allocation only for a bad row.
+				var pe *csv.ParseError
+				if errors.As(err, &pe) {
+					rep.reject(RowError{Line: pe.StartLine, Reason: pe.Err.Error()})
+					continue
+				}
 				return nil, fmt.Errorf("read csv: %w", err)
 			}
 			line, _ := cr.FieldPos(0)
-			if row, reject := csvRow(line, cols, present, rec); reject != nil {
+			if row, reject := csvRow(line, layout, rec); reject != nil {
 				rep.reject(*reject)
 			} else if row != nil {
 				return row, nil
@@ -365,78 +375,203 @@ var csvFieldCols = map[string]string{
 	"address.postal_code": "postal_code", "address.country": "country",
 }
 
-// csvRow converts one record; it returns nil, nil for an empty row.
-func csvRow(line int, cols []string, present map[string]bool, rec []string) (*importRow, *RowError) {
-	empty := true
-	for _, f := range rec {
-		if strings.TrimSpace(f) != "" {
-			empty = false
-			break
-		}
-	}
-	if empty {
-		return nil, nil
-	}
-	if len(rec) > len(cols) {
-		return nil, &RowError{Line: line, Reason: fmt.Sprintf("row has %d fields, header has %d", len(rec), len(cols))}
-	}
-	// A short record's missing trailing cells are empty cells of columns
-	// the file has, so they count as present.
-	row := &importRow{line: line, present: present, baseCols: csvFieldCols}
-	c := &row.c
-	row.groupsGiven = row.present["groups"]
-	for i, v := range rec {
-		col := cols[i]
+// csvField is what a CSV column fills in.
+type csvField uint8
+
+const (
+	fieldIgnored csvField = iota
+	fieldFirstName
+	fieldLastName
+	fieldCompany
+	fieldDepartment
+	fieldJobTitle
+	fieldPhone
+	fieldEmail
+	fieldStreet
+	fieldCity
+	fieldRegion
+	fieldPostalCode
+	fieldCountry
+	fieldNotes
+	fieldGroups
+)
+
+// csvFields maps the columns of CSVHeader to what they fill in.
+var csvFields = map[string]csvField{
+	"first_name": fieldFirstName, "last_name": fieldLastName, "company": fieldCompany,
+	"department": fieldDepartment, "job_title": fieldJobTitle,
+	"phone_work": fieldPhone, "phone_mobile": fieldPhone, "phone_home": fieldPhone, "phone_fax": fieldPhone, "phone_other": fieldPhone,
+	"email": fieldEmail, "email2": fieldEmail, "street": fieldStreet, "city": fieldCity, "region": fieldRegion,
+	"postal_code": fieldPostalCode, "country": fieldCountry, "notes": fieldNotes, "groups": fieldGroups,
+}
+
+// csvColumn is one column of an imported file.
+type csvColumn struct {
+	name  string    // as in CSVHeader; "" for a column the import ignores
+	field csvField  // fieldIgnored for a name missing from csvFields
+	phone PhoneType // the type of a phone_* column
+}
+
+// csvLayout is what every row of a file shares, worked out once per file
+// rather than per row.
+type csvLayout struct {
+	cols []csvColumn
+	// present holds the columns of the file (see importRow; only read).
+	present     map[string]bool
+	groupsGiven bool
+}
+
+// newCSVLayout returns the layout of a file whose header named cols
+// ("" for an ignored column).
+func newCSVLayout(cols []string) *csvLayout {
+	l := &csvLayout{cols: make([]csvColumn, len(cols)), present: map[string]bool{}}
+	for i, col := range cols {
 		if col == "" {
 			continue
 		}
+		l.cols[i] = csvColumn{name: col, field: csvFields[col], phone: PhoneType(strings.TrimPrefix(col, "phone_"))}
+		l.present[col] = true
+	}
+	l.groupsGiven = l.present["groups"]
+	return l
+}
+
+// csvRowBuf is the room csvRow collects a row's numbers and addresses in
+// before it copies them out, exactly sized; a row with more spills to the
+// heap.
+const csvRowBuf = 8
+
+// csvRow converts one record; it returns nil, nil for an empty row.
+// A short record's missing trailing cells are empty cells of columns the
+// file has, so they count as present (see csvLayout.present).
+func csvRow(line int, l *csvLayout, rec []string) (*importRow, *RowError) {
+	if blankRecord(rec) {
+		return nil, nil
+	}
+	if len(rec) > len(l.cols) {
+		return nil, &RowError{Line: line, Reason: fmt.Sprintf("row has %d fields, header has %d", len(rec), len(l.cols))}
+	}
+	row := &importRow{line: line, present: l.present, baseCols: csvFieldCols, groupsGiven: l.groupsGiven}
+	c := &row.c
+	var (
+		phoneBuf                    [csvRowBuf]Phone
+		phoneColBuf, emailBuf, eBuf [csvRowBuf]string
+	)
+	phones, phoneCols, emails, emailCols := phoneBuf[:0], phoneColBuf[:0], emailBuf[:0], eBuf[:0]
+	for i, v := range rec {
+		col := &l.cols[i]
+		if col.name == "" {
+			continue
+		}
 		if reason := badText(v); reason != "" {
-			return nil, &RowError{Line: line, Column: col, Reason: reason}
+			return nil, &RowError{Line: line, Column: col.name, Reason: reason}
 		}
 		v = unneutralize(v)
-		switch col {
-		case "first_name":
+		switch col.field {
+		case fieldFirstName:
 			c.FirstName = v
-		case "last_name":
+		case fieldLastName:
 			c.LastName = v
-		case "company":
+		case fieldCompany:
 			c.Company = v
-		case "department":
+		case fieldDepartment:
 			c.Department = v
-		case "job_title":
+		case fieldJobTitle:
 			c.JobTitle = v
-		case "phone_work", "phone_mobile", "phone_home", "phone_fax", "phone_other":
-			for _, n := range splitMulti(v) {
-				row.phoneCols = append(row.phoneCols, col)
-				c.Phones = append(c.Phones, Phone{Type: PhoneType(strings.TrimPrefix(col, "phone_")), Number: n})
+		case fieldPhone:
+			for n, rest, ok := nextMulti(v); ok; n, rest, ok = nextMulti(rest) {
+				phoneCols = append(phoneCols, col.name)
+				phones = append(phones, Phone{Type: col.phone, Number: n})
 			}
-		case "email", "email2":
-			for _, e := range splitMulti(v) {
-				row.emailCols = append(row.emailCols, col)
-				c.Emails = append(c.Emails, e)
+		case fieldEmail:
+			for e, rest, ok := nextMulti(v); ok; e, rest, ok = nextMulti(rest) {
+				emailCols = append(emailCols, col.name)
+				emails = append(emails, e)
 			}
-		case "street":
+		case fieldStreet:
 			c.Address.Street = v
-		case "city":
+		case fieldCity:
 			c.Address.City = v
-		case "region":
+		case fieldRegion:
 			c.Address.Region = v
-		case "postal_code":
+		case fieldPostalCode:
 			c.Address.PostalCode = v
-		case "country":
+		case fieldCountry:
 			c.Address.Country = v
-		case "notes":
+		case fieldNotes:
 			c.Notes = v
-		case "groups":
+		case fieldGroups:
 			row.groups = splitMulti(v)
 		}
 	}
+	if len(phones) > 0 {
+		c.Phones = slices.Clone(phones)
+	}
+	row.phoneCols, row.emailCols, c.Emails = packStrings(phoneCols, emailCols, emails)
 	return row, nil
+}
+
+// blankRecord reports whether every cell of rec is blank.
+func blankRecord(rec []string) bool {
+	for _, f := range rec {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// packStrings copies a, b and c into one allocation and returns the
+// copies, each nil if empty and capped at its length, so that appending
+// to one never writes into another.
+func packStrings(a, b, c []string) (a2, b2, c2 []string) {
+	n := len(a) + len(b) + len(c)
+	if n == 0 {
+		return nil, nil, nil
+	}
+	all := make([]string, 0, n)
+	all = append(append(append(all, a...), b...), c...)
+	part := func(from, to int) []string {
+		if from == to {
+			return nil
+		}
+		return all[from:to:to]
+	}
+	return part(0, len(a)), part(len(a), len(a)+len(b)), part(len(a)+len(b), n)
 }
 
 // badText returns why v is not acceptable text: invalid UTF-8 or control
 // characters other than tab and line breaks.
 func badText(v string) string {
+	if plainCell(v) {
+		return "" // imports check every cell of millions of rows
+	}
+	return badTextSlow(v)
+}
+
+// plainCell reports whether v is valid UTF-8 free of the characters
+// badText refuses, in one pass; false sends badText to badTextSlow,
+// which finds the first problem in badText's order.
+func plainCell(v string) bool {
+	for i := 0; i < len(v); {
+		if c := v[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != 0x7f || c == '\t' || c == '\n' || c == '\r' {
+				i++
+				continue
+			}
+			return false
+		}
+		r, size := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// badTextSlow is badText without its fast path.
+func badTextSlow(v string) string {
 	if !utf8.ValidString(v) {
 		return "invalid UTF-8 (save the file as UTF-8)"
 	}
