@@ -74,7 +74,7 @@ func BenchmarkRecordOf(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		lk.recordOf(&evs[i%len(evs)].Contact)
+		lk.recordOf(&evs[i%len(evs)].Contact, &lk.recBuf)
 		i++
 	}
 }
