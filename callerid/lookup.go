@@ -515,7 +515,7 @@ func (l *Lookup) mergeTable() { l.tab.byHash.MergeUnder(&l.mu) }
 // numbers are parsed outside mu, so lookups wait only for map writes,
 // and each number at most once.
 func (l *Lookup) apply(e directory.ChangeEvent) {
-	h, found := l.tab.find(e.Contact.ID)
+	h, found, at := l.tab.findProbe(e.Contact.ID)
 	var old slot
 	var oldNums []string
 	if found {
@@ -533,7 +533,11 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 	}
 
 	var oldX, newX *phone.Index
-	var nextNums []string
+	var nextRaw string
+	var r record
+	if !deleted {
+		r = l.recordOf(&e.Contact, &l.recBuf) // needs no lock: lookups wait less
+	}
 	l.mu.Lock()
 	if found {
 		oldX = l.indexes[old.index]
@@ -541,24 +545,23 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 	if !deleted {
 		k := scopeOf(&e.Contact)
 		newX = l.indexForLocked(k.kind, k.scope)
-		r := l.recordOf(&e.Contact, &l.recBuf)
 		if found {
 			l.tab.update(h, r, e.Contact.Version, l.indexOf[newX])
 		} else {
-			h = l.tab.add(r, e.Contact.Version, l.indexOf[newX])
+			h = l.tab.addProbed(r, e.Contact.Version, l.indexOf[newX], at)
 		}
-		nextNums = l.tab.record(h).numbers()
+		nextRaw = l.tab.record(h).raw
 	}
 	l.mu.Unlock()
 	l.mergeTable()
 
-	if oldX == newX && sameNumbers(oldNums, nextNums) {
-		return // a change of name or marks: the numbers stay indexed
-	}
 	if oldX == nil {
 		// A new contact (an import's every row): nothing to compare, and
 		// adding one number twice in two writings is harmless.
-		for _, raw := range nextNums {
+		if nextRaw == "" {
+			return
+		}
+		for raw := range strings.SplitSeq(nextRaw, "\x00") { // the numbers, unallocated
 			if num, err := newX.Normalizer().Parse(raw); err != nil {
 				l.notIndexed(&e.Contact, err)
 			} else {
@@ -566,6 +569,10 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 			}
 		}
 		return
+	}
+	nextNums := record{raw: nextRaw}.numbers()
+	if oldX == newX && sameNumbers(oldNums, nextNums) {
+		return // a change of name or marks: the numbers stay indexed
 	}
 	// Numbers are compared parsed: "01 42 68 53 00" and "+33 1 42 68 53
 	// 00" are one number, and dropping one of them must not unindex the
