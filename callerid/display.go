@@ -157,55 +157,236 @@ func fieldValue(c *directory.Contact, fd displayField) string {
 	return ""
 }
 
-// renderSeq renders a sequence of parts with the separator rule. groups
-// says how a non-empty group is written: bracketed or bare.
-func renderSeq(ps []displayPart, c *directory.Contact, bracketed bool) string {
-	var b strings.Builder
-	sep := ""
-	for _, p := range ps {
-		var v string
-		switch {
-		case p.group != nil:
-			inner := renderSeq(p.group, c, bracketed)
-			if inner != "" && bracketed {
-				inner = p.open + inner + p.close
-			}
-			v = inner
-		case p.field != fieldNone:
-			v = cleanDisplay(fieldValue(c, p.field))
-		default:
-			sep += p.lit
-			continue
-		}
-		if v == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString(sep)
-		}
-		sep = ""
-		b.WriteString(v)
+// render returns c's display text, truncated to f.max runes.
+func (f displayFormat) render(c *directory.Contact) string {
+	return string(f.appendRender(nil, c))
+}
+
+// appendRender appends c's display text, truncated to f.max runes, to b.
+// It writes the text once, cleaning as it goes, where rendering each
+// group and then cleaning the whole would build and scan every string
+// again: a bulk import renders every row.
+func (f displayFormat) appendRender(b []byte, c *directory.Contact) []byte {
+	w := displayWriter{b: b, start: len(b)}
+	w.seq(f.parts, c, f.hasTopValue(c))
+	if len(w.b) == w.start {
+		w.b = append(w.b, cleanDisplay(c.DisplayName())...)
 	}
-	return cleanDisplay(b.String())
+	return appendTruncated(w.b, w.start, f.max)
 }
 
 // hasTopValue reports whether a placeholder outside any group is non-empty.
 func (f displayFormat) hasTopValue(c *directory.Contact) bool {
-	for _, p := range f.parts {
-		if p.field != fieldNone && cleanDisplay(fieldValue(c, p.field)) != "" {
+	return hasValue(f.parts, c)
+}
+
+// hasValue reports whether a placeholder among ps (not in a group) is
+// non-empty.
+func hasValue(ps []displayPart, c *directory.Contact) bool {
+	for _, p := range ps {
+		if p.field != fieldNone && hasText(fieldValue(c, p.field)) {
 			return true
 		}
 	}
 	return false
 }
 
-// render returns c's display text, truncated to f.max runes.
-func (f displayFormat) render(c *directory.Contact) string {
-	s := renderSeq(f.parts, c, f.hasTopValue(c))
-	if s == "" {
-		s = cleanDisplay(c.DisplayName())
+// displayWriter appends display text to b as cleanDisplay would leave
+// it: control characters and runs of white space become one space, and
+// none is written at the start.
+type displayWriter struct {
+	b       []byte
+	start   int  // where the display text begins in b
+	pending bool // white space seen since the last character written
+}
+
+// seq writes a sequence of parts with the separator rule: literal text
+// is written only between two non-empty parts. bracketed says whether a
+// non-empty group keeps its brackets.
+func (w *displayWriter) seq(ps []displayPart, c *directory.Contact, bracketed bool) {
+	wrote := false
+	sepFrom := 0 // the literals from here on separate the next part from the last
+	for i, p := range ps {
+		switch {
+		case p.group != nil:
+			if !hasValue(p.group, c) {
+				continue
+			}
+			w.sep(ps[sepFrom:i], wrote)
+			if bracketed {
+				w.raw(p.open)
+			}
+			w.seq(p.group, c, bracketed)
+			if bracketed {
+				w.raw(p.close)
+			}
+		case p.field != fieldNone:
+			v := fieldValue(c, p.field)
+			if !hasText(v) {
+				continue
+			}
+			w.sep(ps[sepFrom:i], wrote)
+			w.value(v)
+		default:
+			continue
+		}
+		wrote, sepFrom = true, i+1
 	}
-	return truncateDisplay(s, f.max)
+}
+
+// sep writes the literals among ps, if a part was written before them.
+func (w *displayWriter) sep(ps []displayPart, wrote bool) {
+	if !wrote {
+		return
+	}
+	for _, p := range ps {
+		if p.group == nil && p.field == fieldNone {
+			w.raw(p.lit)
+		}
+	}
+}
+
+// value writes a field value as cleanDisplay(s) would be written: its
+// leading and trailing white space dropped.
+func (w *displayWriter) value(s string) {
+	for len(s) > 0 {
+		r, size := rune(s[0]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s)
+		}
+		if !isDisplaySpace(r) {
+			break
+		}
+		s = s[size:]
+	}
+	w.raw(s)
+	w.pending = false
+}
+
+// raw writes s, collapsing its white space with the text around it.
+func (w *displayWriter) raw(s string) {
+	for i := 0; i < len(s); {
+		j := runEnd(s, i)
+		if j > i {
+			if w.pending && len(w.b) > w.start {
+				w.b = append(w.b, ' ')
+			}
+			w.pending = false
+			w.b = append(w.b, s[i:j]...)
+		}
+		if j == len(s) {
+			return
+		}
+		w.pending = true
+		_, size := utf8.DecodeRuneInString(s[j:])
+		i = j + size
+	}
+}
+
+// runEnd returns where the text of s from i, which cleanDisplay keeps as
+// it is, ends: at the end of s or at white space that is not one space
+// between two characters.
+func runEnd(s string, i int) int {
+	start := i
+	for i < len(s) {
+		switch c := s[i]; {
+		case asciiClass[c] == asciiPlain:
+			i++
+		case c == ' ' && i > start && i+1 < len(s) && asciiClass[s[i+1]] == asciiPlain:
+			i += 2 // one space between two characters stays as it is
+		case c == 0xc3 && i+1 < len(s) && s[i+1]&0xc0 == 0x80:
+			i += 2 // U+00C0 to U+00FF: Latin-1 letters and two signs
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if isDisplaySpace(r) {
+				return i
+			}
+			i += size
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// Classes of a byte for runEnd.
+const (
+	asciiPlain = iota // an ASCII character cleanDisplay keeps
+	asciiSpace        // ASCII white space or control character
+	notASCII
+)
+
+// asciiClass is the class of every byte.
+var asciiClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= utf8.RuneSelf:
+			t[c] = notASCII
+		case isDisplaySpace(rune(c)):
+			t[c] = asciiSpace
+		}
+	}
+	return t
+}()
+
+// isDisplaySpace reports whether cleanDisplay turns r into a space.
+func isDisplaySpace(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
+
+// hasText reports whether cleanDisplay(s) is not empty.
+func hasText(s string) bool {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c > ' ' && c != 0x7f {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !isDisplaySpace(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// appendClean appends cleanDisplay(s) to b.
+func appendClean(b []byte, s string) []byte {
+	w := displayWriter{b: b, start: len(b)}
+	w.value(s)
+	return w.b
+}
+
+// appendTruncated cuts the text of b from start to max runes with the
+// "." rule of displayFormat, as truncateDisplay does. It reads no
+// further than rune max+1.
+func appendTruncated(b []byte, start, max int) []byte {
+	if max <= 0 {
+		return b
+	}
+	s := b[start:]
+	cut := 0 // where rune max-1 begins
+	for i, n := 0, 0; i < len(s); n++ {
+		if n == max-1 {
+			cut = i
+		}
+		if n == max {
+			// Longer than max runes. The trimmed characters are ASCII:
+			// trimming bytes trims runes.
+			for cut > 0 && strings.IndexByte(" ,;:-/([", s[cut-1]) >= 0 {
+				cut--
+			}
+			return append(b[:start+cut], '.')
+		}
+		if s[i] < utf8.RuneSelf {
+			i++
+		} else {
+			_, size := utf8.DecodeRune(s[i:])
+			i += size
+		}
+	}
+	return b
 }
 
 // cleanDisplay turns control characters into spaces, collapses white

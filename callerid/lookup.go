@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -182,6 +183,7 @@ type Lookup struct {
 	regions  map[string]*regionParser // by region, shared by domains
 
 	applyMu sync.Mutex // serialises index updates, so events apply in order
+	recBuf  recordBuf  // apply's; guarded by applyMu
 
 	mu       sync.RWMutex            // guards the fields below
 	company  map[string]*phone.Index // by domain
@@ -226,6 +228,7 @@ func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Look
 	tab := newTable()
 	scopes := map[scopeKey]uint32{}
 	var scopeList []scopeKey
+	var buf recordBuf // apply, which has its own, does not run before the build ends
 	svc.ScanContacts(func(c *directory.Contact) {
 		k := scopeOf(c)
 		n, ok := scopes[k]
@@ -234,7 +237,7 @@ func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Look
 			scopes[k] = n
 			scopeList = append(scopeList, k)
 		}
-		tab.add(l.recordOf(c), c.Version, n)
+		tab.add(l.recordOf(c, &buf), c.Version, n)
 	})
 
 	l.applyMu.Lock()
@@ -409,18 +412,54 @@ func scopeOf(c *directory.Contact) scopeKey {
 	return scopeKey{directory.KindCompany, ""}
 }
 
-// recordOf extracts what the Lookup keeps of c. The table copies it, so
-// nothing shares memory with the directory's contact.
-func (l *Lookup) recordOf(c *directory.Contact) record {
-	r := record{id: c.ID, name: c.DisplayName(), display: l.display.render(c), company: cleanDisplay(c.Company)}
-	var numbers []string
-	for _, p := range c.Phones {
-		if !slices.Contains(numbers, p.Number) {
-			numbers = append(numbers, p.Number)
+// recordOf extracts what the Lookup keeps of c. The strings it builds
+// live in buf, which the next call overwrites: the table copies the
+// record (add, update) before that. Building them in one buffer spares
+// a bulk import half a dozen allocations per row.
+func (l *Lookup) recordOf(c *directory.Contact, buf *recordBuf) record {
+	b := buf.b[:0]
+	// c.DisplayName(): first and last name, trimmed, else the company.
+	b = append(b, c.FirstName...)
+	b = append(b, ' ')
+	b = append(b, c.LastName...)
+	nameEnd := len(b)
+	b = l.display.appendRender(b, c)
+	displayEnd := len(b)
+	b = appendClean(b, c.Company)
+	companyEnd := len(b)
+	// The distinct numbers, in order, "\x00"-separated.
+	n := 0
+	for i, p := range c.Phones {
+		if slices.ContainsFunc(c.Phones[:i], func(q directory.Phone) bool { return q.Number == p.Number }) {
+			continue
 		}
+		if n > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p.Number...)
+		n++
 	}
-	r.raw = strings.Join(numbers, "\x00")
+	buf.keep(b)
+
+	s := unsafe.String(unsafe.SliceData(b), len(b))
+	r := record{id: c.ID, display: s[nameEnd:displayEnd], company: s[displayEnd:companyEnd], raw: s[companyEnd:]}
+	if r.name = strings.TrimSpace(s[:nameEnd]); r.name == "" {
+		r.name = c.Company
+	}
 	return r
+}
+
+// recordBuf holds the strings of the last record built by recordOf.
+type recordBuf struct{ b []byte }
+
+// keep makes b the buffer of the next record, unless an outsized
+// contact grew it: a million rows then do not keep its memory.
+func (r *recordBuf) keep(b []byte) {
+	if cap(b) <= 4<<10 {
+		r.b = b
+	} else {
+		r.b = nil
+	}
 }
 
 // indexForLocked returns the index holding contacts of kind in scope,
@@ -476,7 +515,7 @@ func (l *Lookup) mergeTable() { l.tab.byHash.MergeUnder(&l.mu) }
 // numbers are parsed outside mu, so lookups wait only for map writes,
 // and each number at most once.
 func (l *Lookup) apply(e directory.ChangeEvent) {
-	h, found := l.tab.find(e.Contact.ID)
+	h, found, at := l.tab.findProbe(e.Contact.ID)
 	var old slot
 	var oldNums []string
 	if found {
@@ -494,7 +533,11 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 	}
 
 	var oldX, newX *phone.Index
-	var nextNums []string
+	var nextRaw string
+	var r record
+	if !deleted {
+		r = l.recordOf(&e.Contact, &l.recBuf) // needs no lock: lookups wait less
+	}
 	l.mu.Lock()
 	if found {
 		oldX = l.indexes[old.index]
@@ -502,24 +545,23 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 	if !deleted {
 		k := scopeOf(&e.Contact)
 		newX = l.indexForLocked(k.kind, k.scope)
-		r := l.recordOf(&e.Contact)
 		if found {
 			l.tab.update(h, r, e.Contact.Version, l.indexOf[newX])
 		} else {
-			h = l.tab.add(r, e.Contact.Version, l.indexOf[newX])
+			h = l.tab.addProbed(r, e.Contact.Version, l.indexOf[newX], at)
 		}
-		nextNums = l.tab.record(h).numbers()
+		nextRaw = l.tab.record(h).raw
 	}
 	l.mu.Unlock()
 	l.mergeTable()
 
-	if oldX == newX && sameNumbers(oldNums, nextNums) {
-		return // a change of name or marks: the numbers stay indexed
-	}
 	if oldX == nil {
 		// A new contact (an import's every row): nothing to compare, and
 		// adding one number twice in two writings is harmless.
-		for _, raw := range nextNums {
+		if nextRaw == "" {
+			return
+		}
+		for raw := range strings.SplitSeq(nextRaw, "\x00") { // the numbers, unallocated
 			if num, err := newX.Normalizer().Parse(raw); err != nil {
 				l.notIndexed(&e.Contact, err)
 			} else {
@@ -527,6 +569,10 @@ func (l *Lookup) apply(e directory.ChangeEvent) {
 			}
 		}
 		return
+	}
+	nextNums := record{raw: nextRaw}.numbers()
+	if oldX == newX && sameNumbers(oldNums, nextNums) {
+		return // a change of name or marks: the numbers stay indexed
 	}
 	// Numbers are compared parsed: "01 42 68 53 00" and "+33 1 42 68 53
 	// 00" are one number, and dropping one of them must not unindex the

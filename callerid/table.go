@@ -105,16 +105,39 @@ func (t *table) record(h uint32) record {
 // find returns the slot of contact id. A hash hit is verified against the
 // stored ID; an ID whose hash was taken is in collide.
 func (t *table) find(id string) (uint32, bool) {
-	if h, ok := t.byHash.Get(t.hash(id)); ok && t.record(h).id == id {
-		return h, true
+	h, ok, _ := t.findProbe(id)
+	return h, ok
+}
+
+// probe is what find learnt of an ID's hash, for an add of that ID with
+// nothing written in between: an import's every row is a find and an add.
+type probe struct {
+	hash  uint64
+	taken bool // another ID holds the hash in byHash
+}
+
+// findProbe is find, also returning the probe of id.
+func (t *table) findProbe(id string) (uint32, bool, probe) {
+	hash := t.hash(id)
+	h, taken := t.byHash.Get(hash)
+	if taken && t.record(h).id == id {
+		return h, true, probe{hash, true}
 	}
 	h, ok := t.collide[id]
-	return h, ok
+	return h, ok, probe{hash, taken}
 }
 
 // add stores a new contact and returns its slot. The contact must not be
 // stored yet.
 func (t *table) add(r record, version uint64, index uint32) uint32 {
+	hash := t.hash(r.id)
+	_, taken := t.byHash.Get(hash)
+	return t.addProbed(r, version, index, probe{hash, taken})
+}
+
+// addProbed is add with the probe of r.id from a findProbe that found
+// nothing, the table unchanged since.
+func (t *table) addProbed(r record, version uint64, index uint32, p probe) uint32 {
 	var h uint32
 	if n := len(t.free); n > 0 {
 		h = t.free[n-1]
@@ -134,9 +157,8 @@ func (t *table) add(r record, version uint64, index uint32) uint32 {
 	}
 	*t.slot(h) = slot{rec: t.put(h, r), version: version, index: index, live: true}
 	t.live++
-	hash := t.hash(r.id)
-	if _, taken := t.byHash.Get(hash); !taken {
-		t.byHash.Set(hash, h)
+	if !p.taken {
+		t.byHash.Set(p.hash, h)
 	} else {
 		if t.collide == nil {
 			t.collide = map[string]uint32{}

@@ -124,6 +124,9 @@ func ContactFilter(domain string) (string, error) {
 }
 
 func leafSubject(root, domain, leaf string) (string, error) {
+	if subj, ok := asciiLeafSubject(root, domain, leaf); ok {
+		return subj, nil
+	}
 	d, err := DomainToken(domain)
 	if err != nil {
 		return "", fmt.Errorf("domain: %w", err)
@@ -133,6 +136,71 @@ func leafSubject(root, domain, leaf string) (string, error) {
 		return "", fmt.Errorf("leaf: %w", err)
 	}
 	return root + "." + d + "." + l, nil
+}
+
+// asciiLeafSubject is leafSubject for a domain and leaf of printable
+// ASCII that make valid tokens, the subject of nearly every event: it
+// lower-cases, escapes and joins them in one pass and one allocation,
+// where DomainToken, Token and the concatenation allocate up to three
+// strings. false sends everything else (other text, errors) the general
+// way.
+func asciiLeafSubject(root, domain, leaf string) (string, bool) {
+	de, ok := asciiTokenExtra(domain)
+	if !ok {
+		return "", false
+	}
+	le, ok := asciiTokenExtra(leaf)
+	if !ok {
+		return "", false
+	}
+	var stack [128]byte
+	b := stack[:0]
+	if n := len(root) + len(domain) + de + len(leaf) + le + 2; n > len(stack) {
+		b = make([]byte, 0, n)
+	}
+	b = append(b, root...)
+	b = append(b, '.')
+	b = appendASCIIToken(b, domain, true)
+	b = append(b, '.')
+	b = appendASCIIToken(b, leaf, false)
+	return string(b), true
+}
+
+// asciiTokenExtra returns how many bytes escaping adds to s, and false
+// when s is empty, not printable ASCII, or holds a wildcard.
+func asciiTokenExtra(s string) (int, bool) {
+	extra := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c <= ' ' || c >= 0x7f || c == '*' || c == '>':
+			return 0, false
+		case c == '_' || c == '~':
+			extra++
+		}
+	}
+	return extra, len(s) > 0
+}
+
+// appendASCIIToken appends the token of s, checked by asciiTokenExtra,
+// lower-cased first if lower is set: what Token (and DomainToken) make
+// of it.
+func appendASCIIToken(b []byte, s string, lower bool) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '.':
+			b = append(b, '_')
+		case '_':
+			b = append(b, '~', 'u')
+		case '~':
+			b = append(b, '~', '~')
+		default:
+			if lower && 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 func filterSubject(root, domain string) (string, error) {
