@@ -7,8 +7,9 @@
 // bytes an entry for uint32 values, 16 for uint64) and keys added since
 // the last merge in a small Go map, the overlay, which is merged into
 // the arrays once it holds more than an eighth of them; a directory of
-// the arrays by the keys' top bits adds at most half a byte an entry.
-// Nothing holds pointers, so the collector does not scan any of it.
+// the arrays by the keys' top bits adds at most half a byte an entry, and
+// a Bloom filter (filter) that turns away most lookups of absent keys in
+// one cache miss 1.4 to 1.9 bytes. Nothing holds pointers, so the collector does not scan any of it.
 package keymap
 
 import (
@@ -52,6 +53,11 @@ type Map[V Value] struct {
 	ndead int
 	// over holds the keys not in the base, by mixed key.
 	over map[uint64]V
+	// filt, once the base exists, holds every live key (and some dead
+	// ones): a lookup of a key it lacks costs one cache miss instead of
+	// an overlay probe and a base search, three or four. Imports look up
+	// mostly new keys.
+	filt filter
 	n    int // live entries
 	// deferred: Set and Delete leave merging to the owner (see Defer).
 	deferred bool
@@ -91,6 +97,7 @@ type Merged[V Value] struct {
 	vals              []V
 	dir               []uint32
 	shift             uint
+	filt              filter
 	from              *Map[V] // the Map it was built from
 	over, ndead, base int     // the state it was built from, for InstallMerge's check
 }
@@ -119,7 +126,16 @@ func (m *Map[V]) BuildMerge() Merged[V] {
 		keys, vals = append(keys, add[i].k), append(vals, add[i].v)
 	}
 	dir, shift := directory(keys)
-	return Merged[V]{keys: keys, vals: vals, dir: dir, shift: shift, from: m, over: len(m.over), ndead: m.ndead, base: len(m.keys)}
+	// Room for the keys the overlay may take before the next merge.
+	room := max(minOverlay, len(keys)/overlayDiv)
+	if m.deferred {
+		room *= deferredSlack
+	}
+	filt := newFilter(len(keys) + room)
+	for _, h := range keys {
+		filt.add(h)
+	}
+	return Merged[V]{keys: keys, vals: vals, dir: dir, shift: shift, filt: filt, from: m, over: len(m.over), ndead: m.ndead, base: len(m.keys)}
 }
 
 // InstallMerge makes b, built from m with nothing written since, m's
@@ -128,7 +144,7 @@ func (m *Map[V]) InstallMerge(b Merged[V]) {
 	if b.from != m || b.over != len(m.over) || b.ndead != m.ndead || b.base != len(m.keys) {
 		panic("keymap: InstallMerge of a merge built from another state")
 	}
-	m.keys, m.vals, m.dir, m.shift = b.keys, b.vals, b.dir, b.shift
+	m.keys, m.vals, m.dir, m.shift, m.filt = b.keys, b.vals, b.dir, b.shift, b.filt
 	m.dead, m.ndead = nil, 0
 	// A fresh overlay rather than clear: a cleared Go map keeps its
 	// peak size, which would be an eighth of the base for good.
@@ -141,6 +157,10 @@ func (m *Map[V]) Len() int { return m.n }
 // Get returns the value of key k, and whether k is in m.
 func (m *Map[V]) Get(k uint64) (V, bool) {
 	h := mix(k)
+	var zero V
+	if m.filt != nil && !m.filt.has(h) {
+		return zero, false
+	}
 	if len(m.over) > 0 {
 		if v, ok := m.over[h]; ok {
 			return v, true
@@ -149,21 +169,22 @@ func (m *Map[V]) Get(k uint64) (V, bool) {
 	if i, ok := m.search(h); ok && !m.isDead(i) {
 		return m.vals[i], true
 	}
-	var zero V
 	return zero, false
 }
 
 // Set sets the value of key k to v.
 func (m *Map[V]) Set(k uint64, v V) {
 	h := mix(k)
-	if i, ok := m.search(h); ok {
-		m.vals[i] = v
-		if m.isDead(i) {
-			m.dead[i>>6] &^= 1 << (i & 63)
-			m.ndead--
-			m.n++
+	if m.filt == nil || m.filt.has(h) { // else a new key: not in the base
+		if i, ok := m.search(h); ok {
+			m.vals[i] = v
+			if m.isDead(i) {
+				m.dead[i>>6] &^= 1 << (i & 63)
+				m.ndead--
+				m.n++
+			}
+			return
 		}
-		return
 	}
 	if m.over == nil {
 		m.over = make(map[uint64]V)
@@ -172,6 +193,9 @@ func (m *Map[V]) Set(k uint64, v V) {
 	m.over[h] = v
 	if len(m.over) > n {
 		m.n++
+		if m.filt != nil {
+			m.filt.add(h)
+		}
 		m.maybeMerge()
 	}
 }
@@ -179,6 +203,9 @@ func (m *Map[V]) Set(k uint64, v V) {
 // Delete removes key k and reports whether it was in m.
 func (m *Map[V]) Delete(k uint64) bool {
 	h := mix(k)
+	if m.filt != nil && !m.filt.has(h) {
+		return false
+	}
 	if _, ok := m.over[h]; ok {
 		delete(m.over, h)
 		m.n--
@@ -345,4 +372,31 @@ func mix(k uint64) uint64 {
 	k *= mul2
 	k ^= k >> 33
 	return k
+}
+
+// filter is a blocked Bloom filter of mixed keys: a key sets four bits
+// of one 64-bit word, so a check reads one word. At ten bits a key of
+// the room newFilter is given, about one key in fifty that it lacks
+// passes. Keys are mixed already: their bits serve as the hashes.
+type filter []uint64
+
+// filterBits is the filter's size per key of room.
+const filterBits = 10
+
+func newFilter(room int) filter { return make(filter, max(1, (room*filterBits+63)/64)) }
+
+func (f filter) word(h uint64) (int, uint64) {
+	i, _ := bits.Mul64(h, uint64(len(f))) // the top bits pick the word, uniformly
+	mask := uint64(1)<<(h&63) | uint64(1)<<(h>>6&63) | uint64(1)<<(h>>12&63) | uint64(1)<<(h>>18&63)
+	return int(i), mask
+}
+
+func (f filter) add(h uint64) {
+	i, mask := f.word(h)
+	f[i] |= mask
+}
+
+func (f filter) has(h uint64) bool {
+	i, mask := f.word(h)
+	return f[i]&mask == mask
 }

@@ -129,6 +129,11 @@ func checkAll(t *testing.T, m *Map[uint64], model map[uint64]uint64) {
 		require.False(t, inOver, "a key is in the base and the overlay")
 	}
 	require.Equal(t, m.ndead, dead)
+	if m.filt != nil {
+		for k := range model {
+			require.True(t, m.filt.has(mix(k)), "the filter lacks live key %#x", k)
+		}
+	}
 	require.Equal(t, len(m.over)+len(m.keys)-dead, m.Len())
 	require.LessOrEqual(t, len(m.over)+m.ndead, max(minOverlay, len(m.keys)/overlayDiv))
 }
@@ -346,4 +351,31 @@ func inverse(a uint64) uint64 {
 		x *= 2 - a*x
 	}
 	return x
+}
+
+// TestFilterRejectsMisses: after a merge the filter holds every key and
+// turns away nearly all others without a search.
+func TestFilterRejectsMisses(t *testing.T) {
+	var m Map[uint32]
+	r := rand.New(rand.NewPCG(7, 8))
+	const n = 100_000
+	for i := range n {
+		m.Set(r.Uint64(), uint32(i))
+	}
+	m.Compact()
+	require.NotNil(t, m.filt)
+	for i := range n / 10 { // overlay keys, added to the filter by Set
+		m.Set(r.Uint64(), uint32(i))
+	}
+	passed := 0
+	for range n {
+		k := r.Uint64()
+		if m.filt.has(mix(k)) {
+			passed++
+		}
+		_, ok := m.Get(k)
+		require.False(t, ok)
+	}
+	assert.Less(t, passed, n/25, "false positives: %d of %d", passed, n)
+	t.Logf("%d of %d misses passed the filter, %d bits a key", passed, n, len(m.filt)*64/m.Len())
 }
