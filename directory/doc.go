@@ -76,26 +76,30 @@
 // 1,000,000 contacts (the objects left are the terms of distinct tokens
 // such as emails), the caller-ID lookup (callerid) about 230 more with
 // no object per contact; the maps from IDs, duplicate keys and numbers
-// are keymap.Maps (12–16 bytes an entry, no pointers). With
-// integration/million.sh (1,000,000 company contacts imported over HTTP
-// as four 250,000-row CSV files, bolt store) the process settles at
-// about 0.86 KB of RSS per contact once --memory-trim has returned freed
-// memory, and stands near 1.65 KB right after the import: the Go
-// runtime's RSS runs up to twice the live heap between collections with
-// GOGC=100. GOMEMLIMIT set below the container's memory trades
-// collection CPU for staying nearer the live heap. The bolt file adds
-// its mapped pages.
+// are keymap.Maps (12–16 bytes an entry and a Bloom filter of about 2,
+// no pointers). With integration/million.sh (1,000,000 company contacts
+// imported over HTTP as four 250,000-row CSV files) the process settles
+// at about 0.87–0.92 KB of RSS per contact once --memory-trim has
+// returned freed memory (bolt or Redis store), and stands near 1.7 KB
+// right after the import: the Go runtime's RSS runs up to twice the
+// live heap between collections with GOGC=100. GOMEMLIMIT set below the
+// container's memory trades collection CPU for staying nearer the live
+// heap. The bolt file adds its mapped pages.
 //
 // Imports run as a pipeline: the request's goroutine parses and checks
-// rows, finds their duplicates (its own rows kept encoded, not as heap
-// objects: a collection during an import used to follow millions of
-// pointers) and prepares each 2,000-row batch's index entries; a writer
-// stores the batch (one bolt transaction, one Redis pipeline) while the
-// batch before is indexed; and the observers (caller ID, events) take a
-// batch's events while the next one is indexed (emitter.go). The same
-// script measured 26,000–28,000 rows/s for every 250,000-row file on
-// bolt and 23,500–25,500 on Redis, flat as the store grows, at about 60
-// µs of CPU per row on two cores; searches and lookups go on meanwhile
+// rows and finds their duplicates (its own rows kept encoded, not as
+// heap objects: a collection during an import used to follow millions
+// of pointers); a writer prepares each 2,000-row batch's index entries
+// and stores it (one bolt transaction, one Redis pipeline) while the
+// batch before is indexed; the observers (caller ID, events) take a
+// batch's events while the next one is indexed (emitter.go); and the
+// follower leaves this instance's own batches to their writer (on Redis
+// without decoding them: the log entry names its origin). The same
+// script measured 34,000–55,000 rows/s per 250,000-row file on bolt and
+// 45,000–52,000 on Redis, at 30–45 µs of CPU per row on two cores (plus
+// about 5 µs of the Redis server's), the range being the machine's from
+// one run to the next more than the store's size; the fourth file is
+// the slowest by up to a fifth. Searches and lookups go on meanwhile
 // (the keymaps build their merges outside the readers' lock).
 //
 // So one instance serves about a million contacts in 0.9–1.7 GB of RSS. A
