@@ -359,6 +359,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 		return s.ua.Close()
 	})
 	err := g.Wait()
+	s.udptx.stop()
 	s.udptx.handlers.Wait()
 	s.senders.Wait()
 	s.flushSubscriptions() // the final NOTIFYs' deletions reach the store

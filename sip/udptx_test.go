@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -58,6 +59,7 @@ func leanServer(t *testing.T, capacity int, clock *fakeClock, handle func(*sipms
 	t.Cleanup(func() {
 		conn.Close()
 		<-done
+		u.stop()
 		u.handlers.Wait()
 		ua.Close()
 	})
@@ -378,4 +380,40 @@ func TestUDPTxSweepWithoutTraffic(t *testing.T) {
 	c.sweep()
 	assert.Equal(t, 0, c.len())
 	assert.True(t, tx.closed)
+}
+
+// TestUDPTxHandlersReused: requests are served by goroutines that wait
+// for the next one (their stacks grown), not one fresh goroutine each,
+// and stop ends the idle ones.
+func TestUDPTxHandlersReused(t *testing.T) {
+	var mu sync.Mutex
+	goroutines := map[string]bool{}
+	handle := func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		buf := make([]byte, 64)
+		id, _, _ := bytes.Cut(buf[:runtime.Stack(buf, false)], []byte(" ["))
+		mu.Lock()
+		goroutines[string(id)] = true
+		mu.Unlock()
+		_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
+	}
+	u, addr := leanServer(t, udpTxCap, &fakeClock{t: time.Now()}, handle)
+	p := newUDPPeer(t, addr)
+	const n = 50
+	for i := range n {
+		p.send(p.request("REGISTER", fmt.Sprintf("seq%d", i), i+1))
+		require.True(t, bytes.HasPrefix(p.read(), []byte("SIP/2.0 200 OK\r\n")))
+	}
+	mu.Lock()
+	used := len(goroutines)
+	mu.Unlock()
+	assert.Less(t, used, n/5, "%d goroutines served %d requests one after the other", used, n)
+
+	u.stop()
+	waited := make(chan struct{})
+	go func() { u.handlers.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(2 * time.Second):
+		t.Fatal("idle handler goroutines outlived stop")
+	}
 }
