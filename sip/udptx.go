@@ -174,6 +174,7 @@ func (u *udpTxLayer) handler(w udpWork) {
 	defer idle.Stop()
 	for {
 		u.run(w)
+		w = udpWork{} // an idle handler keeps no request alive
 		idle.Reset(handlerIdle)
 		select {
 		case w = <-u.work:
