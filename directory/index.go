@@ -40,6 +40,7 @@ import (
 // moves more than one block, so the write lock is never held for O(n).
 type index struct {
 	docs      []doc
+	heads     []uint64 // docs[i].head by doc ID, dense: a search's candidates that cannot enter a full page are told from these (searcher.consider)
 	data      slabs
 	byID      idMap
 	parts     map[string]*part
@@ -502,6 +503,7 @@ func (x *index) putPrepared(c *Contact, p *prepared) {
 	h1, h2 := p.h1, p.h2
 	key, numEnd, textEnd := b[:p.keyEnd], p.numEnd, p.textEnd
 
+	x.heads = append(x.heads, h1)
 	x.docs = append(x.docs, doc{
 		slab: slab, off: off, sc: x.scope(c.Domain, c.Owner), head: h1, head2: h2,
 		keyEnd: uint32(len(key)), numEnd: uint32(numEnd), textEnd: uint32(textEnd), end: uint32(len(b)),

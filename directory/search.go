@@ -176,6 +176,17 @@ func (sr *searcher) counted() {
 // consider handles one candidate of rank other. Once the count is
 // complete, a candidate that cannot enter the page costs one comparison.
 func (sr *searcher) consider(id uint32) bool {
+	if sr.capped && len(sr.hits) >= sr.k {
+		// The count is complete and the page full: a candidate whose
+		// head sorts after the last hit's cannot enter it (cmpHit
+		// compares rank, then heads first), and is told so from the
+		// dense heads rather than its doc, a cache miss each: short
+		// prefixes have hundreds of thousands of candidates.
+		last := sr.hits[len(sr.hits)-1]
+		if last.rank < rankOther || (last.rank == rankOther && sr.x.heads[id] > sr.x.heads[last.id]) {
+			return true
+		}
+	}
 	d := &sr.x.docs[id]
 	if !d.alive || sr.ranked[id] {
 		return true

@@ -478,33 +478,64 @@ func TestSearchPlansAgree(t *testing.T) {
 	require.NoError(t, svc.Mark(ctx, alice, "c_00005999", GroupFavorite, true))
 	require.NoError(t, svc.Mark(ctx, alice, "c_00000007", GroupVIP, true))
 
+	ranks := map[string]int{"c_00005999": rankFavorite, "c_00000007": rankVIP}
 	for _, text := range []string{"mull", "jose", "a", "91 55", "user12", "", "jürgen gl"} {
-		t.Run(text, func(t *testing.T) {
-			pq := parseQuery(text)
-			var want []string
-			type ref struct {
-				rank    int
-				key, id string
+		t.Run(text, func(t *testing.T) { checkSearchAgainstBruteForce(t, svc, text, ranks) })
+	}
+}
+
+// TestSearchPlansAgreeOnTiedHeads is TestSearchPlansAgree over contacts
+// whose sort keys share their first 8 bytes ("smith\x00jo…"), where the
+// dense heads a search skips candidates by cannot order them.
+func TestSearchPlansAgreeOnTiedHeads(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	r := rand.New(rand.NewPCG(9, 10))
+	firsts := []string{"Jo", "Joan", "Joe", "John", "Johanna", "Jonas", "Jos", "José", "Joseph", "Josh"}
+	var b Batch
+	for i := range 5000 {
+		c := genContact(r, i)
+		c.LastName, c.FirstName = "Smith", firsts[r.IntN(len(firsts))]
+		if i%3 == 0 {
+			c.LastName = "Smithson"
+		}
+		b.Contacts = append(b.Contacts, ContactWrite{Contact: c})
+	}
+	requireApply(t, store, ctx, b)
+	svc, err := New(ctx, store, Config{}, testLogger())
+	require.NoError(t, err)
+	for _, text := range []string{"jo", "smith", "joh", "smith jo", "a"} {
+		t.Run(text, func(t *testing.T) { checkSearchAgainstBruteForce(t, svc, text, nil) })
+	}
+}
+
+// checkSearchAgainstBruteForce compares every page of text's search for
+// alice with a filter and sort of every doc; ranks names the contacts
+// alice marked (others rank rankOther).
+func checkSearchAgainstBruteForce(t *testing.T, svc *Service, text string, ranks map[string]int) {
+	t.Helper()
+	pq := parseQuery(text)
+	type ref struct {
+		rank    int
+		key, id string
+	}
+	var all []ref
+	for _, d := range svc.idx.docs {
+		if d.alive && d.matches(svc.idx, &pq) {
+			rank, ok := ranks[d.id(svc.idx)]
+			if !ok {
+				rank = rankOther
 			}
-			var all []ref
-			for _, d := range svc.idx.docs {
-				if d.alive && d.matches(svc.idx, &pq) {
-					rank := rankOther
-					switch d.id(svc.idx) {
-					case "c_00005999":
-						rank = rankFavorite
-					case "c_00000007":
-						rank = rankVIP
-					}
-					all = append(all, ref{rank, d.fullKey(svc.idx), d.id(svc.idx)})
-				}
-			}
-			slices.SortFunc(all, func(a, b ref) int { return cmp.Or(a.rank-b.rank, strings.Compare(a.key, b.key)) })
-			for _, h := range all {
-				want = append(want, h.id)
-			}
-			assert.Equal(t, want, searchAll(t, svc, alice, Query{Text: text, Limit: 500}))
-		})
+			all = append(all, ref{rank, d.fullKey(svc.idx), d.id(svc.idx)})
+		}
+	}
+	slices.SortFunc(all, func(a, b ref) int { return cmp.Or(a.rank-b.rank, strings.Compare(a.key, b.key)) })
+	var want []string
+	for _, h := range all {
+		want = append(want, h.id)
+	}
+	for _, limit := range []int{500, 20} {
+		assert.Equal(t, want, searchAll(t, svc, alice, Query{Text: text, Limit: limit}), "limit %d", limit)
 	}
 }
 
