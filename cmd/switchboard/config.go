@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,6 +115,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var callerDisplayFlag, ldapAnonymous string
 	fs := flag.NewFlagSet("switchboard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { printUsage(fs, stderr) }
 	fs.StringVar(&c.SIPListen, "sip-listen", ":5060", "SIP address, served on UDP and TCP")
 	fs.StringVar(&c.HTTPListen, "http-listen", ":8080", "HTTP address for health, metrics and the API")
 	fs.StringVar(&c.DataDir, "data-dir", "./switchboard-data", "directory for the embedded stores")
@@ -174,7 +176,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	// Environment first, so flags given explicitly override it.
 	var envErrs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := "SWITCHBOARD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f.Name)
 		if v := getenv(name); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
 				envErrs = append(envErrs, fmt.Errorf("%s: %w", name, err))
@@ -481,4 +483,30 @@ func (c config) validateLDAP() []error {
 		}
 	}
 	return errs
+}
+
+// envName is the environment twin of flag name.
+func envName(flag string) string {
+	return "SWITCHBOARD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// printUsage lists the flags as the README writes them (--name), each
+// with its environment twin, instead of the flag package's -name.
+func printUsage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: switchboard [flags]\n       switchboard keys create|revoke|list ...\n\nFlags (each also read from its environment variable):\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		line += "   (" + envName(f.Name) + ")\n    \t" + strings.ReplaceAll(usage, "\n", "\n    \t")
+		if d := f.DefValue; d != "" && d != "false" && d != "0" {
+			if name == "string" {
+				d = strconv.Quote(d)
+			}
+			line += " (default " + d + ")"
+		}
+		fmt.Fprintln(w, line)
+	})
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +150,30 @@ func TestRedactURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, redactURL(tt.in)) })
+	}
+}
+
+// TestHelpListsDoubleDashFlags: --help writes every flag the way the
+// README and scripts do (--name) with its environment twin.
+func TestHelpListsDoubleDashFlags(t *testing.T) {
+	var out strings.Builder
+	_, err := parseConfig([]string{"--help"}, func(string) string { return "" }, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseConfig(--help) = %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{
+		"  --max-subs-per-target int   (SWITCHBOARD_MAX_SUBS_PER_TARGET)",
+		"  --redis string   (SWITCHBOARD_REDIS)",
+		"  --sip-listen string   (SWITCHBOARD_SIP_LISTEN)",
+		`(default ":5060")`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "  -") && !strings.HasPrefix(line, "  --") {
+			t.Errorf("single-dash flag in --help: %q", line)
+		}
 	}
 }
