@@ -251,7 +251,8 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Server, error) {
 		ua: ua, srv: srv, client: client, subs: newSubscriptions(),
 		pending: make(map[presence.AOR]presence.View), wake: make(chan struct{}, 1),
 		draining: make(chan struct{}), drained: make(chan struct{}),
-		auth: deps.Auth, policy: deps.Policy, lists: deps.Lists, notifier: client,
+		auth: deps.Auth, policy: deps.Policy, lists: deps.Lists,
+		notifier: &leanNotifier{udp: udptx, next: client},
 	}
 	if cfg.RateLimit >= 0 {
 		s.limiter = limit.New(limit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, Exempt: cfg.TrustedCIDRs})
@@ -327,6 +328,8 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 		s.udptx.listen(ls.UDP)
 		g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(ls.UDP)) })
 		g.Go(func() error { s.udptx.expire(gctx); return nil })
+		// Until the final NOTIFYs of the drain are over, not ctx.
+		g.Go(func() error { s.udptx.client.run(s.drained); return nil })
 	}
 	if ls.TCP != nil {
 		tcp := s.limitConns(ls.TCP, "tcp")

@@ -38,6 +38,8 @@ type udpTxLayer struct {
 	// tl is sipgo's transport layer, for its listener connection and pool.
 	tl    *sipmsg.TransportLayer
 	cache *udpTxCache
+	// client holds the lean NOTIFY transactions (notifyudp.go).
+	client *udpClient
 	// handlers are the handler goroutines, waited for after serving;
 	// idle ones wait on work for their next request until quit closes.
 	handlers sync.WaitGroup
@@ -53,7 +55,8 @@ type udpTxLayer struct {
 }
 
 func newUDPTxLayer(parser *sipmsg.Parser) *udpTxLayer {
-	return &udpTxLayer{parser: parser, cache: newUDPTxCache(udpTxCap, time.Now), work: make(chan udpWork), quit: make(chan struct{})}
+	return &udpTxLayer{parser: parser, cache: newUDPTxCache(udpTxCap, time.Now), client: newUDPClient(time.Now),
+		work: make(chan udpWork), quit: make(chan struct{})}
 }
 
 // listen takes l as the listener whose requests may go the lean way;
@@ -84,11 +87,34 @@ func (u *udpTxLayer) listener(laddr net.Addr) (*sipmsg.UDPConnection, *sipmsg.Co
 	return u.conn, u.pool
 }
 
-// filter takes the requests it serves out of sipgo's read loop (returning
-// no bytes) and passes everything else on unchanged. It runs in the read
-// loop of each UDP socket, and must never return an error: that stops it.
+// sender returns sipgo's connection of our listener once it serves it,
+// for the lean NOTIFYs, or nil.
+func (u *udpTxLayer) sender() *sipmsg.UDPConnection {
+	u.mu.Lock()
+	laddr := u.laddr
+	u.mu.Unlock()
+	if laddr == nil {
+		return nil
+	}
+	conn, _ := u.listener(laddr)
+	return conn
+}
+
+// filter takes the requests it serves and the responses to lean NOTIFYs
+// out of sipgo's read loop (returning no bytes) and passes everything else
+// on unchanged. It runs in the read loop of each UDP socket, and must
+// never return an error: that stops it.
 func (u *udpTxLayer) filter(info sipmsg.TransportReadProps, data []byte) ([]byte, error) {
-	if info.Transport != "UDP" || !leanCandidate(data) {
+	if info.Transport != "UDP" {
+		return data, nil
+	}
+	if bytes.HasPrefix(data, sipVersionSP) {
+		if bytes.Contains(data, leanBranchMark) && u.client.receive(u.parser, data) {
+			return nil, nil
+		}
+		return data, nil
+	}
+	if !leanCandidate(data) {
 		return data, nil
 	}
 	conn, pool := u.listener(info.LocalAddr)
@@ -193,6 +219,11 @@ func (u *udpTxLayer) run(w udpWork) {
 
 // stop ends the idle handler goroutines, once no request can arrive.
 func (u *udpTxLayer) stop() { u.stopOnce.Do(func() { close(u.quit) }) }
+
+var (
+	sipVersionSP   = []byte("SIP/2.0 ")
+	leanBranchMark = []byte(leanBranchPrefix)
+)
 
 // leanCandidate says from the start line alone whether a datagram may be a
 // request for the lean path: not a response, INVITE, ACK or CANCEL.

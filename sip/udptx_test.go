@@ -214,6 +214,13 @@ func TestUDPTxExpiresAfterTimerJ(t *testing.T) {
 	req := p.request("PUBLISH", "j1", 1)
 	p.send(req)
 	first := p.read()
+	// The handler sends the response before it starts Timer J: move the
+	// clock only once the transaction is recorded complete.
+	require.Eventually(t, func() bool {
+		u.cache.mu.Lock()
+		defer u.cache.mu.Unlock()
+		return len(u.cache.done)-u.cache.head == 1
+	}, 5*time.Second, time.Millisecond)
 
 	clock.add(sipmsg.Timer_J - time.Millisecond)
 	p.send(req)
