@@ -219,6 +219,11 @@ func New(ctx context.Context, svc Source, cfg Config, log zerolog.Logger) (*Look
 	if err != nil {
 		return nil, err
 	}
+	// The regions' number tables are built now, even for an empty
+	// directory, so that no call waits for them.
+	for _, p := range l.regions {
+		p.norm.Warm()
+	}
 	l.building = true
 	svc.AddChangeObserver(l.observe)
 

@@ -279,3 +279,18 @@ func TestErrInvalidIsNotErrConfig(t *testing.T) {
 	_, err := newNormalizer(t, "FR").Parse("x")
 	assert.False(t, errors.Is(err, ErrConfig))
 }
+
+// Warm builds the region's tables before any number is read: the first
+// call after a start must not wait for them. Iceland, which no other test
+// reads numbers of, so the tables are not already built.
+func TestWarmBuildsTheRegionsTables(t *testing.T) {
+	n, err := NewNormalizer(Config{DefaultRegion: "IS"})
+	require.NoError(t, err)
+	n.Warm()
+	require.NotNil(t, fastCountries)
+	lc := fastCountries[354]
+	require.NotNil(t, lc)
+	assert.Nil(t, lc.build, "+354's table is built")
+	assert.NotNil(t, lc.table)
+	assert.Equal(t, buildNationalTable("IS") != nil, n.national.table != nil, "the national table is built")
+}
