@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -46,13 +45,7 @@ func (s *Server) recoverSender(sub *subscription) {
 	if r == nil {
 		return
 	}
-	s.stats.senderPanics.Add(1)
-	s.log.Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).
-		Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("notify sender panicked; subscription ended")
-	sub.mu.Lock()
-	sub.sending = false
-	sub.mu.Unlock()
-	s.end(sub)
+	s.senderPanicked(sub, r)
 }
 
 // behind reports whether v is news to sub: a list always takes it (it
@@ -83,7 +76,7 @@ func (s *Server) kick(sub *subscription, v presence.View) {
 	sub.sending = true
 	sub.mu.Unlock()
 	if start {
-		s.goSender(sub, func() { s.sendLoop(sub) })
+		s.startSending(sub)
 	}
 }
 
@@ -94,7 +87,7 @@ func (s *Server) startSender(sub *subscription) {
 	sub.sending = sub.sending || start
 	sub.mu.Unlock()
 	if start {
-		s.goSender(sub, func() { s.sendLoop(sub) })
+		s.startSending(sub)
 	}
 }
 
@@ -135,11 +128,7 @@ func (s *Server) sendNext(sub *subscription) bool {
 	if pending {
 		state = "pending;expires=" + secs(left)
 	}
-	timeout := s.cfg.NotifyTimeout
-	if s.Draining() {
-		timeout = min(timeout, s.drainNotifyTimeout)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.notifyTimeout())
 	defer cancel()
 	sub.mu.Lock()
 	sub.cancelSend = cancel
@@ -213,6 +202,11 @@ func (s *Server) terminate(ctx context.Context, sub *subscription, reason string
 // absent body over an empty document, which a BLF phone would read as
 // "idle". The caller holds sub.sendMu.
 func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.View, state string, withState bool) error {
+	return s.transmit(ctx, sub, s.buildNotify(sub, v, state, withState))
+}
+
+// buildNotify is sub's next NOTIFY: its CSeq and version are taken.
+func (s *Server) buildNotify(sub *subscription, v presence.View, state string, withState bool) *sipmsg.Request {
 	cseq, version := s.nextSeq(sub)
 
 	var ctype string
@@ -262,6 +256,12 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 		}
 		req.SetBody(body)
 	}
+	return req
+}
+
+// transmit sends req, built by buildNotify, and waits for its final
+// response.
+func (s *Server) transmit(ctx context.Context, sub *subscription, req *sipmsg.Request) error {
 	dst, transport := s.nextHop(sub)
 	if !strings.EqualFold(transport, "udp") || requestSize(req)+viaRoom <= udpMaxRequest {
 		res, err := s.send(ctx, req, dst, transport)

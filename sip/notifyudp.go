@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -61,9 +62,9 @@ type clientTx struct {
 	data []byte
 	conn *sipmsg.UDPConnection
 	dst  *net.UDPAddr
-	// done gets the outcome once, from whoever takes the transaction out
-	// of the map.
-	done chan clientResult
+	// done is called once, by whoever takes the transaction out of the
+	// map.
+	done func(*sipmsg.Response, error)
 	// Guarded by udpClient.mu.
 	next     time.Time // the next retransmission
 	interval time.Duration
@@ -88,31 +89,73 @@ func (c *udpClient) newBranch() string {
 // do sends req (its Via still to be added) from conn to dst and waits for
 // its final response, Timer F or ctx.
 func (c *udpClient) do(ctx context.Context, req *sipmsg.Request, conn *sipmsg.UDPConnection, dst *net.UDPAddr) (*sipmsg.Response, error) {
+	out := make(chan clientResult, 1)
+	cancel, err := c.start(req, conn, dst, time.Time{}, 0, func(res *sipmsg.Response, err error) { out <- clientResult{res, err} })
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-out:
+		return r.res, r.err
+	case <-ctx.Done():
+		cancel(ctx.Err())
+		r := <-out
+		return r.res, r.err
+	}
+}
+
+// errNotifyTooLarge: the NOTIFY is over the size start was given, and was
+// not sent.
+var errNotifyTooLarge = errors.New("notify too large for udp")
+
+var crlf = []byte("\r\n")
+
+// start sends req (its Via still to be added) from conn to dst and returns
+// at once; done gets the final response or the error that ended the
+// transaction (Timer F, the deadline if earlier and not zero, cancel, the
+// listener closing), exactly once, on the goroutine that saw it: the
+// listener's read loop, the ticker, or cancel's caller. An error from start
+// itself means the request never left and done is not called; so does a
+// request over maxSize bytes (if not zero), with errNotifyTooLarge.
+func (c *udpClient) start(req *sipmsg.Request, conn *sipmsg.UDPConnection, dst *net.UDPAddr, deadline time.Time, maxSize int,
+	done func(*sipmsg.Response, error)) (cancel func(error), err error) {
 	la, _ := conn.LocalAddr().(*net.UDPAddr)
 	if la == nil {
 		return nil, fmt.Errorf("lean notify: no local address: %w", sipmsg.ErrTransactionTransport)
 	}
-	// The sent-by sipgo writes when the client has no host of its own:
-	// the listener's address (its transport layer's overrideSentBy).
-	via := &sipmsg.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP",
-		Host: la.IP.String(), Port: la.Port, Params: sipmsg.NewParams()}
+	// The request is written once, its Via (the sent-by sipgo writes when
+	// the client has no host of its own: the listener's address, as in its
+	// transport layer's overrideSentBy) spliced in after the start line,
+	// so that its size is known before anything is sent.
 	branch := c.newBranch()
-	via.Params.Add("branch", branch)
-	req.PrependHeader(via)
-
 	buf := responseBufs.Get().(*bytes.Buffer)
+	defer responseBufs.Put(buf)
 	buf.Reset()
 	req.StringWrite(buf)
-	if buf.Len() > sipmsg.UDPMTUSize-200 {
-		responseBufs.Put(buf)
+	line := bytes.Index(buf.Bytes(), crlf) + len(crlf)
+	if line < len(crlf) {
+		return nil, fmt.Errorf("lean notify: no start line: %w", sipmsg.ErrTransactionTransport)
+	}
+	via := "Via: SIP/2.0/UDP " + net.JoinHostPort(la.IP.String(), strconv.Itoa(la.Port)) + ";branch=" + branch + "\r\n"
+	size := buf.Len() + len(via)
+	if maxSize > 0 && size > maxSize {
+		return nil, errNotifyTooLarge
+	}
+	if size > sipmsg.UDPMTUSize-200 {
 		return nil, fmt.Errorf("lean notify to %s: %w. %w", dst, sipmsg.ErrUDPMTUCongestion, sipmsg.ErrTransactionTransport)
 	}
-	data := bytes.Clone(buf.Bytes())
-	responseBufs.Put(buf)
+	data := make([]byte, 0, size)
+	data = append(data, buf.Bytes()[:line]...)
+	data = append(data, via...)
+	data = append(data, buf.Bytes()[line:]...)
 
 	now := c.now()
-	tx := &clientTx{data: data, conn: conn, dst: dst, done: make(chan clientResult, 1),
-		next: now.Add(sipmsg.T1), interval: min(2*sipmsg.T1, sipmsg.T2), deadline: now.Add(sipmsg.Timer_F)}
+	end := now.Add(sipmsg.Timer_F)
+	if !deadline.IsZero() && deadline.Before(end) {
+		end = deadline
+	}
+	tx := &clientTx{data: data, conn: conn, dst: dst, done: done,
+		next: now.Add(sipmsg.T1), interval: min(2*sipmsg.T1, sipmsg.T2), deadline: end}
 	// In the map before it is sent: the answer may come at once.
 	c.mu.Lock()
 	if c.closed {
@@ -132,13 +175,11 @@ func (c *udpClient) do(ctx context.Context, req *sipmsg.Request, conn *sipmsg.UD
 		c.take(branch, tx)
 		return nil, fmt.Errorf("lean notify: %w. %w", err, sipmsg.ErrTransactionTransport)
 	}
-	select {
-	case r := <-tx.done:
-		return r.res, r.err
-	case <-ctx.Done():
-		c.take(branch, tx)
-		return nil, ctx.Err()
-	}
+	return func(err error) {
+		if c.take(branch, tx) {
+			tx.done(nil, err)
+		}
+	}, nil
 }
 
 // take removes tx from the map if it is still there.
@@ -202,7 +243,7 @@ func (c *udpClient) receive(parser *sipmsg.Parser, data []byte) bool {
 	}
 	delete(c.txs, branch)
 	c.mu.Unlock()
-	tx.done <- clientResult{res: res}
+	tx.done(res, nil)
 	return true
 }
 
@@ -255,7 +296,7 @@ func (c *udpClient) tick() {
 		_ = tx.write() // a lost retransmission is what Timer E is for
 	}
 	for _, tx := range expired {
-		tx.done <- clientResult{err: fmt.Errorf("notify to %s: Timer F timed out. %w", tx.dst, sipmsg.ErrTransactionTimeout)}
+		tx.done(nil, fmt.Errorf("notify to %s: Timer F timed out. %w", tx.dst, sipmsg.ErrTransactionTimeout))
 	}
 }
 
@@ -266,7 +307,7 @@ func (c *udpClient) close() {
 	c.txs = make(map[string]*clientTx)
 	c.mu.Unlock()
 	for _, tx := range txs {
-		tx.done <- clientResult{err: fmt.Errorf("notify to %s: listener closed: %w", tx.dst, sipmsg.ErrTransactionTransport)}
+		tx.done(nil, fmt.Errorf("notify to %s: listener closed: %w", tx.dst, sipmsg.ErrTransactionTransport))
 	}
 }
 
