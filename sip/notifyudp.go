@@ -49,6 +49,10 @@ type udpClient struct {
 	branchBase string
 	seq        atomic.Uint64
 
+	// raw writes to our listener without the socket's write lock (it
+	// also serves the lean requests' responses); nil: conn.WriteTo.
+	raw atomic.Pointer[rawSender]
+
 	mu     sync.Mutex
 	txs    map[string]*clientTx // by branch
 	closed bool                 // run has ended: the listener is closing
@@ -60,6 +64,7 @@ type udpClient struct {
 // clientTx is one NOTIFY in flight.
 type clientTx struct {
 	data []byte
+	raw  *rawSender
 	conn *sipmsg.UDPConnection
 	dst  *net.UDPAddr
 	// done is called once, by whoever takes the transaction out of the
@@ -154,7 +159,7 @@ func (c *udpClient) start(req *sipmsg.Request, conn *sipmsg.UDPConnection, dst *
 	if !deadline.IsZero() && deadline.Before(end) {
 		end = deadline
 	}
-	tx := &clientTx{data: data, conn: conn, dst: dst, done: done,
+	tx := &clientTx{data: data, raw: c.raw.Load(), conn: conn, dst: dst, done: done,
 		next: now.Add(sipmsg.T1), interval: min(2*sipmsg.T1, sipmsg.T2), deadline: end}
 	// In the map before it is sent: the answer may come at once.
 	c.mu.Lock()
@@ -194,6 +199,9 @@ func (c *udpClient) take(branch string, tx *clientTx) bool {
 }
 
 func (tx *clientTx) write() error {
+	if tx.raw != nil && tx.raw.send(tx.data, tx.dst.AddrPort()) == nil {
+		return nil
+	}
 	n, err := tx.conn.WriteTo(tx.data, tx.dst)
 	if err != nil {
 		return fmt.Errorf("udp notify to %s: %w", tx.dst, err)

@@ -364,6 +364,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners, grace time.Du
 		return s.ua.Close()
 	})
 	err := g.Wait()
+	s.udptx.closeRaw()
 	s.udptx.stop()
 	s.udptx.handlers.Wait()
 	s.senders.Wait()

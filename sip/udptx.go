@@ -66,6 +66,19 @@ func (u *udpTxLayer) listen(l net.PacketConn) {
 	u.laddr = l.LocalAddr()
 	u.conn, u.pool = nil, nil
 	u.mu.Unlock()
+	if raw, err := newRawSender(l); err == nil {
+		if old := u.client.raw.Swap(raw); old != nil {
+			old.close()
+		}
+	}
+}
+
+// closeRaw releases the raw sender once the listener is closed; later
+// writes fail on the closed net.Conn as before.
+func (u *udpTxLayer) closeRaw() {
+	if raw := u.client.raw.Swap(nil); raw != nil {
+		raw.close()
+	}
 }
 
 // listener returns sipgo's connection of our listener, which it adds to
@@ -364,6 +377,9 @@ func (tx *udpTx) fail(err error) error {
 var responseBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (tx *udpTx) write(data []byte) error {
+	if raw := tx.layer.client.raw.Load(); raw != nil && raw.send(data, tx.dst.AddrPort()) == nil {
+		return nil
+	}
 	n, err := tx.conn.WriteTo(data, tx.dst)
 	if err != nil {
 		return fmt.Errorf("udp response to %s: %w", tx.dst, err)

@@ -59,6 +59,7 @@ func leanServer(t *testing.T, capacity int, clock *fakeClock, handle func(*sipms
 	t.Cleanup(func() {
 		conn.Close()
 		<-done
+		u.closeRaw()
 		u.stop()
 		u.handlers.Wait()
 		ua.Close()
