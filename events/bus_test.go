@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -271,4 +272,29 @@ func TestNoGoroutineLeak(t *testing.T) {
 	const tolerance = 2
 	assert.Eventually(t, func() bool { return settle() <= before+tolerance },
 		5*time.Second, 20*time.Millisecond, "goroutines before=%d now=%d", before, runtime.NumGoroutine())
+}
+
+// TestOwnOriginDroppedByHeader: an event whose header carries the Bus's
+// own origin is dropped before its body is read (a body that would not
+// decode counts as own, not malformed); another origin's header does not
+// drop it.
+func TestOwnOriginDroppedByHeader(t *testing.T) {
+	url, _ := embedded(t, -1)
+	nc := connect(t, url)
+	b := events.New(nc, "inst-a", zerolog.Nop())
+	rec := subscribePresence(t, b, "x.org")
+	send := func(origin string, data []byte) {
+		t.Helper()
+		require.NoError(t, nc.PublishMsg(&nats.Msg{Subject: "switchboard.presence.x_org.201", Data: data,
+			Header: nats.Header{events.OriginHeader: []string{origin}}}))
+	}
+	send(b.Origin(), []byte("not json"))
+	ev := presence("x.org", "201")
+	ev.Schema = events.SchemaVersion
+	data, err := json.Marshal(ev)
+	require.NoError(t, err)
+	send("another-process", data)
+	assert.Equal(t, "201", rec.next(t).Extension)
+	assert.Equal(t, uint64(1), b.DroppedOwn())
+	assert.Zero(t, b.Stats().DroppedMalformed)
 }
