@@ -96,7 +96,7 @@ func TestReadmeRunsAsWritten(t *testing.T) {
 	// And it is a valid number of the default region the binary states,
 	// not merely one of plausible length.
 	help, _ := exec.Command(binary(t), "--help").CombinedOutput()
-	rm := regexp.MustCompile(`(?m)^  -region string\n.*\(default "([A-Z]{2})"\)`).FindSubmatch(help)
+	rm := regexp.MustCompile(`(?m)^  --region string .*\n.*\(default "([A-Z]{2})"\)`).FindSubmatch(help)
 	require.NotNil(t, rm, "--help states the default region:\n%s", help)
 	region := string(rm[1])
 	pn, err := phonenumbers.Parse(number, region)
