@@ -64,6 +64,14 @@ func TestParseConfig(t *testing.T) {
 			check: func(t *testing.T, c config) {
 				assert.Equal(t, time.Duration(-1), offIfZero(c.SIPTCPIdleTimeout))
 				assert.Equal(t, 128, offIfZero(c.SIPMaxConnsPerSource))
+				assert.Equal(t, 2000, offIfZero(c.SIPMaxInFlight))
+			},
+		},
+		{
+			name: "requests in flight: raised, or 0 for no cap",
+			args: []string{"--sip-max-in-flight", "0"},
+			check: func(t *testing.T, c config) {
+				assert.Equal(t, -1, offIfZero(c.SIPMaxInFlight))
 			},
 		},
 		{

@@ -234,6 +234,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Domains: cfg.Domains, SingleDialog: cfg.SingleDialog, EventListBatch: cfg.EventListBatch,
 		TrustedCIDRs: cfg.TrustedCIDRs, RateLimit: cfg.RateLimit,
 		TCPIdleTimeout: offIfZero(cfg.SIPTCPIdleTimeout), MaxConnsPerSource: offIfZero(cfg.SIPMaxConnsPerSource),
+		MaxInFlight:               offIfZero(cfg.SIPMaxInFlight),
 		MaxSubscriptionsPerTarget: cfg.MaxSubsPerTarget, MaxSubscriptionsPerWatcher: cfg.MaxSubsPerWatcher,
 		PublishMaxExpires: cfg.PublishMaxExpires,
 	}, deps, log)
