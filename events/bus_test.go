@@ -298,3 +298,28 @@ func TestOwnOriginDroppedByHeader(t *testing.T) {
 	assert.Equal(t, uint64(1), b.DroppedOwn())
 	assert.Zero(t, b.Stats().DroppedMalformed)
 }
+
+// TestNoEchoConnection: on a connection made with nats.NoEcho() (as the
+// binary makes it) a Bus is not even handed its own events, and still hears
+// another connection's.
+func TestNoEchoConnection(t *testing.T) {
+	url, _ := embedded(t, -1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := events.Connect(ctx, url, "no-echo", zerolog.Nop(), nats.NoEcho())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	own := events.New(nc, "inst-a", zerolog.Nop())
+	other := events.New(connect(t, url), "inst-b", zerolog.Nop())
+	rec := subscribePresence(t, own, "")
+	require.NoError(t, own.PublishPresence(ctx, presence("x.org", "own")))
+	require.NoError(t, other.PublishPresence(ctx, presence("x.org", "foreign")))
+	assert.Equal(t, "foreign", rec.next(t).Extension)
+	// A second foreign event after a flush of our own publication: had
+	// the own one been delivered, it would have come first.
+	require.NoError(t, nc.Flush())
+	require.NoError(t, other.PublishPresence(ctx, presence("x.org", "foreign2")))
+	assert.Equal(t, "foreign2", rec.next(t).Extension)
+	assert.Zero(t, own.DroppedOwn(), "never delivered, so never dropped")
+	assert.Len(t, rec.all(), 2)
+}

@@ -66,9 +66,13 @@ func Status(nc *nats.Conn) ConnHealth {
 // It waits for the first connection until ctx ends, then closes the
 // connection and returns an error wrapping [ErrNotConnected]; give ctx a
 // timeout. Register resync work with [OnReconnect].
-func Connect(ctx context.Context, url string, name string, log zerolog.Logger) (*nats.Conn, error) {
+//
+// extra options follow the production ones: a process whose Bus is the only
+// user of its connection passes nats.NoEcho(), so that the server does not
+// deliver it the events it publishes (its Bus would drop them anyway).
+func Connect(ctx context.Context, url string, name string, log zerolog.Logger, extra ...nats.Option) (*nats.Conn, error) {
 	log = log.With().Str("component", "nats").Str("nats_name", name).Logger()
-	nc, err := nats.Connect(url, options(name, log)...)
+	nc, err := nats.Connect(url, append(options(name, log), extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect nats %s: %w", url, err)
 	}

@@ -22,6 +22,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	slogzerolog "github.com/samber/slog-zerolog/v2"
 	"golang.org/x/sync/errgroup"
@@ -163,7 +164,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return fmt.Errorf("start embedded nats: %w", err)
 		}
 	}
-	nc, err := events.Connect(ctx, natsURL, "switchboard-"+cfg.InstanceID, log)
+	nc, err := events.Connect(ctx, natsURL, "switchboard-"+cfg.InstanceID, log, nats.NoEcho())
 	if err != nil {
 		return fmt.Errorf("connect nats: %w", err)
 	}
