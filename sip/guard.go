@@ -36,6 +36,16 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 		if s.gate != nil && !exempt {
 			if !s.gate.TryEnter() {
 				s.stats.overloaded.Add(1)
+				if _, ok := tx.(*udpTx); ok {
+					// Over UDP the request is dropped unanswered, as a full
+					// socket buffer would drop it, and forgotten (a lean
+					// transaction without a response ends with its
+					// handler): the phone's own retransmission (T1,
+					// doubling; RFC 3261 §17.1.2.2) brings it back when
+					// load falls, where a 503 would end its transaction (a
+					// re-subscription storm after a restart failed so).
+					return
+				}
 				s.replyCode(req, tx, sipmsg.StatusServiceUnavailable, "Overloaded", sipmsg.NewHeader("Retry-After", "1"))
 				return
 			}

@@ -244,3 +244,36 @@ func TestNotifyTransportPaths(t *testing.T) {
 	assert.Zero(t, srv.edge.Stats().NotifiesFailed)
 	assert.Zero(t, srv.edge.udptx.client.pending())
 }
+
+// Past the in-flight cap a UDP request is dropped unanswered and forgotten,
+// so that the phone's retransmission of it is handled once load falls; over
+// TCP it gets 503 with Retry-After.
+func TestInFlightCapShedsUDPAnswersTCP(t *testing.T) {
+	srv := startServer(t, Config{MaxInFlight: 1})
+	require.True(t, srv.edge.gate.TryEnter(), "the one slot, taken by the test")
+	p := newUDPPeer(t, udpAddrOf(t, srv.udp))
+	req := p.request("OPTIONS", "shed-1", 1)
+	p.send(req)
+	require.NoError(t, p.conn.SetReadDeadline(time.Now().Add(300*time.Millisecond)))
+	buf := make([]byte, 2048)
+	_, _, err := p.conn.ReadFromUDP(buf)
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout(), "no answer while overloaded, got %v", err)
+
+	tcp := newPhone(t, srv, "TCP")
+	tcp.Request("OPTIONS", ext201, 1, "shed-tcp", "t1", "", "", "")
+	res := tcp.Response("OPTIONS")
+	assert.Equal(t, 503, res.StatusCode)
+	assert.Equal(t, "1", header(res, "Retry-After"))
+
+	srv.edge.gate.Leave()
+	p.send(req) // the phone's retransmission
+	assert.True(t, bytes.HasPrefix(p.read(), []byte("SIP/2.0 200")), "handled once the slot is free")
+	assert.EqualValues(t, 2, srv.edge.Stats().Overloaded)
+}
+
+func udpAddrOf(t *testing.T, s string) *net.UDPAddr {
+	a, err := net.ResolveUDPAddr("udp", s)
+	require.NoError(t, err)
+	return a
+}

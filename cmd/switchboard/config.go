@@ -163,7 +163,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.InstanceID, "instance-id", "", "this instance's name, unique among instances sharing Redis and NATS; default: host name plus a random suffix, made on first start and kept in --data-dir")
 	fs.DurationVar(&c.SIPTCPIdleTimeout, "sip-tcp-idle-timeout", 10*time.Minute, "close SIP TCP/TLS connections quiet this long (never a live subscription's); 0 never")
 	fs.DurationVar(&c.PublishMaxExpires, "publish-max-expires", 2*time.Hour, "longest lifetime granted to a PUBLISH; a PBX asked for more refreshes within it (pua: before each grant runs out), so also how long a dead PBX's calls stay lit")
-	fs.IntVar(&c.SIPMaxInFlight, "sip-max-in-flight", 2000, "SIP requests handled at once (beyond: 503 with Retry-After; trusted CIDRs exempt); raise it for re-subscription storms of large sites; 0 no cap")
+	fs.IntVar(&c.SIPMaxInFlight, "sip-max-in-flight", 2000, "SIP requests handled at once (beyond: UDP ones are dropped for the phone to retransmit, TCP/TLS ones get 503 with Retry-After; trusted CIDRs exempt); 0 no cap")
 	fs.IntVar(&c.SIPMaxConnsPerSource, "sip-max-conns-per-source", 128, "SIP TCP/TLS connections one address may hold (trusted CIDRs exempt); 0 no cap")
 	fs.StringVar(&c.BootstrapKeyFile, "bootstrap-key-file", "", "write a fresh store's one-time bootstrap admin key to this file (mode 0600) instead of printing it on stderr")
 	fs.IntVar(&c.SSEPerKey, "sse-streams-per-key", 8, "event streams (GET /v1/presence/stream) one API key may hold open per instance; more answer 429")
