@@ -187,7 +187,8 @@ type Server struct {
 	handlers map[sipmsg.RequestMethod]sipgo.RequestHandler
 	noRoute  sipgo.RequestHandler
 
-	// senders owns the per-subscription NOTIFY goroutines.
+	// senders owns the NOTIFY goroutines: senders of lists, TCP/TLS and
+	// large NOTIFYs, final NOTIFYs, and cancelled lean NOTIFYs' outcomes.
 	senders sync.WaitGroup
 
 	// The background writer of subscription states (persist.go).
