@@ -84,11 +84,11 @@ func BenchmarkNotifyFanout(b *testing.B) {
 			target := sipmsg.Uri{Scheme: "sip", User: "300", Host: "127.0.0.1"}
 			for i := range n {
 				srv.edge.subs.add(&subscription{
-					id:    dialogID{callID: fmt.Sprintf("fan-%d", i), localTag: "l", remoteTag: "r"},
-					event: presence.EventDialog, aor: aor,
-					local:  sipmsg.Uri{Scheme: "sip", User: "201", Host: "pbx.example.com"},
-					remote: target, target: target, source: farm.conn.LocalAddr().String(), transport: "UDP",
-					contact: "<sip:switchboard@127.0.0.1>", expires: time.Now().Add(time.Hour),
+					id: dialogID{callID: fmt.Sprintf("fan-%d", i), localTag: "l", remoteTag: "r"},
+					localParty: &localParty{event: presence.EventDialog, aor: aor,
+						local:     sipmsg.Uri{Scheme: "sip", User: "201", Host: "pbx.example.com"},
+						transport: "UDP", contact: "<sip:switchboard@127.0.0.1>"},
+					remote: target, target: target, source: farm.conn.LocalAddr().String(), expires: time.Now().Add(time.Hour),
 				})
 			}
 			ctx := context.Background()

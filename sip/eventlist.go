@@ -231,28 +231,23 @@ func (s *Server) acceptList(req *sipmsg.Request, tx sipmsg.ServerTransaction, li
 		s.replyCode(req, tx, sipmsg.StatusBadRequest, "Missing Contact")
 		return
 	}
-	sub := &subscription{
-		id:        dialogID{callID: req.CallID().Value(), localTag: sipmsg.GenerateTagN(10), remoteTag: fromTag, eventID: eventID},
-		event:     event,
-		aor:       listAOR,
-		local:     req.To().Address,
-		remote:    req.From().Address,
-		remoteDsp: req.From().DisplayName,
-		target:    contact.Address,
-		source:    req.Source(),
-		transport: req.Transport(),
-		contact:   s.contactFor(req, tx),
-		watcher:   watcherKey(req.From().Address),
-		expires:   time.Now().Add(exp),
-		list:      list,
-		latest:    presence.View{AOR: listAOR},
-	}
-	sub.remoteCSeq = req.CSeq().SeqNo
+	var routes []sipmsg.Uri
 	for _, h := range req.GetHeaders("Record-Route") {
 		if rr, ok := h.(*sipmsg.RecordRouteHeader); ok {
-			sub.routes = append(sub.routes, rr.Address)
+			routes = append(routes, rr.Address)
 		}
 	}
+	sub := newSubscription(dialogParts{
+		id: dialogID{callID: req.CallID().Value(), localTag: sipmsg.GenerateTagN(10), remoteTag: fromTag, eventID: eventID},
+		localParty: localParty{local: req.To().Address, aor: listAOR, event: event, contact: s.contactFor(req, tx),
+			transport: req.Transport()},
+		remote: req.From().Address, remoteDsp: req.From().DisplayName, target: contact.Address, routes: routes,
+		source: req.Source(),
+	})
+	sub.expires = time.Now().Add(exp)
+	sub.list = list
+	sub.latest = presence.View{AOR: sub.aor}
+	sub.remoteCSeq = req.CSeq().SeqNo
 	resources := len(list.members) // a BLF list's members change once it is indexed
 	if exp > 0 {
 		sub.dirty = true

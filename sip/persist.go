@@ -85,17 +85,15 @@ func restoreSubscription(b []byte) (*subscription, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("decode subscription: %w", err)
 	}
-	sub := &subscription{
-		id:    dialogID{callID: st.CallID, localTag: st.LocalTag, remoteTag: st.RemoteTag, eventID: st.EventID},
-		event: st.Event, aor: st.AOR, remoteDsp: st.RemoteDsp, source: st.Source, transport: st.Transport,
-		contact: st.Contact, expires: st.Expires, remoteCSeq: st.RemoteCSeq,
-		cseq: st.CSeqMark, version: st.VersionMrk, cseqMark: st.CSeqMark, versionMark: st.VersionMrk,
-		pending: st.Pending, stored: true, savedCSeqMark: st.CSeqMark, savedVersionMark: st.VersionMrk,
+	d := dialogParts{
+		id:         dialogID{callID: st.CallID, localTag: st.LocalTag, remoteTag: st.RemoteTag, eventID: st.EventID},
+		localParty: localParty{aor: st.AOR, event: st.Event, contact: st.Contact, transport: st.Transport},
+		remoteDsp:  st.RemoteDsp, source: st.Source,
 	}
 	for _, u := range []struct {
 		dst *sipmsg.Uri
 		src string
-	}{{&sub.local, st.Local}, {&sub.remote, st.Remote}, {&sub.target, st.Target}} {
+	}{{&d.localParty.local, st.Local}, {&d.remote, st.Remote}, {&d.target, st.Target}} {
 		if err := sipmsg.ParseUri(u.src, u.dst); err != nil {
 			return nil, fmt.Errorf("decode subscription uri %q: %w", u.src, err)
 		}
@@ -105,14 +103,17 @@ func restoreSubscription(b []byte) (*subscription, error) {
 		if err := sipmsg.ParseUri(r, &u); err != nil {
 			return nil, fmt.Errorf("decode subscription route %q: %w", r, err)
 		}
-		sub.routes = append(sub.routes, u)
+		d.routes = append(d.routes, u)
 	}
-	sub.watcher = watcherKey(sub.remote)
+	sub := newSubscription(d)
+	sub.expires, sub.remoteCSeq, sub.pending = st.Expires, st.RemoteCSeq, st.Pending
+	sub.cseq, sub.version, sub.cseqMark, sub.versionMark = st.CSeqMark, st.VersionMrk, st.CSeqMark, st.VersionMrk
+	sub.stored, sub.savedCSeqMark, sub.savedVersionMark = true, st.CSeqMark, st.VersionMrk
 	if st.List != "" {
 		// RLMI versions go on from the reservation, as CSeqs do.
 		sub.list = &adHocList{uri: st.ListURI, blf: st.List, watcherAOR: st.ListWatcher, deflate: st.ListDeflate,
 			version: uint32(st.VersionMrk)}
-		sub.latest = presence.View{AOR: st.AOR}
+		sub.latest = presence.View{AOR: sub.aor}
 	}
 	return sub, nil
 }

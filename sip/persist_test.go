@@ -33,8 +33,8 @@ func newSlowServer() (*Server, *slowSubscriptions) {
 }
 
 func persistedSub() *subscription {
-	return &subscription{id: dialogID{callID: "p1", localTag: "l", remoteTag: "r"}, event: presence.EventDialog,
-		aor: presence.NewAOR("201", "pbx.example.com")}
+	return &subscription{id: dialogID{callID: "p1", localTag: "l", remoteTag: "r"},
+		localParty: &localParty{event: presence.EventDialog, aor: presence.NewAOR("201", "pbx.example.com")}}
 }
 
 // A store write in progress holds no lock of the subscription: the

@@ -145,31 +145,25 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 	}
 
 	pending := dec == Pending
-	sub := &subscription{
-		// The subscription outlives the request: it keeps copies of the
-		// strings it needs, not the parsed header lines they point into,
-		// and shares the ones many subscriptions repeat (see compact.go).
-		id: dialogID{callID: strings.Clone(req.CallID().Value()), localTag: sipmsg.GenerateTagN(10),
-			remoteTag: strings.Clone(fromTag), eventID: strings.Clone(eventID)},
-		event:     event,
-		aor:       internAOR(aor),
-		local:     compactURI(req.To().Address),
-		remote:    compactURI(req.From().Address),
-		remoteDsp: strings.Clone(req.From().DisplayName),
-		target:    compactURI(contact.Address),
-		source:    intern(req.Source()),
-		transport: intern(req.Transport()),
-		contact:   intern(s.contactFor(req, tx)),
-		watcher:   intern(watcherKey(req.From().Address)),
-		expires:   time.Now().Add(exp),
-		pending:   pending,
-	}
-	sub.remoteCSeq = req.CSeq().SeqNo
+	var routes []sipmsg.Uri
 	for _, h := range req.GetHeaders("Record-Route") {
 		if rr, ok := h.(*sipmsg.RecordRouteHeader); ok {
-			sub.routes = append(sub.routes, compactURI(rr.Address))
+			routes = append(routes, rr.Address)
 		}
 	}
+	// The subscription outlives the request: it keeps copies of the
+	// strings it needs, not the parsed header lines they point into.
+	sub := newSubscription(dialogParts{
+		id: dialogID{callID: req.CallID().Value(), localTag: sipmsg.GenerateTagN(10), remoteTag: fromTag, eventID: eventID},
+		localParty: localParty{local: req.To().Address, aor: aor, event: event, contact: s.contactFor(req, tx),
+			transport: req.Transport()},
+		remote: req.From().Address, remoteDsp: req.From().DisplayName, target: contact.Address, routes: routes,
+		source: req.Source(),
+	})
+	aor = sub.aor // its views too hold its strings, not the request's
+	sub.expires = time.Now().Add(exp)
+	sub.pending = pending
+	sub.remoteCSeq = req.CSeq().SeqNo
 
 	// The state to send first; a pending watcher gets none.
 	sub.latest = presence.View{AOR: aor}

@@ -21,21 +21,26 @@ type dialogID struct {
 }
 
 // subscription is the notifier side of one subscription dialog.
+//
+// Every subscription held costs one of these for as long as it lasts (an
+// hour, refreshed, for a BLF key), so it is kept small and in few
+// allocations (newSubscription): what the subscriptions to one resource
+// repeat is in the localParty they share, its own strings are in one
+// allocation and its URIs' parameters in params or another. With Go's
+// 8-byte header for objects over 512 bytes it takes 760 of a 768-byte
+// size class: a field more and it takes 896 (TestHeldSubscriptionSize).
 type subscription struct {
-	id    dialogID
-	event presence.Event
-	aor   presence.AOR
+	id dialogID
+	// Fixed at creation: our side, shared (local, aor, event, contact,
+	// transport).
+	*localParty
 
 	// Fixed at creation: how to reach the subscriber.
-	local     sipmsg.Uri // our URI, the To of the SUBSCRIBE
 	remote    sipmsg.Uri // the subscriber, the From of the SUBSCRIBE
 	remoteDsp string
 	target    sipmsg.Uri   // the subscriber's Contact
 	routes    []sipmsg.Uri // route set from Record-Route (RFC 3261 §12.1.1)
 	source    string       // where its SUBSCRIBE came from: the flow to reuse
-	transport string
-	contact   string // our Contact
-	watcher   string // the subscriber's AOR, for the per-watcher cap
 
 	// sendMu is held across building and sending one NOTIFY, so NOTIFYs of
 	// a subscription go out one at a time with CSeq and version in order,
@@ -50,34 +55,95 @@ type subscription struct {
 	cseq       uint32 // our last NOTIFY CSeq
 	version    uint64 // next dialog-info version
 	// cseqMark and versionMark are what the store has reserved.
-	cseqMark    uint32
-	versionMark uint64
-	// stored: a state of sub was queued for the store (or restored from
-	// it). savedCSeqMark and savedVersionMark are the reservation a
-	// restarted instance would start from: that of the last state written
-	// (0 before the first write). saving is closed once the last queued
-	// state is written.
-	stored           bool
+	// savedCSeqMark and savedVersionMark are the reservation a restarted
+	// instance would start from: that of the last state written (0 before
+	// the first write). saving is closed once the last queued state is
+	// written; stored (below): a state of sub was queued for the store (or
+	// restored from it).
+	cseqMark         uint32
 	savedCSeqMark    uint32
+	versionMark      uint64
 	savedVersionMark uint64
 	saving           chan struct{}
 	latest           presence.View
-	dirty            bool // latest not sent yet
-	sending          bool // a sender goroutine is running
 	// cancelSend aborts the NOTIFY the sender has in flight, if any.
 	cancelSend context.CancelFunc
-	ended      bool
+	// list is set for an ad-hoc list subscription (eventlist.go); its
+	// members' views take the place of latest.
+	list    *adHocList
+	stored  bool
+	dirty   bool // latest not sent yet
+	sending bool // a sender goroutine is running
+	ended   bool
 	// pending: accepted but not yet authorized, so NOTIFYs say "pending"
 	// and carry no state (RFC 6665 §4.2.1.2).
 	pending bool
-	// list is set for an ad-hoc list subscription (eventlist.go); its
-	// members' views take the place of latest.
-	list *adHocList
+
+	// params holds the parameter of a Contact that has one, such as
+	// ;transport=tcp or ;ob, the common case, without an allocation of
+	// its own.
+	params [1]sipmsg.HeaderKV
 }
 
-// watcherKey is the per-watcher cap's key for a subscriber URI.
-func watcherKey(u sipmsg.Uri) string {
-	return u.User + "@" + strings.ToLower(u.Host)
+// localParty is the notifier's side of subscription dialogs, the same for
+// every watcher of a resource over one transport, and shared by them
+// (shareLocal). It never changes.
+type localParty struct {
+	local     sipmsg.Uri // our URI, the To of the SUBSCRIBE
+	aor       presence.AOR
+	event     presence.Event
+	contact   string // our Contact
+	transport string // the subscriber's
+}
+
+// dialogParts is what a subscription keeps of the request (or stored
+// state) that made it.
+type dialogParts struct {
+	id             dialogID
+	localParty     localParty
+	remote, target sipmsg.Uri
+	remoteDsp      string
+	routes         []sipmsg.Uri
+	source         string
+}
+
+// newSubscription makes the subscription of dialog d, holding copies of
+// d's strings and URIs (which may be cut from a parsed request) and
+// sharing its localParty with the other watchers of the resource.
+func newSubscription(d dialogParts) *subscription {
+	sub := &subscription{
+		id: d.id, localParty: shareLocal(d.localParty), remote: d.remote, remoteDsp: d.remoteDsp, target: d.target,
+		source: intern(d.source),
+	}
+	var p packer
+	p.add(&sub.id.callID)
+	p.add(&sub.id.localTag)
+	p.add(&sub.id.remoteTag)
+	p.add(&sub.id.eventID)
+	p.add(&sub.remoteDsp)
+	p.uri(&sub.remote)
+	p.uri(&sub.target)
+	if len(d.routes) > 0 {
+		sub.routes = make([]sipmsg.Uri, len(d.routes))
+		for i := range d.routes {
+			sub.routes[i] = d.routes[i]
+			p.uri(&sub.routes[i])
+		}
+	}
+	p.room = sub.params[:]
+	p.pack()
+	return sub
+}
+
+// watcherID is the per-watcher cap's key: a subscriber's user and host,
+// the host in lower case.
+type watcherID struct{ user, host string }
+
+func (w watcherID) String() string { return w.user + "@" + w.host }
+
+// watcher is the per-watcher cap's key of sub's subscriber.
+func (sub *subscription) watcher() watcherID {
+	return watcherID{user: sub.remote.User, host: strings.ToLower(sub.remote.Host)}
 }
 
 // errTooManySubscriptions means a watcher or a target reached its cap.
@@ -89,14 +155,14 @@ type subscriptions struct {
 	mu        sync.RWMutex // guards byID, byAOR, byWatcher and byFlow
 	byID      map[dialogID]*subscription
 	byAOR     map[presence.AOR]map[dialogID]*subscription
-	byWatcher map[string]int
+	byWatcher map[watcherID]int
 	byFlow    map[string]int // by flowKey, for the idle-connection check
 }
 
 func newSubscriptions() *subscriptions {
 	return &subscriptions{
 		byID: make(map[dialogID]*subscription), byAOR: make(map[presence.AOR]map[dialogID]*subscription),
-		byWatcher: make(map[string]int), byFlow: make(map[string]int),
+		byWatcher: make(map[watcherID]int), byFlow: make(map[string]int),
 	}
 }
 
@@ -118,8 +184,8 @@ func (t *subscriptions) hasFlow(network, remote string) bool {
 func (t *subscriptions) tryAdd(s *subscription, maxWatcher, maxTarget int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if maxWatcher > 0 && t.byWatcher[s.watcher] >= maxWatcher {
-		return fmt.Errorf("watcher %s holds %d: %w", s.watcher, maxWatcher, errTooManySubscriptions)
+	if w := s.watcher(); maxWatcher > 0 && t.byWatcher[w] >= maxWatcher {
+		return fmt.Errorf("watcher %s holds %d: %w", w, maxWatcher, errTooManySubscriptions)
 	}
 	for _, aor := range s.watched() {
 		if maxTarget > 0 && len(t.byAOR[aor]) >= maxTarget {
@@ -139,10 +205,10 @@ func (t *subscriptions) add(s *subscription) {
 // addLocked adds s; the caller holds t.mu.
 func (t *subscriptions) addLocked(s *subscription) {
 	if old := t.byID[s.id]; old != nil {
-		t.byWatcher[old.watcher]--
+		t.byWatcher[old.watcher()]--
 		t.dropFlowLocked(old)
 	}
-	t.byWatcher[s.watcher]++
+	t.byWatcher[s.watcher()]++
 	t.byFlow[flowKey(s.transport, s.source)]++
 	t.byID[s.id] = s
 	for _, aor := range s.watched() {
@@ -168,8 +234,9 @@ func (t *subscriptions) remove(s *subscription) {
 		return
 	}
 	delete(t.byID, s.id)
-	if t.byWatcher[s.watcher]--; t.byWatcher[s.watcher] <= 0 {
-		delete(t.byWatcher, s.watcher)
+	w := s.watcher()
+	if t.byWatcher[w]--; t.byWatcher[w] <= 0 {
+		delete(t.byWatcher, w)
 	}
 	t.dropFlowLocked(s)
 	for _, aor := range s.watched() {
