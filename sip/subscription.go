@@ -42,10 +42,10 @@ type subscription struct {
 	routes    []sipmsg.Uri // route set from Record-Route (RFC 3261 §12.1.1)
 	source    string       // where its SUBSCRIBE came from: the flow to reuse
 
-	// sendMu is held across building and sending one NOTIFY, so NOTIFYs of
-	// a subscription go out one at a time with CSeq and version in order,
-	// although sipgo runs every request on its own goroutine. Lock order:
-	// sendMu before mu.
+	// sendMu is held from building one NOTIFY to its outcome, so NOTIFYs
+	// of a subscription go out one at a time with CSeq and version in
+	// order; a lean NOTIFY's outcome releases it from another goroutine
+	// (notifystep.go). Lock order: sendMu before mu.
 	sendMu sync.Mutex
 
 	// mu guards everything below; it is never held across network I/O.
@@ -73,7 +73,7 @@ type subscription struct {
 	list    *adHocList
 	stored  bool
 	dirty   bool // latest not sent yet
-	sending bool // a sender goroutine is running
+	sending bool // a sender owns sending: a goroutine, or a lean NOTIFY in flight
 	ended   bool
 	// pending: accepted but not yet authorized, so NOTIFYs say "pending"
 	// and carry no state (RFC 6665 §4.2.1.2).
