@@ -217,42 +217,57 @@ func (tx *clientTx) write() error {
 // a late or repeated one of a transaction over (absorbed, as Timer K
 // would). It runs in the listener's read loop.
 func (c *udpClient) receive(parser *sipmsg.Parser, data []byte) bool {
-	msg, err := parser.ParseSIP(data)
-	if err != nil {
-		return false
-	}
-	res, ok := msg.(*sipmsg.Response)
+	r, ok := scanResponse(data)
 	if !ok {
+		if r, ok = parseResponse(parser, data); !ok {
+			return false
+		}
+	}
+	if !strings.HasPrefix(r.branch, leanBranchPrefix) {
 		return false
 	}
-	via := res.Via()
-	if via == nil {
-		return false
-	}
-	branch, _ := via.Params.Get("branch")
-	if !strings.HasPrefix(branch, leanBranchPrefix) {
-		return false
-	}
-	if cs := res.CSeq(); cs == nil || cs.MethodName != sipmsg.NOTIFY {
+	if r.method != string(sipmsg.NOTIFY) {
 		return true // not a response to any NOTIFY of ours (RFC 3261 §17.1.3)
 	}
 	c.mu.Lock()
-	tx := c.txs[branch]
+	tx := c.txs[r.branch]
 	if tx == nil {
 		c.mu.Unlock()
 		return true
 	}
-	if res.IsProvisional() {
+	if r.code < 200 {
 		// Proceeding: retransmit every T2 (§17.1.2.2).
 		tx.interval = sipmsg.T2
 		tx.next = c.now().Add(sipmsg.T2)
 		c.mu.Unlock()
 		return true
 	}
-	delete(c.txs, branch)
+	delete(c.txs, r.branch)
 	c.mu.Unlock()
-	tx.done(res, nil)
+	tx.done(r.response(), nil)
 	return true
+}
+
+// parseResponse reads what scanResponse declined with sipgo's parser.
+func parseResponse(parser *sipmsg.Parser, data []byte) (leanResponse, bool) {
+	msg, err := parser.ParseSIP(data)
+	if err != nil {
+		return leanResponse{}, false
+	}
+	res, ok := msg.(*sipmsg.Response)
+	if !ok {
+		return leanResponse{}, false
+	}
+	via, cs := res.Via(), res.CSeq()
+	if via == nil || cs == nil {
+		return leanResponse{}, false
+	}
+	r := leanResponse{code: res.StatusCode, reason: res.Reason, method: string(cs.MethodName)}
+	r.branch, _ = via.Params.Get("branch")
+	if h := res.GetHeader("Retry-After"); h != nil {
+		r.retryAfter, r.hasRetry = h.Value(), true
+	}
+	return r, true
 }
 
 // run retransmits and times out the transactions until quit closes, and
