@@ -134,24 +134,34 @@ func (s *Server) sendNext(sub *subscription) bool {
 	sub.cancelSend = cancel
 	sub.mu.Unlock()
 	err := s.sendNotify(ctx, sub, v, state, !pending)
-	sub.mu.Lock()
-	sub.cancelSend = nil
-	// Ended meanwhile (terminate cut this NOTIFY short) or shutting
-	// down: the final NOTIFY, not this failure, decides its fate.
-	preempted := sub.ended || s.Draining()
-	sub.mu.Unlock()
+	preempted := s.sent(sub)
 	if err == nil {
 		return true
 	}
+	s.failed(sub, err, preempted)
+	return false
+}
+
+// sent clears sub's NOTIFY in flight and reports whether sub was ended
+// meanwhile (terminate cut the NOTIFY short) or the server is shutting
+// down: then the final NOTIFY, not this NOTIFY's failure, decides its fate.
+func (s *Server) sent(sub *subscription) (preempted bool) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	sub.cancelSend = nil
+	return sub.ended || s.Draining()
+}
+
+// failed ends sub after its NOTIFY failed (RFC 6665 §4.2.2), unless
+// preempted, and releases sending.
+func (s *Server) failed(sub *subscription, err error, preempted bool) {
 	if !preempted {
-		// RFC 6665 §4.2.2: a failed NOTIFY ends the subscription.
 		s.log.Info().Err(err).Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("subscription removed")
 		s.end(sub)
 	}
 	sub.mu.Lock()
 	sub.sending = false
 	sub.mu.Unlock()
-	return false
 }
 
 // end marks sub over and forgets it.

@@ -157,19 +157,10 @@ func (s *Server) transmitAndContinue(sub *subscription, req *sipmsg.Request, tim
 // sendMu, ends sub on a failure (RFC 6665 §4.2.2) unless it was ended or
 // the server drains meanwhile, and sends the next state if one came.
 func (s *Server) notified(sub *subscription, err error) {
-	sub.mu.Lock()
-	sub.cancelSend = nil
-	preempted := sub.ended || s.Draining()
-	sub.mu.Unlock()
+	preempted := s.sent(sub)
 	sub.sendMu.Unlock()
 	if err != nil {
-		if !preempted {
-			s.log.Info().Err(err).Str("aor", sub.aor.String()).Str("watcher", sub.remote.String()).Msg("subscription removed")
-			s.end(sub)
-		}
-		sub.mu.Lock()
-		sub.sending = false
-		sub.mu.Unlock()
+		s.failed(sub, err, preempted)
 		return
 	}
 	s.startSending(sub)
