@@ -231,19 +231,7 @@ func (s *Server) acceptList(req *sipmsg.Request, tx sipmsg.ServerTransaction, li
 		s.replyCode(req, tx, sipmsg.StatusBadRequest, "Missing Contact")
 		return
 	}
-	var routes []sipmsg.Uri
-	for _, h := range req.GetHeaders("Record-Route") {
-		if rr, ok := h.(*sipmsg.RecordRouteHeader); ok {
-			routes = append(routes, rr.Address)
-		}
-	}
-	sub := newSubscription(dialogParts{
-		id: dialogID{callID: req.CallID().Value(), localTag: sipmsg.GenerateTagN(10), remoteTag: fromTag, eventID: eventID},
-		localParty: localParty{local: req.To().Address, aor: listAOR, event: event, contact: s.contactFor(req, tx),
-			transport: req.Transport()},
-		remote: req.From().Address, remoteDsp: req.From().DisplayName, target: contact.Address, routes: routes,
-		source: req.Source(),
-	})
+	sub := newSubscription(s.dialogOf(req, tx, listAOR, event, fromTag, eventID, contact.Address))
 	sub.expires = time.Now().Add(exp)
 	sub.list = list
 	sub.latest = presence.View{AOR: sub.aor}

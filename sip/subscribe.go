@@ -145,21 +145,9 @@ func (s *Server) subscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction, eve
 	}
 
 	pending := dec == Pending
-	var routes []sipmsg.Uri
-	for _, h := range req.GetHeaders("Record-Route") {
-		if rr, ok := h.(*sipmsg.RecordRouteHeader); ok {
-			routes = append(routes, rr.Address)
-		}
-	}
 	// The subscription outlives the request: it keeps copies of the
 	// strings it needs, not the parsed header lines they point into.
-	sub := newSubscription(dialogParts{
-		id: dialogID{callID: req.CallID().Value(), localTag: sipmsg.GenerateTagN(10), remoteTag: fromTag, eventID: eventID},
-		localParty: localParty{local: req.To().Address, aor: aor, event: event, contact: s.contactFor(req, tx),
-			transport: req.Transport()},
-		remote: req.From().Address, remoteDsp: req.From().DisplayName, target: contact.Address, routes: routes,
-		source: req.Source(),
-	})
+	sub := newSubscription(s.dialogOf(req, tx, aor, event, fromTag, eventID, contact.Address))
 	aor = sub.aor // its views too hold its strings, not the request's
 	sub.expires = time.Now().Add(exp)
 	sub.pending = pending
@@ -366,5 +354,25 @@ func (s *Server) expireSubscriptions(ctx context.Context) error {
 				}
 			}
 		}
+	}
+}
+
+// dialogOf is the new subscription dialog a SUBSCRIBE to aor asks for:
+// its ids, our side, the subscriber's and the route set from its
+// Record-Route (RFC 3261 §12.1.1).
+func (s *Server) dialogOf(req *sipmsg.Request, tx sipmsg.ServerTransaction, aor presence.AOR, event presence.Event,
+	fromTag, eventID string, target sipmsg.Uri) dialogParts {
+	var routes []sipmsg.Uri
+	for _, h := range req.GetHeaders("Record-Route") {
+		if rr, ok := h.(*sipmsg.RecordRouteHeader); ok {
+			routes = append(routes, rr.Address)
+		}
+	}
+	return dialogParts{
+		id: dialogID{callID: req.CallID().Value(), localTag: sipmsg.GenerateTagN(10), remoteTag: fromTag, eventID: eventID},
+		localParty: localParty{local: req.To().Address, aor: aor, event: event, contact: s.contactFor(req, tx),
+			transport: req.Transport()},
+		remote: req.From().Address, remoteDsp: req.From().DisplayName, target: target, routes: routes,
+		source: req.Source(),
 	}
 }
