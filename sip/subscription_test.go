@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"unsafe"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
@@ -80,7 +81,14 @@ func TestHeldSubscriptionSize(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	perSub := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
 	t.Logf("%.0f bytes per subscription", perSub)
-	assert.LessOrEqual(t, perSub, 768.0+48+16, "struct, strings (48-byte class) and a 50th of a localParty")
+	// The struct itself, exactly: 768 with the header, 896 with a field
+	// more.
+	assert.LessOrEqual(t, unsafe.Sizeof(subscription{}), uintptr(768-8), "the struct fits the 768-byte class")
+	// HeapAlloc also counts what other goroutines of the test binary
+	// allocate meanwhile (a run under -race -shuffle measured 833.4), so
+	// the bound leaves 64 bytes a subscription of room: a struct in the
+	// 896-byte class would still cost 960 and fail it.
+	assert.LessOrEqual(t, perSub, 768.0+48+16+64, "struct, strings (48-byte class) and a 50th of a localParty")
 	runtime.KeepAlive(subs)
 	runtime.KeepAlive(parts)
 }
