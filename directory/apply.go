@@ -272,7 +272,9 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 				prep.dups[j] = s.dups.keyHashes(c, prep.dups[j][:0])
 			}
 		}
+		g := s.idx.grow(len(chunk))
 		s.mu.Lock()
+		s.idx.install(g)
 		for j, w := range chunk {
 			op := ChangeCreated
 			if !docs[j].fresh { // a fresh ID is in no doc: no need to look
