@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/switchboardhq/switchboard/accounts"
@@ -254,6 +253,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 	// the index's own updates. amu is held: the scratch is ours.
 	prep := &s.prep
 	given := len(b.prep) == len(b.Contacts) // prepared by the importer
+	var y yielder
 	for i := 0; i < len(b.Contacts); i += applyChunk {
 		chunk := b.Contacts[i:min(i+applyChunk, len(b.Contacts))]
 		docs := prep.docs[:len(chunk)]
@@ -292,7 +292,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 		s.idx.settle()
 		s.mu.Unlock()
 		s.mergeMaps()
-		runtime.Gosched() // let the readers queued on mu run between chunks
+		y.maybe() // let the readers queued on mu run between chunks
 	}
 	s.mu.Lock()
 	onKey := s.onKey

@@ -1,7 +1,6 @@
 package directory
 
 import (
-	"runtime"
 	"sync"
 )
 
@@ -67,13 +66,12 @@ func (e *emitter) drain() {
 		e.queue[0] = emission{}
 		e.queue = e.queue[1:]
 		e.mu.Unlock()
-		for i, ev := range m.events {
-			if i%yieldEvery == yieldEvery-1 {
-				// An import batch's events keep the observers busy for
-				// tens of milliseconds: let requests waiting for a
-				// processor (a caller-ID lookup) run in between.
-				runtime.Gosched()
-			}
+		// An import batch's events keep the observers busy for tens of
+		// milliseconds: let requests waiting for a processor (a
+		// caller-ID lookup) run in between.
+		var y yielder
+		for _, ev := range m.events {
+			y.maybe()
 			m.fn(ev)
 		}
 		close(m.done)

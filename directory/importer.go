@@ -3,7 +3,6 @@ package directory
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -275,10 +274,6 @@ func sliceRows(rows []importRow) rowSource {
 // 500-row batches spent 40% of an import's wall time in bolt's fsync.
 const importBatch = 2000
 
-// yieldEvery is how many rows an import validates between yields of its
-// processor.
-const yieldEvery = 32
-
 // importRows validates rows and writes the valid ones as contacts of kind
 // owned by p, in batches, reporting into rep. It reads the directory
 // without holding any lock across store I/O and takes the writer lock per
@@ -369,7 +364,8 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		touched = touched[:0]
 		return nil
 	}
-	for i := 0; ; i++ {
+	var y yielder
+	for {
 		r, err := next()
 		if err != nil {
 			return err
@@ -380,12 +376,10 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if i%yieldEvery == yieldEvery-1 {
-			// An import is CPU-bound for seconds: on two cores it would
-			// hold a processor until preempted (10 ms) while the GC takes
-			// the other, and caller-ID lookups would wait that long.
-			runtime.Gosched()
-		}
+		// An import is CPU-bound for seconds: on two cores it would
+		// hold a processor until preempted (10 ms) while the GC takes
+		// the other, and caller-ID lookups would wait that long.
+		y.maybe()
 		r.c.Kind, r.c.Domain = kind, domain
 		r.c.normalize()
 		if err := r.c.Validate(); err != nil {

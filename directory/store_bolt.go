@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -119,10 +118,9 @@ func (s *BoltStore) write(tx *bolt.Tx, b *Batch) error {
 		key = append(key[:0], k...)
 		return tx.Bucket(bucket).Put(key, buf[start:len(buf):len(buf)])
 	}
+	var y yielder // an import batch takes milliseconds: let waiting requests run
 	for i := range b.Contacts {
-		if i%256 == 255 {
-			runtime.Gosched() // an import batch takes milliseconds: let waiting requests run
-		}
+		y.maybe()
 		c := &b.Contacts[i].Contact
 		start := len(buf)
 		if buf, err = appendContactJSON(buf, c); err != nil {
