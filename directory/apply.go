@@ -272,9 +272,7 @@ func (s *Service) applyBatch(b *Batch) []ChangeEvent {
 				prep.dups[j] = s.dups.keyHashes(c, prep.dups[j][:0])
 			}
 		}
-		g := s.idx.grow(len(chunk))
 		s.mu.Lock()
-		s.idx.install(g)
 		for j, w := range chunk {
 			op := ChangeCreated
 			if !docs[j].fresh { // a fresh ID is in no doc: no need to look
@@ -354,11 +352,11 @@ func (s *Service) reloadLocked(ctx context.Context, cause error) error {
 // cur. Neither index may change meanwhile.
 func diffIndex(old, cur *index) []ChangeEvent {
 	var events []ChangeEvent
-	for n := range cur.docs {
-		if !cur.docs[n].alive {
+	for n := range uint32(cur.docs.len()) {
+		if !cur.docs.at(n).alive {
 			continue
 		}
-		c := cur.docs[n].contact(cur)
+		c := cur.docs.at(n).contact(cur)
 		o, ok := old.get(c.ID)
 		switch {
 		case !ok:
@@ -367,8 +365,8 @@ func diffIndex(old, cur *index) []ChangeEvent {
 			events = append(events, ChangeEvent{Op: ChangeUpdated, Contact: c})
 		}
 	}
-	for n := range old.docs {
-		if d := &old.docs[n]; d.alive {
+	for n := range uint32(old.docs.len()) {
+		if d := old.docs.at(n); d.alive {
 			if _, ok := cur.get(d.idView(old)); !ok {
 				events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: d.contact(old)})
 			}

@@ -93,7 +93,7 @@ func (m *idMap) len() int { return m.n }
 // docID returns the doc ID of contact id, if it is live.
 func (x *index) docID(contactID string) (uint32, bool) {
 	m := &x.byID
-	if id, ok := m.byHash.Get(idHash(contactID)); ok && x.docs[id].idView(x) == contactID {
+	if id, ok := m.byHash.Get(idHash(contactID)); ok && x.docs.at(id).idView(x) == contactID {
 		return id, true
 	}
 	id, ok := m.collide[contactID]
@@ -135,7 +135,7 @@ func (x *index) eachWithIDHash(h uint64, fn func(d *doc) bool) {
 	id, ok := m.byHash.Get(h)
 	if len(m.collide) == 0 {
 		if ok {
-			fn(&x.docs[id])
+			fn(x.docs.at(id))
 		}
 		return
 	}
@@ -152,7 +152,7 @@ func (x *index) eachWithIDHash(h uint64, fn func(d *doc) bool) {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		if !fn(&x.docs[id]) {
+		if !fn(x.docs.at(id)) {
 			return
 		}
 	}

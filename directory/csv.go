@@ -98,13 +98,13 @@ func (s *Service) exportEntries(ctx context.Context, p accounts.Principal, kind 
 	var docs []*doc
 	if kind == KindPersonal {
 		for _, id := range s.idx.owners[p.User] {
-			if d := &s.idx.docs[id]; d.alive {
+			if d := s.idx.docs.at(id); d.alive {
 				docs = append(docs, d)
 			}
 		}
 	} else {
 		for _, id := range s.idx.companiesOf(p) {
-			if d := &s.idx.docs[id]; d.alive {
+			if d := s.idx.docs.at(id); d.alive {
 				if c := d.contact(s.idx); canSee(p, &c) {
 					docs = append(docs, d)
 				}

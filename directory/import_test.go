@@ -44,7 +44,7 @@ func TestIndexSettleKeepsDisplayOrder(t *testing.T) {
 		var keys []string
 		pt.order.ascend(func(ordered) bool { return false }, func(o ordered) bool {
 			id := o.id
-			if d := &x.docs[id]; d.alive {
+			if d := x.docs.at(id); d.alive {
 				keys = append(keys, d.fullKey(x))
 			}
 			return true

@@ -39,8 +39,8 @@ import (
 // Sorted structures are blists (blocked sorted lists): no write ever
 // moves more than one block, so the write lock is never held for O(n).
 type index struct {
-	docs      []doc
-	heads     []uint64 // docs[i].head by doc ID, dense: a search's candidates that cannot enter a full page are told from these (searcher.consider)
+	docs      paged[doc]
+	heads     paged[uint64] // docs[i].head by doc ID, dense: a search's candidates that cannot enter a full page are told from these (searcher.consider)
 	data      slabs
 	byID      idMap
 	parts     map[string]*part
@@ -380,7 +380,7 @@ type ordered struct {
 }
 
 func (x *index) ordered(id uint32) ordered {
-	d := &x.docs[id]
+	d := x.docs.at(id)
 	o := ordered{head: d.head, head2: d.head2, id: id}
 	if d.keyEnd > 16 {
 		o.head3 = keyHead(d.key(x)[16:])
@@ -404,7 +404,7 @@ func (x *index) cmpOrdered(a, b ordered) int {
 
 // cmpDoc compares docs a and b in display order.
 func (x *index) cmpDoc(a, b uint32) int {
-	da, db := &x.docs[a], &x.docs[b]
+	da, db := x.docs.at(a), x.docs.at(b)
 	if da.head != db.head {
 		if da.head < db.head {
 			return -1
@@ -497,14 +497,14 @@ func (x *index) putPrepared(c *Contact, p *prepared) {
 	if !p.fresh {
 		x.remove(c.ID)
 	}
-	id := uint32(len(x.docs))
+	id := uint32(x.docs.len())
 	toks, grams, b := p.toks, p.grams, p.b
 	slab, off := x.data.add(b)
 	h1, h2 := p.h1, p.h2
 	key, numEnd, textEnd := b[:p.keyEnd], p.numEnd, p.textEnd
 
-	x.heads = append(x.heads, h1)
-	x.docs = append(x.docs, doc{
+	x.heads.add(h1)
+	x.docs.add(doc{
 		slab: slab, off: off, sc: x.scope(c.Domain, c.Owner), head: h1, head2: h2,
 		keyEnd: uint32(len(key)), numEnd: uint32(numEnd), textEnd: uint32(textEnd), end: uint32(len(b)),
 		kind: kindCode(c.Kind), alive: true,
@@ -541,48 +541,13 @@ func (x *index) putPrepared(c *Contact, p *prepared) {
 	}
 }
 
-// grown holds index arrays grown outside mu, for install.
-type grown struct {
-	docs  []doc
-	heads []uint64
-}
-
-// grow returns the doc arrays with room for n more docs when they lack
-// it, copied without mu: growing them at a million contacts allocates,
-// zeroes and copies ~60 MB, tens of milliseconds readers would otherwise
-// wait for under mu (the index's last O(n) step under the lock on the
-// import path). The caller is the index's only
-// writer (it holds amu), so the arrays do not change until it installs
-// the copies holding mu; readers only read them meanwhile.
-func (x *index) grow(n int) grown {
-	var g grown
-	if cap(x.docs)-len(x.docs) < n {
-		g.docs = slices.Grow(x.docs, n)
-	}
-	if cap(x.heads)-len(x.heads) < n {
-		g.heads = slices.Grow(x.heads, n)
-	}
-	return g
-}
-
-// install makes g's arrays the index's. Call holding mu, with nothing
-// written since grow.
-func (x *index) install(g grown) {
-	if g.docs != nil {
-		x.docs = g.docs
-	}
-	if g.heads != nil {
-		x.heads = g.heads
-	}
-}
-
 // remove retires the doc of contact id, if any.
 func (x *index) remove(contactID string) {
 	id, ok := x.docID(contactID)
 	if !ok {
 		return
 	}
-	d := &x.docs[id]
+	d := x.docs.at(id)
 	sc := &x.scopes[d.sc]
 	c := Contact{Kind: [...]Kind{KindPersonal, KindCompany, KindTeam, ""}[d.kind], Owner: sc.owner, Domain: sc.domain}
 	if pt := x.parts[partName(&c)]; pt != nil && !x.bulk {
@@ -603,7 +568,7 @@ func (x *index) get(contactID string) (*doc, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &x.docs[id], true
+	return x.docs.at(id), true
 }
 
 // len returns the number of live contacts.
@@ -632,8 +597,8 @@ func (x *index) settle() {
 // and the slabs holding their bytes.
 func (x *index) rebuild() {
 	live := make([]Contact, 0, x.len())
-	for i := range x.docs {
-		if d := &x.docs[i]; d.alive {
+	for i := range uint32(x.docs.len()) {
+		if d := x.docs.at(i); d.alive {
 			live = append(live, d.contact(x))
 		}
 	}
@@ -649,7 +614,7 @@ func (x *index) rebuild() {
 func (x *index) finish() {
 	for _, pt := range x.parts {
 		if x.bulk {
-			pt.loading = slices.DeleteFunc(pt.loading, func(id uint32) bool { return !x.docs[id].alive })
+			pt.loading = slices.DeleteFunc(pt.loading, func(id uint32) bool { return !x.docs.at(id).alive })
 			slices.SortFunc(pt.loading, x.cmpDoc)
 			order := make([]ordered, len(pt.loading))
 			for i, id := range pt.loading {
@@ -802,7 +767,7 @@ func (x *index) intersect(a, b []*plist) *plist {
 // bitset returns a zeroed bitset over every doc ID, from bitsetPool; put
 // it back zeroed.
 func (x *index) bitset() []uint64 {
-	words := (len(x.docs) + 63) / 64
+	words := (x.docs.len() + 63) / 64
 	if v, ok := bitsetPool.Get().(*[]uint64); ok && cap(*v) >= words {
 		return (*v)[:words]
 	}
@@ -1034,7 +999,7 @@ func (x *index) companiesOf(p accounts.Principal) []uint32 {
 func (x *index) tenantDocs(p accounts.Principal) []uint32 {
 	t := p.Tenant()
 	if t == "" {
-		ids := make([]uint32, len(x.docs))
+		ids := make([]uint32, x.docs.len())
 		for i := range ids {
 			ids[i] = uint32(i)
 		}

@@ -22,7 +22,7 @@ func (s *Service) maxPersonal() int {
 func (s *Service) personalCountLocked(owner string) int {
 	n := 0
 	for _, id := range s.idx.owners[owner] {
-		if s.idx.docs[id].alive {
+		if s.idx.docs.at(id).alive {
 			n++
 		}
 	}

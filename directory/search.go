@@ -143,7 +143,7 @@ func (sr *searcher) after(h hit) bool {
 	if sr.afterRank < 0 || h.rank > sr.afterRank {
 		return true
 	}
-	return h.rank == sr.afterRank && sr.x.docs[h.id].cmpFullKey(sr.x, sr.afterKey) > 0
+	return h.rank == sr.afterRank && sr.x.docs.at(h.id).cmpFullKey(sr.x, sr.afterKey) > 0
 }
 
 // beats reports whether h would enter the top-k.
@@ -183,11 +183,11 @@ func (sr *searcher) consider(id uint32) bool {
 		// dense heads rather than its doc, a cache miss each: short
 		// prefixes have hundreds of thousands of candidates.
 		last := sr.hits[len(sr.hits)-1]
-		if last.rank < rankOther || (last.rank == rankOther && sr.x.heads[id] > sr.x.heads[last.id]) {
+		if last.rank < rankOther || (last.rank == rankOther && (*sr.x.heads.at(id)) > (*sr.x.heads.at(last.id))) {
 			return true
 		}
 	}
-	d := &sr.x.docs[id]
+	d := sr.x.docs.at(id)
 	if !d.alive || sr.ranked[id] {
 		return true
 	}
@@ -207,7 +207,7 @@ func (sr *searcher) consider(id uint32) bool {
 
 // count counts one candidate, until the count is capped.
 func (sr *searcher) count1(id uint32) bool {
-	d := &sr.x.docs[id]
+	d := sr.x.docs.at(id)
 	if d.alive && !sr.ranked[id] && sr.visible(d) && (sr.exact || d.matches(sr.x, &sr.pq)) {
 		sr.counted()
 	}
@@ -220,7 +220,7 @@ func (sr *searcher) count1(id uint32) bool {
 func (sr *searcher) fill(ctx context.Context, pt *part, budget int) bool {
 	start := func(ordered) bool { return false }
 	if sr.afterRank == rankOther {
-		start = func(o ordered) bool { return sr.x.docs[o.id].cmpFullKey(sr.x, sr.afterKey) <= 0 }
+		start = func(o ordered) bool { return sr.x.docs.at(o.id).cmpFullKey(sr.x, sr.afterKey) <= 0 }
 	} else if sr.afterRank > rankOther {
 		return true
 	}
@@ -230,7 +230,7 @@ func (sr *searcher) fill(ctx context.Context, pt *part, budget int) bool {
 		if n++; n == budget || (n%8192 == 0 && ctx.Err() != nil) {
 			return false
 		}
-		d := &sr.x.docs[id]
+		d := sr.x.docs.at(id)
 		if !sr.ranked[id] && sr.visible(d) && d.matches(sr.x, &sr.pq) {
 			sr.offer(hit{rank: rankOther, id: id})
 			found++
@@ -251,7 +251,7 @@ func (sr *searcher) countWalk(pt *part, budget int) bool {
 			done = false
 			return false
 		}
-		d := &sr.x.docs[id]
+		d := sr.x.docs.at(id)
 		if !sr.ranked[id] && sr.visible(d) && d.matches(sr.x, &sr.pq) {
 			sr.counted()
 		}
@@ -274,7 +274,7 @@ func (sr *searcher) walk(ctx context.Context, pt *part) {
 			sr.capped = true
 			return false
 		}
-		d := &sr.x.docs[id]
+		d := sr.x.docs.at(id)
 		if !sr.ranked[id] && sr.visible(d) && d.matches(sr.x, &sr.pq) {
 			sr.counted()
 		}
@@ -352,7 +352,7 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 				sr.ranked = map[uint32]bool{}
 			}
 			sr.ranked[id] = true
-			if d := &s.idx.docs[id]; sr.visible(d) && d.matches(sr.x, &sr.pq) {
+			if d := s.idx.docs.at(id); sr.visible(d) && d.matches(sr.x, &sr.pq) {
 				sr.counted()
 				sr.offer(hit{rank: rank, id: id})
 			}
@@ -420,11 +420,11 @@ func (s *Service) Search(ctx context.Context, p accounts.Principal, q Query) (Pa
 	if len(hits) > limit {
 		hits = hits[:limit]
 		last := hits[limit-1]
-		page.Next = encodeCursor(last.rank, s.idx.docs[last.id].fullKey(s.idx))
+		page.Next = encodeCursor(last.rank, s.idx.docs.at(last.id).fullKey(s.idx))
 	}
 	page.Items = make([]Entry, len(hits))
 	for i, h := range hits {
-		c := s.idx.docs[h.id].contact(s.idx)
+		c := s.idx.docs.at(h.id).contact(s.idx)
 		page.Items[i] = Entry{Contact: c, Marks: s.marksFor(p, c.ID)}
 	}
 	return page, nil

@@ -40,7 +40,7 @@ func TestSearchTotal(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			want := 0
 			pq := parseQuery(tt.text)
-			for _, d := range svc.idx.docs {
+			for _, d := range svc.idx.docs.all() {
 				if d.alive && d.matches(svc.idx, &pq) {
 					want++
 				}
@@ -98,8 +98,8 @@ func TestSearchNarrowsTwoCommonParts(t *testing.T) {
 		t.Run(text, func(t *testing.T) {
 			pq := parseQuery(text)
 			var want []uint32
-			for id := range x.docs {
-				if d := &x.docs[id]; d.alive && d.matches(x, &pq) {
+			for id := range uint32(x.docs.len()) {
+				if d := x.docs.at(id); d.alive && d.matches(x, &pq) {
 					want = append(want, uint32(id))
 				}
 			}
@@ -115,7 +115,7 @@ func TestSearchNarrowsTwoCommonParts(t *testing.T) {
 				got = append(got, e.Contact.ID)
 			}
 			for _, id := range want[:min(20, len(want))] {
-				first = append(first, x.docs[id].id(x))
+				first = append(first, x.docs.at(id).id(x))
 			}
 			assert.Equal(t, first, got)
 		})
@@ -124,7 +124,9 @@ func TestSearchNarrowsTwoCommonParts(t *testing.T) {
 
 func TestIntersect(t *testing.T) {
 	x := newIndex()
-	x.docs = make([]doc, 5000)
+	for range 5000 {
+		x.docs.add(doc{})
+	}
 	r := rand.New(rand.NewPCG(3, 4))
 	list := func(p float64) (*plist, map[uint32]bool) {
 		l, set := &plist{}, map[uint32]bool{}

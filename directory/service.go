@@ -511,7 +511,7 @@ func (s *Service) ForEachNumber(ctx context.Context, p accounts.Principal, fn fu
 				return err
 			}
 		}
-		d := &s.idx.docs[id]
+		d := s.idx.docs.at(id)
 		if !d.alive {
 			continue
 		}

@@ -520,7 +520,7 @@ func checkSearchAgainstBruteForce(t *testing.T, svc *Service, text string, ranks
 		key, id string
 	}
 	var all []ref
-	for _, d := range svc.idx.docs {
+	for _, d := range svc.idx.docs.all() {
 		if d.alive && d.matches(svc.idx, &pq) {
 			rank, ok := ranks[d.id(svc.idx)]
 			if !ok {

@@ -296,12 +296,12 @@ func TestSmallTenantSearchAgrees(t *testing.T) {
 			pq := parseQuery(text)
 			var want []string
 			var all []doc
-			for _, d := range svc.idx.docs {
+			for _, d := range svc.idx.docs.all() {
 				if !d.alive {
 					continue
 				}
 				if c := d.contact(svc.idx); canSee(tenantUserA, &c) && d.matches(svc.idx, &pq) {
-					all = append(all, d)
+					all = append(all, *d)
 				}
 			}
 			slices.SortFunc(all, func(a, b doc) int { return strings.Compare(a.fullKey(svc.idx), b.fullKey(svc.idx)) })

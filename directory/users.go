@@ -187,7 +187,7 @@ func (s *Service) userDependents(p accounts.Principal, aor string) (Dependents, 
 		b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: teamID, Expected: d.contact(s.idx).Version})
 	}
 	for _, id := range s.idx.owners[aor] {
-		if d := &s.idx.docs[id]; d.alive {
+		if d := s.idx.docs.at(id); d.alive {
 			dc := d.contact(s.idx)
 			dep.PersonalContacts++
 			b.DeleteContacts = append(b.DeleteContacts, ContactDelete{ID: dc.ID, Expected: dc.Version})
