@@ -79,6 +79,17 @@ type importRow struct {
 	// groupsGiven: the input carries the contact's groups (a groups
 	// column, CATEGORIES), so an update replaces them.
 	groupsGiven bool
+	// keys are the row's duplicate keys and stored what the directory
+	// held under each when the row was read (see prefetchDups): nil when
+	// it held none.
+	keys   []string
+	stored []storedDup
+}
+
+// storedDup is a stored contact found under a duplicate key, if ok.
+type storedDup struct {
+	c  Contact
+	ok bool
 }
 
 // merged returns the stored contact old updated with the fields r
@@ -251,6 +262,61 @@ func (s *Service) findDup(scope string, keys []string) (Contact, bool) {
 	return Contact{}, false
 }
 
+// prefetchGroup is how many rows prefetchDups reads ahead.
+const prefetchGroup = 64
+
+// prefetchDups returns next with each row prepared by prep and carrying
+// its duplicate keys and the stored contacts found under them. It reads
+// prefetchGroup rows at a time and looks up the stored duplicates of a
+// group in one hold of the read lock: looked up a row at a time, the
+// import's own indexing (which takes the write lock every few contacts)
+// kept the request's goroutine waiting on the lock for a sixth of an
+// import (execution trace), and that goroutine is the import's slowest
+// stage. The rows this import writes are found through its own targets,
+// which the caller checks first, so reading the store a group ahead
+// sees what a row at a time would, except other writers' last changes.
+func (s *Service) prefetchDups(next rowSource, scope string, prep func(*importRow)) rowSource {
+	group := make([]*importRow, 0, prefetchGroup)
+	pos, eof := 0, false
+	return func() (*importRow, error) {
+		if pos == len(group) && !eof {
+			group, pos = group[:0], 0
+			for len(group) < prefetchGroup {
+				r, err := next()
+				if err != nil {
+					return nil, err
+				}
+				if r == nil {
+					eof = true
+					break
+				}
+				prep(r)
+				r.keys = dupKeys(&r.c)
+				group = append(group, r)
+			}
+			s.mu.RLock()
+			for _, r := range group {
+				for j, k := range r.keys {
+					if c, ok := s.findDup(scope, []string{k}); ok {
+						if r.stored == nil {
+							r.stored = make([]storedDup, len(r.keys))
+						}
+						r.stored[j] = storedDup{c, true}
+					}
+				}
+			}
+			s.mu.RUnlock()
+		}
+		if pos == len(group) {
+			return nil, nil
+		}
+		r := group[pos]
+		group[pos] = nil
+		pos++
+		return r, nil
+	}
+}
+
 // rowSource returns the next parsed row of an import, or nil at the end.
 // Rejected input records never reach the importer: the source reports
 // them itself.
@@ -296,20 +362,15 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 	// found, through tg.
 	tg := newImportTargets()
 	scope := dupScope(&Contact{Kind: kind, Domain: domain, Owner: p.User})
-	find := func(keys []string) int32 {
-		if len(keys) == 0 {
-			return -1
-		}
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		for _, k := range keys {
+	find := func(r *importRow) int32 {
+		for j, k := range r.keys {
 			if i, ok := tg.withKey(k); ok {
 				return i
 			}
-			c, ok := s.findDup(scope, []string{k})
-			if !ok {
+			if j >= len(r.stored) || !r.stored[j].ok {
 				continue
 			}
+			c := r.stored[j].c
 			if i, ok := tg.withID(c.ID); ok {
 				return i
 			}
@@ -317,6 +378,10 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		}
 		return -1
 	}
+	next = s.prefetchDups(next, scope, func(r *importRow) {
+		r.c.Kind, r.c.Domain = kind, domain
+		r.c.normalize()
+	})
 	ownGroups := map[string]bool{} // IDs of p's own groups
 	s.mu.RLock()
 	for id, g := range s.groups {
@@ -380,15 +445,13 @@ func (s *Service) importRows(ctx context.Context, p accounts.Principal, kind Kin
 		// hold a processor until preempted (10 ms) while the GC takes
 		// the other, and caller-ID lookups would wait that long.
 		y.maybe()
-		r.c.Kind, r.c.Domain = kind, domain
-		r.c.normalize()
 		if err := r.c.Validate(); err != nil {
 			fe := err.(*FieldError)
 			rep.reject(RowError{Line: r.line, Column: r.column(fe.Field), Reason: fe.Reason})
 			continue
 		}
-		keys := dupKeys(&r.c)
-		di := find(keys)
+		keys := r.keys
+		di := find(r)
 		isDup := di >= 0
 		var dup Contact // the contact as this import found or left it
 		if isDup {
