@@ -79,7 +79,7 @@
 // are keymap.Maps (12–16 bytes an entry and a Bloom filter of about 2,
 // no pointers). With integration/million.sh (1,000,000 company contacts
 // imported over HTTP as four 250,000-row CSV files) the process settles
-// at about 0.87–0.92 KB of RSS per contact once --memory-trim has
+// at about 0.88–0.93 KB of RSS per contact once --memory-trim has
 // returned freed memory (bolt or Redis store), and stands near 1.7 KB
 // right after the import: the Go runtime's RSS runs up to twice the
 // live heap between collections with GOGC=100. GOMEMLIMIT set below the
@@ -89,18 +89,26 @@
 // Imports run as a pipeline: the request's goroutine parses and checks
 // rows and finds their duplicates (its own rows kept encoded, not as
 // heap objects: a collection during an import used to follow millions
-// of pointers); a writer prepares each 2,000-row batch's index entries
-// and stores it (one bolt transaction, one Redis pipeline) while the
-// batch before is indexed; the observers (caller ID, events) take a
-// batch's events while the next one is indexed (emitter.go); and the
-// follower leaves this instance's own batches to their writer (on Redis
-// without decoding them: the log entry names its origin). The same
-// script measured 34,000–55,000 rows/s per 250,000-row file on bolt and
-// 45,000–52,000 on Redis, at 30–45 µs of CPU per row on two cores (plus
-// about 5 µs of the Redis server's), the range being the machine's from
-// one run to the next more than the store's size; the fourth file is
-// the slowest by up to a fifth. Searches and lookups go on meanwhile
-// (the keymaps build their merges outside the readers' lock).
+// of pointers; stored ones looked up 64 rows per hold of the read lock,
+// since the indexing takes the write lock every 16 contacts); a writer
+// prepares each 2,000-row batch's index entries and stores it (one bolt
+// transaction, one Redis pipeline) while the batch before is indexed;
+// the observers (caller ID, events) take a batch's events while the next
+// one is indexed (emitter.go); and the follower leaves this instance's
+// own batches to their writer (on Redis without decoding them: the log
+// entry names its origin). Each stage yields its processor every
+// millisecond (yield.go) so that searches and lookups run meanwhile;
+// nothing an import does holds the readers' lock for more than 16
+// contacts' updates (the keymaps build their merges outside it, and the
+// per-doc arrays are paged, never copied). On two cores, with the same
+// script's readers searching and looking up every 10 ms, 250,000-row
+// files import at 70,000–75,000 rows/s for the first and 58,000–65,000
+// for the fourth, on bolt and on Redis, at 22–28 µs of CPU per row (plus
+// about 5 µs of the Redis server's): the fourth file is slower by about
+// a fifth (the display order's blocks, the caller-ID keymaps and the
+// readers' own searches cost more at a million contacts). Searches
+// during an import see p99 of 20–40 ms and lookups 15–30 ms, the CPU
+// being shared; at rest they are 1–7 ms and under 1 ms.
 //
 // So one instance serves about a million contacts in 0.9–1.7 GB of RSS. A
 // deployment beyond one instance's memory is split by SIP domain, never
