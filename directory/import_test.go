@@ -277,3 +277,43 @@ func TestLookupDuringImport(t *testing.T) {
 	close(gate.release)
 	require.NoError(t, <-done)
 }
+
+// TestImportPrefetchKeepsTheImportsOwnState: stored duplicates are read a
+// group of rows ahead (prefetchDups), but a row must still find a stored
+// contact as this import left it. A stored contact updated by the first
+// row is updated again by a row of a later group, and both rows are
+// reported against the right contact; a row of the later group
+// duplicating an earlier row of the import is a skip of that line.
+func TestImportPrefetchKeepsTheImportsOwnState(t *testing.T) {
+	ctx := context.Background()
+	svc, err := New(ctx, NewMemStore(), Config{}, testLogger())
+	require.NoError(t, err)
+	stored, err := svc.Create(ctx, admin, Contact{Kind: KindCompany, Domain: "pbx.example.com", FirstName: "Ana", LastName: "Silva",
+		Company: "Before", Phones: []Phone{{Type: PhoneWork, Number: "+33 4 72 00 00 01"}}})
+	require.NoError(t, err)
+
+	var csv strings.Builder
+	csv.WriteString("first_name,last_name,company,phone_work\n")
+	csv.WriteString("Ana,Silva,First,+33 4 72 00 00 01\n") // line 2: updates the stored contact
+	for i := range 2 * prefetchGroup {                     // lines 3 to 130
+		fmt.Fprintf(&csv, "Jo,Row%d,Filler,+33 1 %08d\n", i, i)
+	}
+	csv.WriteString("Ana,Silva,Second,+33 4 72 00 00 01\n") // line 131: the same contact again
+	csv.WriteString("Jo,Row0,Again,+33 1 00000000\n")       // line 132: duplicates line 3
+
+	rep, err := svc.ImportCSV(ctx, admin, KindCompany, strings.NewReader(csv.String()), ImportOptions{Domain: "pbx.example.com", OnDuplicate: DupUpdate})
+	require.NoError(t, err)
+	assert.Equal(t, 2*prefetchGroup, rep.Imported)
+	assert.Equal(t, 3, rep.Updated) // lines 2, 131 and 132
+	got, err := svc.Get(ctx, admin, stored.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "Second", got.Contact.Company)
+	assert.Equal(t, stored.Version+1, got.Contact.Version, "both updates fall in one store batch")
+
+	rep, err = svc.ImportCSV(ctx, admin, KindCompany, strings.NewReader(csv.String()), ImportOptions{Domain: "pbx.example.com"})
+	require.NoError(t, err)
+	assert.Equal(t, 0, rep.Imported)
+	assert.Equal(t, 2*prefetchGroup+3, rep.Skipped)
+	assert.Contains(t, rep.Skips, RowError{Line: 131, Reason: "duplicate of an existing contact"})
+	assert.Contains(t, rep.Skips, RowError{Line: 132, Reason: "duplicate of an existing contact"})
+}
