@@ -121,7 +121,14 @@ func (b *Bus) PublishPresence(ctx context.Context, ev PresenceEvent) error {
 	if err != nil {
 		return fmt.Errorf("publish presence %s@%s: %w", ev.Extension, ev.Domain, err)
 	}
-	return b.publish(ctx, subj, ev)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publish %s: %w", subj, err)
+	}
+	data, err := ev.appendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return fmt.Errorf("marshal %s: %w", subj, err)
+	}
+	return b.send(subj, data)
 }
 
 // PublishContact stamps ev with the schema, this instance, the origin token

@@ -39,3 +39,52 @@ func TestContactEventJSONMatchesMarshal(t *testing.T) {
 		t.Fatal("a year past 9999 encoded, json.Marshal refuses it")
 	}
 }
+
+// TestPresenceEventJSONMatchesMarshal: the hand-written encoding is
+// byte for byte what encoding/json writes, with and without the optional
+// fields and the remote party.
+func TestPresenceEventJSONMatchesMarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const alphabet = "abcXYZ019._-@ \"\\<>&\x00\x1f\x7fé\u2028"
+	str := func() string {
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	when := func() time.Time {
+		at := time.Unix(r.Int64N(1<<34), r.Int64N(1e9)).In(time.FixedZone("x", (r.IntN(48)-24)*1800))
+		if r.IntN(2) == 0 {
+			at = at.UTC()
+		}
+		return at
+	}
+	for i := range 20000 {
+		ev := PresenceEvent{Schema: r.IntN(3), Type: str(), Domain: str(), Extension: str(), Registered: r.IntN(2) == 0,
+			Line: str(), Status: str(), Note: str(), Instance: str(), Origin: str(),
+			Version: r.Uint64() >> uint(r.IntN(64)), At: when()}
+		if i%3 != 0 {
+			ev.Since = when()
+		}
+		if i%2 == 0 {
+			ev.Remote = &Party{URI: str(), Display: str(), ContactID: str()}
+		}
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ev.appendJSON(nil)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("appendJSON(%+v) = %s, %v\nwant %s", ev, got, err, want)
+		}
+	}
+	for _, ev := range []PresenceEvent{
+		{At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Since: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), At: time.Now()},
+	} {
+		if _, err := ev.appendJSON(nil); err == nil {
+			t.Fatalf("%+v encoded, json.Marshal refuses it", ev)
+		}
+	}
+}
