@@ -121,14 +121,7 @@ func (b *Bus) PublishPresence(ctx context.Context, ev PresenceEvent) error {
 	if err != nil {
 		return fmt.Errorf("publish presence %s@%s: %w", ev.Extension, ev.Domain, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("publish %s: %w", subj, err)
-	}
-	data, err := ev.appendJSON(make([]byte, 0, 256))
-	if err != nil {
-		return fmt.Errorf("marshal %s: %w", subj, err)
-	}
-	return b.send(subj, data)
+	return b.publishEncoded(ctx, subj, ev.appendJSON)
 }
 
 // PublishContact stamps ev with the schema, this instance, the origin token
@@ -146,10 +139,16 @@ func (b *Bus) PublishContact(ctx context.Context, ev ContactEvent) error {
 	if err != nil {
 		return fmt.Errorf("publish contact %s: %w", ev.ID, err)
 	}
+	return b.publishEncoded(ctx, subj, ev.appendJSON)
+}
+
+// publishEncoded publishes the event appendJSON encodes (the events sent
+// at the rate of SIP traffic have encoders of their own; see publish).
+func (b *Bus) publishEncoded(ctx context.Context, subj string, appendJSON func([]byte) ([]byte, error)) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("publish %s: %w", subj, err)
 	}
-	data, err := ev.appendJSON(make([]byte, 0, 256))
+	data, err := appendJSON(make([]byte, 0, 256))
 	if err != nil {
 		return fmt.Errorf("marshal %s: %w", subj, err)
 	}

@@ -11,14 +11,7 @@ import (
 // byte for byte what encoding/json writes.
 func TestContactEventJSONMatchesMarshal(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	const alphabet = "abcXYZ019._-@ \"\\<>&\x00\x1f\x7fé\u2028"
-	str := func() string {
-		b := make([]byte, r.IntN(12))
-		for i := range b {
-			b[i] = alphabet[r.IntN(len(alphabet))]
-		}
-		return string(b)
-	}
+	str := func() string { return randJSONString(r) }
 	for i := range 20000 {
 		ev := ContactEvent{Schema: r.IntN(3), Type: str(), ID: str(), Kind: str(), Owner: str(), Domain: str(),
 			Version: r.Uint64() >> uint(r.IntN(64)), Instance: str(), Origin: str(),
@@ -26,14 +19,7 @@ func TestContactEventJSONMatchesMarshal(t *testing.T) {
 		if i%2 == 0 {
 			ev.At = ev.At.UTC()
 		}
-		want, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := ev.appendJSON(nil)
-		if err != nil || string(got) != string(want) {
-			t.Fatalf("appendJSON(%+v) = %s, %v\nwant %s", ev, got, err, want)
-		}
+		sameAsMarshal(t, ev, ev.appendJSON)
 	}
 	if _, err := (ContactEvent{At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).appendJSON(nil); err == nil {
 		t.Fatal("a year past 9999 encoded, json.Marshal refuses it")
@@ -45,14 +31,7 @@ func TestContactEventJSONMatchesMarshal(t *testing.T) {
 // fields and the remote party.
 func TestPresenceEventJSONMatchesMarshal(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	const alphabet = "abcXYZ019._-@ \"\\<>&\x00\x1f\x7fé\u2028"
-	str := func() string {
-		b := make([]byte, r.IntN(12))
-		for i := range b {
-			b[i] = alphabet[r.IntN(len(alphabet))]
-		}
-		return string(b)
-	}
+	str := func() string { return randJSONString(r) }
 	when := func() time.Time {
 		at := time.Unix(r.Int64N(1<<34), r.Int64N(1e9)).In(time.FixedZone("x", (r.IntN(48)-24)*1800))
 		if r.IntN(2) == 0 {
@@ -70,14 +49,7 @@ func TestPresenceEventJSONMatchesMarshal(t *testing.T) {
 		if i%2 == 0 {
 			ev.Remote = &Party{URI: str(), Display: str(), ContactID: str()}
 		}
-		want, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := ev.appendJSON(nil)
-		if err != nil || string(got) != string(want) {
-			t.Fatalf("appendJSON(%+v) = %s, %v\nwant %s", ev, got, err, want)
-		}
+		sameAsMarshal(t, ev, ev.appendJSON)
 	}
 	for _, ev := range []PresenceEvent{
 		{At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
@@ -86,5 +58,30 @@ func TestPresenceEventJSONMatchesMarshal(t *testing.T) {
 		if _, err := ev.appendJSON(nil); err == nil {
 			t.Fatalf("%+v encoded, json.Marshal refuses it", ev)
 		}
+	}
+}
+
+// randJSONString returns up to 11 bytes from an alphabet with the
+// characters encoding/json escapes, invalid UTF-8 included.
+func randJSONString(r *rand.Rand) string {
+	const alphabet = "abcXYZ019._-@ \"\\<>&\x00\x1f\x7fé\u2028"
+	b := make([]byte, r.IntN(12))
+	for i := range b {
+		b[i] = alphabet[r.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// sameAsMarshal fails t unless appendJSON writes what json.Marshal writes
+// for ev.
+func sameAsMarshal(t *testing.T, ev any, appendJSON func([]byte) ([]byte, error)) {
+	t.Helper()
+	want, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := appendJSON(nil)
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("appendJSON(%+v) = %s, %v\nwant %s", ev, got, err, want)
 	}
 }
