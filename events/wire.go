@@ -152,23 +152,18 @@ func (e ContactEvent) appendJSON(b []byte) ([]byte, error) {
 	b = strconv.AppendInt(b, int64(e.Schema), 10)
 	b = appendJSONField(b, `,"type":`, e.Type)
 	b = appendJSONField(b, `,"id":`, e.ID)
-	if e.Kind != "" {
-		b = appendJSONField(b, `,"kind":`, e.Kind)
-	}
+	b = appendJSONOmitEmpty(b, `,"kind":`, e.Kind)
 	b = appendJSONField(b, `,"owner":`, e.Owner)
 	b = appendJSONField(b, `,"domain":`, e.Domain)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendUint(b, e.Version, 10)
 	b = appendJSONField(b, `,"instance":`, e.Instance)
-	if e.Origin != "" {
-		b = appendJSONField(b, `,"origin":`, e.Origin)
-	}
-	b = append(b, `,"at":"`...)
-	b, err := e.At.AppendText(b)
+	b = appendJSONOmitEmpty(b, `,"origin":`, e.Origin)
+	b, err := appendJSONTime(b, `,"at":`, e.At)
 	if err != nil {
-		return nil, fmt.Errorf("json: error calling MarshalJSON for type time.Time: %w", err)
+		return nil, err
 	}
-	return append(b, `"}`...), nil
+	return append(b, '}'), nil
 }
 
 // appendJSON appends e as encoding/json writes it, without reflection:
@@ -182,44 +177,60 @@ func (e PresenceEvent) appendJSON(b []byte) ([]byte, error) {
 	b = appendJSONField(b, `,"extension":`, e.Extension)
 	b = append(b, `,"registered":`...)
 	b = strconv.AppendBool(b, e.Registered)
-	if e.Line != "" {
-		b = appendJSONField(b, `,"line":`, e.Line)
+	b = appendJSONOmitEmpty(b, `,"line":`, e.Line)
+	b = appendJSONOmitEmpty(b, `,"status":`, e.Status)
+	b = appendJSONOmitEmpty(b, `,"note":`, e.Note)
+	b, err := appendJSONOmitZero(b, `,"since":`, e.Since)
+	if err != nil {
+		return nil, err
 	}
-	if e.Status != "" {
-		b = appendJSONField(b, `,"status":`, e.Status)
-	}
-	if e.Note != "" {
-		b = appendJSONField(b, `,"note":`, e.Note)
-	}
-	var err error
-	if !e.Since.IsZero() {
-		b = append(b, `,"since":"`...)
-		if b, err = e.Since.AppendText(b); err != nil {
-			return nil, fmt.Errorf("json: error calling MarshalJSON for type time.Time: %w", err)
-		}
-		b = append(b, '"')
-	}
-	if e.Remote != nil {
-		b = appendJSONField(b, `,"remote":{"uri":`, e.Remote.URI)
-		if e.Remote.Display != "" {
-			b = appendJSONField(b, `,"display":`, e.Remote.Display)
-		}
-		if e.Remote.ContactID != "" {
-			b = appendJSONField(b, `,"contact_id":`, e.Remote.ContactID)
-		}
-		b = append(b, '}')
-	}
+	b = appendJSONParty(b, `,"remote":`, e.Remote)
 	b = appendJSONField(b, `,"instance":`, e.Instance)
-	if e.Origin != "" {
-		b = appendJSONField(b, `,"origin":`, e.Origin)
-	}
+	b = appendJSONOmitEmpty(b, `,"origin":`, e.Origin)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendUint(b, e.Version, 10)
-	b = append(b, `,"at":"`...)
-	if b, err = e.At.AppendText(b); err != nil {
+	if b, err = appendJSONTime(b, `,"at":`, e.At); err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONTime appends name and t as encoding/json writes a time.Time
+// (RFC 3339 with nanoseconds; an error for years outside 0-9999).
+func appendJSONTime(b []byte, name string, t time.Time) ([]byte, error) {
+	b = append(append(b, name...), '"')
+	b, err := t.AppendText(b)
+	if err != nil {
 		return nil, fmt.Errorf("json: error calling MarshalJSON for type time.Time: %w", err)
 	}
-	return append(b, `"}`...), nil
+	return append(b, '"'), nil
+}
+
+// appendJSONOmitZero is appendJSONTime for an omitzero field.
+func appendJSONOmitZero(b []byte, name string, t time.Time) ([]byte, error) {
+	if t.IsZero() {
+		return b, nil
+	}
+	return appendJSONTime(b, name, t)
+}
+
+// appendJSONOmitEmpty is appendJSONField for an omitempty field.
+func appendJSONOmitEmpty(b []byte, name, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendJSONField(b, name, s)
+}
+
+// appendJSONParty appends name and p, if p is not nil.
+func appendJSONParty(b []byte, name string, p *Party) []byte {
+	if p == nil {
+		return b
+	}
+	b = appendJSONField(append(b, name...), `{"uri":`, p.URI)
+	b = appendJSONOmitEmpty(b, `,"display":`, p.Display)
+	b = appendJSONOmitEmpty(b, `,"contact_id":`, p.ContactID)
+	return append(b, '}')
 }
 
 // appendJSONField appends name and s as a JSON string.

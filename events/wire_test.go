@@ -85,3 +85,27 @@ func sameAsMarshal(t *testing.T, ev any, appendJSON func([]byte) ([]byte, error)
 		t.Fatalf("appendJSON(%+v) = %s, %v\nwant %s", ev, got, err, want)
 	}
 }
+
+// TestCallEventJSONMatchesMarshal: as for presence events.
+func TestCallEventJSONMatchesMarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	str := func() string { return randJSONString(r) }
+	when := func() time.Time {
+		if r.IntN(3) == 0 {
+			return time.Time{}
+		}
+		return time.Unix(r.Int64N(1<<34), r.Int64N(1e9)).In(time.FixedZone("x", (r.IntN(48)-24)*1800))
+	}
+	for i := range 20000 {
+		ev := CallEvent{Schema: r.IntN(3), Type: str(), Domain: str(), Extension: str(), ID: str(), CallID: str(),
+			Direction: str(), Started: when(), Answered: when(), Ended: when(), Duration: r.IntN(3) * r.IntN(100000),
+			Outcome: str(), TakenBy: str(), Instance: str(), Origin: str(), At: when()}
+		if i%2 == 0 {
+			ev.Remote = &Party{URI: str(), Display: str(), ContactID: str()}
+		}
+		sameAsMarshal(t, ev, ev.appendJSON)
+	}
+	if _, err := (CallEvent{Ended: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).appendJSON(nil); err == nil {
+		t.Fatal("a year past 9999 encoded, json.Marshal refuses it")
+	}
+}
