@@ -274,10 +274,20 @@ func TestAppendCleanMatchesSlowPath(t *testing.T) {
 // fields and patterns.
 func FuzzRecordOf(f *testing.F) {
 	f.Add(DefaultDisplayPattern, 24, "José", "Müller", "Acme Plomberie SA", "Ventes", "+33 1 42 68 53 00", "+33 1 42 68 53 00")
-	f.Add("{last}, {first} - [{company}]", 5, " \tZoé\x00", "\u00a0", "A\xffB", "", "", "06")
+	f.Add("{last}, {first} - [{company}]", 5, " \tZoé\x00", "\u00a0", "A\u2028B", "", "", "06")
 	f.Fuzz(func(t *testing.T, pattern string, max int, first, last, company, dept, n1, n2 string) {
 		if max < -1 || max > 1000 {
 			return
+		}
+		// Contact.Validate refuses names that are not UTF-8, so recordOf
+		// never sees them; and two invalid bytes that meet at a
+		// placeholder's edge ("{last}{first}", "\xc2" and "\x80") make a
+		// character that the reference cleans and the writer, which
+		// cleans each value, does not.
+		for _, s := range []string{first, last, company, dept} {
+			if !utf8.ValidString(s) {
+				return
+			}
 		}
 		df, err := parseDisplayPattern(pattern, max)
 		if err != nil {
