@@ -352,11 +352,11 @@ func (s *Service) reloadLocked(ctx context.Context, cause error) error {
 // cur. Neither index may change meanwhile.
 func diffIndex(old, cur *index) []ChangeEvent {
 	var events []ChangeEvent
-	for n := range uint32(cur.docs.len()) {
-		if !cur.docs.at(n).alive {
+	for _, d := range cur.docs.all() {
+		if !d.alive {
 			continue
 		}
-		c := cur.docs.at(n).contact(cur)
+		c := d.contact(cur)
 		o, ok := old.get(c.ID)
 		switch {
 		case !ok:
@@ -365,8 +365,8 @@ func diffIndex(old, cur *index) []ChangeEvent {
 			events = append(events, ChangeEvent{Op: ChangeUpdated, Contact: c})
 		}
 	}
-	for n := range uint32(old.docs.len()) {
-		if d := old.docs.at(n); d.alive {
+	for _, d := range old.docs.all() {
+		if d.alive {
 			if _, ok := cur.get(d.idView(old)); !ok {
 				events = append(events, ChangeEvent{Op: ChangeDeleted, Contact: d.contact(old)})
 			}

@@ -597,8 +597,8 @@ func (x *index) settle() {
 // and the slabs holding their bytes.
 func (x *index) rebuild() {
 	live := make([]Contact, 0, x.len())
-	for i := range uint32(x.docs.len()) {
-		if d := x.docs.at(i); d.alive {
+	for _, d := range x.docs.all() {
+		if d.alive {
 			live = append(live, d.contact(x))
 		}
 	}

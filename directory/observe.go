@@ -13,8 +13,8 @@ import "slices"
 func (s *Service) ScanContacts(fn func(c *Contact)) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for i := range uint32(s.idx.docs.len()) {
-		if d := s.idx.docs.at(i); d.alive {
+	for _, d := range s.idx.docs.all() {
+		if d.alive {
 			c := d.contact(s.idx)
 			fn(&c)
 		}

@@ -183,7 +183,7 @@ func (sr *searcher) consider(id uint32) bool {
 		// dense heads rather than its doc, a cache miss each: short
 		// prefixes have hundreds of thousands of candidates.
 		last := sr.hits[len(sr.hits)-1]
-		if last.rank < rankOther || (last.rank == rankOther && (*sr.x.heads.at(id)) > (*sr.x.heads.at(last.id))) {
+		if last.rank < rankOther || (last.rank == rankOther && *sr.x.heads.at(id) > *sr.x.heads.at(last.id)) {
 			return true
 		}
 	}
