@@ -102,13 +102,18 @@
 // contacts' updates (the keymaps build their merges outside it, and the
 // per-doc arrays are paged, never copied). On two cores, with the same
 // script's readers searching and looking up every 10 ms, 250,000-row
-// files import at 70,000–75,000 rows/s for the first and 58,000–65,000
-// for the fourth, on bolt and on Redis, at 22–28 µs of CPU per row (plus
-// about 5 µs of the Redis server's): the fourth file is slower by about
-// a fifth (the display order's blocks, the caller-ID keymaps and the
-// readers' own searches cost more at a million contacts). Searches
-// during an import see p99 of 20–40 ms and lookups 15–30 ms, the CPU
-// being shared; at rest they are 1–7 ms and under 1 ms.
+// files import at 85,000–104,000 rows/s, the fourth at 0.87–1.01 times
+// the first's rate (bolt 0.87–0.91, Redis 0.94–1.01; without the readers
+// 0.97), at 15–21 µs of CPU per row (plus the Redis server's): what
+// still grows with the store is the display order's blocks, the caller-ID
+// keymaps' overlays and the readers' own searches, each under 1 µs a row.
+// On a VM that hands freed memory back to its host, the first chunk to
+// grow past recently freed memory pays 3–5 µs a row more in page zeroing
+// and page-cache copies (the host backs each new page on first touch):
+// the script pre-touches memory so every chunk starts alike. Searches
+// during an import see p99 of 17–45 ms and lookups 15–40 ms, the CPU
+// being shared (Go polls the network from a busy process only every
+// 10 ms); at rest they are 1–7 ms and under 0.5 ms.
 //
 // So one instance serves about a million contacts in 0.9–1.7 GB of RSS. A
 // deployment beyond one instance's memory is split by SIP domain, never
