@@ -20,6 +20,7 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
@@ -158,13 +159,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	busCtx, stopBus := context.WithCancel(context.Background())
 	defer stopBus()
 	natsURL := cfg.NATSURL
+	natsOpts := []nats.Option{nats.NoEcho()}
 	if natsURL == "" {
-		_, natsURL, err = events.RunEmbedded(busCtx, filepath.Join(cfg.DataDir, "nats"), log)
+		var srv *natsserver.Server
+		srv, natsURL, err = events.RunEmbedded(busCtx, filepath.Join(cfg.DataDir, "nats"), log)
 		if err != nil {
 			return fmt.Errorf("start embedded nats: %w", err)
 		}
+		// Our own connection to the embedded server is a pipe, not TCP
+		// over loopback: every presence and call event crosses it, and
+		// the kernel's TCP path was a seventh of a PUBLISH's CPU.
+		natsOpts = append(natsOpts, nats.InProcessServer(srv))
 	}
-	nc, err := events.Connect(ctx, natsURL, "switchboard-"+cfg.InstanceID, log, nats.NoEcho())
+	nc, err := events.Connect(ctx, natsURL, "switchboard-"+cfg.InstanceID, log, natsOpts...)
 	if err != nil {
 		return fmt.Errorf("connect nats: %w", err)
 	}
