@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,12 +102,14 @@ func (s *Server) stepLean(sub *subscription) (handled bool) {
 		state = "pending;expires=" + secs(left)
 	}
 	timeout := s.notifyTimeout()
-	req := s.buildNotify(sub, v, state, !pending)
-	cancel, err := s.udptx.client.start(req, conn, net.UDPAddrFromAddrPort(ap), time.Now().Add(timeout), udpMaxRequest,
+	n := s.nextNotify(sub, v, state, !pending)
+	cancel, err := s.udptx.client.startWrite(func(b *bytes.Buffer, via string) { s.writeNotify(b, sub, n, via) },
+		conn, net.UDPAddrFromAddrPort(ap), time.Now().Add(timeout), udpMaxRequest,
 		func(res *sipmsg.Response, err error) { s.notified(sub, s.notifyResult(sub, res, err)) })
 	locked = false
 	if errors.Is(err, errNotifyTooLarge) {
 		// RFC 3261 §18.1.1: over TCP, which waits for a connection.
+		req := s.notifyRequest(sub, n)
 		s.goSender(sub, func() { s.transmitAndContinue(sub, req, timeout) })
 		return true
 	}

@@ -124,35 +124,47 @@ var crlf = []byte("\r\n")
 // request over maxSize bytes (if not zero), with errNotifyTooLarge.
 func (c *udpClient) start(req *sipmsg.Request, conn *sipmsg.UDPConnection, dst *net.UDPAddr, deadline time.Time, maxSize int,
 	done func(*sipmsg.Response, error)) (cancel func(error), err error) {
+	// The request is written once, its Via spliced in after the start line.
+	scratch := responseBufs.Get().(*bytes.Buffer)
+	defer responseBufs.Put(scratch)
+	scratch.Reset()
+	req.StringWrite(scratch)
+	line := bytes.Index(scratch.Bytes(), crlf) + len(crlf)
+	if line < len(crlf) {
+		return nil, fmt.Errorf("lean notify: no start line: %w", sipmsg.ErrTransactionTransport)
+	}
+	return c.startWrite(func(b *bytes.Buffer, via string) {
+		b.Write(scratch.Bytes()[:line])
+		b.WriteString(via)
+		b.Write(scratch.Bytes()[line:])
+	}, conn, dst, deadline, maxSize, done)
+}
+
+// startWrite is start for a request that write writes to b, with the Via
+// line via (CRLF included) right after its start line.
+func (c *udpClient) startWrite(write func(b *bytes.Buffer, via string), conn *sipmsg.UDPConnection, dst *net.UDPAddr, deadline time.Time, maxSize int,
+	done func(*sipmsg.Response, error)) (cancel func(error), err error) {
 	la, _ := conn.LocalAddr().(*net.UDPAddr)
 	if la == nil {
 		return nil, fmt.Errorf("lean notify: no local address: %w", sipmsg.ErrTransactionTransport)
 	}
-	// The request is written once, its Via (the sent-by sipgo writes when
-	// the client has no host of its own: the listener's address, as in its
-	// transport layer's overrideSentBy) spliced in after the start line,
-	// so that its size is known before anything is sent.
+	// The Via is the sent-by sipgo writes when the client has no host of
+	// its own: the listener's address, as in its transport layer's
+	// overrideSentBy. The whole request is written before anything is
+	// sent, so that its size is known.
 	branch := c.newBranch()
 	buf := responseBufs.Get().(*bytes.Buffer)
 	defer responseBufs.Put(buf)
 	buf.Reset()
-	req.StringWrite(buf)
-	line := bytes.Index(buf.Bytes(), crlf) + len(crlf)
-	if line < len(crlf) {
-		return nil, fmt.Errorf("lean notify: no start line: %w", sipmsg.ErrTransactionTransport)
-	}
-	via := "Via: SIP/2.0/UDP " + net.JoinHostPort(la.IP.String(), strconv.Itoa(la.Port)) + ";branch=" + branch + "\r\n"
-	size := buf.Len() + len(via)
+	write(buf, "Via: SIP/2.0/UDP "+net.JoinHostPort(la.IP.String(), strconv.Itoa(la.Port))+";branch="+branch+"\r\n")
+	size := buf.Len()
 	if maxSize > 0 && size > maxSize {
 		return nil, errNotifyTooLarge
 	}
 	if size > sipmsg.UDPMTUSize-200 {
 		return nil, fmt.Errorf("lean notify to %s: %w. %w", dst, sipmsg.ErrUDPMTUCongestion, sipmsg.ErrTransactionTransport)
 	}
-	data := make([]byte, 0, size)
-	data = append(data, buf.Bytes()[:line]...)
-	data = append(data, via...)
-	data = append(data, buf.Bytes()[line:]...)
+	data := bytes.Clone(buf.Bytes())
 
 	now := c.now()
 	end := now.Add(sipmsg.Timer_F)
