@@ -80,3 +80,44 @@ func TestWriteNotifyIsNotifyRequest(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWriteNotify holds writeNotify to notifyRequest for any dialog
+// identifiers, display name, URIs, state and body a subscription can hold.
+func FuzzWriteNotify(f *testing.F) {
+	f.Add("c1@198.51.100.3", "sb1", "ph1", "", "Bob", "sip:300@198.51.100.3:5062;transport=udp", "sip:proxy.example.com;lr",
+		"active;expires=60", "application/dialog-info+xml", []byte("<dialog-info/>"), true, false)
+	f.Add("x", "a b", "", "7", "", "sip:300@[2001:db8::1]:5062?X-A=b", "", "pending", "", []byte(nil), false, true)
+	s := &Server{cfg: Config{UserAgent: "Switchboard/fuzz"}}
+	const via = "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK.fuzz\r\n"
+	f.Fuzz(func(t *testing.T, callID, localTag, remoteTag, eventID, display, target, route, state, ctype string, body []byte, withState, list bool) {
+		var tu sipmsg.Uri
+		if sipmsg.ParseUri(target, &tu) != nil {
+			return
+		}
+		sub := &subscription{
+			id:         dialogID{callID: callID, localTag: localTag, remoteTag: remoteTag, eventID: eventID},
+			localParty: &localParty{local: sipmsg.Uri{Scheme: "sip", User: "201", Host: "pbx.example.com"}, event: presence.EventPresence, contact: "<sip:sb@127.0.0.1>"},
+			remote:     sipmsg.Uri{Scheme: "sip", User: "300", Host: "pbx.example.com"},
+			remoteDsp:  display,
+			target:     tu,
+		}
+		var ru sipmsg.Uri
+		if route != "" && sipmsg.ParseUri(route, &ru) == nil {
+			sub.routes = []sipmsg.Uri{ru}
+		}
+		if list {
+			sub.list = &adHocList{deflate: withState}
+		}
+		n := notifyContent{cseq: uint32(len(body)), state: state, ctype: ctype, body: body, withState: withState}
+
+		var want bytes.Buffer
+		s.notifyRequest(sub, n).StringWrite(&want)
+		line := bytes.Index(want.Bytes(), crlf) + len(crlf)
+		wantBytes := append(append(append([]byte{}, want.Bytes()[:line]...), via...), want.Bytes()[line:]...)
+		var got bytes.Buffer
+		s.writeNotify(&got, sub, n, via)
+		if !bytes.Equal(wantBytes, got.Bytes()) {
+			t.Fatalf("writeNotify differs from notifyRequest:\n%q\n%q", wantBytes, got.Bytes())
+		}
+	})
+}
