@@ -80,3 +80,39 @@ func TestPIDFPublishInventsNoBinding(t *testing.T) {
 	assert.False(t, v.Registered, "no REGISTER, no binding")
 	assert.Equal(t, presence.LineIdle, v.Line)
 }
+
+// TestSharedBodiesAreEachNotifysOwn: a fan-out's shared bodies give every
+// watcher the bytes rendering its NOTIFY alone would, in either event
+// package and with either dialog setting, and a watcher whose newest view
+// is another one gets that view rendered, not the shared one.
+func TestSharedBodiesAreEachNotifysOwn(t *testing.T) {
+	aor := presence.NewAOR("201", "pbx.example.com")
+	idle := presence.View{AOR: aor, Registered: true, Line: presence.LineIdle, Status: presence.StatusAvailable, Version: 7}
+	busy := presence.View{AOR: aor, Registered: true, Line: presence.LineInCall, Status: presence.StatusDND, Version: 8, Note: `<"&>`,
+		Dialogs: []presence.Dialog{
+			{ID: "d1", CallID: "c1", LocalTag: "l1", RemoteTag: "r1", Direction: presence.DirectionRecipient, State: presence.DialogConfirmed,
+				Remote: presence.Party{URI: "sip:+33491550142@pbx.example.com", Display: "Pharmacie \"du\" Port"}},
+			{CallID: "c2", Direction: presence.DirectionInitiator, State: presence.DialogEarly, Held: true,
+				Local: presence.Party{URI: "sip:201@pbx.example.com", Display: "Reception"}},
+		}}
+	for _, single := range []bool{false, true} {
+		s := &Server{cfg: Config{SingleDialog: single}}
+		for _, event := range []presence.Event{presence.EventDialog, presence.EventPresence} {
+			sub := &subscription{localParty: &localParty{event: event, aor: aor}}
+			for _, v := range []presence.View{idle, busy} {
+				shared := newViewBodies(v, single)
+				for _, version := range []uint64{0, 1, 99, 1 << 40} {
+					wantType, want := s.render(sub, v, version, nil)
+					gotType, got := s.render(sub, v, version, shared)
+					require.Equal(t, wantType, gotType)
+					require.Equal(t, string(want), string(got), "single %v, %s, view %d, version %d", single, event, v.Version, version)
+				}
+			}
+			// A newer view than the fan-out's is rendered for itself.
+			shared := newViewBodies(idle, single)
+			_, want := s.render(sub, busy, 3, nil)
+			_, got := s.render(sub, busy, 3, shared)
+			require.Equal(t, string(want), string(got))
+		}
+	}
+}

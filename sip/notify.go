@@ -61,7 +61,11 @@ func (sub *subscription) behind(v presence.View) bool {
 
 // kick records v as the newest state for sub and makes sure a sender will
 // NOTIFY it. It never blocks on the network: the fan-out worker calls it.
-func (s *Server) kick(sub *subscription, v presence.View) {
+func (s *Server) kick(sub *subscription, v presence.View) { s.kickShared(sub, v, nil) }
+
+// kickShared is kick for a fan-out that renders v's bodies once for all
+// its watchers (see viewBodies; nil renders per NOTIFY).
+func (s *Server) kickShared(sub *subscription, v presence.View, shared *viewBodies) {
 	sub.mu.Lock()
 	if sub.ended {
 		sub.mu.Unlock()
@@ -77,7 +81,7 @@ func (s *Server) kick(sub *subscription, v presence.View) {
 	sub.sending = true
 	sub.mu.Unlock()
 	if start {
-		s.startSending(sub)
+		s.startSending(sub, shared)
 	}
 }
 
@@ -88,7 +92,7 @@ func (s *Server) startSender(sub *subscription) {
 	sub.sending = sub.sending || start
 	sub.mu.Unlock()
 	if start {
-		s.startSending(sub)
+		s.startSending(sub, nil)
 	}
 }
 
@@ -218,7 +222,7 @@ func (s *Server) sendNotify(ctx context.Context, sub *subscription, v presence.V
 
 // buildNotify is sub's next NOTIFY: its CSeq and version are taken.
 func (s *Server) buildNotify(sub *subscription, v presence.View, state string, withState bool) *sipmsg.Request {
-	return s.notifyRequest(sub, s.nextNotify(sub, v, state, withState))
+	return s.notifyRequest(sub, s.nextNotify(sub, v, state, withState, nil))
 }
 
 // notifyContent is what one NOTIFY says: its CSeq, Subscription-State and
@@ -232,12 +236,13 @@ type notifyContent struct {
 	withState bool
 }
 
-// nextNotify takes sub's next CSeq and version and renders v.
-func (s *Server) nextNotify(sub *subscription, v presence.View, state string, withState bool) notifyContent {
+// nextNotify takes sub's next CSeq and version and renders v (see render
+// for shared).
+func (s *Server) nextNotify(sub *subscription, v presence.View, state string, withState bool, shared *viewBodies) notifyContent {
 	cseq, version := s.nextSeq(sub)
 	n := notifyContent{cseq: cseq, state: state, withState: withState}
 	if withState {
-		n.ctype, n.body = s.render(sub, v, version)
+		n.ctype, n.body = s.render(sub, v, version, shared)
 		if sub.list != nil && sub.list.deflate {
 			n.body = compress(n.body)
 		}

@@ -30,8 +30,9 @@ import (
 // before.
 
 // startSending sends sub's newest state; the caller has set sub.sending.
-func (s *Server) startSending(sub *subscription) {
-	if !s.stepLean(sub) {
+// shared, if not nil, holds the bodies of a view being fanned out.
+func (s *Server) startSending(sub *subscription, shared *viewBodies) {
+	if !s.stepLean(sub, shared) {
 		s.goSender(sub, func() { s.sendLoop(sub) })
 	}
 }
@@ -39,7 +40,7 @@ func (s *Server) startSending(sub *subscription) {
 // stepLean sends sub's newest state the lean way, or finds nothing to send,
 // and reports whether it did; false leaves sub as it was for a sender
 // goroutine. The caller has set sub.sending.
-func (s *Server) stepLean(sub *subscription) (handled bool) {
+func (s *Server) stepLean(sub *subscription, shared *viewBodies) (handled bool) {
 	dst, transport := s.nextHop(sub)
 	if !strings.EqualFold(transport, "udp") {
 		return false
@@ -102,7 +103,7 @@ func (s *Server) stepLean(sub *subscription) (handled bool) {
 		state = "pending;expires=" + secs(left)
 	}
 	timeout := s.notifyTimeout()
-	n := s.nextNotify(sub, v, state, !pending)
+	n := s.nextNotify(sub, v, state, !pending, shared)
 	cancel, err := s.udptx.client.startWrite(func(b *bytes.Buffer, via string) { s.writeNotify(b, sub, n, via) },
 		conn, net.UDPAddrFromAddrPort(ap), time.Now().Add(timeout), udpMaxRequest,
 		func(res *sipmsg.Response, err error) { s.notified(sub, s.notifyResult(sub, res, err)) })
@@ -166,7 +167,7 @@ func (s *Server) notified(sub *subscription, err error) {
 		s.failed(sub, err, preempted)
 		return
 	}
-	s.startSending(sub)
+	s.startSending(sub, nil)
 }
 
 // senderPanicked is recoverSender for a sender running on a goroutine it

@@ -552,11 +552,12 @@ const fanOutChunk = 256
 // their NOTIFY on the calling goroutine (stepLean), so many watchers are
 // split over one goroutine a CPU; it returns once all are sent.
 func (s *Server) kickAll(subs []*subscription, v presence.View) {
+	shared := newViewBodies(v, s.cfg.SingleDialog)
 	parts := min(runtime.GOMAXPROCS(0), len(subs)/fanOutChunk)
 	if parts <= 1 {
 		for _, sub := range subs {
 			if sub.behind(v) {
-				s.kick(sub, v)
+				s.kickShared(sub, v, shared)
 			}
 		}
 		return
@@ -567,7 +568,7 @@ func (s *Server) kickAll(subs []*subscription, v presence.View) {
 		wg.Go(func() {
 			for _, sub := range part {
 				if sub.behind(v) {
-					s.kick(sub, v)
+					s.kickShared(sub, v, shared)
 				}
 			}
 		})

@@ -25,7 +25,7 @@ func (d *Document) Render() []byte {
 // rendered as StateFull, and other fields are written as they are. Call
 // Validate first on documents not produced by Parse.
 func (d *Document) AppendRender(dst []byte) []byte {
-	dst = append(dst, `<?xml version="1.0" encoding="UTF-8"?><dialog-info xmlns="`+Namespace+`" version="`...)
+	dst = append(dst, renderHead...)
 	dst = strconv.AppendUint(dst, d.Version, 10)
 	// RFC 4235 §4.1: state is mandatory; full is the safe default since
 	// watchers then discard everything not listed.
@@ -101,4 +101,19 @@ func (p *Participant) appendTo(dst []byte, tag string) []byte {
 	dst = append(dst, "</"...)
 	dst = append(dst, tag...)
 	return append(dst, '>')
+}
+
+// renderHead is what AppendRender writes before the version.
+const renderHead = `<?xml version="1.0" encoding="UTF-8"?><dialog-info xmlns="` + Namespace + `" version="`
+
+// RenderTemplate renders d with its version left out: the document d
+// renders with version n is head, n in decimal, then tail. A fan-out
+// renders one document for all the watchers of an extension, each
+// NOTIFY carrying its own subscription's version.
+func (d *Document) RenderTemplate() (head, tail []byte) {
+	v := d.Version
+	d.Version = 0
+	out := d.Render()
+	d.Version = v
+	return out[:len(renderHead):len(renderHead)], out[len(renderHead)+1:]
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -193,4 +194,22 @@ func assertWellFormed(t *testing.T, b []byte) {
 	}
 	require.NotNil(t, root)
 	assert.Equal(t, xml.Name{Space: Namespace, Local: "dialog-info"}, root.Name)
+}
+
+// TestRenderTemplate: head, the version and tail make what Render makes,
+// for every case and versions of every width, and the document keeps its
+// own version.
+func TestRenderTemplate(t *testing.T) {
+	for _, tt := range renderCases {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := tt.doc
+			head, tail := doc.RenderTemplate()
+			require.Equal(t, tt.doc.Version, doc.Version)
+			for _, v := range []uint64{0, 7, 42, 1234567, 1<<64 - 1} {
+				doc.Version = v
+				got := append(append(append([]byte{}, head...), strconv.FormatUint(v, 10)...), tail...)
+				require.Equal(t, string(doc.Render()), string(got), "version %d", v)
+			}
+		})
+	}
 }
