@@ -21,7 +21,9 @@ type Store interface {
 	// stores what fn returns, all atomically; ttl > 0 makes the document
 	// expire that long after this write. fn may run more than once when a
 	// concurrent writer wins, so it must have no side effects. fn returning
-	// errKeep leaves the document as it is; a nil result deletes it.
+	// errKeep leaves the document as it is; a nil result deletes it. fn
+	// must not modify old or keep it after returning (it may be the
+	// store's own copy).
 	Update(ctx context.Context, key string, ttl time.Duration, fn func(old []byte) ([]byte, error)) error
 	// Delete removes the documents at keys; missing ones are no error.
 	Delete(ctx context.Context, keys ...string) error

@@ -192,10 +192,11 @@ func (s *BoltStore) Update(_ context.Context, key string, ttl time.Duration, fn 
 		return fmt.Errorf("update %s: %w", key, err)
 	}
 	now := s.now()
-	old, ok := s.live(raw, now)
-	if ok {
-		old = slices.Clone(old)
-	}
+	// fn neither modifies nor keeps old (Store.Update), so it reads the
+	// pending or stored bytes themselves: a user's call book is rewritten
+	// whole on every call, and copying it first was a sixteenth of what
+	// a PUBLISH allocated.
+	old, _ := s.live(raw, now)
 	val, err := fn(old)
 	if errors.Is(err, errKeep) {
 		return nil

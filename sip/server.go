@@ -552,6 +552,9 @@ const fanOutChunk = 256
 // their NOTIFY on the calling goroutine (stepLean), so many watchers are
 // split over one goroutine a CPU; it returns once all are sent.
 func (s *Server) kickAll(subs []*subscription, v presence.View) {
+	if len(subs) == 0 {
+		return
+	}
 	shared := newViewBodies(v, s.cfg.SingleDialog)
 	parts := min(runtime.GOMAXPROCS(0), len(subs)/fanOutChunk)
 	if parts <= 1 {
