@@ -18,8 +18,10 @@ const (
 // contributes to an extension, kept until it expires or is removed.
 type Publication struct {
 	ETag string `json:"etag"`
-	// PrevETag stays valid until PrevUntil: publishers such as Kamailio's
-	// pua send the next PUBLISH before the 200 with the new tag arrives.
+	// PrevETag stays valid until PrevUntil (the end of what it was
+	// granted, at least prevETagGrace after it was replaced): publishers
+	// such as Kamailio's pua send the next PUBLISH before the 200 with the
+	// new tag arrives.
 	PrevETag  string    `json:"prev_etag,omitempty"`
 	PrevUntil time.Time `json:"prev_until,omitzero"`
 	Event     Event     `json:"event"`
@@ -117,7 +119,7 @@ func (r *Record) Deadline(maxRinging time.Duration) time.Time {
 	return next
 }
 
-// prevETagGrace is how long a replaced entity-tag is still accepted.
+// prevETagGrace is the least time a replaced entity-tag is still accepted.
 const prevETagGrace = 5 * time.Second
 
 // tombstoneTTL is how long a terminated dialog shadows late reports of it:

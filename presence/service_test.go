@@ -402,3 +402,30 @@ func TestResolverDecidesEveryRemoteParty(t *testing.T) {
 	assert.Equal(t, DialogConfirmed, v.Dialogs[0].State)
 	assert.Equal(t, Party{}, v.Dialogs[0].Remote)
 }
+
+// TestReplacedETagLastsItsGrant: a publisher holding the tag its PUBLISH
+// replaced (pipelined PUBLISHes whose 200s crossed) may refresh with it
+// for as long as it was granted, past the short grace; a tag whose grant
+// has run out is refused.
+func TestReplacedETagLastsItsGrant(t *testing.T) {
+	ctx := context.Background()
+	s, clk, _ := newTestService(t)
+	register(t, s, "c1", 1, "sip:201@10.0.0.5", time.Hour)
+	confirmed := Dialog{ID: "d1", State: DialogConfirmed, Direction: DirectionRecipient}
+
+	x, err := s.Publish(ctx, alice, Publish{Event: EventDialog, Expires: 12 * time.Second, Body: dialogBody(1, confirmed)})
+	require.NoError(t, err)
+	_, err = s.Publish(ctx, alice, Publish{Event: EventDialog, IfMatch: x.ETag, Expires: 12 * time.Second})
+	require.NoError(t, err)
+	clk.advance(prevETagGrace + 3*time.Second)
+	_, err = s.Publish(ctx, alice, Publish{Event: EventDialog, IfMatch: x.ETag, Expires: 12 * time.Second})
+	require.NoError(t, err, "the replaced tag within its 12 s grant")
+
+	y, err := s.Publish(ctx, alice, Publish{Event: EventDialog, Expires: 12 * time.Second, Body: dialogBody(1, Dialog{ID: "d2", State: DialogEarly})})
+	require.NoError(t, err)
+	_, err = s.Publish(ctx, alice, Publish{Event: EventDialog, IfMatch: y.ETag, Expires: time.Minute})
+	require.NoError(t, err)
+	clk.advance(13 * time.Second)
+	_, err = s.Publish(ctx, alice, Publish{Event: EventDialog, IfMatch: y.ETag, Expires: time.Minute})
+	require.ErrorIs(t, err, ErrUnknownETag, "the replaced tag after its grant")
+}
