@@ -282,7 +282,7 @@ func (s *Service) Publish(ctx context.Context, aor AOR, p Publish) (PublishResul
 			// least prevETagGrace: Kamailio's pua pipelines PUBLISHes, so
 			// the 200s of two sent on one tag can reach it in either order
 			// and leave it holding the replaced one for its next refresh,
-			// seconds later. A 412 there made it publish the call afresh.
+			// seconds later; a 412 there has it publish the call afresh.
 			pub.PrevETag, pub.PrevUntil = pub.ETag, now.Add(prevETagGrace)
 			if pub.Expires.After(pub.PrevUntil) {
 				pub.PrevUntil = pub.Expires
