@@ -88,11 +88,19 @@ func (s *Server) stepLean(sub *subscription, shared *viewBodies) (handled bool) 
 	left := max(time.Until(sub.expires).Round(time.Second), 0)
 	pending := sub.pending
 	// Set before the NOTIFY leaves, so that terminate can always reach
-	// it; it is a no-op until start has returned. Like the context
-	// cancel it stands for, it returns at once: its callers may hold
-	// sub.mu, which the outcome takes, so the outcome runs elsewhere.
+	// it. A cancel that comes before start has returned is remembered
+	// and carried out once it has: the NOTIFY is on the wire before start
+	// returns, and a drain that came in between used to leave it holding
+	// sendMu, and the final NOTIFY, for NotifyTimeout (a CI run of
+	// TestDrainWithinGraceWhenWatcherNeverAnswers). Whichever of the two
+	// sides stores second sees the other's store; the cancel may run
+	// twice and ends the transaction once. Like the context cancel it
+	// stands for, it returns at once: its callers may hold sub.mu, which
+	// the outcome takes, so the outcome runs elsewhere.
 	var cancelTx atomic.Pointer[func(error)]
+	var cancelAsked atomic.Bool
 	sub.cancelSend = func() {
+		cancelAsked.Store(true)
 		if f := cancelTx.Load(); f != nil {
 			s.senders.Go(func() { (*f)(context.Canceled) })
 		}
@@ -119,6 +127,9 @@ func (s *Server) stepLean(sub *subscription, shared *viewBodies) (handled bool) 
 		return true
 	}
 	cancelTx.Store(&cancel)
+	if cancelAsked.Load() {
+		s.senders.Go(func() { cancel(context.Canceled) })
+	}
 	return true
 }
 
