@@ -129,8 +129,6 @@ func (c *client) memory(pid int) (rss, heap float64) {
 	return rss, heap
 }
 
-// cpuSeconds returns the user+system CPU time pid has used, from
-// /proc/<pid>/stat (0 when pid is unknown).
 // pretouch maps gb GiB of anonymous memory, writes one byte a page and
 // unmaps it, returning the seconds each GiB took. On a VM whose host
 // backs guest memory lazily and takes back what the guest frees (this
@@ -166,6 +164,8 @@ func pretouch(gb int) ([]float64, error) {
 	return secs, nil
 }
 
+// cpuSeconds returns the user+system CPU time pid has used, from
+// /proc/<pid>/stat (0 when pid is unknown).
 func cpuSeconds(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if pid <= 0 || err != nil {
