@@ -111,9 +111,8 @@ const renderHead = `<?xml version="1.0" encoding="UTF-8"?><dialog-info xmlns="` 
 // renders one document for all the watchers of an extension, each
 // NOTIFY carrying its own subscription's version.
 func (d *Document) RenderTemplate() (head, tail []byte) {
-	v := d.Version
-	d.Version = 0
-	out := d.Render()
-	d.Version = v
+	c := *d
+	c.Version = 0
+	out := c.Render()
 	return out[:len(renderHead):len(renderHead)], out[len(renderHead)+1:]
 }
